@@ -1,0 +1,39 @@
+# Every target bootstraps the virtual environment it needs; nothing has to be installed by hand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DIR ?= demo-instance
+
+.PHONY: demo test lint bench golden clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every stage run once
+	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
+
+test: $(VENV)/.installed-dev  ## The whole test suite
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
+	$(BIN)/ruff check newsletter tests benchmarks scripts
+	$(BIN)/ruff format --check newsletter tests benchmarks scripts
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-dev  ## Benchmarks, reported as ratios against a baseline measured in the same run
+	$(BIN)/python benchmarks/run.py
+
+golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered December issue
+	$(BIN)/python -m tests.golden regenerate
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,305 @@
+"""The command line: parse, call one library function, print. No SQL or SMTP here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import catalog, clock, store
+from .build import build_issue
+from .config import Settings, load_settings
+from .content import KINDS
+from .delivery import send_issue
+from .errors import NewsletterError
+from .issues import check_month, create_issue
+from .subscribers import import_subscribers
+from .transports import make_transport
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Failed(Exception):
+    """Raised by a command that finished but with named failures: exit 1."""
+
+
+class Main(click.Group):
+    """Turns library errors into one line and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Failed:
+            ctx.exit(1)
+        except NewsletterError as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: one line, and the traceback under --debug
+            if ctx.meta.get("debug"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc}; rerun with --debug "
+                       "for the traceback and report it", err=True)
+            ctx.exit(1)
+
+
+def pass_settings(func: F) -> F:
+    """Give the command the instance's Settings (loaded once, after --project/--now)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        settings = ctx.find_object(State).settings()
+        return func(settings, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+class State:
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.project)
+        return self._settings
+
+
+def echo_problems(lines: list[str], *, warning: bool = False) -> None:
+    for line in lines:
+        click.echo(f"{'Warning' if warning else 'Failed'}: {line}", err=True)
+
+
+@click.group(cls=Main, context_settings=CONTEXT)
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=".",
+              envvar="NEWSLETTER_PROJECT", show_default=True,
+              help="The instance folder (holds newsletter.toml).")
+@click.option("--now", metavar="ISO", help="Act as if it were this moment (Europe/Amsterdam).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="ipo-newsletter")
+@click.pass_context
+def cli(ctx: click.Context, project: Path, now: str | None, debug: bool) -> None:
+    """The IPO newsletter for the members of the 12 Provinciale Staten."""
+    ctx.meta["debug"] = debug
+    ctx.obj = State(project)
+    if now:
+        try:
+            clock.set_now(now)
+        except NewsletterError as exc:
+            raise click.BadParameter(str(exc), param_hint="--now") from None
+
+
+# -- content --------------------------------------------------------------------------------
+
+
+@cli.group(context_settings=CONTEXT)
+def content() -> None:
+    """Content files and feeds."""
+
+
+@content.command("sync")
+@pass_settings
+def content_sync(settings: Settings) -> None:
+    """Read content/ and every feed into the store.
+
+    A bad file or a broken feed is named and the rest still syncs (exit 1).
+
+    \b
+        newsletter content sync
+    """
+    report = catalog.sync_content(store.open_store(settings), settings)
+    echo_problems(report.warnings, warning=True)
+    echo_problems(report.errors)
+    click.echo(report.summary())
+    if report.failed:
+        raise Failed
+
+
+@content.command("list")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind.")
+@click.option("--theme", help="Only this theme (a key from [themes]).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after DATE.")
+@json_option
+@pass_settings
+def content_list(settings: Settings, kind: str | None, theme: str | None, since: Any,
+                 as_json: bool) -> None:
+    """List the items in the store, newest first.
+
+    \b
+        newsletter content list --kind bac_decision --since 2026-11-01
+    """
+    if theme and theme not in settings.themes:
+        raise NewsletterError(f"--theme {theme}: not a theme; use one of {', '.join(settings.themes)}")
+    items = catalog.list_items(store.open_store(settings), kind=kind, theme=theme,
+                               since=since.date() if since else None)
+    if as_json:
+        click.echo(json.dumps([catalog.item_to_row(i) | {"data": json.loads(
+            str(catalog.item_to_row(i)["data"]))} for i in items], ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"{item.published}  {item.kind:<15} {item.theme:<27} {item.id}  {item.title[:50]}")
+    click.echo(f"{len(items)} items", err=True)
+
+
+# -- subscribers ----------------------------------------------------------------------------
+
+
+@cli.group(context_settings=CONTEXT)
+def subscribers() -> None:
+    """Subscriber lists from the griffies."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--province", help="Province code for rows without one, e.g. GLD.")
+@pass_settings
+def subscribers_import(settings: Settings, file: Path, province: str | None) -> None:
+    """Import a griffie list (CSV, ; or , separated, UTF-8 or Excel's cp1252).
+
+    Rejected rows are named with row number, column and reason; the others are imported (exit 1).
+
+    \b
+        newsletter subscribers import subscribers/demo/gelderland.csv
+    """
+    if province and province.upper() not in settings.provinces:
+        raise NewsletterError(f"--province {province}: not a province; use one of "
+                              f"{', '.join(settings.provinces)}")
+    report = import_subscribers(store.open_store(settings), settings, file,
+                                province.upper() if province else None)
+    echo_problems(report.rejected)
+    click.echo(report.summary())
+    if report.failed:
+        raise Failed
+
+
+# -- issue ----------------------------------------------------------------------------------
+
+
+def month_argument(func: F) -> F:
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        try:
+            return check_month(value)
+        except NewsletterError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.argument("month", callback=check)(func)
+
+
+@cli.group(context_settings=CONTEXT)
+def issue() -> None:
+    """Monthly issues: new, build, send."""
+
+
+@issue.command("new")
+@month_argument
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
+              help="Publication date (default: the first working day of the month).")
+@click.option("--force", is_flag=True, help="Start the issue file again.")
+@pass_settings
+def issue_new(settings: Settings, month: str, day: Any, force: bool) -> None:
+    """Write content/issues/MONTH.md with the items published since the previous issue.
+
+    \b
+        newsletter issue new 2026-12
+    """
+    path, chosen = create_issue(store.open_store(settings), settings, month,
+                                day.date() if day else None, force=force)
+    count = sum(len(items) for items in chosen.values())
+    click.echo(f"Wrote {path.relative_to(settings.project)} with {count} items; write the intro, "
+               f"then run 'newsletter issue build {month}'")
+
+
+@issue.command("build")
+@month_argument
+@pass_settings
+def issue_build(settings: Settings, month: str) -> None:
+    """Render every variant, the web version and the .ics files into build/.
+
+    \b
+        newsletter issue build 2026-12
+    """
+    result = build_issue(store.open_store(settings), settings, month)
+    click.echo(result.summary(settings.project))
+
+
+@issue.command("send")
+@month_argument
+@click.option("--transport", metavar="URL", help="Override [delivery] transport, e.g. smtp://127.0.0.1:2525.")
+@pass_settings
+def issue_send(settings: Settings, month: str, transport: str | None) -> None:
+    """Build and send the issue to every active subscriber; a rerun sends nothing twice.
+
+    \b
+        newsletter issue send 2026-12
+    """
+    db = store.open_store(settings)
+    result = build_issue(db, settings, month)
+    target = make_transport(transport or settings.transport, settings.project)
+    with progress_bar(db.table("subscribers").count_where("status = 'active'")) as bar:
+        report = send_issue(db, settings, result.rendered, target, progress=bar)
+    for email, reply in report.failed + report.deferred:
+        click.echo(f"Failed: {email}: {reply}", err=True)
+    click.echo(report.summary())
+    if report.had_failures:
+        raise Failed
+
+
+class progress_bar:  # noqa: N801 - used like a function
+    """A progress bar on a terminal; silent under cron or in a pipe."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        self.bar = click.progressbar(length=self.total, label="Sending", file=sys.stderr)
+        self.bar.__enter__()
+        return self.bar.update  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              default="demo-instance", show_default=True, help="Where to build the instance.")
+@click.option("--transport", metavar="URL", help="Send here instead of the outbox, e.g. smtp://127.0.0.1:2525.")
+@click.option("--no-send", is_flag=True, help="Build everything, send nothing.")
+@click.option("--fresh", is_flag=True, help="Remove an earlier demo instance in DIR first.")
+def demo(folder: Path, transport: str | None, no_send: bool, fresh: bool) -> None:
+    """Build a complete demo instance, run every stage once, and print a summary.
+
+    \b
+        newsletter demo --dir /tmp/ipo-demo
+    """
+    from .demo import run_demo
+
+    summary = run_demo(folder, transport=transport, send=not no_send, fresh=fresh)
+    click.echo(summary.text())
+    if summary.failed:
+        raise Failed
+
+
+def main() -> None:
+    cli(prog_name="newsletter")
+

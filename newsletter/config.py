@@ -1,0 +1,263 @@
+"""Settings: newsletter.toml in the instance folder, secrets from the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, HeaderError
+from .headers import check_header_value, parse_sender
+
+CONFIG_NAME = "newsletter.toml"
+SECRET_ENV = "NEWSLETTER_SECRET_KEY"
+# Only a demo instance may sign links with a published key; a real one must set NEWSLETTER_SECRET_KEY.
+DEMO_SECRET = "demo-only-not-secret"
+THEME_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+PROVINCE_CODE = re.compile(r"^[A-Z]{2,3}$")
+
+
+@dataclass(frozen=True)
+class Theme:
+    key: str
+    title: str
+    bac: bool  # a block of its own in "Uit de BAC's"
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    url: str
+    theme: str
+    timeout: float = 10.0
+    max_bytes: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an instance is configured with; built only by load_settings()."""
+
+    project: Path
+    config_file: Path
+    name: str
+    sender: str  # "Display Name <address>": the contact mailbox
+    sender_address: str
+    reply_to: str
+    list_id: str
+    base_url: str
+    privacy_url: str
+    transport: str
+    content_dir: Path
+    subscribers_dir: Path
+    build_dir: Path
+    database: Path
+    templates_dir: Path
+    themes: dict[str, Theme]
+    provinces: dict[str, str]
+    feeds: tuple[Feed, ...]
+    demo: bool = False
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+    @property
+    def outbox_dir(self) -> Path | None:
+        return self.project / self.transport[7:] if self.transport.startswith("outbox:") else None
+
+
+def builtin_templates() -> Path:
+    """The templates shipped with the package (the repository's templates/ in a checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("The built-in templates are missing; reinstall the package (pip install -e .)")
+
+
+class _Reader:
+    """Reads one table of the TOML file and names file, key and a fix in every error."""
+
+    def __init__(self, path: Path, data: dict[str, Any], section: str) -> None:
+        self.path, self.section = path, section
+        value = data.get(section, {})
+        if not isinstance(value, dict):
+            self.fail("", f"must be a table, e.g. [{section}]")
+        self.data: dict[str, Any] = value
+
+    def fail(self, key: str, what: str) -> None:
+        where = f"[{self.section}] {key}".strip()
+        raise ConfigError(f"{self.path}: {where}: {what}")
+
+    def text(self, key: str, example: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            self.fail(key, f'is missing; write {key} = "{example}"')
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, f'must be a non-empty string, e.g. {key} = "{example}"')
+        return str(value).strip()
+
+    def url(self, key: str, example: str, default: str | None = None) -> str:
+        value = self.text(key, example, default)
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc:
+            self.fail(key, f"'{value}' must be an absolute https:// URL, e.g. {example}")
+        return value.rstrip("/")
+
+
+def load_settings(project: Path | str = ".") -> Settings:
+    """Read newsletter.toml from the instance folder and the secrets from the environment."""
+    project = Path(project).resolve()
+    path = project / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: not found; run the command in an instance folder, pass --project DIR, "
+            "or create one with 'newsletter demo --dir DIR'"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from None
+
+    main = _Reader(path, data, "newsletter")
+    sender = main.text("sender", "IPO Statenleden <statenleden@ipo.example>")
+    try:
+        display, address = parse_sender(sender)
+    except HeaderError as exc:
+        raise ConfigError(
+            f'{path}: [newsletter] sender: {exc}; write e.g. '
+            f'sender = "IPO Statenleden <statenleden@ipo.example>"'
+        ) from None
+    reply_to = main.text("reply_to", address, default=address)
+    try:
+        check_header_value(reply_to, "reply_to")
+    except HeaderError as exc:
+        raise ConfigError(f"{path}: [newsletter] reply_to: {exc}") from None
+    base_url = main.url("base_url", "https://www.ipo.example/nieuwsbrief")
+    list_id = main.text("list_id", "statenleden.ipo.example", default=f"statenleden.{address.rpartition('@')[2]}")
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", list_id):
+        main.fail("list_id", f"'{list_id}' may hold only letters, digits, dots and dashes")
+    privacy_url = main.url("privacy_url", f"{base_url}/privacy", default=f"{base_url}/privacy")
+    demo = bool(main.data.get("demo", False))
+
+    paths = _Reader(path, data, "paths")
+
+    def folder(key: str, default: str) -> Path:
+        return project / paths.text(key, default, default=default)
+
+    templates = paths.data.get("templates")
+    templates_dir = folder("templates", templates) if templates else builtin_templates()
+
+    delivery = _Reader(path, data, "delivery")
+    transport = delivery.text("transport", "outbox:outbox", default="outbox:outbox")
+    scheme = transport.split(":", 1)[0]
+    if scheme not in {"outbox", "maildir", "smtp", "smtps", "memory"}:
+        delivery.fail(
+            "transport",
+            f"'{transport}' is not a known transport; write outbox:DIR, maildir:DIR or smtp://host:port",
+        )
+
+    themes = _read_themes(path, data)
+    provinces = _read_provinces(path, data)
+    feeds = _read_feeds(path, data, themes)
+
+    keys = tuple(k.strip() for k in os.environ.get(SECRET_ENV, "").split(",") if k.strip())
+    if not keys and demo:
+        keys = (DEMO_SECRET,)
+    return Settings(
+        project=project,
+        config_file=path,
+        name=display or main.text("name", "IPO Statenleden", default="IPO Statenleden"),
+        sender=sender,
+        sender_address=address,
+        reply_to=reply_to,
+        list_id=list_id,
+        base_url=base_url,
+        privacy_url=privacy_url,
+        transport=transport,
+        content_dir=folder("content", "content"),
+        subscribers_dir=folder("subscribers", "subscribers"),
+        build_dir=folder("build", "build"),
+        database=folder("database", "newsletter.db"),
+        templates_dir=templates_dir,
+        themes=themes,
+        provinces=provinces,
+        feeds=feeds,
+        demo=demo,
+        secret_keys=keys,
+    )
+
+
+def require_secret(settings: Settings) -> tuple[str, ...]:
+    """The signing keys (newest last, for rotation), or an error that says how to set them."""
+    if not settings.secret_keys:
+        raise ConfigError(
+            f"{SECRET_ENV} is not set; links in mail are signed with it. Set it to a long random "
+            "value (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); to rotate, "
+            "give OLD,NEW separated by a comma"
+        )
+    return settings.secret_keys
+
+
+def _read_themes(path: Path, data: dict[str, Any]) -> dict[str, Theme]:
+    reader = _Reader(path, data, "themes")
+    if not reader.data:
+        reader.fail("", 'is missing; add e.g. [themes] algemeen = { title = "Algemeen" }')
+    themes = {}
+    for key, value in reader.data.items():
+        if not THEME_KEY.match(key):
+            reader.fail(key, "theme keys are lowercase words with dashes, e.g. landelijk-gebied")
+        if isinstance(value, str):
+            value = {"title": value}
+        if not isinstance(value, dict) or not isinstance(value.get("title"), str):
+            reader.fail(key, f'write {key} = {{ title = "Landelijk Gebied", bac = true }}')
+        themes[key] = Theme(key=key, title=value["title"], bac=bool(value.get("bac", False)))
+    return themes
+
+
+def _read_provinces(path: Path, data: dict[str, Any]) -> dict[str, str]:
+    reader = _Reader(path, data, "provinces")
+    if not reader.data:
+        reader.fail("", 'is missing; add e.g. [provinces] GR = "Groningen"')
+    for code, name in reader.data.items():
+        if not PROVINCE_CODE.match(code) or not isinstance(name, str):
+            reader.fail(code, 'write a code of 2-3 capitals and the name, e.g. GLD = "Gelderland"')
+    return dict(reader.data)
+
+
+def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> tuple[Feed, ...]:
+    raw = data.get("feeds", [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: feeds: write each feed as a [[feeds]] table")
+    feeds = []
+    seen = set()
+    for number, entry in enumerate(raw, start=1):
+        where = f"{path}: [[feeds]] #{number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table with name, url and theme")
+        for key in ("name", "url"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise ConfigError(f'{where}: {key} is missing; write {key} = "..."')
+        name, url = entry["name"].strip(), entry["url"].strip()
+        if name in seen:
+            raise ConfigError(f"{where}: name '{name}' is used twice; give each feed its own name")
+        seen.add(name)
+        if urlsplit(url).scheme not in {"http", "https", "file"}:
+            raise ConfigError(f"{where}: url '{url}' must start with https://, http:// or file:")
+        theme = entry.get("theme", "algemeen")
+        if theme not in themes:
+            raise ConfigError(
+                f"{where}: theme '{theme}' is not in [themes]; use one of {', '.join(themes)}"
+            )
+        try:
+            timeout = float(entry.get("timeout", 10))
+            max_bytes = int(entry.get("max_bytes", 5_000_000))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: timeout and max_bytes must be numbers") from None
+        feeds.append(Feed(name, url, theme, timeout, max_bytes))
+    return tuple(feeds)

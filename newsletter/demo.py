@@ -1,0 +1,117 @@
+"""`newsletter demo`: a complete instance from the repository's demo data, every stage run once."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import clock, store
+from .build import build_issue
+from .catalog import sync_content
+from .config import CONFIG_NAME, load_settings
+from .delivery import SendReport, send_issue
+from .errors import NewsletterError
+from .issues import INTRO_PLACEHOLDER, create_issue
+from .subscribers import import_subscribers
+from .transports import make_transport
+
+DEMO_MONTH = "2026-12"
+# The demo tells the same story whatever the date: it is the morning of 1 December 2026.
+DEMO_NOW = "2026-12-01T08:30:00+01:00"
+DEMO_INTRO = """\
+Dit is de laatste nieuwsbrief van 2026. De BAC's namen in november besluiten over onder meer
+het regionaal openbaar vervoer, netcongestie en de overdracht naar de nieuwe Statenperiode.
+Op 10 februari 2027 komt de Algemene Vergadering voor het laatst in deze samenstelling bijeen.
+
+Hebt u een vraag of een onderwerp voor een volgende nieuwsbrief? Beantwoord deze e-mail.
+"""
+
+
+def demo_source() -> Path:
+    """The repository's demo instance: newsletter.toml, content/ and subscribers/demo/."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / CONFIG_NAME).is_file() or not (root / "subscribers" / "demo").is_dir():
+        raise NewsletterError("the demo data is not next to the package; run the demo from a "
+                              "checkout of the repository (make demo)")
+    return root
+
+
+@dataclass
+class DemoSummary:
+    folder: Path
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    send: SendReport | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems) or bool(self.send and self.send.had_failures)
+
+    def text(self) -> str:
+        out = [f"Demo instance in {self.folder}", *(f"  {line}" for line in self.lines)]
+        out += [f"  problem: {p}" for p in self.problems]
+        return "\n".join(out)
+
+
+def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
+    if folder.exists() and fresh:
+        if not (folder / CONFIG_NAME).is_file() and any(folder.iterdir()):
+            raise NewsletterError(f"{folder} exists and is not a demo instance; choose another --dir")
+        shutil.rmtree(folder)
+    elif (folder / CONFIG_NAME).exists():
+        raise NewsletterError(f"{folder} already holds an instance; pass --fresh to rebuild it, "
+                              "or choose another --dir")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / CONFIG_NAME, folder / CONFIG_NAME)
+    shutil.copytree(source / "content", folder / "content",
+                    ignore=shutil.ignore_patterns(f"{DEMO_MONTH}.md"))
+    shutil.copytree(source / "subscribers" / "demo", folder / "subscribers" / "demo")
+
+
+def run_demo(folder: Path, transport: str | None = None, send: bool = True,
+             fresh: bool = False) -> DemoSummary:
+    """Copy the demo data into folder and run sync, import, issue new/build and send."""
+    folder = folder.resolve()
+    copy_instance(demo_source(), folder, fresh)
+    if not clock.is_fixed():
+        clock.set_now(DEMO_NOW)
+    settings = load_settings(folder)
+    db = store.open_store(settings)
+    summary = DemoSummary(folder)
+
+    synced = sync_content(db, settings)
+    summary.problems += synced.errors
+    summary.lines.append(synced.summary())
+
+    imported = 0
+    for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
+        report = import_subscribers(db, settings, path)
+        summary.problems += report.rejected
+        imported += report.added
+    people = db.table("subscribers").count
+    av = db.table("mandates").count_where("role = 'av_lid'")
+    summary.lines.append(f"Subscribers: {imported} imported from {settings.subscribers_dir.name}/demo/ "
+                         f"({people} people, {av} AV members)")
+
+    path, chosen = create_issue(db, settings, DEMO_MONTH, force=True)
+    # What staff would do next: write the intro.
+    path.write_text(path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
+                    encoding="utf-8")
+    summary.lines.append(f"Issue: {path.relative_to(folder)} with "
+                         f"{sum(len(v) for v in chosen.values())} items")
+    built = build_issue(db, settings, DEMO_MONTH)
+    summary.lines.append(built.summary(folder))
+    summary.lines.append(f"Preview: {(settings.build_dir / 'issues' / DEMO_MONTH).relative_to(folder)}"
+                         "/<province>.html (one per variant)")
+
+    if send:
+        target = make_transport(transport or settings.transport, folder)
+        summary.send = send_issue(db, settings, built.rendered, target)
+        summary.lines.append(f"Sent: {summary.send.summary()} via {target.describe()}")
+        summary.problems += [f"{email}: {reply}" for email, reply in
+                             summary.send.failed + summary.send.deferred]
+    else:
+        summary.lines.append("Sent: nothing (--no-send)")
+    return summary
+

@@ -1,0 +1,34 @@
+"""The exceptions the library raises; cli.py turns them into one line and an exit code."""
+
+
+class NewsletterError(Exception):
+    """Something the user can act on: the message says what failed and what to do."""
+
+
+class ConfigError(NewsletterError):
+    """newsletter.toml or the environment is wrong or incomplete."""
+
+
+class ContentError(NewsletterError):
+    """A content file, an issue file or an item is invalid."""
+
+
+class FeedError(NewsletterError):
+    """One feed could not be fetched or parsed."""
+
+
+class HeaderError(NewsletterError):
+    """A value destined for a mail header is unsafe (CR, LF, NUL or an encoded-word)."""
+
+
+class ImportRowError(NewsletterError):
+    """One row of a subscriber import is invalid."""
+
+
+class TransportError(NewsletterError):
+    """A transport could not deliver one message; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False, reply: str = "") -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.reply = reply or message

@@ -1,0 +1,59 @@
+"""Safe header values: the one gate every value from content, feeds or imports passes through.
+
+Python 3.11 before 3.11.10 (CVE-2024-6923) turns an encoded-word that hides CR/LF into a real
+header, so besides raw CR, LF and NUL we refuse anything that looks like an encoded-word.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import Header
+from email.utils import formataddr, parseaddr
+
+from .errors import HeaderError
+
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+MAX_HEADER_VALUE = 900
+
+
+def check_header_value(value: str, field: str) -> str:
+    """Return value unchanged if it is safe in a header, else raise HeaderError naming field."""
+    if _FORBIDDEN.search(value):
+        raise HeaderError(f"{field} contains a line break or NUL; write it on one line")
+    if _ENCODED_WORD.search(value):
+        raise HeaderError(f"{field} contains an encoded-word (=?...?=); write the plain text instead")
+    if len(value) > MAX_HEADER_VALUE:
+        raise HeaderError(f"{field} is {len(value)} characters long; keep it under {MAX_HEADER_VALUE}")
+    return value
+
+
+def check_address(address: str, field: str) -> str:
+    """A bare address, checked for header safety and a plausible shape."""
+    check_header_value(address, field)
+    if not _ADDRESS.match(address):
+        raise HeaderError(f"{field} '{address}' is not an e-mail address like naam@ipo.example")
+    return address
+
+
+def parse_sender(value: str) -> tuple[str, str]:
+    """Split "Name <address>" into its parts, refusing unsafe or malformed values."""
+    check_header_value(value, "sender")
+    display, address = parseaddr(value)
+    check_address(address, "sender address")
+    return display, address
+
+
+def encode_header(value: str) -> str:
+    """A header value ready to write: ASCII as is, anything else as a UTF-8 encoded-word."""
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n")
+
+
+def format_address(name: str, address: str) -> str:
+    """"Name <address>" with the name encoded when it is not ASCII."""
+    check_header_value(name, "name")
+    check_address(address, "address")
+    return formataddr((name, address), charset="utf-8")

@@ -1,0 +1,133 @@
+"""MIME messages, built once per variant as a skeleton and completed per recipient by substitution.
+
+Building an EmailMessage per recipient costs 6-9 ms (DESIGN.md); here the headers that are the
+same for everyone, the boundary and the part headers are bytes made once, and per recipient we
+substitute a few fields and quoted-printable-encode the two bodies (C code, well under 1 ms).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import html
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+
+from . import clock
+from .config import Settings
+from .headers import check_header_value, encode_header, format_address
+from .render import MARKER, Variant
+
+CRLF = b"\r\n"
+
+
+@dataclass(frozen=True)
+class Template:
+    """A body split at its markers: literal, field, literal, field, ..., literal."""
+
+    parts: tuple[str, ...]
+    fields: tuple[str, ...]
+    escape: bool
+
+    @classmethod
+    def compile(cls, text: str, escape: bool) -> Template:
+        pieces = MARKER.split(text)
+        return cls(tuple(pieces[0::2]), tuple(pieces[1::2]), escape)
+
+    def fill(self, values: dict[str, str]) -> str:
+        out = [self.parts[0]]
+        for name, literal in zip(self.fields, self.parts[1:], strict=True):
+            value = values[name]
+            out.append(html.escape(value, quote=True) if self.escape else value)
+            out.append(literal)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What personalisation needs of one person."""
+
+    email: str
+    name: str
+    salutation: str
+    unsubscribe_url: str
+    preferences_url: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Everything of a message that is the same for every recipient of one variant."""
+
+    head: bytes  # common headers, CRLF-terminated
+    boundary: str
+    html: Template
+    text: Template
+    mailto_unsubscribe: str
+
+    def build(self, recipient: Recipient, date: datetime | None = None) -> bytes:
+        """The complete message for one recipient, as bytes ready for SMTP."""
+        values = {
+            "aanhef": recipient.salutation,
+            "naam": recipient.name,
+            "email": recipient.email,
+            "afmelden_url": recipient.unsubscribe_url,
+            "voorkeuren_url": recipient.preferences_url,
+        }
+        personal = (
+            f"To: {format_address(recipient.name, recipient.email)}\r\n"
+            f"Date: {format_datetime((date or clock.now()).astimezone(clock.AMSTERDAM))}\r\n"
+            f"Message-ID: {check_header_value(recipient.message_id, 'Message-ID')}\r\n"
+            f"List-Unsubscribe: <{check_header_value(recipient.unsubscribe_url, 'unsubscribe URL')}>,"
+            f" <{self.mailto_unsubscribe}>\r\n"
+        ).encode("ascii")
+        boundary = self.boundary.encode()
+        return b"".join([
+            self.head, personal,
+            b'Content-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n',
+            b"--", boundary, CRLF,
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+            _qp(self.text.fill(values)), CRLF,
+            b"--", boundary, CRLF,
+            b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+            _qp(self.html.fill(values)), CRLF,
+            b"--", boundary, b"--", CRLF,
+        ])
+
+
+def _qp(text: str) -> bytes:
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
+
+
+def make_skeleton(settings: Settings, subject: str, variant: Variant,
+                  extra_headers: dict[str, str] | None = None) -> Skeleton:
+    """The per-variant skeleton; every header value passes the CR/LF/encoded-word gate."""
+    check_header_value(subject, "subject")
+    mailto = f"mailto:{settings.sender_address}?subject=afmelden"
+    headers = {
+        "From": settings.sender,
+        "Reply-To": settings.reply_to,
+        "Subject": encode_header(subject),
+        "MIME-Version": "1.0",
+        "List-Id": f"{encode_header(settings.name)} <{settings.list_id}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Content-Language": "nl",
+    }
+    for name, value in (extra_headers or {}).items():
+        headers[name] = encode_header(check_header_value(value, name))
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("ascii")
+    # "=_" never occurs in quoted-printable output, so the boundary cannot collide with a body.
+    boundary = f"=_ipo_{secrets.token_hex(12)}"
+    return Skeleton(head, boundary, Template.compile(variant.html, escape=True),
+                    Template.compile(variant.text, escape=False), mailto)
+
+
+def message_id(settings: Settings, mailing_id: str, subscriber_id: int) -> str:
+    """Unique per (mailing, recipient) and the same on every retry."""
+    digest = hashlib.sha256(f"{mailing_id}/{subscriber_id}".encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9.-]", "-", mailing_id)
+    return f"<{safe}.{subscriber_id}.{digest}@{settings.sender_domain}>"

@@ -1,0 +1,1 @@
+"""Content sources: Markdown files under content/ and RSS/Atom feeds, both yielding Items."""

@@ -1,0 +1,179 @@
+"""The store: one SQLite file through sqlite-utils, WAL mode, schema by versioned migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from .config import Settings
+
+migrations = Migrations("newsletter")
+
+
+@migrations()
+def m001_content(db: Database) -> None:
+    db["items"].create(
+        {
+            "id": str,
+            "kind": str,
+            "source": str,  # "file" or "feed:<name>"
+            "path": str,  # content file relative to the instance, or the feed item's link
+            "title": str,
+            "theme": str,
+            "section": str,
+            "published": str,  # ISO date
+            "starts_at": str,  # ISO date-time (Europe/Amsterdam) for meetings and events
+            "link": str,
+            "data": str,  # JSON: every validated field of the kind
+            "body_html": str,
+            "body_text": str,
+            "content_hash": str,
+            "synced_at": str,
+            "removed_at": str,  # the file is gone; kept so sent issues stay explainable
+        },
+        pk="id",
+    )
+    db["items"].create_index(["kind", "published"])
+    db["feeds"].create(
+        {
+            "name": str,
+            "url": str,
+            "etag": str,
+            "last_modified": str,
+            "fetched_at": str,
+            "status": str,  # ok, not-modified, error
+            "error": str,
+            "items_seen": int,
+        },
+        pk="name",
+    )
+
+
+@migrations()
+def m002_subscribers(db: Database) -> None:
+    db["subscribers"].create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "first_name": str,
+            "last_name": str,
+            "salutation": str,
+            "province": str,  # None for staff
+            "status": str,  # pending, active, unsubscribed, bounced, erased
+            "themes": str,  # JSON list of theme keys; empty list = all
+            "source": str,
+            "consent_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"email", "status"},
+    )
+    db["subscribers"].create_index(["email"], unique=True)
+    db["mandates"].create(
+        {
+            "id": int,
+            "subscriber_id": int,
+            "role": str,
+            "province": str,
+            "starts_on": str,
+            "ends_on": str,
+            "source": str,
+        },
+        pk="id",
+        foreign_keys=[("subscriber_id", "subscribers", "id")],
+    )
+    db["mandates"].create_index(["subscriber_id", "role", "province", "starts_on"], unique=True)
+    db["suppressions"].create(
+        {"email_hash": str, "reason": str, "created_at": str}, pk="email_hash"
+    )
+
+
+@migrations()
+def m003_mailings(db: Database) -> None:
+    db["issues"].create(
+        {
+            "month": str,
+            "subject": str,
+            "content_hash": str,
+            "item_ids": str,  # JSON list
+            "variants": str,  # JSON list of variant keys
+            "built_at": str,
+        },
+        pk="month",
+    )
+    db["mailings"].create(
+        {
+            "id": str,  # e.g. issue-2026-12
+            "kind": str,  # issue, onboarding, test
+            "issue_month": str,
+            "subject": str,
+            "content_hash": str,
+            "status": str,  # sending, sent, sent-with-failures
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+    )
+    db["deliveries"].create(
+        {
+            "id": int,
+            "mailing_id": str,
+            "subscriber_id": int,
+            "email": str,
+            "variant": str,
+            "status": str,  # queued, sending, sent, failed
+            "message_id": str,
+            "attempts": int,
+            "last_reply": str,
+            "queued_at": str,
+            "sending_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        foreign_keys=[("mailing_id", "mailings", "id")],
+    )
+    db["deliveries"].create_index(["mailing_id", "subscriber_id"], unique=True)
+    db["deliveries"].create_index(["mailing_id", "status"])
+
+
+def connect(path: Path | str) -> Database:
+    """Open (and migrate) the store at path; ":memory:" gives a private in-memory store."""
+    if str(path) == ":memory:":
+        db = Database(memory=True)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path)
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 5000")
+    migrations.apply(db)
+    return db
+
+
+def open_store(settings: Settings) -> Database:
+    """The store of an instance."""
+    return connect(settings.database)
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """All or nothing: what the block writes is committed together or not at all."""
+    with db.atomic():
+        yield db
+
+
+def dumps(value: Any) -> str:
+    """JSON for a column, stable and readable in datasette."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return default if text in (None, "") else json.loads(text)

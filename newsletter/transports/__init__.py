@@ -1,0 +1,42 @@
+"""Transports by URL scheme: a new one is one file here and one line in TRANSPORTS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import ConfigError
+from .base import Envelope, Transport
+from .maildir import MaildirTransport
+from .memory import MemoryTransport
+from .outbox import OutboxTransport
+from .smtp import SMTPTransport
+
+
+def _folder(project: Path, url: str) -> Path:
+    rest = url.split(":", 1)[1].removeprefix("//")
+    if not rest:
+        raise ConfigError(f"transport '{url}': no folder; write e.g. outbox:outbox")
+    path = Path(rest)
+    return path if path.is_absolute() else project / path
+
+
+TRANSPORTS: dict[str, Callable[[Path, str], Transport]] = {
+    "outbox": lambda project, url: OutboxTransport(_folder(project, url)),
+    "maildir": lambda project, url: MaildirTransport(_folder(project, url)),
+    "smtp": lambda project, url: SMTPTransport(url),
+    "smtps": lambda project, url: SMTPTransport(url),
+    "memory": lambda project, url: MemoryTransport(),
+}
+
+
+def make_transport(url: str, project: Path) -> Transport:
+    """The transport a URL names (relative folders are inside the instance)."""
+    scheme = url.split(":", 1)[0]
+    if scheme not in TRANSPORTS:
+        raise ConfigError(f"transport '{url}' is unknown; use outbox:DIR, maildir:DIR, "
+                          "smtp://host:port or smtps://host:port")
+    return TRANSPORTS[scheme](project, url)
+
+
+__all__ = ["TRANSPORTS", "Envelope", "MemoryTransport", "Transport", "make_transport"]
