@@ -16,7 +16,7 @@ from .build import build_issue
 from .config import Settings, load_settings
 from .content import KINDS
 from .delivery import send_issue
-from .errors import NewsletterError
+from .errors import NewsletterError, TransportError
 from .issues import check_month, create_issue
 from .subscribers import import_subscribers
 from .transports import make_transport
@@ -41,7 +41,8 @@ class Main(click.Group):
             if ctx.meta.get("debug"):
                 raise
             click.echo(f"Error: {exc}", err=True)
-            ctx.exit(2)
+            # A relay that is down is not bad input: the command can simply be run again.
+            ctx.exit(1 if isinstance(exc, TransportError) else 2)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: one line, and the traceback under --debug

@@ -157,7 +157,7 @@ class _Fields:
         value = self.meta.get(key, default)
         if value is None:
             raise self.fail(key, f"is missing; use one of: {', '.join(options)}")
-        if value not in options:
+        if not isinstance(value, str) or value not in options:  # a list or table is no key
             raise self.fail(key, f"'{value}' is not known; use one of: {', '.join(options)}")
         return str(value)
 

@@ -27,6 +27,8 @@ def is_web_url(url: str) -> bool:
 
 def clean_html(html: str) -> str:
     """Only harmless markup and http(s) links remain; everything else is dropped."""
+    # nh3 keeps <a> whose relative href it cannot judge; a mail has no base, so drop those hrefs
+    # (wherever href stands among the attributes).
     cleaned: str = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -35,13 +37,11 @@ def clean_html(html: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
         clean_content_tags={"script", "style", "form", "iframe", "object", "embed", "noscript"},
+        attribute_filter=lambda _tag, name, value: (
+            value if name != "href" or is_web_url(value) else None
+        ),
     )
-    # nh3 keeps <a> whose relative href it cannot judge; a mail has no base, so drop those hrefs.
-    return re.sub(
-        r'<a href="([^"]*)"',
-        lambda m: m.group(0) if is_web_url(m.group(1).replace("&amp;", "&")) else "<a",
-        cleaned,
-    )
+    return cleaned
 
 
 def markdown_to_html(text: str) -> str:
@@ -57,7 +57,7 @@ class _TextWriter(HTMLParser):
         self.href: str | None = None
         self.link_text: list[str] = []
         self.prefix = ""
-        self.counter: list[int] = []
+        self.counter: list[int | None] = []  # one per open list: the last number, None for <ul>
 
     def flush(self) -> None:
         text = re.sub(r"[ \t]+", " ", "".join(self.current)).strip()
@@ -68,15 +68,16 @@ class _TextWriter(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in {"p", "h3", "h4", "blockquote", "ul", "ol"}:
             self.flush()
-            if tag == "ol":
-                self.counter.append(0)
+            if tag in {"ol", "ul"}:
+                self.counter.append(0 if tag == "ol" else None)
         elif tag == "li":
             self.flush()
-            if self.counter:
-                self.counter[-1] += 1
-                self.prefix = f"{self.counter[-1]}. "
-            else:
+            number = self.counter[-1] if self.counter else None
+            if number is None:
                 self.prefix = "- "
+            else:
+                self.counter[-1] = number + 1
+                self.prefix = f"{number + 1}. "
         elif tag == "br":
             self.current.append("\n")
         elif tag == "a":
@@ -91,7 +92,7 @@ class _TextWriter(HTMLParser):
             self.href = None
         elif tag in {"p", "h3", "h4", "blockquote", "li"}:
             self.flush()
-        elif tag == "ol" and self.counter:
+        elif tag in {"ol", "ul"} and self.counter:
             self.flush()
             self.counter.pop()
 
@@ -111,13 +112,19 @@ def html_to_text(html: str, width: int = 72) -> str:
     for block in writer.blocks:
         bullet = re.match(r"(- |\d+\. )", block)
         indent = " " * len(bullet.group(1)) if bullet else ""
+        lines = [line.strip() for line in block.split("\n")]  # a <br> starts a new line
         out.append(
-            textwrap.fill(
-                block,
-                width=width,
-                subsequent_indent=indent,
-                break_long_words=False,
-                break_on_hyphens=False,
+            "\n".join(
+                textwrap.fill(
+                    line,
+                    width=width,
+                    initial_indent=indent if number else "",
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                for number, line in enumerate(lines)
+                if line
             )
         )
     return "\n\n".join(out)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from .. import __version__
+from ..clock import AMSTERDAM
 from ..config import Feed, Settings
 from ..content import Item
 from ..errors import FeedError
@@ -151,7 +152,8 @@ def _entry_to_item(feed: Feed, entry: Any, today: date) -> Item | None:
     if len(summary) > 400:
         summary = summary[:400].rsplit(" ", 1)[0] + " …"
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = datetime(*stamp[:6], tzinfo=UTC).date() if stamp else today
+    # feedparser gives UTC; the day a Dutch reader sees is the one in Europe/Amsterdam.
+    published = datetime(*stamp[:6], tzinfo=UTC).astimezone(AMSTERDAM).date() if stamp else today
     digest = hashlib.sha256(guid.encode()).hexdigest()[:10]
     return Item(
         id=f"feed-{feed.name}-{digest}",

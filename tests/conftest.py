@@ -1,0 +1,83 @@
+"""Shared fixtures: a fresh copy of the demo instance per test, a fixed clock, the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlite_utils import Database
+
+from newsletter import clock, store
+from newsletter.catalog import sync_content
+from newsletter.cli import cli
+from newsletter.config import Settings, load_settings
+from newsletter.demo import DEMO_INTRO, DEMO_NOW, copy_instance, demo_source
+from newsletter.issues import INTRO_PLACEHOLDER, create_issue
+from newsletter.subscribers import import_subscribers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def fixed_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test runs on the morning of 1 December 2026 unless it says otherwise."""
+    monkeypatch.delenv("NEWSLETTER_NOW", raising=False)
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+    clock.set_now(DEMO_NOW)
+    yield
+    clock.set_now(None)
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    """A fresh copy of the repository's demo instance (no December issue file yet)."""
+    folder = tmp_path / "instance"
+    copy_instance(demo_source(), folder, fresh=False)
+    return folder
+
+
+@pytest.fixture
+def settings(instance: Path) -> Settings:
+    return load_settings(instance)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    return store.open_store(settings)
+
+
+@pytest.fixture
+def loaded(settings: Settings, db: Database) -> Database:
+    """The instance with its content synced and the demo lists imported."""
+    report = sync_content(db, settings)
+    assert not report.errors, report.errors
+    for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
+        assert not import_subscribers(db, settings, path).rejected
+    return db
+
+
+@pytest.fixture
+def december(settings: Settings, loaded: Database) -> Path:
+    """The December issue file as `issue new` writes it, with the demo intro filled in."""
+    path, _ = create_issue(loaded, settings, "2026-12")
+    path.write_text(path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
+                    encoding="utf-8")
+    return path
+
+
+class Runner:
+    """The CLI against one instance folder, the way a user types it."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+
+    def __call__(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--project", str(self.project), *args],
+                                  catch_exceptions=False)
+
+
+@pytest.fixture
+def run(instance: Path) -> Runner:
+    return Runner(instance)

@@ -1,0 +1,124 @@
+"""The ledger: one row per (issue, recipient); reruns, crashes and unsubscribes never double-send."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+from newsletter.build import build_issue
+from newsletter.delivery import send_issue
+from newsletter.errors import NewsletterError, TransportError
+from newsletter.transports import Envelope, MemoryTransport
+
+
+class Crash(BaseException):
+    """Stands in for kill -9: nothing after it runs in the process."""
+
+
+class CrashingTransport(MemoryTransport):
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def send(self, envelope: Envelope, data: bytes) -> str:
+        if len(self.sent) == self.after:
+            raise Crash
+        return super().send(envelope, data)
+
+
+@pytest.fixture
+def rendered(settings, loaded, december):
+    return build_issue(loaded, settings, "2026-12").rendered
+
+
+def statuses(db) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in db.query(
+        "select status, count(*) n from deliveries group by status")}
+
+
+def test_every_active_subscriber_gets_one_message_of_their_province(settings, loaded, rendered):
+    outbox = MemoryTransport()
+    report = send_issue(loaded, settings, rendered, outbox)
+    assert report.sent == 626 and not report.had_failures
+    recipients = [envelope.recipient for envelope, _ in outbox.sent]
+    assert len(recipients) == len(set(recipients)) == 626
+    by_email = dict((e.recipient, data) for e, data in outbox.sent)
+    message = email.message_from_bytes(by_email["lisa.hendriks@ipo.example"], policy=policy.default)
+    assert "Uw provincie" not in message.get_body(("plain",)).get_content()  # staff: no province
+    zeeland = next(loaded.query("select email from subscribers where province = 'ZLD' limit 1"))
+    message = email.message_from_bytes(by_email[zeeland["email"]], policy=policy.default)
+    assert "Uw provincie: Zeeland" in message.get_body(("plain",)).get_content()
+    assert statuses(loaded) == {"sent": 626}
+    assert loaded.table("mailings").get("issue-2026-12")["status"] == "sent"
+
+
+def test_rerun_sends_nothing(settings, loaded, rendered):
+    send_issue(loaded, settings, rendered, MemoryTransport())
+    again = MemoryTransport()
+    report = send_issue(loaded, settings, rendered, again)
+    assert again.sent == [] and report.sent == 0 and report.already_sent == 626
+
+
+def test_after_a_crash_only_the_unsent_and_the_one_in_flight_go_out_with_the_same_message_id(
+        settings, loaded, rendered):
+    with pytest.raises(Crash):
+        send_issue(loaded, settings, rendered, CrashingTransport(after=100))
+    assert statuses(loaded) == {"sent": 100, "sending": 1, "queued": 525}
+    in_doubt = next(loaded.query("select email, message_id from deliveries where status = 'sending'"))
+    resumed = MemoryTransport()
+    report = send_issue(loaded, settings, rendered, resumed)
+    assert report.sent == 526 and report.already_sent == 100
+    resent = {e.recipient: e.message_id for e, _ in resumed.sent}
+    assert resent[in_doubt["email"]] == in_doubt["message_id"]
+    already = {r["email"] for r in loaded.query("select email from deliveries order by id limit 100")}
+    assert not already & set(resent)
+    assert statuses(loaded) == {"sent": 626}
+
+
+def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, loaded, rendered):
+    last = next(loaded.query("select id, email from subscribers order by id desc limit 1"))
+
+    class Unsubscriber(MemoryTransport):
+        def send(self, envelope: Envelope, data: bytes) -> str:
+            if len(self.sent) == 10:
+                loaded.table("subscribers").update(last["id"], {"status": "unsubscribed"})
+            return super().send(envelope, data)
+
+    outbox = Unsubscriber()
+    report = send_issue(loaded, settings, rendered, outbox)
+    assert last["email"] not in {e.recipient for e, _ in outbox.sent}
+    assert report.skipped == 1 and report.sent == 625
+
+
+def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, loaded, rendered):
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    report = send_issue(loaded, settings, rendered, flaky)
+    assert report.deferred == [("kees.sanders@gld.example", "451 4.3.0 Try again later")]
+    assert loaded.table("mailings").get("issue-2026-12")["status"] == "sending"
+    retry = MemoryTransport()
+    assert send_issue(loaded, settings, rendered, retry).sent == 1
+    assert [e.recipient for e, _ in retry.sent] == ["kees.sanders@gld.example"]
+    row = next(loaded.query("select attempts, status from deliveries where email = ?",
+                            ["kees.sanders@gld.example"]))
+    assert row == {"attempts": 2, "status": "sent"}
+
+
+def test_changed_content_after_a_partial_send_is_refused(settings, loaded, december, rendered):
+    with pytest.raises(Crash):
+        send_issue(loaded, settings, rendered, CrashingTransport(after=5))
+    december.write_text(december.read_text().replace("laatste nieuwsbrief", "een na laatste"))
+    changed = build_issue(loaded, settings, "2026-12").rendered
+    with pytest.raises(NewsletterError, match="already sent to 5 people with other content"):
+        send_issue(loaded, settings, changed, MemoryTransport())
+
+
+def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loaded, rendered):
+    class Down(MemoryTransport):
+        def open(self) -> None:
+            raise TransportError("SMTP 127.0.0.1:1: cannot connect (Connection refused)")
+
+    with pytest.raises(TransportError, match="cannot connect"):
+        send_issue(loaded, settings, rendered, Down())
+    assert statuses(loaded) == {"queued": 626}
