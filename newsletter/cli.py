@@ -43,7 +43,7 @@ class Main(click.Group):
             click.echo(f"Error: {exc}", err=True)
             # A relay that is down is not bad input: the command can simply be run again.
             ctx.exit(1 if isinstance(exc, TransportError) else 2)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:  # a bug: one line, and the traceback under --debug
             if ctx.meta.get("debug"):
@@ -302,5 +302,9 @@ def demo(folder: Path, transport: str | None, no_send: bool, fresh: bool) -> Non
 
 
 def main() -> None:
-    cli(prog_name="newsletter")
+    try:
+        cli(prog_name="newsletter")
+    except BrokenPipeError:  # `newsletter content list | head`: the reader has all it wants
+        sys.stderr.close()
+        sys.exit(0)
 
