@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import frontmatter
+import holidays
 import yaml
 from babel.dates import format_date
 from sqlite_utils import Database
@@ -20,6 +21,7 @@ from .content import SECTIONS, Item
 from .errors import ContentError, HeaderError
 from .headers import check_header_value
 from .sanitize import html_to_text, markdown_to_html
+from .sources.files import load_front_matter
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 INTRO_PLACEHOLDER = "<!-- Schrijf hier de inleiding: twee of drie zinnen over deze maand. -->"
@@ -81,9 +83,11 @@ def issue_path(settings: Settings, month: str) -> Path:
 
 
 def first_working_day(month: str) -> date:
+    """The default publication date: the month's first day that is no weekend or Dutch holiday."""
     year, number = (int(p) for p in month.split("-"))
     day = date(year, number, 1)
-    while day.weekday() >= 5:
+    closed = holidays.country_holidays("NL", years=year)
+    while day.weekday() >= 5 or day in closed:
         day += timedelta(days=1)
     return day
 
@@ -104,13 +108,10 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
     if not path.is_file():
         raise ContentError(f"{where}: no such issue; create it with 'newsletter issue new {month}'")
     try:
-        post = frontmatter.loads(path.read_text(encoding="utf-8-sig"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" near line {mark.line + 2}" if mark is not None else ""
-        raise ContentError(f"{where}: front matter is not valid YAML{line}; fix it") from None
+        source = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ContentError(f"{where}: not UTF-8 text; save the file as UTF-8") from None
+    post = load_front_matter(where, source)
     meta: dict[str, Any] = post.metadata
 
     def text(key: str) -> str:
@@ -161,9 +162,10 @@ def used_item_ids(settings: Settings, before_month: str) -> set[str]:
             continue
         try:
             meta = frontmatter.loads(path.read_text(encoding="utf-8-sig")).metadata
-        except (yaml.YAMLError, UnicodeDecodeError):
+        except (yaml.YAMLError, ValueError):  # UnicodeDecodeError is a ValueError
             continue
-        for ids in (meta.get("sections") or {}).values():
+        sections = meta.get("sections")
+        for ids in sections.values() if isinstance(sections, dict) else []:
             used.update(i for i in ids or [] if isinstance(i, str))
     return used
 
