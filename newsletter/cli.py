@@ -59,7 +59,9 @@ def pass_settings(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        settings = ctx.find_object(State).settings()
+        state = ctx.find_object(State)
+        assert state is not None, "the cli group sets ctx.obj"
+        settings = state.settings()
         return func(settings, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -271,7 +273,8 @@ class progress_bar:  # noqa: N801 - used like a function
             return None
         self.bar = click.progressbar(length=self.total, label="Sending", file=sys.stderr)
         self.bar.__enter__()
-        return self.bar.update  # type: ignore[no-any-return]
+        update: Callable[[int], None] = self.bar.update
+        return update
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

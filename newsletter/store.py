@@ -17,7 +17,7 @@ migrations = Migrations("newsletter")
 
 @migrations()
 def m001_content(db: Database) -> None:
-    db["items"].create(
+    db.table("items").create(
         {
             "id": str,
             "kind": str,
@@ -38,8 +38,8 @@ def m001_content(db: Database) -> None:
         },
         pk="id",
     )
-    db["items"].create_index(["kind", "published"])
-    db["feeds"].create(
+    db.table("items").create_index(["kind", "published"])
+    db.table("feeds").create(
         {
             "name": str,
             "url": str,
@@ -56,7 +56,7 @@ def m001_content(db: Database) -> None:
 
 @migrations()
 def m002_subscribers(db: Database) -> None:
-    db["subscribers"].create(
+    db.table("subscribers").create(
         {
             "id": int,
             "email": str,
@@ -75,8 +75,8 @@ def m002_subscribers(db: Database) -> None:
         pk="id",
         not_null={"email", "status"},
     )
-    db["subscribers"].create_index(["email"], unique=True)
-    db["mandates"].create(
+    db.table("subscribers").create_index(["email"], unique=True)
+    db.table("mandates").create(
         {
             "id": int,
             "subscriber_id": int,
@@ -89,15 +89,15 @@ def m002_subscribers(db: Database) -> None:
         pk="id",
         foreign_keys=[("subscriber_id", "subscribers", "id")],
     )
-    db["mandates"].create_index(["subscriber_id", "role", "province", "starts_on"], unique=True)
-    db["suppressions"].create(
+    db.table("mandates").create_index(["subscriber_id", "role", "province", "starts_on"], unique=True)
+    db.table("suppressions").create(
         {"email_hash": str, "reason": str, "created_at": str}, pk="email_hash"
     )
 
 
 @migrations()
 def m003_mailings(db: Database) -> None:
-    db["issues"].create(
+    db.table("issues").create(
         {
             "month": str,
             "subject": str,
@@ -108,7 +108,7 @@ def m003_mailings(db: Database) -> None:
         },
         pk="month",
     )
-    db["mailings"].create(
+    db.table("mailings").create(
         {
             "id": str,  # e.g. issue-2026-12
             "kind": str,  # issue, onboarding, test
@@ -122,7 +122,7 @@ def m003_mailings(db: Database) -> None:
         },
         pk="id",
     )
-    db["deliveries"].create(
+    db.table("deliveries").create(
         {
             "id": int,
             "mailing_id": str,
@@ -140,8 +140,8 @@ def m003_mailings(db: Database) -> None:
         pk="id",
         foreign_keys=[("mailing_id", "mailings", "id")],
     )
-    db["deliveries"].create_index(["mailing_id", "subscriber_id"], unique=True)
-    db["deliveries"].create_index(["mailing_id", "status"])
+    db.table("deliveries").create_index(["mailing_id", "subscriber_id"], unique=True)
+    db.table("deliveries").create_index(["mailing_id", "status"])
 
 
 def connect(path: Path | str) -> Database:
