@@ -97,6 +97,7 @@ class _TextWriter(HTMLParser):
             self.counter.pop()
 
     def handle_data(self, data: str) -> None:
+        data = re.sub(r"[\r\n]", " ", data)  # a newline in the source is a space; only <br> breaks
         self.current.append(data)
         if self.href is not None:
             self.link_text.append(data)

@@ -72,7 +72,7 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
     try:
         with urllib.request.urlopen(request, timeout=feed.timeout) as response:
             chunks, size = [], 0
-            while chunk := response.read(65536):
+            while chunk := response.read1(65536):  # read1: what has arrived, so the deadline holds
                 size += len(chunk)
                 if size > feed.max_bytes:
                     raise _too_large(feed)
