@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsletter import store  # noqa: E402
-from newsletter.messages import Recipient, make_skeleton  # noqa: E402
-from newsletter.render import environment, render_variant  # noqa: E402
-from tests.golden import render_demo  # noqa: E402
+from newsletter import store
+from newsletter.messages import Recipient, make_skeleton
+from newsletter.render import environment, render_variant
+from tests.golden import render_demo
 
 ROUNDS = 7
 PER_ROUND = 300
@@ -43,10 +43,17 @@ def main() -> None:
         skeleton = make_skeleton(settings, rendered.issue.subject, variant)
         env = environment(settings)
 
-        people = [Recipient(f"persoon{n}@gld.example", f"Persoon {n}", f"Geachte heer Persoon{n}",
-                            f"https://www.ipo.example/nieuwsbrief/afmelden/T{n}",
-                            f"https://www.ipo.example/nieuwsbrief/voorkeuren/T{n}",
-                            f"<issue-2026-12.{n}.x@ipo.example>") for n in range(PER_ROUND)]
+        people = [
+            Recipient(
+                f"persoon{n}@gld.example",
+                f"Persoon {n}",
+                f"Geachte heer Persoon{n}",
+                f"https://www.ipo.example/nieuwsbrief/afmelden/T{n}",
+                f"https://www.ipo.example/nieuwsbrief/voorkeuren/T{n}",
+                f"<issue-2026-12.{n}.x@ipo.example>",
+            )
+            for n in range(PER_ROUND)
+        ]
         cursor = iter(range(10**9))
 
         def ours() -> None:
@@ -63,8 +70,9 @@ def main() -> None:
             message["Message-ID"] = person.message_id
             message["List-Unsubscribe"] = f"<{person.unsubscribe_url}>"
             message.set_content(variant.text.replace("@@aanhef@@", person.salutation))
-            message.add_alternative(variant.html.replace("@@aanhef@@", person.salutation),
-                                    subtype="html")
+            message.add_alternative(
+                variant.html.replace("@@aanhef@@", person.salutation), subtype="html"
+            )
             message.as_bytes()
 
         def render_once() -> None:
@@ -82,10 +90,14 @@ def main() -> None:
     print(f"{'step':<48}{'ms':>9}{'ratio':>9}")
     print(f"{'baseline: EmailMessage per recipient':<48}{base_m:>9.3f}{1:>9.2f}")
     print(f"{'ours: prebuilt skeleton + substitution':<48}{ours_m:>9.3f}{ours_m / base_m:>9.2f}")
-    print(f"{'render one variant (Jinja+MJML+premailer)':<48}{render_ms:>9.1f}"
-          f"{render_ms / base_m:>9.1f}")
-    print(f"=> per-recipient building is {base_m / ours_m:.1f}x faster than the baseline; "
-          f"rendering per recipient instead would cost {render_ms / ours_m:.0f}x ours")
+    print(
+        f"{'render one variant (Jinja+MJML+premailer)':<48}{render_ms:>9.1f}"
+        f"{render_ms / base_m:>9.1f}"
+    )
+    print(
+        f"=> per-recipient building is {base_m / ours_m:.1f}x faster than the baseline; "
+        f"rendering per recipient instead would cost {render_ms / ours_m:.0f}x ours"
+    )
 
 
 if __name__ == "__main__":

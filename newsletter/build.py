@@ -23,8 +23,10 @@ class BuildResult:
         issue = self.rendered.issue
         web = self.web_dir / "index.html"
         where = web.relative_to(project) if web.is_relative_to(project) else web
-        return (f"Built {issue.month}: {len(issue.items)} items, {len(self.rendered.variants)} "
-                f"variants, {len(self.rendered.calendar)} calendar files; web version {where}")
+        return (
+            f"Built {issue.month}: {len(issue.items)} items, {len(self.rendered.variants)} "
+            f"variants, {len(self.rendered.calendar)} calendar files; web version {where}"
+        )
 
 
 def build_issue(db: Database, settings: Settings, month: str) -> BuildResult:
@@ -33,12 +35,15 @@ def build_issue(db: Database, settings: Settings, month: str) -> BuildResult:
     rendered = render_issue(db, settings, issue)
     web_dir = write_build(settings, rendered)
     with transaction(db):
-        db.table("issues").upsert({
-            "month": month,
-            "subject": issue.subject,
-            "content_hash": issue.content_hash(),
-            "item_ids": dumps([item.id for item in issue.items]),
-            "variants": dumps(list(rendered.variants)),
-            "built_at": clock.utc_iso(),
-        }, pk="month")
+        db.table("issues").upsert(
+            {
+                "month": month,
+                "subject": issue.subject,
+                "content_hash": issue.content_hash(),
+                "item_ids": dumps([item.id for item in issue.items]),
+                "variants": dumps(list(rendered.variants)),
+                "built_at": clock.utc_iso(),
+            },
+            pk="month",
+        )
     return BuildResult(rendered, web_dir)

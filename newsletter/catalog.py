@@ -55,13 +55,15 @@ def item_to_row(item: Item) -> dict[str, object]:
         "published": item.published.isoformat(),
         "starts_at": item.starts_at.isoformat() if item.starts_at else None,
         "link": item.link,
-        "data": dumps({
-            "summary": item.summary,
-            "ends_at": item.ends_at.isoformat() if item.ends_at else None,
-            "place": item.place,
-            "featured": item.featured,
-            "fields": dict(item.fields),
-        }),
+        "data": dumps(
+            {
+                "summary": item.summary,
+                "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+                "place": item.place,
+                "featured": item.featured,
+                "fields": dict(item.fields),
+            }
+        ),
         "body_html": item.body_html,
         "body_text": item.body_text,
         "content_hash": item.content_hash(),
@@ -139,33 +141,53 @@ def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
         report.removed += len(gone)
 
 
-def sync_feeds(db: Database, settings: Settings, report: SyncReport,
-               names: Sequence[str] | None = None) -> None:
+def sync_feeds(
+    db: Database, settings: Settings, report: SyncReport, names: Sequence[str] | None = None
+) -> None:
     """Each configured feed on its own: one that fails is named and the others go on."""
     state = db.table("feeds")
     for feed in settings.feeds:
         if names and feed.name not in names:
             continue
         previous = next(iter(state.rows_where("name = ? and url = ?", [feed.name, feed.url])), {})
-        result = read_feed(feed, settings, clock.today(), previous.get("etag") or "",
-                           previous.get("last_modified") or "")
+        result = read_feed(
+            feed,
+            settings,
+            clock.today(),
+            previous.get("etag") or "",
+            previous.get("last_modified") or "",
+        )
         report.feeds[feed.name] = result.status
         if result.warning:
             report.warnings.append(result.warning)
         if result.error:
             report.errors.append(result.error)
         with transaction(db):
-            _save(db, result.items, report)
-            state.upsert({
-                "name": feed.name,
-                "url": feed.url,
-                "etag": result.etag,
-                "last_modified": result.last_modified,
-                "fetched_at": clock.utc_iso(),
-                "status": result.status,
-                "error": result.error,
-                "items_seen": len(result.items),
-            }, pk="name")
+            _save(db, [item for item in result.items if not _republished(db, item)], report)
+            state.upsert(
+                {
+                    "name": feed.name,
+                    "url": feed.url,
+                    "etag": result.etag,
+                    "last_modified": result.last_modified,
+                    "fetched_at": clock.utc_iso(),
+                    "status": result.status,
+                    "error": result.error,
+                    "items_seen": len(result.items),
+                },
+                pk="name",
+            )
+
+
+def _republished(db: Database, item: Item) -> bool:
+    """The same story (same link) already stored from this feed under another guid."""
+    if not item.link:
+        return False
+    row = db.execute(
+        "select 1 from items where source = ? and link = ? and id != ?",
+        [item.source, item.link, item.id],
+    ).fetchone()
+    return row is not None
 
 
 def sync_content(db: Database, settings: Settings) -> SyncReport:
@@ -176,8 +198,14 @@ def sync_content(db: Database, settings: Settings) -> SyncReport:
     return report
 
 
-def list_items(db: Database, *, kind: str | None = None, theme: str | None = None,
-               since: date | None = None, include_removed: bool = False) -> list[Item]:
+def list_items(
+    db: Database,
+    *,
+    kind: str | None = None,
+    theme: str | None = None,
+    since: date | None = None,
+    include_removed: bool = False,
+) -> list[Item]:
     """Items in the store, newest first, filtered."""
     where, args = [], []
     if not include_removed:
@@ -191,8 +219,9 @@ def list_items(db: Database, *, kind: str | None = None, theme: str | None = Non
     if since:
         where.append("published >= ?")
         args.append(since.isoformat())
-    rows = db.table("items").rows_where(" and ".join(where) or None, args,
-                                        order_by="published desc, id")
+    rows = db.table("items").rows_where(
+        " and ".join(where) or None, args, order_by="published desc, id"
+    )
     return [row_to_item(row) for row in rows]
 
 

@@ -15,7 +15,7 @@ from .headers import check_header_value, parse_sender
 
 CONFIG_NAME = "newsletter.toml"
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
-# Only a demo instance may sign links with a published key; a real one must set NEWSLETTER_SECRET_KEY.
+# Only a demo instance may sign links with a published key; a real one sets NEWSLETTER_SECRET_KEY.
 DEMO_SECRET = "demo-only-not-secret"
 THEME_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PROVINCE_CODE = re.compile(r"^[A-Z]{2,3}$")
@@ -77,7 +77,9 @@ def builtin_templates() -> Path:
     for candidate in (here.parent / "templates", here / "templates"):
         if candidate.is_dir():
             return candidate
-    raise ConfigError("The built-in templates are missing; reinstall the package (pip install -e .)")
+    raise ConfigError(
+        "The built-in templates are missing; reinstall the package (pip install -e .)"
+    )
 
 
 class _Reader:
@@ -130,7 +132,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         display, address = parse_sender(sender)
     except HeaderError as exc:
         raise ConfigError(
-            f'{path}: [newsletter] sender: {exc}; write e.g. '
+            f"{path}: [newsletter] sender: {exc}; write e.g. "
             f'sender = "IPO Statenleden <statenleden@ipo.example>"'
         ) from None
     reply_to = main.text("reply_to", address, default=address)
@@ -139,7 +141,9 @@ def load_settings(project: Path | str = ".") -> Settings:
     except HeaderError as exc:
         raise ConfigError(f"{path}: [newsletter] reply_to: {exc}") from None
     base_url = main.url("base_url", "https://www.ipo.example/nieuwsbrief")
-    list_id = main.text("list_id", "statenleden.ipo.example", default=f"statenleden.{address.rpartition('@')[2]}")
+    list_id = main.text(
+        "list_id", "statenleden.ipo.example", default=f"statenleden.{address.rpartition('@')[2]}"
+    )
     if not re.fullmatch(r"[A-Za-z0-9.-]+", list_id):
         main.fail("list_id", f"'{list_id}' may hold only letters, digits, dots and dashes")
     privacy_url = main.url("privacy_url", f"{base_url}/privacy", default=f"{base_url}/privacy")
@@ -238,6 +242,8 @@ def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> t
     seen = set()
     for number, entry in enumerate(raw, start=1):
         where = f"{path}: [[feeds]] #{number}"
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
+            where += f" ({entry['name'].strip()})"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table with name, url and theme")
         for key in ("name", "url"):

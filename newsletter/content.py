@@ -75,9 +75,21 @@ class Item:
 
     def content_hash(self) -> str:
         """Changes whenever anything a reader would see changes."""
-        parts = [self.id, self.kind, self.title, self.theme, self.section, str(self.published),
-                 self.summary, self.link, str(self.starts_at), str(self.ends_at), self.place,
-                 repr(sorted(self.fields.items())), self.body_html]
+        parts = [
+            self.id,
+            self.kind,
+            self.title,
+            self.theme,
+            self.section,
+            str(self.published),
+            self.summary,
+            self.link,
+            str(self.starts_at),
+            str(self.ends_at),
+            self.place,
+            repr(sorted(self.fields.items())),
+            self.body_html,
+        ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
@@ -90,7 +102,9 @@ class _Fields:
     def fail(self, key: str, what: str) -> ContentError:
         return ContentError(f"{self.where}: field '{key}' {what}")
 
-    def text(self, key: str, *, required: bool = True, default: str = "", header: bool = False) -> str:
+    def text(
+        self, key: str, *, required: bool = True, default: str = "", header: bool = False
+    ) -> str:
         value = self.meta.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -125,7 +139,7 @@ class _Fields:
         value = self.meta.get(key)
         if value is None:
             if required:
-                raise self.fail(key, "is missing; write a time like \"14.00\"")
+                raise self.fail(key, 'is missing; write a time like "14.00"')
             return None
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
             # YAML 1.1 reads an unquoted 14:00 as the sexagesimal number 840.
@@ -177,7 +191,9 @@ def _programme(f: _Fields) -> list[dict[str, str]]:
         elif isinstance(entry, dict) and isinstance(entry.get("title"), str):
             sub = _Fields(f.where, entry)
             clock = sub.clock("time", required=False)
-            rows.append({"time": f"{clock:%H.%M}" if clock else "", "title": entry["title"].strip()})
+            rows.append(
+                {"time": f"{clock:%H.%M}" if clock else "", "title": entry["title"].strip()}
+            )
         else:
             raise f.fail("programme", "must be a list of texts or of {time, title} entries")
     return rows
@@ -226,7 +242,10 @@ def _position_paper(f: _Fields, s: Settings) -> dict[str, Any]:
         summary=f.text("summary"),
         link=f.url("link"),
         published=f.day("published", required=False) or day,
-        fields={"date": day.isoformat() if day else None, "audience": f.text("audience", required=False)},
+        fields={
+            "date": day.isoformat() if day else None,
+            "audience": f.text("audience", required=False),
+        },
     )
 
 

@@ -40,8 +40,10 @@ class SendReport:
         return bool(self.failed or self.deferred)
 
     def summary(self) -> str:
-        line = (f"{self.mailing_id}: {self.sent} sent now, {self.already_sent} sent before, "
-                f"{len(self.deferred)} deferred, {len(self.failed)} failed")
+        line = (
+            f"{self.mailing_id}: {self.sent} sent now, {self.already_sent} sent before, "
+            f"{len(self.deferred)} deferred, {len(self.failed)} failed"
+        )
         if self.skipped:
             line += f", {self.skipped} skipped (no longer subscribed)"
         return line + f" of {self.total} recipients"
@@ -61,9 +63,18 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
     now = clock.utc_iso()
     with transaction(db):
         if existing is None:
-            mailings.insert({"id": mailing_id, "kind": "issue", "issue_month": issue.month,
-                             "subject": issue.subject, "content_hash": content_hash,
-                             "status": "sending", "created_at": now, "started_at": now})
+            mailings.insert(
+                {
+                    "id": mailing_id,
+                    "kind": "issue",
+                    "issue_month": issue.month,
+                    "subject": issue.subject,
+                    "content_hash": content_hash,
+                    "status": "sending",
+                    "created_at": now,
+                    "started_at": now,
+                }
+            )
         elif existing["content_hash"] != content_hash and _count(db, mailing_id, "sent"):
             raise NewsletterError(
                 f"issue {issue.month} was already sent to {_count(db, mailing_id, 'sent')} people "
@@ -71,12 +82,18 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
             )
         rows = []
         for person in active_recipients(db):
-            rows.append({
-                "mailing_id": mailing_id, "subscriber_id": person.id, "email": person.email,
-                "variant": rendered.variant_for(person.province).key, "status": "queued",
-                "message_id": message_id(settings, mailing_id, person.id), "attempts": 0,
-                "queued_at": now,
-            })
+            rows.append(
+                {
+                    "mailing_id": mailing_id,
+                    "subscriber_id": person.id,
+                    "email": person.email,
+                    "variant": rendered.variant_for(person.province).key,
+                    "status": "queued",
+                    "message_id": message_id(settings, mailing_id, person.id),
+                    "attempts": 0,
+                    "queued_at": now,
+                }
+            )
         db.table("deliveries").insert_all(rows, ignore=True)
     return mailing_id
 
@@ -85,17 +102,26 @@ def _count(db: Database, mailing_id: str, status: str) -> int:
     return db.table("deliveries").count_where("mailing_id = ? and status = ?", [mailing_id, status])
 
 
-def send_issue(db: Database, settings: Settings, rendered: RenderedIssue, transport: Transport,
-               progress: Progress | None = None) -> SendReport:
+def send_issue(
+    db: Database,
+    settings: Settings,
+    rendered: RenderedIssue,
+    transport: Transport,
+    progress: Progress | None = None,
+) -> SendReport:
     """Send every queued (or in-doubt) message of the issue; sent rows are never sent again."""
     mailing_id = queue_issue(db, settings, rendered)
     report = SendReport(mailing_id)
     deliveries = db.table("deliveries")
     report.total = deliveries.count_where("mailing_id = ?", [mailing_id])
     report.already_sent = _count(db, mailing_id, "sent")
-    pending = list(deliveries.rows_where(
-        "mailing_id = ? and status in ('queued', 'sending', 'deferred')", [mailing_id],
-        order_by="id"))
+    pending = list(
+        deliveries.rows_where(
+            "mailing_id = ? and status in ('queued', 'sending', 'deferred')",
+            [mailing_id],
+            order_by="id",
+        )
+    )
     skeletons: dict[str, Skeleton] = {}
     if pending:
         transport.open()
@@ -108,10 +134,12 @@ def send_issue(db: Database, settings: Settings, rendered: RenderedIssue, transp
                 continue
             variant = row["variant"]
             if variant not in skeletons:
-                skeletons[variant] = make_skeleton(settings, rendered.issue.subject,
-                                                   rendered.variants[variant])
+                skeletons[variant] = make_skeleton(
+                    settings, rendered.issue.subject, rendered.variants[variant]
+                )
             recipient = Recipient(
-                email=person["email"], name=person["name"],
+                email=person["email"],
+                name=person["name"],
                 salutation=person["salutation"] or f"Beste {person['name']}",
                 unsubscribe_url=f"{settings.base_url}/afmelden/"
                 f"{make_token(settings, UNSUBSCRIBE, person['id'])}",
@@ -123,12 +151,14 @@ def send_issue(db: Database, settings: Settings, rendered: RenderedIssue, transp
             _mark(db, row["id"], "sending", attempts=row["attempts"] + 1)
             try:
                 reply = transport.send(
-                    Envelope(settings.sender_address, person["email"], row["message_id"]), data)
+                    Envelope(settings.sender_address, person["email"], row["message_id"]), data
+                )
             except TransportError as exc:
                 status = "failed" if exc.permanent else "deferred"
                 _mark(db, row["id"], status, exc.reply)
-                (report.failed if exc.permanent else report.deferred).append((person["email"],
-                                                                              exc.reply))
+                (report.failed if exc.permanent else report.deferred).append(
+                    (person["email"], exc.reply)
+                )
             else:
                 _mark(db, row["id"], "sent", reply, sent=True)
                 report.sent += 1
@@ -140,8 +170,14 @@ def send_issue(db: Database, settings: Settings, rendered: RenderedIssue, transp
     return report
 
 
-def _mark(db: Database, row_id: int, status: str, reply: str | None = None,
-          attempts: int | None = None, sent: bool = False) -> None:
+def _mark(
+    db: Database,
+    row_id: int,
+    status: str,
+    reply: str | None = None,
+    attempts: int | None = None,
+    sent: bool = False,
+) -> None:
     """One committed state change of one ledger row."""
     values: dict[str, object] = {"status": status}
     if reply is not None:
@@ -157,10 +193,13 @@ def _mark(db: Database, row_id: int, status: str, reply: str | None = None,
 
 def _finish(db: Database, mailing_id: str) -> None:
     open_rows = db.table("deliveries").count_where(
-        "mailing_id = ? and status in ('queued', 'sending', 'deferred')", [mailing_id])
+        "mailing_id = ? and status in ('queued', 'sending', 'deferred')", [mailing_id]
+    )
     if open_rows:
         return
     failed = _count(db, mailing_id, "failed")
     with transaction(db):
-        db.table("mailings").update(mailing_id, {
-            "status": "sent-with-failures" if failed else "sent", "finished_at": clock.utc_iso()})
+        db.table("mailings").update(
+            mailing_id,
+            {"status": "sent-with-failures" if failed else "sent", "finished_at": clock.utc_iso()},
+        )

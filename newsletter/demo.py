@@ -32,8 +32,10 @@ def demo_source() -> Path:
     """The repository's demo instance: newsletter.toml, content/ and subscribers/demo/."""
     root = Path(__file__).resolve().parent.parent
     if not (root / CONFIG_NAME).is_file() or not (root / "subscribers" / "demo").is_dir():
-        raise NewsletterError("the demo data is not next to the package; run the demo from a "
-                              "checkout of the repository (make demo)")
+        raise NewsletterError(
+            "the demo data is not next to the package; run the demo from a "
+            "checkout of the repository (make demo)"
+        )
     return root
 
 
@@ -57,20 +59,26 @@ class DemoSummary:
 def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
     if folder.exists() and fresh:
         if not (folder / CONFIG_NAME).is_file() and any(folder.iterdir()):
-            raise NewsletterError(f"{folder} exists and is not a demo instance; choose another --dir")
+            raise NewsletterError(
+                f"{folder} exists and is not a demo instance; choose another --dir"
+            )
         shutil.rmtree(folder)
     elif (folder / CONFIG_NAME).exists():
-        raise NewsletterError(f"{folder} already holds an instance; pass --fresh to rebuild it, "
-                              "or choose another --dir")
+        raise NewsletterError(
+            f"{folder} already holds an instance; pass --fresh to rebuild it, "
+            "or choose another --dir"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / CONFIG_NAME, folder / CONFIG_NAME)
-    shutil.copytree(source / "content", folder / "content",
-                    ignore=shutil.ignore_patterns(f"{DEMO_MONTH}.md"))
+    shutil.copytree(
+        source / "content", folder / "content", ignore=shutil.ignore_patterns(f"{DEMO_MONTH}.md")
+    )
     shutil.copytree(source / "subscribers" / "demo", folder / "subscribers" / "demo")
 
 
-def run_demo(folder: Path, transport: str | None = None, send: bool = True,
-             fresh: bool = False) -> DemoSummary:
+def run_demo(
+    folder: Path, transport: str | None = None, send: bool = True, fresh: bool = False
+) -> DemoSummary:
     """Copy the demo data into folder and run sync, import, issue new/build and send."""
     folder = folder.resolve()
     copy_instance(demo_source(), folder, fresh)
@@ -91,27 +99,33 @@ def run_demo(folder: Path, transport: str | None = None, send: bool = True,
         imported += report.added
     people = db.table("subscribers").count
     av = db.table("mandates").count_where("role = 'av_lid'")
-    summary.lines.append(f"Subscribers: {imported} imported from {settings.subscribers_dir.name}/demo/ "
-                         f"({people} people, {av} AV members)")
+    summary.lines.append(
+        f"Subscribers: {imported} imported from {settings.subscribers_dir.name}/demo/ "
+        f"({people} people, {av} AV members)"
+    )
 
     path, chosen = create_issue(db, settings, DEMO_MONTH, force=True)
     # What staff would do next: write the intro.
-    path.write_text(path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
-                    encoding="utf-8")
-    summary.lines.append(f"Issue: {path.relative_to(folder)} with "
-                         f"{sum(len(v) for v in chosen.values())} items")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
+    )
+    summary.lines.append(
+        f"Issue: {path.relative_to(folder)} with {sum(len(v) for v in chosen.values())} items"
+    )
     built = build_issue(db, settings, DEMO_MONTH)
     summary.lines.append(built.summary(folder))
-    summary.lines.append(f"Preview: {(settings.build_dir / 'issues' / DEMO_MONTH).relative_to(folder)}"
-                         "/<province>.html (one per variant)")
+    summary.lines.append(
+        f"Preview: {(settings.build_dir / 'issues' / DEMO_MONTH).relative_to(folder)}"
+        "/<province>.html (one per variant)"
+    )
 
     if send:
         target = make_transport(transport or settings.transport, folder)
         summary.send = send_issue(db, settings, built.rendered, target)
         summary.lines.append(f"Sent: {summary.send.summary()} via {target.describe()}")
-        summary.problems += [f"{email}: {reply}" for email, reply in
-                             summary.send.failed + summary.send.deferred]
+        summary.problems += [
+            f"{email}: {reply}" for email, reply in summary.send.failed + summary.send.deferred
+        ]
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     return summary
-

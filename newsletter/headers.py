@@ -23,9 +23,13 @@ def check_header_value(value: str, field: str) -> str:
     if _FORBIDDEN.search(value):
         raise HeaderError(f"{field} contains a line break or NUL; write it on one line")
     if _ENCODED_WORD.search(value):
-        raise HeaderError(f"{field} contains an encoded-word (=?...?=); write the plain text instead")
+        raise HeaderError(
+            f"{field} contains an encoded-word (=?...?=); write the plain text instead"
+        )
     if len(value) > MAX_HEADER_VALUE:
-        raise HeaderError(f"{field} is {len(value)} characters long; keep it under {MAX_HEADER_VALUE}")
+        raise HeaderError(
+            f"{field} is {len(value)} characters long; keep it under {MAX_HEADER_VALUE}"
+        )
     return value
 
 
@@ -53,7 +57,7 @@ def encode_header(value: str) -> str:
 
 
 def format_address(name: str, address: str) -> str:
-    """"Name <address>" with the name encoded when it is not ASCII."""
+    """ "Name <address>" with the name encoded when it is not ASCII."""
     check_header_value(name, "name")
     check_address(address, "address")
     return formataddr((name, address), charset="utf-8")

@@ -1,4 +1,4 @@
-"""Issue files: content/issues/YYYY-MM.md, pre-filled by `issue new`, edited by staff, read by `build`."""
+"""Issue files: content/issues/YYYY-MM.md, pre-filled by `issue new`, edited by staff."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ class Issue:
 
     def content_hash(self) -> str:
         parts = [self.month, self.subject, self.preheader, str(self.date), self.intro_html]
-        parts += [f"{key}:{item.content_hash()}" for key, items in self.sections.items()
-                  for item in items]
+        parts += [
+            f"{key}:{item.content_hash()}" for key, items in self.sections.items() for item in items
+        ]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -98,7 +99,11 @@ def issue_files(settings: Settings) -> list[Path]:
 
 
 def _relative(settings: Settings, path: Path) -> str:
-    return str(path.relative_to(settings.project)) if path.is_relative_to(settings.project) else str(path)
+    return (
+        str(path.relative_to(settings.project))
+        if path.is_relative_to(settings.project)
+        else str(path)
+    )
 
 
 def read_issue_file(settings: Settings, month: str) -> IssueFile:
@@ -131,8 +136,9 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
         raise ContentError(f"{where}: field 'date' is not a date; write it as 2026-12-01") from None
     intro = post.content.replace(INTRO_PLACEHOLDER, "").strip()
     if not intro:
-        raise ContentError(f"{where}: the intro is empty; write two or three sentences below the "
-                           "front matter")
+        raise ContentError(
+            f"{where}: the intro is empty; write two or three sentences below the front matter"
+        )
     raw_sections = meta.get("sections") or {}
     if not isinstance(raw_sections, dict):
         raise ContentError(f"{where}: field 'sections' must map section names to lists of item ids")
@@ -140,15 +146,19 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
     seen: dict[str, str] = {}
     for key, ids in raw_sections.items():
         if key not in SECTIONS:
-            raise ContentError(f"{where}: sections.{key} is not a section; use {', '.join(SECTIONS)}")
+            raise ContentError(
+                f"{where}: sections.{key} is not a section; use {', '.join(SECTIONS)}"
+            )
         if ids is None:
             ids = []
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ContentError(f"{where}: sections.{key} must be a list of item ids")
         for item_id in ids:
             if item_id in seen:
-                raise ContentError(f"{where}: item '{item_id}' is in sections.{seen[item_id]} "
-                                   f"and sections.{key}; keep it in one")
+                raise ContentError(
+                    f"{where}: item '{item_id}' is in sections.{seen[item_id]} "
+                    f"and sections.{key}; keep it in one"
+                )
             seen[item_id] = key
         sections[key] = list(ids)
     return IssueFile(month, path, subject, preheader, day, intro, sections)
@@ -181,7 +191,7 @@ def previous_issue_date(settings: Settings, month: str) -> date | None:
 
 
 def select_items(db: Database, settings: Settings, month: str, day: date) -> dict[str, list[Item]]:
-    """The proposal for a new issue: unused items published since the previous issue, per section."""
+    """The proposal for a new issue: unused items published since the previous one, per section."""
     since = previous_issue_date(settings, month) or (day - timedelta(days=31))
     used = used_item_ids(settings, month)
     chosen: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -195,8 +205,10 @@ def select_items(db: Database, settings: Settings, month: str, day: date) -> dic
 
 
 def _order(item: Item) -> tuple[str, str]:
-    return (item.starts_at.isoformat() if item.starts_at else "~" + item.published.isoformat(),
-            item.id)
+    return (
+        item.starts_at.isoformat() if item.starts_at else "~" + item.published.isoformat(),
+        item.id,
+    )
 
 
 def new_issue_text(settings: Settings, month: str, day: date, chosen: dict[str, list[Item]]) -> str:
@@ -223,13 +235,16 @@ def new_issue_text(settings: Settings, month: str, day: date, chosen: dict[str, 
     return "\n".join(lines)
 
 
-def create_issue(db: Database, settings: Settings, month: str, day: date | None = None,
-                 force: bool = False) -> tuple[Path, dict[str, list[Item]]]:
+def create_issue(
+    db: Database, settings: Settings, month: str, day: date | None = None, force: bool = False
+) -> tuple[Path, dict[str, list[Item]]]:
     """Write content/issues/MONTH.md with the proposed items; never overwrite without force."""
     path = issue_path(settings, month)
     if path.exists() and not force:
-        raise ContentError(f"{_relative(settings, path)} already exists; edit it, or pass --force "
-                           "to start it again")
+        raise ContentError(
+            f"{_relative(settings, path)} already exists; edit it, or pass --force "
+            "to start it again"
+        )
     day = day or first_working_day(month)
     chosen = select_items(db, settings, month, day)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,12 +262,21 @@ def load_issue(db: Database, settings: Settings, month: str) -> Issue:
     for key, ids in draft.sections.items():
         for item_id in ids:
             if item_id not in items:
-                raise ContentError(f"{where}: sections.{key}: unknown item '{item_id}'; run "
-                                   "'newsletter content sync', check 'newsletter content list', "
-                                   "or remove it")
+                raise ContentError(
+                    f"{where}: sections.{key}: unknown item '{item_id}'; run "
+                    "'newsletter content sync', check 'newsletter content list', "
+                    "or remove it"
+                )
     sections = {key: [items[i] for i in ids] for key, ids in draft.sections.items() if ids}
     if not sections:
         raise ContentError(f"{where}: no items in any section; add item ids under sections")
     intro_html = markdown_to_html(draft.intro)
-    return Issue(month, draft.subject, draft.preheader, draft.date, intro_html,
-                 html_to_text(intro_html), sections)
+    return Issue(
+        month,
+        draft.subject,
+        draft.preheader,
+        draft.date,
+        intro_html,
+        html_to_text(intro_html),
+        sections,
+    )

@@ -22,6 +22,9 @@ from .headers import check_header_value, encode_header, format_address
 from .render import MARKER, Variant
 
 CRLF = b"\r\n"
+_QP = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+TEXT_PART = b"Content-Type: text/plain; charset=utf-8\r\n" + _QP
+HTML_PART = b"Content-Type: text/html; charset=utf-8\r\n" + _QP
 
 
 @dataclass(frozen=True)
@@ -77,25 +80,39 @@ class Skeleton:
             "afmelden_url": recipient.unsubscribe_url,
             "voorkeuren_url": recipient.preferences_url,
         }
+        unsubscribe = check_header_value(recipient.unsubscribe_url, "unsubscribe URL")
         personal = (
             f"To: {format_address(recipient.name, recipient.email)}\r\n"
             f"Date: {format_datetime((date or clock.now()).astimezone(clock.AMSTERDAM))}\r\n"
             f"Message-ID: {check_header_value(recipient.message_id, 'Message-ID')}\r\n"
-            f"List-Unsubscribe: <{check_header_value(recipient.unsubscribe_url, 'unsubscribe URL')}>,"
-            f" <{self.mailto_unsubscribe}>\r\n"
+            f"List-Unsubscribe: <{unsubscribe}>, <{self.mailto_unsubscribe}>\r\n"
         ).encode("ascii")
         boundary = self.boundary.encode()
-        return b"".join([
-            self.head, personal,
-            b'Content-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n',
-            b"--", boundary, CRLF,
-            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(self.text.fill(values)), CRLF,
-            b"--", boundary, CRLF,
-            b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(self.html.fill(values)), CRLF,
-            b"--", boundary, b"--", CRLF,
-        ])
+        return b"".join(
+            [
+                self.head,
+                personal,
+                b'Content-Type: multipart/alternative; boundary="',
+                boundary,
+                b'"\r\n\r\n',
+                b"--",
+                boundary,
+                CRLF,
+                TEXT_PART,
+                _qp(self.text.fill(values)),
+                CRLF,
+                b"--",
+                boundary,
+                CRLF,
+                HTML_PART,
+                _qp(self.html.fill(values)),
+                CRLF,
+                b"--",
+                boundary,
+                b"--",
+                CRLF,
+            ]
+        )
 
 
 def _qp(text: str) -> bytes:
@@ -103,8 +120,9 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
 
 
-def make_skeleton(settings: Settings, subject: str, variant: Variant,
-                  extra_headers: dict[str, str] | None = None) -> Skeleton:
+def make_skeleton(
+    settings: Settings, subject: str, variant: Variant, extra_headers: dict[str, str] | None = None
+) -> Skeleton:
     """The per-variant skeleton; every header value passes the CR/LF/encoded-word gate."""
     check_header_value(subject, "subject")
     mailto = f"mailto:{settings.sender_address}?subject=afmelden"
@@ -122,8 +140,13 @@ def make_skeleton(settings: Settings, subject: str, variant: Variant,
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("ascii")
     # "=_" never occurs in quoted-printable output, so the boundary cannot collide with a body.
     boundary = f"=_ipo_{secrets.token_hex(12)}"
-    return Skeleton(head, boundary, Template.compile(variant.html, escape=True),
-                    Template.compile(variant.text, escape=False), mailto)
+    return Skeleton(
+        head,
+        boundary,
+        Template.compile(variant.html, escape=True),
+        Template.compile(variant.text, escape=False),
+        mailto,
+    )
 
 
 def message_id(settings: Settings, mailing_id: str, subscriber_id: int) -> str:

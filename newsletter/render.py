@@ -74,8 +74,13 @@ def environment(settings: Settings) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(nl_date=nl_date, nl_time=nl_time, nl_when=nl_when)
-    env.globals.update(marker=marker, SECTIONS=SECTIONS, EVENT_TYPES=EVENT_TYPES, ROLES=ROLES,
-                       PROVINCE_ROLES=PROVINCE_ROLES)
+    env.globals.update(
+        marker=marker,
+        SECTIONS=SECTIONS,
+        EVENT_TYPES=EVENT_TYPES,
+        ROLES=ROLES,
+        PROVINCE_ROLES=PROVINCE_ROLES,
+    )
     return env
 
 
@@ -99,18 +104,30 @@ def _bac_blocks(settings: Settings, items: list[Item]) -> list[tuple[str, list[I
 
 def province_block(db: Database, province: str, on: date) -> dict[str, list[dict[str, str]]]:
     """Who a reader in this province can turn to: AV members, substitutes, griffiecontactpersoon."""
-    people = [p for p in current_holders(db, ("av_lid", "plv_av_lid", "griffiecontactpersoon"), on)
-              if p["province"] == province]
-    return {role: [p for p in people if p["role"] == role]
-            for role in ("av_lid", "plv_av_lid", "griffiecontactpersoon")}
+    people = [
+        p
+        for p in current_holders(db, ("av_lid", "plv_av_lid", "griffiecontactpersoon"), on)
+        if p["province"] == province
+    ]
+    return {
+        role: [p for p in people if p["role"] == role]
+        for role in ("av_lid", "plv_av_lid", "griffiecontactpersoon")
+    }
 
 
 def inline_css(html: str) -> str:
     """premailer, once per variant: CSS rules into style attributes, media queries kept."""
-    return str(premailer.transform(
-        html, keep_style_tags=True, remove_classes=False, strip_important=False,
-        disable_validation=True, allow_network=False, cssutils_logging_level=logging.CRITICAL,
-    ))
+    return str(
+        premailer.transform(
+            html,
+            keep_style_tags=True,
+            remove_classes=False,
+            strip_important=False,
+            disable_validation=True,
+            allow_network=False,
+            cssutils_logging_level=logging.CRITICAL,
+        )
+    )
 
 
 def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[str, object]:
@@ -134,8 +151,9 @@ def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[s
     }
 
 
-def render_variant(env: Environment, settings: Settings, issue: Issue, key: str,
-                   db: Database) -> Variant:
+def render_variant(
+    env: Environment, settings: Settings, issue: Issue, key: str, db: Database
+) -> Variant:
     """One variant's HTML and text; the expensive steps run here and nowhere per recipient."""
     context = _context(settings, issue, key, db)
     source = env.get_template("email/issue.mjml.j2").render(context)
@@ -161,7 +179,9 @@ def item_ics(settings: Settings, item: Item) -> bytes:
     event.add("dtstart", item.starts_at.astimezone(clock.AMSTERDAM))
     if item.ends_at:
         event.add("dtend", item.ends_at.astimezone(clock.AMSTERDAM))
-    event.add("dtstamp", item.starts_at.astimezone(UTC))  # stable: the file only changes with the item
+    event.add(
+        "dtstamp", item.starts_at.astimezone(UTC)
+    )  # stable: the file only changes with the item
     if item.place:
         event.add("location", item.place)
     if item.summary:
@@ -180,8 +200,12 @@ def variant_keys(settings: Settings) -> list[str]:
 def render_issue(db: Database, settings: Settings, issue: Issue) -> RenderedIssue:
     """Every variant of an issue (12 provinces, general, web) and its calendar files."""
     env = environment(settings)
-    variants = {key: render_variant(env, settings, issue, key, db) for key in variant_keys(settings)}
-    calendar = {item.id: item_ics(settings, item) for item in issue.items if item.has_calendar_entry}
+    variants = {
+        key: render_variant(env, settings, issue, key, db) for key in variant_keys(settings)
+    }
+    calendar = {
+        item.id: item_ics(settings, item) for item in issue.items if item.has_calendar_entry
+    }
     return RenderedIssue(issue, variants, issue_web_url(settings, issue.month), calendar)
 
 

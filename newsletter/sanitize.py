@@ -12,7 +12,21 @@ from markdown_it import MarkdownIt
 
 # No images at all: feed images are the usual carrier of tracking pixels, and mail readers
 # often block them anyway. No script, style, forms, iframes or event handlers survive either.
-ALLOWED_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "h3", "h4"}
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "a",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h3",
+    "h4",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https"}
 

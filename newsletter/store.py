@@ -89,7 +89,9 @@ def m002_subscribers(db: Database) -> None:
         pk="id",
         foreign_keys=[("subscriber_id", "subscribers", "id")],
     )
-    db.table("mandates").create_index(["subscriber_id", "role", "province", "starts_on"], unique=True)
+    db.table("mandates").create_index(
+        ["subscriber_id", "role", "province", "starts_on"], unique=True
+    )
     db.table("suppressions").create(
         {"email_hash": str, "reason": str, "created_at": str}, pk="email_hash"
     )

@@ -32,27 +32,56 @@ ROLES = {
     "ipo_staff": "Medewerker IPO",
     "burgerstatenlid": "Burgerstatenlid",
 }
-_ROLE_ALIASES = {
-    re.sub(r"[^a-z]", "", label.lower()): key for key, label in ROLES.items()
-} | {re.sub(r"[^a-z]", "", key): key for key in ROLES} | {
-    "plvavlid": "plv_av_lid", "gedeputeerde": "gs_lid", "gslid": "gs_lid", "ipo": "ipo_staff",
-    "commissarisvandekoning": "cdk", "medewerker": "ipo_staff",
-}
+_ROLE_ALIASES = (
+    {re.sub(r"[^a-z]", "", label.lower()): key for key, label in ROLES.items()}
+    | {re.sub(r"[^a-z]", "", key): key for key in ROLES}
+    | {
+        "plvavlid": "plv_av_lid",
+        "gedeputeerde": "gs_lid",
+        "gslid": "gs_lid",
+        "ipo": "ipo_staff",
+        "commissarisvandekoning": "cdk",
+        "medewerker": "ipo_staff",
+    }
+)
 # Column names as griffies write them, folded to lowercase letters only.
 COLUMNS = {
-    "naam": "naam", "volledigenaam": "naam", "name": "naam",
-    "voornaam": "voornaam", "firstname": "voornaam",
-    "tussenvoegsel": "tussenvoegsel", "tussenvoegsels": "tussenvoegsel",
-    "achternaam": "achternaam", "lastname": "achternaam",
-    "aanhef": "aanhef", "salutation": "aanhef",
-    "email": "email", "emailadres": "email", "mail": "email",
-    "provincie": "provincie", "province": "provincie",
-    "rol": "rol", "rollen": "rol", "role": "rol", "functie": "rol",
-    "ingangsdatum": "ingangsdatum", "start": "ingangsdatum", "startdatum": "ingangsdatum",
-    "themas": "themas", "thema": "themas", "themes": "themas",
+    "naam": "naam",
+    "volledigenaam": "naam",
+    "name": "naam",
+    "voornaam": "voornaam",
+    "firstname": "voornaam",
+    "tussenvoegsel": "tussenvoegsel",
+    "tussenvoegsels": "tussenvoegsel",
+    "achternaam": "achternaam",
+    "lastname": "achternaam",
+    "aanhef": "aanhef",
+    "salutation": "aanhef",
+    "email": "email",
+    "emailadres": "email",
+    "mail": "email",
+    "provincie": "provincie",
+    "province": "provincie",
+    "rol": "rol",
+    "rollen": "rol",
+    "role": "rol",
+    "functie": "rol",
+    "ingangsdatum": "ingangsdatum",
+    "start": "ingangsdatum",
+    "startdatum": "ingangsdatum",
+    "themas": "themas",
+    "thema": "themas",
+    "themes": "themas",
 }
-_FORMAL = {"mevrouw": "mevrouw", "mw": "mevrouw", "mevr": "mevrouw", "heer": "heer",
-           "deheer": "heer", "dhr": "heer", "hr": "heer"}
+_FORMAL = {
+    "mevrouw": "mevrouw",
+    "mw": "mevrouw",
+    "mevr": "mevrouw",
+    "heer": "heer",
+    "deheer": "heer",
+    "dhr": "heer",
+    "hr": "heer",
+}
 _SEVERAL = re.compile(r"[;,\s]")
 
 
@@ -86,8 +115,10 @@ class ImportReport:
         return bool(self.rejected)
 
     def summary(self) -> str:
-        line = (f"Subscribers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.mandates_added} mandates added")
+        line = (
+            f"Subscribers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.mandates_added} mandates added"
+        )
         if self.skipped_suppressed:
             line += f", {self.skipped_suppressed} left alone (unsubscribed, bounced or erased)"
         if self.rejected:
@@ -150,8 +181,13 @@ def _rows(path: Path, text: str) -> tuple[dict[str, str], Iterator[list[str]]]:
     return columns, reader
 
 
-def parse_person(row_number: int, cells: dict[str, str], settings: Settings,
-                 default_province: str | None, default_start: date) -> Person:
+def parse_person(
+    row_number: int,
+    cells: dict[str, str],
+    settings: Settings,
+    default_province: str | None,
+    default_start: date,
+) -> Person:
     """One row as a Person, or ImportRowError naming the row, the column and the reason."""
 
     def fail(column: str, what: str) -> ImportRowError:
@@ -183,8 +219,11 @@ def parse_person(row_number: int, cells: dict[str, str], settings: Settings,
     province = default_province
     if province_raw:
         by_name = {n.lower(): c for c, n in settings.provinces.items()}
-        province = province_raw.upper() if province_raw.upper() in settings.provinces else \
-            by_name.get(province_raw.lower())
+        province = (
+            province_raw.upper()
+            if province_raw.upper() in settings.provinces
+            else by_name.get(province_raw.lower())
+        )
         if province is None:
             raise fail("provincie", f"'{province_raw}' is not a province; use a code like GLD")
     roles = []
@@ -201,17 +240,30 @@ def parse_person(row_number: int, cells: dict[str, str], settings: Settings,
     try:
         starts_on = _parse_day(start_raw) if start_raw else default_start
     except ValueError:
-        raise fail("ingangsdatum", f"'{start_raw}' is not a date; write 2023-03-30 or 30-03-2023") from None
+        raise fail(
+            "ingangsdatum", f"'{start_raw}' is not a date; write 2023-03-30 or 30-03-2023"
+        ) from None
     themes = []
     for part in re.split(r"[,|]", cells.get("themas", "")):
         key = part.strip().lower()
         if key and key not in settings.themes:
-            raise fail("thema's", f"'{part.strip()}' is not a theme; use {', '.join(settings.themes)}")
+            raise fail(
+                "thema's", f"'{part.strip()}' is not a theme; use {', '.join(settings.themes)}"
+            )
         if key:
             themes.append(key)
-    return Person(row_number, email, name, first, last, salutation_for(
-        cells.get("aanhef", ""), first, last, name), province, tuple(dict.fromkeys(roles)),
-        starts_on, tuple(themes))
+    return Person(
+        row_number,
+        email,
+        name,
+        first,
+        last,
+        salutation_for(cells.get("aanhef", ""), first, last, name),
+        province,
+        tuple(dict.fromkeys(roles)),
+        starts_on,
+        tuple(themes),
+    )
 
 
 def _parse_day(text: str) -> date:
@@ -221,8 +273,9 @@ def _parse_day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def read_import(path: Path, settings: Settings, province: str | None = None,
-                default_start: date | None = None) -> tuple[list[Person], list[str]]:
+def read_import(
+    path: Path, settings: Settings, province: str | None = None, default_start: date | None = None
+) -> tuple[list[Person], list[str]]:
     """Every row of an import file: the valid people, and a line per rejected row."""
     columns, reader = _rows(path, read_csv_text(path))
     people: dict[str, Person] = {}
@@ -239,16 +292,25 @@ def read_import(path: Path, settings: Settings, province: str | None = None,
             continue
         if person.email in people:  # the same person twice: their roles are merged
             earlier = people[person.email]
-            person = Person(earlier.row, earlier.email, earlier.name, earlier.first_name,
-                            earlier.last_name, earlier.salutation, earlier.province,
-                            tuple(dict.fromkeys(earlier.roles + person.roles)),
-                            min(earlier.starts_on, person.starts_on), earlier.themes)
+            person = Person(
+                earlier.row,
+                earlier.email,
+                earlier.name,
+                earlier.first_name,
+                earlier.last_name,
+                earlier.salutation,
+                earlier.province,
+                tuple(dict.fromkeys(earlier.roles + person.roles)),
+                min(earlier.starts_on, person.starts_on),
+                earlier.themes,
+            )
         people[person.email] = person
     return list(people.values()), rejected
 
 
-def import_subscribers(db: Database, settings: Settings, path: Path,
-                       province: str | None = None) -> ImportReport:
+def import_subscribers(
+    db: Database, settings: Settings, path: Path, province: str | None = None
+) -> ImportReport:
     """Add or update the people of one griffie list, in one transaction."""
     people, rejected = read_import(path, settings, province)
     report = ImportReport(rejected=rejected)
@@ -256,23 +318,38 @@ def import_subscribers(db: Database, settings: Settings, path: Path,
     suppressed = {row["email_hash"] for row in db.table("suppressions").rows}
     with transaction(db):
         for person in people:
-            existing = next(iter(db.table("subscribers").rows_where("email = ?", [person.email])), None)
+            existing = next(
+                iter(db.table("subscribers").rows_where("email = ?", [person.email])), None
+            )
             if email_hash(person.email) in suppressed or (
                 existing and existing["status"] in {"unsubscribed", "bounced", "erased"}
             ):
                 report.skipped_suppressed += 1
                 continue
             values = {
-                "email": person.email, "name": person.name, "first_name": person.first_name,
-                "last_name": person.last_name, "salutation": person.salutation,
+                "email": person.email,
+                "name": person.name,
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "salutation": person.salutation,
                 "province": person.province,
             }
             if existing is None:
-                subscriber_id = db.table("subscribers").insert({
-                    **values, "status": "active", "themes": dumps(list(person.themes)),
-                    "source": f"import:{path.name}", "consent_at": now, "created_at": now,
-                    "updated_at": now,
-                }).last_pk
+                subscriber_id = (
+                    db.table("subscribers")
+                    .insert(
+                        {
+                            **values,
+                            "status": "active",
+                            "themes": dumps(list(person.themes)),
+                            "source": f"import:{path.name}",
+                            "consent_at": now,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    .last_pk
+                )
                 report.added += 1
             else:
                 subscriber_id = existing["id"]
@@ -283,11 +360,17 @@ def import_subscribers(db: Database, settings: Settings, path: Path,
                     report.unchanged += 1
             for role in person.roles:
                 before = db.table("mandates").count
-                db.table("mandates").insert({
-                    "subscriber_id": subscriber_id, "role": role,
-                    "province": person.province, "starts_on": person.starts_on.isoformat(),
-                    "ends_on": None, "source": f"import:{path.name}",
-                }, ignore=True)
+                db.table("mandates").insert(
+                    {
+                        "subscriber_id": subscriber_id,
+                        "role": role,
+                        "province": person.province,
+                        "starts_on": person.starts_on.isoformat(),
+                        "ends_on": None,
+                        "source": f"import:{path.name}",
+                    },
+                    ignore=True,
+                )
                 report.mandates_added += db.table("mandates").count - before
     return report
 
@@ -305,8 +388,17 @@ class Recipient:
 def active_recipients(db: Database) -> list[Recipient]:
     """Everyone who should get the monthly issue: active subscribers, in a stable order."""
     rows = db.table("subscribers").rows_where("status = 'active'", order_by="id")
-    return [Recipient(r["id"], r["email"], r["name"], r["salutation"] or f"Beste {r['name']}",
-                      r["province"], tuple(loads(r["themes"], []))) for r in rows]
+    return [
+        Recipient(
+            r["id"],
+            r["email"],
+            r["name"],
+            r["salutation"] or f"Beste {r['name']}",
+            r["province"],
+            tuple(loads(r["themes"], [])),
+        )
+        for r in rows
+    ]
 
 
 def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:

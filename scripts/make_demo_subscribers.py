@@ -11,30 +11,169 @@ import io
 import random
 from pathlib import Path
 
-SEATS = {"GR": 43, "FR": 43, "DR": 43, "OV": 47, "FL": 41, "GLD": 55, "UT": 49, "NH": 55,
-         "ZH": 55, "ZLD": 39, "NB": 55, "LI": 47}
-FILES = {"GR": "groningen", "FR": "fryslan", "DR": "drenthe", "OV": "overijssel",
-         "FL": "flevoland", "GLD": "gelderland", "UT": "utrecht", "NH": "noord-holland",
-         "ZH": "zuid-holland", "ZLD": "zeeland", "NB": "noord-brabant", "LI": "limburg"}
-WOMEN = ("Anna Sanne Fleur Lotte Eva Iris Femke Noor Julia Lisa Marieke Ingrid Esther Petra "
-         "Karin Monique Hanneke Wietske Sietske Annemarie Yvonne Nicole Chantal Mirjam Ilse "
-         "Renée Hélène Zoë Fatma Samira Aukje Geertje Tineke Loes Marloes").split()
-MEN = ("Jan Pieter Kees Henk Bram Daan Joost Sander Ruben Tim Mark Erik Frank Hans Gerrit "
-       "Sjoerd Wiebe Johan Bart Maarten Stefan Thijs Jeroen Ahmed Mehmet Koen Wouter Dirk "
-       "René Frits Hidde Jelle Olaf Niels Sven").split()
+SEATS = {
+    "GR": 43,
+    "FR": 43,
+    "DR": 43,
+    "OV": 47,
+    "FL": 41,
+    "GLD": 55,
+    "UT": 49,
+    "NH": 55,
+    "ZH": 55,
+    "ZLD": 39,
+    "NB": 55,
+    "LI": 47,
+}
+FILES = {
+    "GR": "groningen",
+    "FR": "fryslan",
+    "DR": "drenthe",
+    "OV": "overijssel",
+    "FL": "flevoland",
+    "GLD": "gelderland",
+    "UT": "utrecht",
+    "NH": "noord-holland",
+    "ZH": "zuid-holland",
+    "ZLD": "zeeland",
+    "NB": "noord-brabant",
+    "LI": "limburg",
+}
+WOMEN = [
+    "Anna",
+    "Sanne",
+    "Fleur",
+    "Lotte",
+    "Eva",
+    "Iris",
+    "Femke",
+    "Noor",
+    "Julia",
+    "Lisa",
+    "Marieke",
+    "Ingrid",
+    "Esther",
+    "Petra",
+    "Karin",
+    "Monique",
+    "Hanneke",
+    "Wietske",
+    "Sietske",
+    "Annemarie",
+    "Yvonne",
+    "Nicole",
+    "Chantal",
+    "Mirjam",
+    "Ilse",
+    "Renée",
+    "Hélène",
+    "Zoë",
+    "Fatma",
+    "Samira",
+    "Aukje",
+    "Geertje",
+    "Tineke",
+    "Loes",
+    "Marloes",
+]
+MEN = [
+    "Jan",
+    "Pieter",
+    "Kees",
+    "Henk",
+    "Bram",
+    "Daan",
+    "Joost",
+    "Sander",
+    "Ruben",
+    "Tim",
+    "Mark",
+    "Erik",
+    "Frank",
+    "Hans",
+    "Gerrit",
+    "Sjoerd",
+    "Wiebe",
+    "Johan",
+    "Bart",
+    "Maarten",
+    "Stefan",
+    "Thijs",
+    "Jeroen",
+    "Ahmed",
+    "Mehmet",
+    "Koen",
+    "Wouter",
+    "Dirk",
+    "René",
+    "Frits",
+    "Hidde",
+    "Jelle",
+    "Olaf",
+    "Niels",
+    "Sven",
+]
 SURNAMES = [
-    ("", "Jansen"), ("de", "Vries"), ("van den", "Berg"), ("van", "Dijk"), ("", "Bakker"),
-    ("", "Visser"), ("", "Smit"), ("", "Meijer"), ("de", "Boer"), ("", "Mulder"),
-    ("de", "Groot"), ("", "Bos"), ("", "Vos"), ("", "Peters"), ("", "Hendriks"),
-    ("van", "Leeuwen"), ("", "Dekker"), ("", "Brouwer"), ("de", "Wit"), ("", "Dijkstra"),
-    ("", "Smits"), ("de", "Graaf"), ("van der", "Meer"), ("van der", "Linden"), ("", "Kok"),
-    ("", "Jacobs"), ("de", "Haan"), ("", "Vermeulen"), ("van den", "Heuvel"), ("van der", "Veen"),
-    ("van den", "Broek"), ("de", "Bruijn"), ("de", "Jong"), ("", "Schouten"), ("", "Hoekstra"),
-    ("", "Postma"), ("", "Wijnands"), ("", "Schipper"), ("", "Koster"), ("van", "Beek"),
-    ("", "Willems"), ("", "Verhoeven"), ("", "Prins"), ("", "Huisman"), ("", "Kuipers"),
-    ("van", "Vliet"), ("", "Jonker"), ("", "Zwart"), ("", "Sanders"), ("", "Timmermans"),
-    ("", "Yılmaz"), ("", "El Amrani"), ("", "Bouzid"), ("", "Nijenhuis"), ("", "Boersma"),
-    ("", "Wouters"), ("", "Maas"), ("", "Claessens"), ("", "Sluiter"), ("ter", "Horst"),
+    ("", "Jansen"),
+    ("de", "Vries"),
+    ("van den", "Berg"),
+    ("van", "Dijk"),
+    ("", "Bakker"),
+    ("", "Visser"),
+    ("", "Smit"),
+    ("", "Meijer"),
+    ("de", "Boer"),
+    ("", "Mulder"),
+    ("de", "Groot"),
+    ("", "Bos"),
+    ("", "Vos"),
+    ("", "Peters"),
+    ("", "Hendriks"),
+    ("van", "Leeuwen"),
+    ("", "Dekker"),
+    ("", "Brouwer"),
+    ("de", "Wit"),
+    ("", "Dijkstra"),
+    ("", "Smits"),
+    ("de", "Graaf"),
+    ("van der", "Meer"),
+    ("van der", "Linden"),
+    ("", "Kok"),
+    ("", "Jacobs"),
+    ("de", "Haan"),
+    ("", "Vermeulen"),
+    ("van den", "Heuvel"),
+    ("van der", "Veen"),
+    ("van den", "Broek"),
+    ("de", "Bruijn"),
+    ("de", "Jong"),
+    ("", "Schouten"),
+    ("", "Hoekstra"),
+    ("", "Postma"),
+    ("", "Wijnands"),
+    ("", "Schipper"),
+    ("", "Koster"),
+    ("van", "Beek"),
+    ("", "Willems"),
+    ("", "Verhoeven"),
+    ("", "Prins"),
+    ("", "Huisman"),
+    ("", "Kuipers"),
+    ("van", "Vliet"),
+    ("", "Jonker"),
+    ("", "Zwart"),
+    ("", "Sanders"),
+    ("", "Timmermans"),
+    ("", "Yılmaz"),
+    ("", "El Amrani"),
+    ("", "Bouzid"),
+    ("", "Nijenhuis"),
+    ("", "Boersma"),
+    ("", "Wouters"),
+    ("", "Maas"),
+    ("", "Claessens"),
+    ("", "Sluiter"),
+    ("ter", "Horst"),
 ]
 FOLDED = str.maketrans("éèëêáàäâíïóöôúüûçñı", "eeeeaaaaiiooouuucni")
 
@@ -53,17 +192,28 @@ def person(rng: random.Random, code: str, taken: set[str]) -> dict[str, str]:
     woman = rng.random() < 0.45
     first = rng.choice(WOMEN if woman else MEN)
     middle, last = rng.choice(SURNAMES)
-    return {"voornaam": first, "tussenvoegsel": middle, "achternaam": last,
-            "aanhef": "mevrouw" if woman else "heer",
-            "e-mail": address(first, middle.replace(" ", ""), last.replace(" ", ""), code, taken)}
+    return {
+        "voornaam": first,
+        "tussenvoegsel": middle,
+        "achternaam": last,
+        "aanhef": "mevrouw" if woman else "heer",
+        "e-mail": address(first, middle.replace(" ", ""), last.replace(" ", ""), code, taken),
+    }
 
 
 def main() -> None:
     rng = random.Random(20261201)
     out = Path(__file__).resolve().parent.parent / "subscribers" / "demo"
     out.mkdir(parents=True, exist_ok=True)
-    themes = ["", "", "", "wonen-bereikbaarheid", "landelijk-gebied", "klimaat-leefomgeving",
-              "financien-openbaar-bestuur"]
+    themes = [
+        "",
+        "",
+        "",
+        "wonen-bereikbaarheid",
+        "landelijk-gebied",
+        "klimaat-leefomgeving",
+        "financien-openbaar-bestuur",
+    ]
     for code, seats in SEATS.items():
         taken: set[str] = set()
         rows = []
@@ -101,15 +251,46 @@ def write(path: Path, code: str, rows: list[dict[str, str]]) -> None:
         writer.writerow(["Naam", "Aanhef", "E-mail", "Provincie", "Rol", "Ingangsdatum", "Thema's"])
         for r in rows:
             name = " ".join(p for p in (r["voornaam"], r["tussenvoegsel"], r["achternaam"]) if p)
-            writer.writerow([name, r["aanhef"], r["e-mail"], "Noord-Holland", r["rol"],
-                             r["ingangsdatum"], r["thema"]])
+            writer.writerow(
+                [
+                    name,
+                    r["aanhef"],
+                    r["e-mail"],
+                    "Noord-Holland",
+                    r["rol"],
+                    r["ingangsdatum"],
+                    r["thema"],
+                ]
+            )
     else:
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(["Voornaam", "Tussenvoegsel", "Achternaam", "Aanhef", "E-mail",
-                         "Provincie", "Rol", "Ingangsdatum", "Thema's"])
+        writer.writerow(
+            [
+                "Voornaam",
+                "Tussenvoegsel",
+                "Achternaam",
+                "Aanhef",
+                "E-mail",
+                "Provincie",
+                "Rol",
+                "Ingangsdatum",
+                "Thema's",
+            ]
+        )
         for r in rows:
-            writer.writerow([r["voornaam"], r["tussenvoegsel"], r["achternaam"], r["aanhef"],
-                             r["e-mail"], code, r["rol"], r["ingangsdatum"], r["thema"]])
+            writer.writerow(
+                [
+                    r["voornaam"],
+                    r["tussenvoegsel"],
+                    r["achternaam"],
+                    r["aanhef"],
+                    r["e-mail"],
+                    code,
+                    r["rol"],
+                    r["ingangsdatum"],
+                    r["thema"],
+                ]
+            )
     text = buffer.getvalue()
     if code == "ZLD":  # saved from Excel: Windows-1252 (which has no dotless i)
         path.write_bytes(text.replace("ı", "i").encode("cp1252"))

@@ -62,8 +62,9 @@ def loaded(settings: Settings, db: Database) -> Database:
 def december(settings: Settings, loaded: Database) -> Path:
     """The December issue file as `issue new` writes it, with the demo intro filled in."""
     path, _ = create_issue(loaded, settings, "2026-12")
-    path.write_text(path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
+    )
     return path
 
 
@@ -74,8 +75,9 @@ class Runner:
         self.project = project
 
     def __call__(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, ["--project", str(self.project), *args],
-                                  catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, ["--project", str(self.project), *args], catch_exceptions=False
+        )
 
 
 @pytest.fixture

@@ -22,8 +22,12 @@ from newsletter.subscribers import import_subscribers
 
 GOLDEN = Path(__file__).parent / "golden" / DEMO_MONTH
 # One province variant, the variant without a province, and the web version.
-FILES = {"GLD.html": ("GLD", "html"), "GLD.txt": ("GLD", "text"), "ALG.txt": ("ALG", "text"),
-         "WEB.html": ("WEB", "html")}
+FILES = {
+    "GLD.html": ("GLD", "html"),
+    "GLD.txt": ("GLD", "text"),
+    "ALG.txt": ("ALG", "text"),
+    "WEB.html": ("WEB", "html"),
+}
 
 
 def render_demo(folder: Path) -> RenderedIssue:
@@ -36,8 +40,9 @@ def render_demo(folder: Path) -> RenderedIssue:
     for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
         import_subscribers(db, settings, path)
     path, _ = create_issue(db, settings, DEMO_MONTH)
-    path.write_text(path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
+    )
     return build_issue(db, settings, DEMO_MONTH).rendered
 
 
@@ -47,8 +52,12 @@ def reviewable(text: str) -> str:
 
 
 def rendered_files(rendered: RenderedIssue) -> dict[str, str]:
-    return {name: reviewable(getattr(rendered.variants[key], part)) if part == "html"
-            else getattr(rendered.variants[key], part) for name, (key, part) in FILES.items()}
+    return {
+        name: reviewable(getattr(rendered.variants[key], part))
+        if part == "html"
+        else getattr(rendered.variants[key], part)
+        for name, (key, part) in FILES.items()
+    }
 
 
 def regenerate() -> None:

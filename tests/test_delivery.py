@@ -1,4 +1,4 @@
-"""The ledger: one row per (issue, recipient); reruns, crashes and unsubscribes never double-send."""
+"""The ledger: one row per (issue, recipient); reruns, crashes, unsubscribes never double-send."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ def rendered(settings, loaded, december):
 
 
 def statuses(db) -> dict[str, int]:
-    return {r["status"]: r["n"] for r in db.query(
-        "select status, count(*) n from deliveries group by status")}
+    return {
+        r["status"]: r["n"]
+        for r in db.query("select status, count(*) n from deliveries group by status")
+    }
 
 
 def test_every_active_subscriber_gets_one_message_of_their_province(settings, loaded, rendered):
@@ -62,17 +64,22 @@ def test_rerun_sends_nothing(settings, loaded, rendered):
 
 
 def test_after_a_crash_only_the_unsent_and_the_one_in_flight_go_out_with_the_same_message_id(
-        settings, loaded, rendered):
+    settings, loaded, rendered
+):
     with pytest.raises(Crash):
         send_issue(loaded, settings, rendered, CrashingTransport(after=100))
     assert statuses(loaded) == {"sent": 100, "sending": 1, "queued": 525}
-    in_doubt = next(loaded.query("select email, message_id from deliveries where status = 'sending'"))
+    in_doubt = next(
+        loaded.query("select email, message_id from deliveries where status = 'sending'")
+    )
     resumed = MemoryTransport()
     report = send_issue(loaded, settings, rendered, resumed)
     assert report.sent == 526 and report.already_sent == 100
     resent = {e.recipient: e.message_id for e, _ in resumed.sent}
     assert resent[in_doubt["email"]] == in_doubt["message_id"]
-    already = {r["email"] for r in loaded.query("select email from deliveries order by id limit 100")}
+    already = {
+        r["email"] for r in loaded.query("select email from deliveries order by id limit 100")
+    }
     assert not already & set(resent)
     assert statuses(loaded) == {"sent": 626}
 
@@ -100,8 +107,11 @@ def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, l
     retry = MemoryTransport()
     assert send_issue(loaded, settings, rendered, retry).sent == 1
     assert [e.recipient for e, _ in retry.sent] == ["kees.sanders@gld.example"]
-    row = next(loaded.query("select attempts, status from deliveries where email = ?",
-                            ["kees.sanders@gld.example"]))
+    row = next(
+        loaded.query(
+            "select attempts, status from deliveries where email = ?", ["kees.sanders@gld.example"]
+        )
+    )
     assert row == {"attempts": 2, "status": "sent"}
 
 

@@ -26,13 +26,17 @@ def test_demo_sends_one_message_per_active_subscriber_to_the_outbox(tmp_path: Pa
     db = store.connect(folder / "newsletter.db")
     active = {r["email"] for r in db.query("select email from subscribers where status = 'active'")}
     files = sorted((folder / "outbox").glob("*.eml"))
-    recipients = [email.message_from_bytes(p.read_bytes(), policy=policy.default)["To"].addresses[0]
-                  .addr_spec for p in files]
+    recipients = [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
+        for p in files
+    ]
     assert len(files) == len(active) == 626
     assert set(recipients) == active
     assert (folder / "build" / "archief" / "2026-12" / "index.html").is_file()
-    assert "Dit is de laatste nieuwsbrief van 2026" in (
-        folder / "content" / "issues" / "2026-12.md").read_text()
+    assert (
+        "Dit is de laatste nieuwsbrief van 2026"
+        in (folder / "content" / "issues" / "2026-12.md").read_text()
+    )
 
 
 def test_demo_refuses_to_overwrite_an_instance_unless_fresh(tmp_path: Path) -> None:
@@ -40,8 +44,10 @@ def test_demo_refuses_to_overwrite_an_instance_unless_fresh(tmp_path: Path) -> N
     assert demo("--dir", str(folder), "--no-send").exit_code == 0
     again = demo("--dir", str(folder), "--no-send")
     assert again.exit_code == 2
-    assert again.output == (f"Error: {folder} already holds an instance; pass --fresh to rebuild "
-                            "it, or choose another --dir\n")
+    assert again.output == (
+        f"Error: {folder} already holds an instance; pass --fresh to rebuild "
+        "it, or choose another --dir\n"
+    )
     assert demo("--dir", str(folder), "--no-send", "--fresh").exit_code == 0
 
 

@@ -75,7 +75,6 @@ def test_the_readme_demo_and_tour_print_what_the_readme_shows(tmp_path: Path) ->
     for command, shown in tour:
         args = command.split()
         assert args[0] == "newsletter"
-        run = CliRunner().invoke(cli, ["--project", str(folder), *args[1:]],
-                                 catch_exceptions=False)
+        run = CliRunner().invoke(cli, ["--project", str(folder), *args[1:]], catch_exceptions=False)
         assert run.exit_code == 0, (command, run.output)
         assert matches(shown, run.stdout.splitlines()), (command, shown, run.stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -538,3 +539,17 @@ def test_feed_items_without_a_date_get_today(feed_server, settings):
     assert result.status == "ok"
     assert len(result.items) == 3
     assert {item.published for item in result.items} == {date(2026, 12, 3)}
+
+
+def test_a_story_republished_under_a_new_guid_is_not_stored_twice(feed_server, settings, db):
+    body = fixture("rss-goed.xml")
+    one = feed("provincie", feed_server.serve("/rss.xml", Route(body)))
+    sync(db, settings, one)
+    guids = re.findall(rb"<guid[^>]*>([^<]+)</guid>", body)
+    assert guids, "the fixture has guids"
+    feed_server.routes["/rss.xml"] = Route(body.replace(guids[0], b"nieuwe-guid-" + guids[0]))
+
+    report = sync(db, settings, one)
+
+    assert report.added == 0
+    assert len(stored(db, "provincie")) == 3

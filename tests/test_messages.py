@@ -15,19 +15,24 @@ from newsletter.render import Variant
 
 
 def variant() -> Variant:
-    html = ('<html lang="nl"><body><p>@@aanhef@@,</p><p>Voor @@naam@@ (@@email@@)</p>'
-            '<a href="@@afmelden_url@@">Afmelden</a> <a href="@@voorkeuren_url@@">Voorkeuren</a>'
-            f'<p>{"Lange regel zonder einde " * 80}</p></body></html>')
+    html = (
+        '<html lang="nl"><body><p>@@aanhef@@,</p><p>Voor @@naam@@ (@@email@@)</p>'
+        '<a href="@@afmelden_url@@">Afmelden</a> <a href="@@voorkeuren_url@@">Voorkeuren</a>'
+        f"<p>{'Lange regel zonder einde ' * 80}</p></body></html>"
+    )
     text = "@@aanhef@@,\n\nAfmelden: @@afmelden_url@@\nVoorkeuren: @@voorkeuren_url@@\n"
     return Variant("GLD", html, text)
 
 
 def recipient(**changes: str) -> Recipient:
-    values = dict(email="anna.debruijn@gld.example", name="Anna de Bruijn",
-                  salutation="Geachte mevrouw De Bruijn",
-                  unsubscribe_url="https://www.ipo.example/nieuwsbrief/afmelden/TOKEN?a=1&b=2",
-                  preferences_url="https://www.ipo.example/nieuwsbrief/voorkeuren/TOKEN2",
-                  message_id="<issue-2026-12.7.abc@ipo.example>")
+    values = dict(
+        email="anna.debruijn@gld.example",
+        name="Anna de Bruijn",
+        salutation="Geachte mevrouw De Bruijn",
+        unsubscribe_url="https://www.ipo.example/nieuwsbrief/afmelden/TOKEN?a=1&b=2",
+        preferences_url="https://www.ipo.example/nieuwsbrief/voorkeuren/TOKEN2",
+        message_id="<issue-2026-12.7.abc@ipo.example>",
+    )
     values.update(changes)
     return Recipient(**values)
 
@@ -38,17 +43,29 @@ def parse(data: bytes) -> email.message.EmailMessage:
 
 def test_message_has_every_required_header_exactly_once(settings) -> None:
     data = make_skeleton(settings, "Nieuwsbrief Statenleden december 2026", variant()).build(
-        recipient())
+        recipient()
+    )
     message = parse(data)
-    for name in ("From", "Reply-To", "To", "Subject", "Date", "Message-ID", "MIME-Version",
-                 "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
+    for name in (
+        "From",
+        "Reply-To",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+    ):
         assert len(message.get_all(name) or []) == 1, name
     assert message["From"] == "IPO Statenleden <statenleden@ipo.example>"
     assert message["Reply-To"] == "statenleden@ipo.example"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Unsubscribe"] == (
         "<https://www.ipo.example/nieuwsbrief/afmelden/TOKEN?a=1&b=2>, "
-        "<mailto:statenleden@ipo.example?subject=afmelden>")
+        "<mailto:statenleden@ipo.example?subject=afmelden>"
+    )
     assert message["List-Id"] == "IPO Statenleden <statenleden.ipo.example>"
     assert message["Message-ID"] == "<issue-2026-12.7.abc@ipo.example>"
     assert message.get_content_type() == "multipart/alternative"
@@ -71,9 +88,16 @@ def test_personal_fields_are_substituted_and_escaped_in_html(settings) -> None:
 def test_one_skeleton_serves_many_recipients_without_leaking_between_them(settings) -> None:
     skeleton = make_skeleton(settings, "Nieuwsbrief", variant())
     first = parse(skeleton.build(recipient()))
-    second = parse(skeleton.build(recipient(email="kees.bos@gld.example", name="Kees Bos",
-                                            salutation="Geachte heer Bos",
-                                            message_id="<issue-2026-12.8.def@ipo.example>")))
+    second = parse(
+        skeleton.build(
+            recipient(
+                email="kees.bos@gld.example",
+                name="Kees Bos",
+                salutation="Geachte heer Bos",
+                message_id="<issue-2026-12.8.def@ipo.example>",
+            )
+        )
+    )
     assert "De Bruijn" in first.get_body(("plain",)).get_content()
     assert "De Bruijn" not in second.get_body(("plain",)).get_content()
     assert second["To"] == "Kees Bos <kees.bos@gld.example>"
@@ -94,13 +118,16 @@ def test_non_ascii_subject_and_name_are_encoded_and_read_back(settings) -> None:
     assert message.get_body(("html",)).get_content_charset() == "utf-8"
 
 
-@pytest.mark.parametrize("value", [
-    "Nieuwsbrief\r\nBcc: victim@elders.example",
-    "Nieuwsbrief\nBcc: victim@elders.example",
-    "Nieuwsbrief\x00",
-    "=?utf-8?q?Nieuws=0D=0ABcc=3A_victim=40elders.example?=",
-    "=?UTF-8?B?TmlldXdz?=",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Nieuwsbrief\r\nBcc: victim@elders.example",
+        "Nieuwsbrief\nBcc: victim@elders.example",
+        "Nieuwsbrief\x00",
+        "=?utf-8?q?Nieuws=0D=0ABcc=3A_victim=40elders.example?=",
+        "=?UTF-8?B?TmlldXdz?=",
+    ],
+)
 def test_header_values_with_line_breaks_nul_or_encoded_words_are_refused(value, settings) -> None:
     with pytest.raises(HeaderError):
         check_header_value(value, "subject")

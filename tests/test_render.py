@@ -19,8 +19,15 @@ def test_rendered_december_issue_matches_the_golden_files(tmp_path: Path) -> Non
     for name, text in files.items():
         expected = (GOLDEN / name).read_text(encoding="utf-8")
         if text != expected:
-            diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
-                                                f"golden/{name}", "rendered", n=2))
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(True),
+                    text.splitlines(True),
+                    f"golden/{name}",
+                    "rendered",
+                    n=2,
+                )
+            )
             pytest.fail(f"{name} differs; review and run 'make golden' if intended:\n{diff[:4000]}")
 
 
@@ -34,13 +41,22 @@ def test_one_variant_per_province_plus_general_and_web(rendered, settings) -> No
 
 
 def test_province_variant_names_that_provinces_av_members_and_griffiecontactpersoon(
-        rendered, loaded) -> None:
-    av_gld = [r["name"] for r in loaded.query(
-        "select s.name from subscribers s join mandates m on m.subscriber_id = s.id "
-        "where m.role = 'av_lid' and m.province = 'GLD'")]
-    av_ut = [r["name"] for r in loaded.query(
-        "select s.name from subscribers s join mandates m on m.subscriber_id = s.id "
-        "where m.role = 'av_lid' and m.province = 'UT' and m.starts_on <= '2026-12-01'")]
+    rendered, loaded
+) -> None:
+    av_gld = [
+        r["name"]
+        for r in loaded.query(
+            "select s.name from subscribers s join mandates m on m.subscriber_id = s.id "
+            "where m.role = 'av_lid' and m.province = 'GLD'"
+        )
+    ]
+    av_ut = [
+        r["name"]
+        for r in loaded.query(
+            "select s.name from subscribers s join mandates m on m.subscriber_id = s.id "
+            "where m.role = 'av_lid' and m.province = 'UT' and m.starts_on <= '2026-12-01'"
+        )
+    ]
     html = rendered.variants["GLD"].html
     assert "Uw provincie: Gelderland" in html
     assert len(av_gld) == 2 and all(name in html for name in av_gld)
@@ -66,8 +82,10 @@ def test_html_is_dutch_inlined_and_has_presentation_tables(rendered) -> None:
 
 
 def test_personal_markers_survive_css_inlining() -> None:
-    html = (f'<html><head><style>a {{ color: red; }}</style></head><body>'
-            f'<a href="{marker("afmelden_url")}">afmelden</a> {marker("aanhef")}</body></html>')
+    html = (
+        f"<html><head><style>a {{ color: red; }}</style></head><body>"
+        f'<a href="{marker("afmelden_url")}">afmelden</a> {marker("aanhef")}</body></html>'
+    )
     inlined = inline_css(html)
     assert f'href="{marker("afmelden_url")}"' in inlined
     assert marker("aanhef") in inlined
@@ -82,8 +100,11 @@ def test_every_marker_in_the_variants_is_known(rendered) -> None:
 
 def test_text_part_carries_the_same_links_as_the_html(rendered) -> None:
     variant = rendered.variants["GLD"]
-    html_links = {link for link in re.findall(r'href="([^"]+)"', variant.html)
-                  if not link.startswith("mailto:")}
+    html_links = {
+        link
+        for link in re.findall(r'href="([^"]+)"', variant.html)
+        if not link.startswith("mailto:")
+    }
     text_links = set(re.findall(r"https://\S+|@@[a-z_]+@@", variant.text))
     assert len(html_links) > 20
     assert {link.replace("&amp;", "&") for link in html_links} <= text_links
@@ -103,9 +124,12 @@ def test_build_writes_web_version_ics_and_previews(settings, december, loaded) -
     web = settings.build_dir / "archief" / "2026-12"
     assert (web / "index.html").read_text().count("Nieuwsbrief Statenleden december 2026") >= 1
     assert sorted(p.name for p in (web / "agenda").glob("*.ics")) == [
-        "2026-12-09-kennissessie-stikstof.ics", "2027-01-14-kennissessie-digitaal.ics",
-        "2027-01-19-technische-briefing.ics", "2027-01-26-technische-briefing.ics",
-        "2027-02-10-av.ics"]
+        "2026-12-09-kennissessie-stikstof.ics",
+        "2027-01-14-kennissessie-digitaal.ics",
+        "2027-01-19-technische-briefing.ics",
+        "2027-01-26-technische-briefing.ics",
+        "2027-02-10-av.ics",
+    ]
     assert (settings.build_dir / "issues" / "2026-12" / "ZLD.html").exists()
 
 
@@ -115,6 +139,7 @@ def test_dutch_dates_and_times() -> None:
     assert nl_time("2026-11-03T14:00:00+01:00") == "14.00 uur"
     assert nl_time("2026-11-03T09:05:00+01:00") == "9.05 uur"
     assert nl_when("2026-11-03T14:00:00+01:00", "2026-11-03T16:30:00+01:00") == (
-        "dinsdag 3 november 2026, 14.00–16.30 uur")
+        "dinsdag 3 november 2026, 14.00–16.30 uur"
+    )
     # Stored in UTC, shown in Amsterdam time.
     assert nl_time("2026-06-23T12:00:00+00:00") == "14.00 uur"

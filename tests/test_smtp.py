@@ -1,4 +1,4 @@
-"""The December issue through a real SMTP server (aiosmtpd on 127.0.0.1), read back from the wire."""
+"""The December issue through a real SMTP server (aiosmtpd on 127.0.0.1), read from the wire."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ class Sink:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.refuse: dict[str, str] = {}
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
@@ -54,23 +55,31 @@ def smtp() -> Iterator[tuple[Sink, str]]:
 
 
 def by_recipient(sink: Sink) -> dict[str, email.message.EmailMessage]:
-    return {rcpts[0]: email.message_from_bytes(data, policy=policy.default)  # type: ignore[misc]
-            for _, rcpts, data in sink.received}
+    return {
+        rcpts[0]: email.message_from_bytes(data, policy=policy.default)  # type: ignore[misc]
+        for _, rcpts, data in sink.received
+    }
 
 
 def test_december_issue_arrives_once_per_recipient_with_personal_links(
-        smtp, run, instance, loaded, december) -> None:
+    smtp, run, instance, loaded, december
+) -> None:
     sink, url = smtp
     result = run("issue", "send", "2026-12", "--transport", url)
     assert result.exit_code == 0, result.output
-    active = [r["email"] for r in loaded.query("select email from subscribers where status = 'active'")]
+    active = [
+        r["email"] for r in loaded.query("select email from subscribers where status = 'active'")
+    ]
     messages = by_recipient(sink)
     assert len(sink.received) == len(active) == 626
     assert set(messages) == set(active)
     assert all(mail_from == "statenleden@ipo.example" for mail_from, _, _ in sink.received)
 
-    row = next(loaded.query("select id, email, name from subscribers where email = ?",
-                            ["kees.sanders@gld.example"]))
+    row = next(
+        loaded.query(
+            "select id, email, name from subscribers where email = ?", ["kees.sanders@gld.example"]
+        )
+    )
     message = messages[row["email"]]
     assert message["To"] == f"{row['name']} <{row['email']}>"
     assert message["Subject"] == "Nieuwsbrief Statenleden december 2026"
@@ -105,15 +114,21 @@ def test_running_send_again_sends_nothing_twice(smtp, run, loaded, december) -> 
     assert "0 sent now, 626 sent before" in again.output
 
 
-def test_a_refused_recipient_is_named_and_the_rest_is_delivered(smtp, run, loaded, december) -> None:
+def test_a_refused_recipient_is_named_and_the_rest_is_delivered(
+    smtp, run, loaded, december
+) -> None:
     sink, url = smtp
     sink.refuse["kees.sanders@gld.example"] = "550 5.1.1 User unknown"
     result = run("issue", "send", "2026-12", "--transport", url)
     assert result.exit_code == 1
     assert "Failed: kees.sanders@gld.example: 550 5.1.1 User unknown" in result.output
     assert len(sink.received) == 625
-    row = next(loaded.query("select status, last_reply from deliveries where email = ?",
-                            ["kees.sanders@gld.example"]))
+    row = next(
+        loaded.query(
+            "select status, last_reply from deliveries where email = ?",
+            ["kees.sanders@gld.example"],
+        )
+    )
     assert row == {"status": "failed", "last_reply": "550 5.1.1 User unknown"}
     # A permanent failure is not retried by a rerun; nobody else gets a second copy.
     sink.refuse.clear()

@@ -12,8 +12,10 @@ from newsletter.errors import ConfigError, TransportError
 from newsletter.transports import Envelope, MemoryTransport, Transport, make_transport
 from tests.test_smtp import Sink, free_port
 
-MESSAGE = (b"From: IPO Statenleden <statenleden@ipo.example>\r\nTo: anna@gld.example\r\n"
-           b"Subject: Test\r\nMessage-ID: <m1@ipo.example>\r\n\r\nHallo Anna\r\n")
+MESSAGE = (
+    b"From: IPO Statenleden <statenleden@ipo.example>\r\nTo: anna@gld.example\r\n"
+    b"Subject: Test\r\nMessage-ID: <m1@ipo.example>\r\n\r\nHallo Anna\r\n"
+)
 
 
 def outbox_contents(folder: Path) -> list[bytes]:
@@ -45,16 +47,18 @@ def transport_case(request, tmp_path) -> tuple[Transport, Callable[[], list[byte
     controller.start()
     request.addfinalizer(controller.stop)
     return make_transport(f"smtp://127.0.0.1:{port}", tmp_path), lambda: [
-        data for _, _, data in sink.received]
+        data for _, _, data in sink.received
+    ]
 
 
 def test_transport_delivers_each_message_intact(transport_case) -> None:
     transport, delivered = transport_case
     transport.open()
     for n in (1, 2):
-        reply = transport.send(Envelope("statenleden@ipo.example", "anna@gld.example",
-                                        f"<m{n}@ipo.example>"),
-                               MESSAGE.replace(b"<m1@", f"<m{n}@".encode()))
+        reply = transport.send(
+            Envelope("statenleden@ipo.example", "anna@gld.example", f"<m{n}@ipo.example>"),
+            MESSAGE.replace(b"<m1@", f"<m{n}@".encode()),
+        )
         assert reply
     transport.close()
     got = delivered()
@@ -76,7 +80,10 @@ def test_smtp_refusal_is_permanent_for_5xx_and_temporary_for_4xx(tmp_path) -> No
     from aiosmtpd.controller import Controller
 
     sink = Sink()
-    sink.refuse = {"weg@gld.example": "550 5.1.1 No such user", "vol@gld.example": "452 4.2.2 Mailbox full"}
+    sink.refuse = {
+        "weg@gld.example": "550 5.1.1 No such user",
+        "vol@gld.example": "452 4.2.2 Mailbox full",
+    }
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()

@@ -1,4 +1,4 @@
-"""RSS and Atom feeds through feedparser: conditional GET, a deadline, a size cap, sanitised items."""
+"""RSS and Atom feeds via feedparser: conditional GET, a deadline, a size cap, sanitised items."""
 
 from __future__ import annotations
 
@@ -62,8 +62,14 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
         if len(data) > feed.max_bytes:
             raise _too_large(feed)
         return Fetched("ok", data, {"content-type": "application/xml"})
-    request = urllib.request.Request(feed.url, headers={"User-Agent": USER_AGENT, "Accept":
-        "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.8"})
+    request = urllib.request.Request(
+        feed.url,
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, "
+            "text/xml;q=0.8",
+        },
+    )
     if etag:
         request.add_header("If-None-Match", etag)
     if last_modified:
@@ -77,42 +83,59 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
                 if size > feed.max_bytes:
                     raise _too_large(feed)
                 if _time.monotonic() > deadline:
-                    raise FeedError(f"feed '{feed.name}': took longer than {feed.timeout:g} s; "
-                                    "it will be tried again on the next sync")
+                    raise FeedError(
+                        f"feed '{feed.name}': took longer than {feed.timeout:g} s; "
+                        "it will be tried again on the next sync"
+                    )
                 chunks.append(chunk)
             headers = {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
             return Fetched("not-modified", etag=etag, last_modified=last_modified)
-        raise FeedError(f"feed '{feed.name}': the server answered HTTP {exc.code} for {feed.url}; "
-                        "it will be tried again on the next sync") from None
+        raise FeedError(
+            f"feed '{feed.name}': the server answered HTTP {exc.code} for {feed.url}; "
+            "it will be tried again on the next sync"
+        ) from None
     except (TimeoutError, urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             reason = f"no answer within {feed.timeout:g} s"
-        raise FeedError(f"feed '{feed.name}': cannot fetch {feed.url} ({reason}); "
-                        "it will be tried again on the next sync") from None
-    return Fetched("ok", b"".join(chunks), headers, headers.get("etag", ""),
-                   headers.get("last-modified", ""))
+        raise FeedError(
+            f"feed '{feed.name}': cannot fetch {feed.url} ({reason}); "
+            "it will be tried again on the next sync"
+        ) from None
+    return Fetched(
+        "ok", b"".join(chunks), headers, headers.get("etag", ""), headers.get("last-modified", "")
+    )
 
 
 def _too_large(feed: Feed) -> FeedError:
-    return FeedError(f"feed '{feed.name}': larger than {feed.max_bytes:,} bytes; raise max_bytes "
-                     "for it in newsletter.toml if that is expected")
+    return FeedError(
+        f"feed '{feed.name}': larger than {feed.max_bytes:,} bytes; raise max_bytes "
+        "for it in newsletter.toml if that is expected"
+    )
 
 
 def parse_feed(feed: Feed, fetched: Fetched, today: date) -> tuple[list[Item], str]:
     """feedparser output turned into our own Items at the edge; returns (items, warning)."""
-    parsed = feedparser.parse(fetched.body, response_headers=dict(fetched.headers),
-                              sanitize_html=True, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        fetched.body,
+        response_headers=dict(fetched.headers),
+        sanitize_html=True,
+        resolve_relative_uris=False,
+    )
     warning = ""
     if parsed.get("bozo"):
         problem = str(parsed.get("bozo_exception", "malformed")).splitlines()[0]
         if not parsed.entries:
             kind = fetched.headers.get("content-type", "")
-            if "html" in kind or fetched.body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-                raise FeedError(f"feed '{feed.name}': {feed.url} is an HTML page, not an RSS or "
-                                "Atom feed; check the feed address")
+            if "html" in kind or fetched.body.lstrip()[:15].lower().startswith(
+                (b"<!doctype html", b"<html")
+            ):
+                raise FeedError(
+                    f"feed '{feed.name}': {feed.url} is an HTML page, not an RSS or "
+                    "Atom feed; check the feed address"
+                )
             raise FeedError(f"feed '{feed.name}': not a readable RSS or Atom feed ({problem})")
         warning = f"feed '{feed.name}': read with problems ({problem})"
     if not parsed.get("version") and not parsed.entries:
@@ -153,7 +176,13 @@ def _entry_to_item(feed: Feed, entry: Any, today: date) -> Item | None:
         summary = summary[:400].rsplit(" ", 1)[0] + " …"
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
     # feedparser gives UTC; the day a Dutch reader sees is the one in Europe/Amsterdam.
-    published = datetime(*stamp[:6], tzinfo=UTC).astimezone(AMSTERDAM).date() if stamp else today
+    published = (
+        datetime(stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5], tzinfo=UTC)
+        .astimezone(AMSTERDAM)
+        .date()
+        if stamp
+        else today
+    )
     digest = hashlib.sha256(guid.encode()).hexdigest()[:10]
     return Item(
         id=f"feed-{feed.name}-{digest}",
@@ -172,8 +201,9 @@ def _entry_to_item(feed: Feed, entry: Any, today: date) -> Item | None:
     )
 
 
-def read_feed(feed: Feed, settings: Settings, today: date, etag: str = "",
-              last_modified: str = "") -> FeedResult:
+def read_feed(
+    feed: Feed, settings: Settings, today: date, etag: str = "", last_modified: str = ""
+) -> FeedResult:
     """Fetch and parse one feed; any failure is this feed's result, never an exception."""
     try:
         fetched = fetch_feed(feed, settings, etag, last_modified)
@@ -181,6 +211,14 @@ def read_feed(feed: Feed, settings: Settings, today: date, etag: str = "",
             return FeedResult(feed.name, "not-modified", etag=etag, last_modified=last_modified)
         items, warning = parse_feed(feed, fetched, today)
     except FeedError as exc:
-        return FeedResult(feed.name, "error", error=str(exc), etag=etag, last_modified=last_modified)
-    return FeedResult(feed.name, "ok", tuple(items), warning=warning, etag=fetched.etag,
-                      last_modified=fetched.last_modified)
+        return FeedResult(
+            feed.name, "error", error=str(exc), etag=etag, last_modified=last_modified
+        )
+    return FeedResult(
+        feed.name,
+        "ok",
+        tuple(items),
+        warning=warning,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+    )

@@ -44,17 +44,25 @@ def content_files(settings: Settings) -> Iterator[Path]:
 
 def read_item_file(path: Path, settings: Settings) -> Item:
     """One content file as an Item; ContentError names the file, the field and the fix."""
-    where = str(path.relative_to(settings.project)) if path.is_relative_to(settings.project) else str(path)
+    where = (
+        str(path.relative_to(settings.project))
+        if path.is_relative_to(settings.project)
+        else str(path)
+    )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ContentError(f"{where}: not UTF-8 text; save the file as UTF-8") from None
     if not text.lstrip().startswith("---"):
-        raise ContentError(f"{where}: no front matter; start the file with a '---' block with kind: ...")
+        raise ContentError(
+            f"{where}: no front matter; start the file with a '---' block with kind: ..."
+        )
     post = load_front_matter(where, text)
     if not isinstance(post.metadata, dict) or not post.metadata:
-        raise ContentError(f"{where}: front matter holds no fields; write 'key: value' lines "
-                           "between two '---' lines, at least kind: ...")
+        raise ContentError(
+            f"{where}: front matter holds no fields; write 'key: value' lines "
+            "between two '---' lines, at least kind: ..."
+        )
     return item_from_front_matter(where, path.stem.lower(), post.metadata, post.content, settings)
 
 
@@ -68,14 +76,19 @@ def load_front_matter(where: str, text: str) -> frontmatter.Post:
         first = text[: len(text) - len(text.lstrip())].count("\n") + 1
         line = f" near line {mark.line + first}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ContentError(f"{where}: front matter is not valid YAML{line} ({problem}); fix it") from None
+        raise ContentError(
+            f"{where}: front matter is not valid YAML{line} ({problem}); fix it"
+        ) from None
     except ValueError as exc:  # PyYAML builds an unquoted 2026-11-31 as a date and fails
         key, value = _impossible_date(text)
         if key:
-            raise ContentError(f"{where}: field '{key}' '{value}' is not a date ({exc}); "
-                               "write it as 2026-11-03") from None
-        raise ContentError(f"{where}: front matter holds an impossible date or time ({exc}); "
-                           "write dates as 2026-11-03") from None
+            raise ContentError(
+                f"{where}: field '{key}' '{value}' is not a date ({exc}); write it as 2026-11-03"
+            ) from None
+        raise ContentError(
+            f"{where}: front matter holds an impossible date or time ({exc}); "
+            "write dates as 2026-11-03"
+        ) from None
 
 
 def _impossible_date(text: str) -> tuple[str, str]:

@@ -34,8 +34,10 @@ def make_transport(url: str, project: Path) -> Transport:
     """The transport a URL names (relative folders are inside the instance)."""
     scheme = url.split(":", 1)[0]
     if scheme not in TRANSPORTS:
-        raise ConfigError(f"transport '{url}' is unknown; use outbox:DIR, maildir:DIR, "
-                          "smtp://host:port or smtps://host:port")
+        raise ConfigError(
+            f"transport '{url}' is unknown; use outbox:DIR, maildir:DIR, "
+            "smtp://host:port or smtps://host:port"
+        )
     return TRANSPORTS[scheme](project, url)
 
 

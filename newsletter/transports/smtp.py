@@ -1,7 +1,8 @@
-"""smtp://[user@]host:port[?starttls=1] and smtps:// — smtplib; password from NEWSLETTER_SMTP_PASSWORD."""
+"""smtp://[user@]host:port[?starttls=1] and smtps:// through smtplib; NEWSLETTER_SMTP_PASSWORD."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
 import ssl
@@ -17,7 +18,9 @@ class SMTPTransport:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
         if not parts.hostname:
-            raise ConfigError(f"transport '{url}': no host; write smtp://relay.example:587?starttls=1")
+            raise ConfigError(
+                f"transport '{url}': no host; write smtp://relay.example:587?starttls=1"
+            )
         self.url = url
         self.implicit_tls = parts.scheme == "smtps"
         self.host = parts.hostname
@@ -37,8 +40,9 @@ class SMTPTransport:
         context = ssl.create_default_context()
         try:
             if self.implicit_tls:
-                self.connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                   context=context)
+                self.connection = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
             else:
                 self.connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
@@ -46,8 +50,10 @@ class SMTPTransport:
             if self.user:
                 self.connection.login(self.user, os.environ[PASSWORD_ENV])
         except smtplib.SMTPAuthenticationError as exc:
-            raise ConfigError(f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
-                              f"and {PASSWORD_ENV}") from None
+            raise ConfigError(
+                f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
+                f"and {PASSWORD_ENV}"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportError(f"{self.describe()}: cannot connect ({exc})") from None
 
@@ -73,14 +79,14 @@ class SMTPTransport:
     def _error(self, code: int, message: bytes | str) -> TransportError:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
         reply = f"{code} {text}"
-        return TransportError(f"{self.describe()}: {reply}", permanent=500 <= code < 600, reply=reply)
+        return TransportError(
+            f"{self.describe()}: {reply}", permanent=500 <= code < 600, reply=reply
+        )
 
     def close(self) -> None:
         if self.connection is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.connection.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self.connection = None
 
     def describe(self) -> str:
