@@ -118,6 +118,7 @@ def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
     owner: dict[str, str] = {}
     for result in read_content_files(settings):
         seen_paths.add(result.path)
+        report.warnings.extend(result.warnings)
         if result.item is None:
             report.errors.append(result.error)
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -285,6 +286,51 @@ READERS: dict[str, Callable[[_Fields, Settings], dict[str, Any]]] = {
     "event": _event,
     "news": _news,
 }
+
+
+COMMON_FIELDS = {"kind", "id", "section", "featured", "published", "theme"}
+KIND_FIELDS = {
+    "bac_decision": {"bac", "meeting_date", "number", "subject", "summary", "decisions", "link"},
+    "av_meeting": {
+        "title",
+        "date",
+        "start_time",
+        "end_time",
+        "place",
+        "summary",
+        "agenda",
+        "programme",
+        "registration",
+    },
+    "position_paper": {"title", "date", "summary", "link", "audience"},
+    "event": {
+        "event_type",
+        "title",
+        "date",
+        "start_time",
+        "end_time",
+        "place",
+        "summary",
+        "registration",
+    },
+    "news": {"title", "date", "summary", "link"},
+}
+
+
+def unknown_fields(where: str, meta: Mapping[str, Any]) -> list[str]:
+    """A warning per front-matter key the kind does not read (usually a typo), with a guess."""
+    kind = meta.get("kind")
+    if not isinstance(kind, str) or kind not in KIND_FIELDS:
+        return []
+    known = COMMON_FIELDS | KIND_FIELDS[kind]
+    warnings = []
+    for key in meta:
+        if key in known:
+            continue
+        guess = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f"; did you mean '{guess[0]}'?" if guess else "; it is ignored"
+        warnings.append(f"{where}: field '{key}' is not a field of {kind}{hint}")
+    return warnings
 
 
 def item_from_front_matter(

@@ -457,3 +457,18 @@ def test_debug_shows_where_an_issue_file_error_came_from(december, run):
     assert run("issue", "build", "2026-12").exit_code == 2
     with pytest.raises(ContentError, match=r"field 'subject': subject contains an encoded-word"):
         run("--debug", "issue", "build", "2026-12")
+
+
+def test_a_misspelt_field_is_a_warning_with_a_guess_and_the_item_still_syncs(instance, run):
+    path = instance / "content" / "news" / "2026-11-30-overdrachtsdossier.md"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("summary:", "sumary: x\nsummary:"),
+        encoding="utf-8",
+    )
+    result = run("content", "sync")
+    assert result.exit_code == 0
+    assert (
+        "Warning: content/news/2026-11-30-overdrachtsdossier.md: field 'sumary' is not a field "
+        "of news; did you mean 'summary'?\n"
+    ) in result.stderr
+    assert "28 added" in result.stdout

@@ -14,7 +14,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from ..config import Settings
-from ..content import Item, item_from_front_matter
+from ..content import Item, item_from_front_matter, unknown_fields
 from ..errors import ContentError
 
 # Folders under content/ that hold something other than items.
@@ -28,6 +28,7 @@ class FileResult:
     path: str
     item: Item | None = None
     error: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def content_files(settings: Settings) -> Iterator[Path]:
@@ -42,8 +43,11 @@ def content_files(settings: Settings) -> Iterator[Path]:
         yield path
 
 
-def read_item_file(path: Path, settings: Settings) -> Item:
-    """One content file as an Item; ContentError names the file, the field and the fix."""
+def read_item_file(path: Path, settings: Settings) -> tuple[Item, list[str]]:
+    """One content file as an Item, with a warning per field it does not know (a typo, usually).
+
+    ContentError names the file, the field and the fix.
+    """
     where = (
         str(path.relative_to(settings.project))
         if path.is_relative_to(settings.project)
@@ -63,7 +67,8 @@ def read_item_file(path: Path, settings: Settings) -> Item:
             f"{where}: front matter holds no fields; write 'key: value' lines "
             "between two '---' lines, at least kind: ..."
         )
-    return item_from_front_matter(where, path.stem.lower(), post.metadata, post.content, settings)
+    item = item_from_front_matter(where, path.stem.lower(), post.metadata, post.content, settings)
+    return item, unknown_fields(where, post.metadata)
 
 
 def load_front_matter(where: str, text: str) -> frontmatter.Post:
@@ -118,6 +123,7 @@ def read_content_files(settings: Settings) -> Iterator[FileResult]:
     for path in content_files(settings):
         where = str(path.relative_to(settings.project))
         try:
-            yield FileResult(where, item=read_item_file(path, settings))
+            item, warnings = read_item_file(path, settings)
+            yield FileResult(where, item=item, warnings=tuple(warnings))
         except ContentError as exc:
             yield FileResult(where, error=str(exc))
