@@ -72,9 +72,17 @@ def test_the_readme_demo_and_tour_print_what_the_readme_shows(tmp_path: Path) ->
     assert matches(setup["make demo"], result.output.splitlines()), result.output
     tour = transcript("A tour")
     assert len(tour) >= 6
+    # The shell set-up the tour starts with: the venv `make demo` made, the demo's default folder.
+    assert [c for c, _ in tour if not c.startswith("newsletter ")] == [
+        ". .venv/bin/activate",
+        "cd demo-instance",
+    ]
+    demo_dir = next(p for p in cli.commands["demo"].params if p.name == "folder")
+    assert demo_dir.default == "demo-instance"
     for command, shown in tour:
         args = command.split()
-        assert args[0] == "newsletter"
+        if args[0] != "newsletter":
+            continue
         run = CliRunner().invoke(cli, ["--project", str(folder), *args[1:]], catch_exceptions=False)
         assert run.exit_code == 0, (command, run.output)
         assert matches(shown, run.stdout.splitlines()), (command, shown, run.stdout)
