@@ -15,11 +15,13 @@ from . import catalog, clock, store
 from .build import build_issue
 from .config import Settings, load_settings
 from .content import KINDS
-from .delivery import send_issue
+from .delivery import SendOptions
 from .errors import NewsletterError, TransportError
 from .issues import check_month, create_issue
+from .ledger import change_mailing, format_report, mailing_report, pending_count
+from .outgoing import mailing_id_for, send_issue
 from .subscribers import import_subscribers
-from .transports import make_transport
+from .transports import transport_factory
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -270,23 +272,106 @@ def issue_build(settings: Settings, month: str) -> None:
 @click.option(
     "--transport", metavar="URL", help="Override [delivery] transport, e.g. smtp://127.0.0.1:2525."
 )
+@click.option("--connections", type=click.IntRange(1, 16), help="Parallel SMTP connections.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0),
+    metavar="N",
+    help="At most N messages per minute to the relay (0: no limit).",
+)
+@click.option(
+    "--in-doubt",
+    type=click.Choice(["resend", "skip"]),
+    default="resend",
+    show_default=True,
+    help="Messages a crashed send left in doubt: send again (same Message-ID) or leave "
+    "them for staff.",
+)
 @pass_settings
-def issue_send(settings: Settings, month: str, transport: str | None) -> None:
+def issue_send(
+    settings: Settings,
+    month: str,
+    transport: str | None,
+    connections: int | None,
+    rate: float | None,
+    in_doubt: str,
+) -> None:
     """Build and send the issue to every active subscriber; a rerun sends nothing twice.
+
+    Safe to stop and run again at any moment: it continues with what was not sent.
 
     \b
         newsletter issue send 2026-12
+        newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
     """
     db = store.open_store(settings)
     result = build_issue(db, settings, month)
-    target = make_transport(transport or settings.transport, settings.project)
-    with progress_bar(db.table("subscribers").count_where("status = 'active'")) as bar:
-        report = send_issue(db, settings, result.rendered, target, progress=bar)
+    factory = transport_factory(transport or settings.transport, settings.project)
+    options = SendOptions.from_settings(settings, connections, rate, in_doubt)
+    with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
+        report = send_issue(db, settings, result.rendered, factory, options, progress=bar)
     for email, reply in report.failed + report.deferred:
         click.echo(f"Failed: {email}: {reply}", err=True)
+    for email in report.in_doubt:
+        click.echo(f"In doubt: {email}: may have been sent before the crash; left alone", err=True)
     click.echo(report.summary())
     if report.had_failures:
         raise Failed
+
+
+@issue.command("pause")
+@month_argument
+@pass_settings
+def issue_pause(settings: Settings, month: str) -> None:
+    """Pause a send; the running sender stops within a second, nothing is lost.
+
+    \b
+        newsletter issue pause 2026-12
+    """
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause"))
+
+
+@issue.command("resume")
+@month_argument
+@pass_settings
+def issue_resume(settings: Settings, month: str) -> None:
+    """Allow a paused send again; the next 'issue send' (or tick) goes on where it stopped.
+
+    \b
+        newsletter issue resume 2026-12
+    """
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume"))
+
+
+@issue.command("cancel")
+@month_argument
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_settings
+def issue_cancel(settings: Settings, month: str, yes: bool) -> None:
+    """Cancel a send for good: what was not sent yet will not be sent.
+
+    \b
+        newsletter issue cancel 2026-12 --yes
+    """
+    if not yes and not click.confirm(f"Cancel issue {month}? Unsent messages will not go out"):
+        raise Failed
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel"))
+
+
+@issue.command("report")
+@month_argument
+@json_option
+@pass_settings
+def issue_report(settings: Settings, month: str, as_json: bool) -> None:
+    """How the send went: sent, deferred, failed, in doubt, per province, slowest, errors.
+
+    \b
+        newsletter issue report 2026-12 --json
+    """
+    report = mailing_report(store.open_store(settings), mailing_id_for(month))
+    click.echo(
+        json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report)
+    )
 
 
 class progress_bar:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, HeaderError
-from .headers import check_header_value, parse_sender
+from .headers import check_address, check_header_value, parse_sender
 
 CONFIG_NAME = "newsletter.toml"
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
@@ -38,6 +38,21 @@ class Feed:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """[delivery]: how the engine sends (see delivery.py)."""
+
+    transport: str = "outbox:outbox"
+    connections: int = 1
+    rate_per_minute: float = 0.0  # 0: as fast as the relay takes it
+    retry_window_hours: float = 48.0
+    backoff_minutes: float = 5.0  # first retry of a deferred message; doubles each time
+    backoff_max_minutes: float = 360.0
+    bounce_address: str = ""  # e.g. bounces@ipo.example: envelope sender bounces+TOKEN@...
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
 
@@ -50,7 +65,6 @@ class Settings:
     list_id: str
     base_url: str
     privacy_url: str
-    transport: str
     content_dir: Path
     subscribers_dir: Path
     build_dir: Path
@@ -61,14 +75,15 @@ class Settings:
     feeds: tuple[Feed, ...]
     demo: bool = False
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    delivery: Delivery = field(default_factory=Delivery)
 
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
 
     @property
-    def outbox_dir(self) -> Path | None:
-        return self.project / self.transport[7:] if self.transport.startswith("outbox:") else None
+    def transport(self) -> str:
+        return self.delivery.transport
 
 
 def builtin_templates() -> Path:
@@ -157,14 +172,7 @@ def load_settings(project: Path | str = ".") -> Settings:
     templates = paths.data.get("templates")
     templates_dir = folder("templates", templates) if templates else builtin_templates()
 
-    delivery = _Reader(path, data, "delivery")
-    transport = delivery.text("transport", "outbox:outbox", default="outbox:outbox")
-    scheme = transport.split(":", 1)[0]
-    if scheme not in {"outbox", "maildir", "smtp", "smtps", "memory"}:
-        delivery.fail(
-            "transport",
-            f"'{transport}' is not a known transport; write outbox:DIR, maildir:DIR or smtp://host:port",
-        )
+    delivery = _read_delivery(path, data)
 
     themes = _read_themes(path, data)
     provinces = _read_provinces(path, data)
@@ -183,7 +191,6 @@ def load_settings(project: Path | str = ".") -> Settings:
         list_id=list_id,
         base_url=base_url,
         privacy_url=privacy_url,
-        transport=transport,
         content_dir=folder("content", "content"),
         subscribers_dir=folder("subscribers", "subscribers"),
         build_dir=folder("build", "build"),
@@ -194,6 +201,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         feeds=feeds,
         demo=demo,
         secret_keys=keys,
+        delivery=delivery,
     )
 
 
@@ -206,6 +214,52 @@ def require_secret(settings: Settings) -> tuple[str, ...]:
             "give OLD,NEW separated by a comma"
         )
     return settings.secret_keys
+
+
+def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
+    reader = _Reader(path, data, "delivery")
+    transport = reader.text("transport", "outbox:outbox", default="outbox:outbox")
+    if transport.split(":", 1)[0] not in {"outbox", "maildir", "smtp", "smtps", "memory"}:
+        reader.fail(
+            "transport",
+            f"'{transport}' is not a known transport; write outbox:DIR, maildir:DIR or "
+            "smtp://host:port",
+        )
+
+    def number(key: str, default: float, low: float, high: float) -> float:
+        value = reader.data.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            reader.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
+        return float(value)
+
+    bounce = reader.data.get("bounce_address", "")
+    if bounce:
+        try:
+            check_address(str(bounce), "bounce_address")
+        except HeaderError as exc:
+            reader.fail(
+                "bounce_address", f'{exc}; write e.g. bounce_address = "bounces@ipo.example"'
+            )
+    dkim = _Reader(path, data, "dkim")
+    selector = dkim.text("selector", "nieuwsbrief2026", default="") if dkim.data else ""
+    domain = dkim.text("domain", "ipo.example", default="") if dkim.data else ""
+    if dkim.data and not (selector and domain):
+        dkim.fail("", 'needs both selector and domain, e.g. selector = "nieuwsbrief2026"')
+    return Delivery(
+        transport=transport,
+        connections=int(number("connections", 1, 1, 16)),
+        rate_per_minute=number("rate_per_minute", 0, 0, 1_000_000),
+        retry_window_hours=number("retry_window_hours", 48, 0, 24 * 14),
+        backoff_minutes=number("backoff_minutes", 5, 0, 24 * 60),
+        backoff_max_minutes=number("backoff_max_minutes", 360, 0, 7 * 24 * 60),
+        bounce_address=str(bounce),
+        dkim_selector=selector,
+        dkim_domain=domain,
+    )
 
 
 def _read_themes(path: Path, data: dict[str, Any]) -> dict[str, Theme]:

@@ -1,28 +1,78 @@
-"""Sending an issue: one ledger row per (mailing, recipient), so a rerun never sends twice.
+"""The delivery engine: every recipient exactly one copy, through faults, crashes and restarts.
 
-A row is committed as `sending` before the transport is called and as `sent` right after it
-answers, so a crash leaves at most the message in flight in doubt (and a resend of it carries
-the same Message-ID). The fault-tolerant engine (backoff, rate limits, pause) builds on this.
+- The ledger (ledger.py) holds one row per (mailing, recipient). A row is committed as
+  `sending` before its SMTP transaction starts and as `sent` right after the 250 (in the same
+  commit that claims the next row), so a crash leaves at most one message per connection in
+  doubt. The next run marks those `in-doubt` and resends them with the same Message-ID
+  (`--in-doubt resend`, the default) or leaves them for staff (`skip`).
+- 4xx replies and lost connections defer a message with doubling backoff inside a retry
+  window; a 5xx fails it and records a bounce; a 421 or a dropped connection makes that
+  connection wait and reconnect; a relay that stays away stops the run with nothing lost.
+- A lock per mailing (flock: released even by kill -9) keeps two senders off one mailing;
+  pause and cancel are read from the store while sending, so they act within a second.
+- N connections are N threads each with its own transport; the main thread alone touches
+  the store and builds messages (a dictionary lookup and a join: see messages.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import collections
+import fcntl
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlite_utils import Database
 
-from . import clock
+from . import clock, ledger
 from .config import Settings
-from .errors import NewsletterError, TransportError
-from .messages import Recipient, Skeleton, make_skeleton, message_id
-from .render import RenderedIssue
-from .store import transaction
-from .subscribers import active_recipients
-from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from .dkim import Signer, signer_for
+from .errors import Busy, NewsletterError, TransportError
+from .ledger import Outcome
+from .tokens import bounce_address
 from .transports import Envelope, Transport
 
 Progress = Callable[[int], None]
+TransportFactory = Callable[[], Transport]
+
+
+class MessageSource(Protocol):
+    """Builds the bytes of one ledger row's message; the engine owns everything else."""
+
+    def build(self, row: dict[str, object], person: dict[str, object]) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    connections: int = 1
+    rate_per_minute: float = 0.0  # per relay, shared by all connections; 0 is no limit
+    in_doubt: str = "resend"  # or "skip"
+    reconnect_delays: tuple[float, ...] = (0.5, 2.0, 5.0)  # seconds, then the relay is "down"
+    signer: Signer | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        connections: int | None = None,
+        rate_per_minute: float | None = None,
+        in_doubt: str = "resend",
+    ) -> SendOptions:
+        """[delivery] of newsletter.toml, overridden by command-line flags."""
+        delivery = settings.delivery
+        return cls(
+            connections=connections or delivery.connections,
+            rate_per_minute=delivery.rate_per_minute
+            if rate_per_minute is None
+            else rate_per_minute,
+            in_doubt=in_doubt,
+            signer=signer_for(settings),
+        )
 
 
 @dataclass
@@ -34,10 +84,16 @@ class SendReport:
     skipped: int = 0  # unsubscribed or bounced while the mailing was under way
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)  # left alone under --in-doubt skip
+    relay_down: str = ""  # why the run stopped early
+    stopped: str = ""  # paused or cancelled while sending
+    waiting: int = 0  # still open after this run (deferred until later, queued, in doubt)
+    next_retry: str | None = None
+    status: str = ""
 
     @property
     def had_failures(self) -> bool:
-        return bool(self.failed or self.deferred)
+        return bool(self.failed or self.deferred or self.relay_down or self.in_doubt)
 
     def summary(self) -> str:
         line = (
@@ -46,160 +102,317 @@ class SendReport:
         )
         if self.skipped:
             line += f", {self.skipped} skipped (no longer subscribed)"
-        return line + f" of {self.total} recipients"
+        if self.in_doubt:
+            line += f", {len(self.in_doubt)} in doubt (left alone)"
+        line += f" of {self.total} recipients"
+        if self.stopped:
+            line += f"; {self.stopped}, {self.waiting} waiting"
+        elif self.relay_down:
+            line += f"; stopped, the relay is unreachable ({self.relay_down}); {self.waiting} wait"
+        elif self.waiting and self.next_retry:
+            local = clock.parse_instant(self.next_retry).astimezone(clock.AMSTERDAM)
+            line += f"; {self.waiting} waiting, next retry {local:%Y-%m-%d %H:%M}"
+        return line
 
 
-def mailing_id_for(month: str) -> str:
-    return f"issue-{month}"
+@contextmanager
+def mailing_lock(settings: Settings, mailing_id: str) -> Iterator[None]:
+    """Exclusive right to send this mailing; a second sender gets Busy at once."""
+    folder = settings.database.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{mailing_id}.lock"
+    with open(path, "a+", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise Busy(
+                f"{mailing_id} is being sent by {owner}; nothing done. It goes on by "
+                "itself; 'newsletter issue pause' stops it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> str:
-    """Create the mailing and a queued row for every active recipient who has none yet."""
-    issue = rendered.issue
-    mailing_id = mailing_id_for(issue.month)
-    content_hash = issue.content_hash()
-    mailings = db.table("mailings")
-    existing = next(iter(mailings.rows_where("id = ?", [mailing_id])), None)
-    now = clock.utc_iso()
-    with transaction(db):
-        if existing is None:
-            mailings.insert(
-                {
-                    "id": mailing_id,
-                    "kind": "issue",
-                    "issue_month": issue.month,
-                    "subject": issue.subject,
-                    "content_hash": content_hash,
-                    "status": "sending",
-                    "created_at": now,
-                    "started_at": now,
-                }
-            )
-        elif existing["content_hash"] != content_hash and _count(db, mailing_id, "sent"):
-            raise NewsletterError(
-                f"issue {issue.month} was already sent to {_count(db, mailing_id, 'sent')} people "
-                "with other content; undo the edits to finish the same issue, or start a new one"
-            )
-        rows = []
-        for person in active_recipients(db):
-            rows.append(
-                {
-                    "mailing_id": mailing_id,
-                    "subscriber_id": person.id,
-                    "email": person.email,
-                    "variant": rendered.variant_for(person.province).key,
-                    "status": "queued",
-                    "message_id": message_id(settings, mailing_id, person.id),
-                    "attempts": 0,
-                    "queued_at": now,
-                }
-            )
-        db.table("deliveries").insert_all(rows, ignore=True)
-    return mailing_id
+class RateLimit:
+    """At most `per_minute` messages per minute over all connections (0: no limit)."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.next_slot = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = max(self.next_slot, time.monotonic())
+            self.next_slot = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
 
 
-def _count(db: Database, mailing_id: str, status: str) -> int:
-    return db.table("deliveries").count_where("mailing_id = ? and status = ?", [mailing_id, status])
+@dataclass
+class Job:
+    row: dict[str, object]
+    envelope: Envelope
+    data: bytes
 
 
-def send_issue(
+@dataclass
+class Result:
+    job: Job
+    status: str  # sent, deferred, failed, queued (never reached the relay)
+    reply: str
+    duration_ms: float | None = None
+    relay_down: bool = False
+
+
+class Connection:
+    """One connection to the relay, reconnecting with backoff; one thread uses it."""
+
+    def __init__(
+        self,
+        factory: TransportFactory,
+        options: SendOptions,
+        limit: RateLimit,
+        stop: threading.Event,
+    ) -> None:
+        self.factory, self.options, self.limit, self.stop = factory, options, limit, stop
+        self.transport: Transport | None = None
+
+    def deliver(self, job: Job) -> Result:
+        last = "stopped"
+        started = False
+        for delay in (0.0, *self.options.reconnect_delays):
+            if delay and self.stop.wait(delay):
+                break
+            try:
+                if self.transport is None:
+                    transport = self.factory()
+                    transport.open()
+                    self.transport = transport
+            except TransportError as exc:  # no connection at all: wait and try again
+                last = exc.reply
+                continue
+            self.limit.wait(self.stop)
+            began = time.perf_counter()
+            started = True
+            try:
+                reply = self.transport.send(job.envelope, job.data)
+            except TransportError as exc:
+                if not exc.connection_lost:
+                    return Result(
+                        job, "failed" if exc.permanent else "deferred", exc.reply, _ms(began)
+                    )
+                self.close()  # a 421 or a drop: wait, then a fresh connection
+                last = exc.reply
+                continue
+            return Result(job, "sent", reply, _ms(began))
+        return Result(job, "deferred" if started else "queued", last, relay_down=True)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            try:
+                self.transport.close()
+            finally:
+                self.transport = None
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 2)
+
+
+class Pool:
+    """Runs jobs on N connections: inline for one, one thread per connection for more."""
+
+    def __init__(self, factory: TransportFactory, options: SendOptions) -> None:
+        self.stop = threading.Event()
+        limit = RateLimit(options.rate_per_minute)
+        self.connections = [
+            Connection(factory, options, limit, self.stop) for _ in range(options.connections)
+        ]
+        self.done: collections.deque[Result] = collections.deque()
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.results: queue.Queue[Result | BaseException] = queue.Queue()
+        self.threads = []
+        if len(self.connections) > 1:
+            for connection in self.connections:
+                thread = threading.Thread(target=self._work, args=(connection,), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    def _work(self, connection: Connection) -> None:
+        try:
+            while (job := self.jobs.get()) is not None:
+                self.results.put(connection.deliver(job))
+        except BaseException as exc:  # hand it to the main thread, which owns the store
+            self.results.put(exc)
+        finally:
+            connection.close()
+
+    def submit(self, job: Job) -> None:
+        if self.threads:
+            self.jobs.put(job)
+        else:
+            self.done.append(self.connections[0].deliver(job))
+
+    def get(self) -> Result:
+        if not self.threads:
+            return self.done.popleft()
+        result = self.results.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        self.stop.set()
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join(timeout=30)
+        if not self.threads:
+            self.connections[0].close()
+
+
+def _person(db: Database, subscriber_id: object) -> dict[str, object]:
+    row = db.execute(
+        "select id, email, name, salutation, status from subscribers where id = ?", [subscriber_id]
+    ).fetchone()
+    return dict(zip(("id", "email", "name", "salutation", "status"), row, strict=True))
+
+
+def deliver_mailing(
     db: Database,
     settings: Settings,
-    rendered: RenderedIssue,
-    transport: Transport,
+    mailing_id: str,
+    source: MessageSource,
+    factory: TransportFactory,
+    options: SendOptions | None = None,
     progress: Progress | None = None,
 ) -> SendReport:
-    """Send every queued (or in-doubt) message of the issue; sent rows are never sent again."""
-    mailing_id = queue_issue(db, settings, rendered)
+    """Send everything of a mailing that is due now; safe to run again at any moment."""
+    options = options or SendOptions()
+    if options.in_doubt not in {"resend", "skip"}:
+        raise NewsletterError(f"--in-doubt {options.in_doubt}: use resend or skip")
     report = SendReport(mailing_id)
-    deliveries = db.table("deliveries")
-    report.total = deliveries.count_where("mailing_id = ?", [mailing_id])
-    report.already_sent = _count(db, mailing_id, "sent")
-    pending = list(
-        deliveries.rows_where(
-            "mailing_id = ? and status in ('queued', 'sending', 'deferred')",
-            [mailing_id],
-            order_by="id",
-        )
-    )
-    skeletons: dict[str, Skeleton] = {}
-    if pending:
-        transport.open()
-    try:
-        for row in pending:
-            person = db.table("subscribers").get(row["subscriber_id"])
-            if person["status"] != "active":
-                _mark(db, row["id"], "skipped", f"subscriber is {person['status']}")
-                report.skipped += 1
-                continue
-            variant = row["variant"]
-            if variant not in skeletons:
-                skeletons[variant] = make_skeleton(
-                    settings, rendered.issue.subject, rendered.variants[variant]
+    with mailing_lock(settings, mailing_id):
+        status = ledger.mailing_status(db, mailing_id)
+        if status == "cancelled":
+            raise NewsletterError(f"{mailing_id} was cancelled; nothing is sent")
+        ledger.mark_in_doubt(db, mailing_id)
+        report.total = ledger.count(db, mailing_id, *ledger.OPEN, *ledger.DONE)
+        report.already_sent = ledger.count(db, mailing_id, "sent")
+        if status == "paused":
+            report.stopped = "paused ('newsletter issue resume' continues)"
+        else:
+            _run(db, settings, mailing_id, source, factory, options, progress, report)
+        if options.in_doubt == "skip":
+            report.in_doubt = [
+                r["email"]
+                for r in db.query(
+                    "select email from deliveries where mailing_id = ? and status = 'in-doubt' "
+                    "order by id",
+                    [mailing_id],
                 )
-            recipient = Recipient(
-                email=person["email"],
-                name=person["name"],
-                salutation=person["salutation"] or f"Beste {person['name']}",
-                unsubscribe_url=f"{settings.base_url}/afmelden/"
-                f"{make_token(settings, UNSUBSCRIBE, person['id'])}",
-                preferences_url=f"{settings.base_url}/voorkeuren/"
-                f"{make_token(settings, PREFERENCES, person['id'])}",
-                message_id=row["message_id"],
-            )
-            data = skeletons[variant].build(recipient)
-            _mark(db, row["id"], "sending", attempts=row["attempts"] + 1)
-            try:
-                reply = transport.send(
-                    Envelope(settings.sender_address, person["email"], row["message_id"]), data
-                )
-            except TransportError as exc:
-                status = "failed" if exc.permanent else "deferred"
-                _mark(db, row["id"], status, exc.reply)
-                (report.failed if exc.permanent else report.deferred).append(
-                    (person["email"], exc.reply)
-                )
-            else:
-                _mark(db, row["id"], "sent", reply, sent=True)
-                report.sent += 1
-            if progress:
-                progress(1)
-    finally:
-        transport.close()
-    _finish(db, mailing_id)
+            ]
+        report.status = ledger.finish_if_done(db, mailing_id)
+        report.waiting = ledger.count(db, mailing_id, *ledger.OPEN)
+        report.next_retry = ledger.next_retry(db, mailing_id)
     return report
 
 
-def _mark(
+def _run(
     db: Database,
-    row_id: int,
-    status: str,
-    reply: str | None = None,
-    attempts: int | None = None,
-    sent: bool = False,
+    settings: Settings,
+    mailing_id: str,
+    source: MessageSource,
+    factory: TransportFactory,
+    options: SendOptions,
+    progress: Progress | None,
+    report: SendReport,
 ) -> None:
-    """One committed state change of one ledger row."""
-    values: dict[str, object] = {"status": status}
-    if reply is not None:
-        values["last_reply"] = reply[:500]
-    if attempts is not None:
-        values["attempts"] = attempts
-        values["sending_at"] = clock.utc_iso()
-    if sent:
-        values["sent_at"] = clock.utc_iso()
-    with transaction(db):
-        db.table("deliveries").update(row_id, values)
+    policy = settings.delivery
+    pool = Pool(factory, options)
+    outcomes: list[Outcome] = []
+    rows = ledger.pending(db, mailing_id, include_in_doubt=options.in_doubt == "resend")
+    in_flight, exhausted = 0, False
+    checked = time.monotonic()
+    try:
+        while True:
+            while in_flight and (in_flight >= options.connections or exhausted):
+                result = pool.get()
+                in_flight -= 1
+                outcomes.append(_outcome(result, mailing_id, report))
+                if result.relay_down and not report.relay_down:
+                    report.relay_down, exhausted = result.reply, True
+                if progress:
+                    progress(1)
+            if exhausted:
+                if in_flight:
+                    continue
+                break
+            if time.monotonic() - checked > 1.0:  # pause or cancel from another process
+                checked = time.monotonic()
+                status = ledger.mailing_status(db, mailing_id)
+                if status in {"paused", "cancelled"}:
+                    report.stopped, exhausted = status, True
+                    continue
+            row = next(rows, None)
+            if row is None:
+                exhausted = True
+                continue
+            person = _person(db, row["subscriber_id"])
+            if person["status"] != "active":  # unsubscribed while the mailing was under way
+                ledger.commit(db, policy, outcomes)
+                outcomes = []
+                ledger.skip(db, int(str(row["id"])), f"subscriber is {person['status']}")
+                report.skipped += 1
+                continue
+            data = source.build(row, person)
+            if options.signer is not None:
+                data = options.signer.sign(data)
+            sender = (
+                bounce_address(settings, int(str(row["id"])))
+                if policy.bounce_address
+                else settings.sender_address
+            )
+            ledger.commit(db, policy, outcomes, claim=row, envelope_from=sender)
+            outcomes = []
+            pool.submit(
+                Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
+            )
+            in_flight += 1
+    finally:
+        # Whatever happens (even an exception), record what is known before leaving.
+        ledger.commit(db, policy, outcomes)
+        pool.close()
 
 
-def _finish(db: Database, mailing_id: str) -> None:
-    open_rows = db.table("deliveries").count_where(
-        "mailing_id = ? and status in ('queued', 'sending', 'deferred')", [mailing_id]
+def _outcome(result: Result, mailing_id: str, report: SendReport) -> Outcome:
+    row = result.job.row
+    email = str(row["email"])
+    if result.status == "sent":
+        report.sent += 1
+    elif result.status == "failed":
+        report.failed.append((email, result.reply))
+    elif result.status == "deferred":
+        report.deferred.append((email, result.reply))
+    return Outcome(
+        row_id=int(str(row["id"])),
+        status=result.status,
+        reply=result.reply,
+        duration_ms=result.duration_ms,
+        attempts=int(str(row["attempts"])) + 1,
+        first_attempt_at=str(row["first_attempt_at"] or clock.utc_iso()),
+        subscriber_id=int(str(row["subscriber_id"])),
+        mailing_id=mailing_id,
     )
-    if open_rows:
-        return
-    failed = _count(db, mailing_id, "failed")
-    with transaction(db):
-        db.table("mailings").update(
-            mailing_id,
-            {"status": "sent-with-failures" if failed else "sent", "finished_at": clock.utc_iso()},
-        )

@@ -10,11 +10,12 @@ from . import clock, store
 from .build import build_issue
 from .catalog import sync_content
 from .config import CONFIG_NAME, load_settings
-from .delivery import SendReport, send_issue
+from .delivery import SendOptions, SendReport
 from .errors import NewsletterError
 from .issues import INTRO_PLACEHOLDER, create_issue
+from .outgoing import send_issue
 from .subscribers import import_subscribers
-from .transports import make_transport
+from .transports import describe_transport, transport_factory
 
 DEMO_MONTH = "2026-12"
 # The demo tells the same story whatever the date: it is the morning of 1 December 2026.
@@ -120,9 +121,17 @@ def run_demo(
     )
 
     if send:
-        target = make_transport(transport or settings.transport, folder)
-        summary.send = send_issue(db, settings, built.rendered, target)
-        summary.lines.append(f"Sent: {summary.send.summary()} via {target.describe()}")
+        url = transport or settings.transport
+        summary.send = send_issue(
+            db,
+            settings,
+            built.rendered,
+            transport_factory(url, folder),
+            SendOptions.from_settings(settings),
+        )
+        summary.lines.append(
+            f"Sent: {summary.send.summary()} via {describe_transport(url, folder)}"
+        )
         summary.problems += [
             f"{email}: {reply}" for email, reply in summary.send.failed + summary.send.deferred
         ]

@@ -26,9 +26,25 @@ class ImportRowError(NewsletterError):
 
 
 class TransportError(NewsletterError):
-    """A transport could not deliver one message; `permanent` says whether retrying can help."""
+    """A transport could not deliver one message.
 
-    def __init__(self, message: str, *, permanent: bool = False, reply: str = "") -> None:
+    `permanent`: retrying this message cannot help (a 5xx). `connection_lost`: the connection is
+    gone (a drop, a 421, a timeout) and the next attempt needs a new one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        reply: str = "",
+        connection_lost: bool = False,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.reply = reply or message
+        self.connection_lost = connection_lost
+
+
+class Busy(NewsletterError):
+    """Another process holds the lock on this work; nothing was done."""

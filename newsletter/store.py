@@ -146,6 +146,29 @@ def m003_mailings(db: Database) -> None:
     db.table("deliveries").create_index(["mailing_id", "status"])
 
 
+@migrations()
+def m004_delivery_engine(db: Database) -> None:
+    deliveries = db.table("deliveries")
+    deliveries.add_column("next_attempt_at", str)  # a deferred row waits until then (UTC)
+    deliveries.add_column("first_attempt_at", str)  # the retry window counts from here
+    deliveries.add_column("duration_ms", float)  # how long the relay took to answer
+    deliveries.add_column("envelope_from", str)  # MAIL FROM, e.g. bounces+TOKEN@...
+    db.table("bounces").create(
+        {
+            "id": int,
+            "subscriber_id": int,
+            "delivery_id": int,
+            "mailing_id": str,
+            "source": str,  # smtp (refused while sending) or dsn (a report that came back)
+            "kind": str,  # hard, soft, policy: the contact mailbox's policy decides what follows
+            "reply": str,
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db.table("bounces").create_index(["subscriber_id"])
+
+
 def connect(path: Path | str) -> Database:
     """Open (and migrate) the store at path; ":memory:" gives a private in-memory store."""
     if str(path) == ":memory:":
@@ -154,6 +177,8 @@ def connect(path: Path | str) -> Database:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = Database(path)
         db.enable_wal()
+        # A row marked sent must survive a power cut, not only a crash: fsync every commit.
+        db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 5000")
     migrations.apply(db)

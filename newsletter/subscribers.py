@@ -385,10 +385,10 @@ class Recipient:
     themes: tuple[str, ...]
 
 
-def active_recipients(db: Database) -> list[Recipient]:
+def active_recipients(db: Database) -> Iterator[Recipient]:
     """Everyone who should get the monthly issue: active subscribers, in a stable order."""
     rows = db.table("subscribers").rows_where("status = 'active'", order_by="id")
-    return [
+    return (
         Recipient(
             r["id"],
             r["email"],
@@ -398,7 +398,7 @@ def active_recipients(db: Database) -> list[Recipient]:
             tuple(loads(r["themes"], [])),
         )
         for r in rows
-    ]
+    )
 
 
 def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:

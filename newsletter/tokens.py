@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .config import Settings, require_secret
@@ -26,3 +30,33 @@ def read_token(settings: Settings, purpose: str, token: str) -> int | None:
     except BadSignature:
         return None
     return value if isinstance(value, int) else None
+
+
+def _bounce_signature(settings: Settings, delivery_id: int) -> str:
+    key = require_secret(settings)[-1].encode()
+    digest = hmac.new(key, f"bounce/{delivery_id}".encode(), hashlib.sha256).hexdigest()
+    return digest[:10]
+
+
+def bounce_address(settings: Settings, delivery_id: int) -> str:
+    """The envelope sender of one delivery: bounces+<id>-<signature>@domain (VERP).
+
+    A bounce to it names exactly one delivery; the signature makes forged bounces detectable.
+    """
+    local, _, domain = settings.delivery.bounce_address.partition("@")
+    return f"{local}+{delivery_id}-{_bounce_signature(settings, delivery_id)}@{domain}"
+
+
+def read_bounce_address(settings: Settings, address: str) -> int | None:
+    """The delivery id in a VERP address we made, or None when it is not ours or forged."""
+    local, _, domain = address.strip().strip("<>").lower().partition("@")
+    base_local, _, base_domain = settings.delivery.bounce_address.lower().partition("@")
+    match = re.fullmatch(rf"{re.escape(base_local)}\+(\d+)-([0-9a-f]{{10}})", local)
+    if not match or domain != base_domain:
+        return None
+    delivery_id = int(match[1])
+    for key in require_secret(settings):  # any key still in rotation
+        digest = hmac.new(key.encode(), f"bounce/{delivery_id}".encode(), hashlib.sha256)
+        if hmac.compare_digest(digest.hexdigest()[:10], match[2]):
+            return delivery_id
+    return None

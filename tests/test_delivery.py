@@ -7,9 +7,11 @@ from email import policy
 
 import pytest
 
+from newsletter import clock
 from newsletter.build import build_issue
-from newsletter.delivery import send_issue
+from newsletter.delivery import SendOptions
 from newsletter.errors import NewsletterError, TransportError
+from newsletter.outgoing import send_issue
 from newsletter.transports import Envelope, MemoryTransport
 
 
@@ -42,7 +44,7 @@ def statuses(db) -> dict[str, int]:
 
 def test_every_active_subscriber_gets_one_message_of_their_province(settings, loaded, rendered):
     outbox = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, outbox)
+    report = send_issue(loaded, settings, rendered, lambda: outbox)
     assert report.sent == 626 and not report.had_failures
     recipients = [envelope.recipient for envelope, _ in outbox.sent]
     assert len(recipients) == len(set(recipients)) == 626
@@ -57,9 +59,9 @@ def test_every_active_subscriber_gets_one_message_of_their_province(settings, lo
 
 
 def test_rerun_sends_nothing(settings, loaded, rendered):
-    send_issue(loaded, settings, rendered, MemoryTransport())
+    send_issue(loaded, settings, rendered, lambda: MemoryTransport())
     again = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, again)
+    report = send_issue(loaded, settings, rendered, lambda: again)
     assert again.sent == [] and report.sent == 0 and report.already_sent == 626
 
 
@@ -67,13 +69,13 @@ def test_after_a_crash_only_the_unsent_and_the_one_in_flight_go_out_with_the_sam
     settings, loaded, rendered
 ):
     with pytest.raises(Crash):
-        send_issue(loaded, settings, rendered, CrashingTransport(after=100))
+        send_issue(loaded, settings, rendered, lambda: CrashingTransport(after=100))
     assert statuses(loaded) == {"sent": 100, "sending": 1, "queued": 525}
     in_doubt = next(
         loaded.query("select email, message_id from deliveries where status = 'sending'")
     )
     resumed = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, resumed)
+    report = send_issue(loaded, settings, rendered, lambda: resumed)
     assert report.sent == 526 and report.already_sent == 100
     resent = {e.recipient: e.message_id for e, _ in resumed.sent}
     assert resent[in_doubt["email"]] == in_doubt["message_id"]
@@ -94,18 +96,22 @@ def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, lo
             return super().send(envelope, data)
 
     outbox = Unsubscriber()
-    report = send_issue(loaded, settings, rendered, outbox)
+    report = send_issue(loaded, settings, rendered, lambda: outbox)
     assert last["email"] not in {e.recipient for e, _ in outbox.sent}
     assert report.skipped == 1 and report.sent == 625
 
 
 def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, loaded, rendered):
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    report = send_issue(loaded, settings, rendered, flaky)
+    report = send_issue(loaded, settings, rendered, lambda: flaky)
     assert report.deferred == [("kees.sanders@gld.example", "451 4.3.0 Try again later")]
     assert loaded.table("mailings").get("issue-2026-12")["status"] == "sending"
+    assert report.next_retry == "2026-12-01T07:35:00+00:00"  # 5 minutes later (UTC)
+    early = MemoryTransport()
+    assert send_issue(loaded, settings, rendered, lambda: early).sent == 0  # not due yet
+    clock.set_now("2026-12-01T08:36:00+01:00")
     retry = MemoryTransport()
-    assert send_issue(loaded, settings, rendered, retry).sent == 1
+    assert send_issue(loaded, settings, rendered, lambda: retry).sent == 1
     assert [e.recipient for e, _ in retry.sent] == ["kees.sanders@gld.example"]
     row = next(
         loaded.query(
@@ -117,11 +123,11 @@ def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, l
 
 def test_changed_content_after_a_partial_send_is_refused(settings, loaded, december, rendered):
     with pytest.raises(Crash):
-        send_issue(loaded, settings, rendered, CrashingTransport(after=5))
+        send_issue(loaded, settings, rendered, lambda: CrashingTransport(after=5))
     december.write_text(december.read_text().replace("laatste nieuwsbrief", "een na laatste"))
     changed = build_issue(loaded, settings, "2026-12").rendered
     with pytest.raises(NewsletterError, match="already sent to 5 people with other content"):
-        send_issue(loaded, settings, changed, MemoryTransport())
+        send_issue(loaded, settings, changed, lambda: MemoryTransport())
 
 
 def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loaded, rendered):
@@ -129,6 +135,8 @@ def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loa
         def open(self) -> None:
             raise TransportError("SMTP 127.0.0.1:1: cannot connect (Connection refused)")
 
-    with pytest.raises(TransportError, match="cannot connect"):
-        send_issue(loaded, settings, rendered, Down())
-    assert statuses(loaded) == {"queued": 626}
+    report = send_issue(loaded, settings, rendered, Down, SendOptions(reconnect_delays=(0.01,)))
+    assert "cannot connect" in report.relay_down
+    assert "stopped, the relay is unreachable" in report.summary()
+    assert report.had_failures and report.sent == 0
+    assert statuses(loaded) == {"queued": 626}  # nothing lost: the next run sends them all

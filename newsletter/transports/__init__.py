@@ -41,4 +41,23 @@ def make_transport(url: str, project: Path) -> Transport:
     return TRANSPORTS[scheme](project, url)
 
 
-__all__ = ["TRANSPORTS", "Envelope", "MemoryTransport", "Transport", "make_transport"]
+def describe_transport(url: str, project: Path) -> str:
+    """Where a transport URL delivers, in words: "outbox /srv/ipo/outbox", "SMTP host:port"."""
+    return make_transport(url, project).describe()
+
+
+def transport_factory(url: str, project: Path) -> Callable[[], Transport]:
+    """A maker of fresh transports (one per connection); checks the URL at once."""
+    make_transport(url, project)
+    return lambda: make_transport(url, project)
+
+
+__all__ = [
+    "TRANSPORTS",
+    "Envelope",
+    "MemoryTransport",
+    "Transport",
+    "describe_transport",
+    "make_transport",
+    "transport_factory",
+]

@@ -54,34 +54,77 @@ class SMTPTransport:
                 f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
                 f"and {PASSWORD_ENV}"
             ) from None
+        except smtplib.SMTPResponseException as exc:  # e.g. 421 too many connections
+            self.connection = None
+            raise self._error(exc.smtp_code, exc.smtp_error, connecting=True) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransportError(f"{self.describe()}: cannot connect ({exc})") from None
+            self.connection = None
+            raise TransportError(
+                f"{self.describe()}: cannot connect ({exc})", connection_lost=True
+            ) from None
 
     def send(self, envelope: Envelope, data: bytes) -> str:
+        """One SMTP transaction (MAIL, RCPT, DATA); returns the server's reply to DATA."""
         if self.connection is None:
             self.open()
-        assert self.connection is not None
+        connection = self.connection
+        assert connection is not None
         try:
-            refused = self.connection.sendmail(envelope.sender, [envelope.recipient], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, message = exc.recipients.get(envelope.recipient, (550, b"refused"))
-            raise self._error(code, message) from None
+            connection.ehlo_or_helo_if_needed()
+            for command, accepted in (
+                (lambda: connection.mail(envelope.sender), (250,)),
+                (lambda: connection.rcpt(envelope.recipient), (250, 251)),
+                (lambda: connection.data(data), (250,)),
+            ):
+                code, message = command()
+                if code not in accepted:
+                    raise self._error(code, message)
+            return f"{code} {message.decode('utf-8', 'replace')}"
+        except TransportError as exc:
+            if exc.connection_lost:
+                self._drop()
+            else:
+                self._reset()
+            raise
         except smtplib.SMTPResponseException as exc:
-            raise self._error(exc.smtp_code, exc.smtp_error) from None
+            error = self._error(exc.smtp_code, exc.smtp_error)
+            if error.connection_lost:
+                self._drop()
+            else:
+                self._reset()
+            raise error from None
         except (OSError, smtplib.SMTPException) as exc:
-            self.connection = None  # reconnect on the next message
-            raise TransportError(f"{self.describe()}: connection lost ({exc})") from None
-        if refused:
-            code, message = refused[envelope.recipient]
-            raise self._error(code, message)
-        return "250 OK"
+            self._drop()
+            raise TransportError(
+                f"{self.describe()}: connection lost ({exc})", connection_lost=True
+            ) from None
 
-    def _error(self, code: int, message: bytes | str) -> TransportError:
+    def _error(self, code: int, message: bytes | str, connecting: bool = False) -> TransportError:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-        reply = f"{code} {text}"
+        reply = f"{code} {text}".strip()
+        # 421: the server is closing the connection (busy, too many connections).
+        lost = code == 421 or connecting
+        what = "cannot connect: " if connecting else ""
         return TransportError(
-            f"{self.describe()}: {reply}", permanent=500 <= code < 600, reply=reply
+            f"{self.describe()}: {what}{reply}",
+            permanent=500 <= code < 600 and not connecting,  # a refused greeting is about us
+            reply=reply,
+            connection_lost=lost,
         )
+
+    def _reset(self) -> None:
+        """After a refused transaction: RSET, so the next one starts clean."""
+        if self.connection is not None:
+            try:
+                self.connection.rset()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.close()
+        self.connection = None
 
     def close(self) -> None:
         if self.connection is not None:

@@ -1,0 +1,103 @@
+"""Issue mailings: queue the audience, build each person's message, hand both to the engine."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from . import clock, ledger
+from .config import Settings
+from .delivery import Progress, SendOptions, SendReport, TransportFactory, deliver_mailing
+from .errors import NewsletterError
+from .messages import Recipient, Skeleton, make_skeleton, message_id
+from .render import RenderedIssue
+from .subscribers import active_recipients
+from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
+
+
+def mailing_id_for(month: str) -> str:
+    return f"issue-{month}"
+
+
+class IssueMessages:
+    """Per variant one skeleton, made on first use; per recipient only substitution."""
+
+    def __init__(self, settings: Settings, rendered: RenderedIssue) -> None:
+        self.settings, self.rendered = settings, rendered
+        self.skeletons: dict[str, Skeleton] = {}
+
+    def build(self, row: dict[str, object], person: dict[str, object]) -> bytes:
+        variant = str(row["variant"])
+        skeleton = self.skeletons.get(variant)
+        if skeleton is None:
+            skeleton = make_skeleton(
+                self.settings, self.rendered.issue.subject, self.rendered.variants[variant]
+            )
+            self.skeletons[variant] = skeleton
+        subscriber_id = int(str(person["id"]))
+        base = self.settings.base_url
+        unsubscribe = make_token(self.settings, UNSUBSCRIBE, subscriber_id)
+        return skeleton.build(
+            Recipient(
+                email=str(person["email"]),
+                name=str(person["name"]),
+                salutation=str(person["salutation"] or f"Beste {person['name']}"),
+                unsubscribe_url=f"{base}/afmelden/{unsubscribe}",
+                preferences_url=f"{base}/voorkeuren/"
+                f"{make_token(self.settings, PREFERENCES, subscriber_id)}",
+                message_id=str(row["message_id"]),
+            )
+        )
+
+
+def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> str:
+    """The issue's mailing, with a queued row for every active recipient who has none yet."""
+    issue = rendered.issue
+    mailing_id = mailing_id_for(issue.month)
+    content_hash = issue.content_hash()
+    mailing = ledger.create_mailing(
+        db, mailing_id, "issue", issue.subject, content_hash, issue.month
+    )
+    if mailing["content_hash"] != content_hash:
+        sent = ledger.count(db, mailing_id, "sent")
+        if sent:
+            raise NewsletterError(
+                f"issue {issue.month} was already sent to {sent} people with other content; "
+                "undo the edits to finish the same issue, or start a new one"
+            )
+        with ledger.transaction(db):
+            db.table("mailings").update(mailing_id, {"content_hash": content_hash})
+    if mailing["status"] in {"sent", "sent-with-failures", "cancelled"}:
+        return mailing_id  # finished: nobody new is added to a sent issue
+    now = clock.utc_iso()
+    ledger.queue(
+        db,
+        (
+            {
+                "mailing_id": mailing_id,
+                "subscriber_id": person.id,
+                "email": person.email,
+                "variant": rendered.variant_for(person.province).key,
+                "status": "queued",
+                "message_id": message_id(settings, mailing_id, person.id),
+                "attempts": 0,
+                "queued_at": now,
+            }
+            for person in active_recipients(db)
+        ),
+    )
+    return mailing_id
+
+
+def send_issue(
+    db: Database,
+    settings: Settings,
+    rendered: RenderedIssue,
+    factory: TransportFactory,
+    options: SendOptions | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send the issue to everyone who has not had it; a rerun sends nothing twice."""
+    mailing_id = queue_issue(db, settings, rendered)
+    return deliver_mailing(
+        db, settings, mailing_id, IssueMessages(settings, rendered), factory, options, progress
+    )
