@@ -30,7 +30,7 @@ from typing import Protocol
 from sqlite_utils import Database
 
 from . import clock, ledger
-from .config import Settings
+from .config import Delivery, Settings
 from .dkim import Signer, signer_for
 from .errors import Busy, NewsletterError, TransportError
 from .ledger import Outcome
@@ -351,7 +351,7 @@ def _run(
             while in_flight and (in_flight >= options.connections or exhausted):
                 result = pool.get()
                 in_flight -= 1
-                outcomes.append(_outcome(result, mailing_id, report))
+                outcomes.append(_outcome(result, mailing_id, policy, report))
                 if result.relay_down and not report.relay_down:
                     report.relay_down, exhausted = result.reply, True
                 if progress:
@@ -372,7 +372,7 @@ def _run(
                 continue
             person = _person(db, row["subscriber_id"])
             if person["status"] != "active":  # unsubscribed while the mailing was under way
-                ledger.commit(db, policy, outcomes)
+                ledger.commit(db, outcomes)
                 outcomes = []
                 ledger.skip(db, int(str(row["id"])), f"subscriber is {person['status']}")
                 report.skipped += 1
@@ -385,7 +385,7 @@ def _run(
                 if policy.bounce_address
                 else settings.sender_address
             )
-            ledger.commit(db, policy, outcomes, claim=row, envelope_from=sender)
+            ledger.commit(db, outcomes, claim=row, envelope_from=sender)
             outcomes = []
             pool.submit(
                 Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
@@ -393,26 +393,39 @@ def _run(
             in_flight += 1
     finally:
         # Whatever happens (even an exception), record what is known before leaving.
-        ledger.commit(db, policy, outcomes)
+        ledger.commit(db, outcomes)
         pool.close()
 
 
-def _outcome(result: Result, mailing_id: str, report: SendReport) -> Outcome:
+def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendReport) -> Outcome:
+    """The ledger's record of a result; a deferral past the retry window becomes a failure."""
     row = result.job.row
     email = str(row["email"])
-    if result.status == "sent":
+    attempts = int(str(row["attempts"])) + 1
+    first = str(row["first_attempt_at"] or clock.utc_iso())
+    status, reply, retry, bounce = result.status, result.reply, None, ""
+    if status == "deferred":
+        status, retry = ledger.deferral(policy, attempts, first, clock.now())
+        if status == "failed":
+            reply = f"gave up after {attempts} attempts in {policy.retry_window_hours:g} h: {reply}"
+            bounce = "soft"
+    elif status == "failed":
+        bounce = "policy" if reply[4:7] == "5.7" else "hard"  # 5.7.x is about us, not them
+    if status == "sent":
         report.sent += 1
-    elif result.status == "failed":
-        report.failed.append((email, result.reply))
-    elif result.status == "deferred":
-        report.deferred.append((email, result.reply))
+    elif status == "failed":
+        report.failed.append((email, reply))
+    elif status == "deferred":
+        report.deferred.append((email, reply))
     return Outcome(
         row_id=int(str(row["id"])),
-        status=result.status,
-        reply=result.reply,
+        status=status,
+        reply=reply,
         duration_ms=result.duration_ms,
-        attempts=int(str(row["attempts"])) + 1,
-        first_attempt_at=str(row["first_attempt_at"] or clock.utc_iso()),
+        attempts=attempts,
+        first_attempt_at=first,
         subscriber_id=int(str(row["subscriber_id"])),
         mailing_id=mailing_id,
+        next_attempt_at=retry,
+        bounce=bounce,
     )

@@ -33,6 +33,8 @@ class Outcome:
     first_attempt_at: str | None = None
     subscriber_id: int = 0
     mailing_id: str = ""
+    next_attempt_at: str | None = None  # for deferred
+    bounce: str = ""  # failed: hard, policy (5.7.x: about the sender) or soft (gave up)
 
 
 def create_mailing(
@@ -144,7 +146,6 @@ def deferral(
 
 def commit(
     db: Database,
-    policy: Delivery,
     outcomes: Iterable[Outcome],
     claim: dict[str, object] | None = None,
     envelope_from: str = "",
@@ -154,8 +155,7 @@ def commit(
     One commit per message keeps the promise: `sending` is on disk before its SMTP transaction
     starts and `sent` right after the 250 (at the latest with the next claim, or at the end).
     """
-    now = clock.now()
-    stamp = clock.utc_iso(now)
+    stamp = clock.utc_iso()
     with transaction(db):
         for o in outcomes:
             if o.status == "sent":
@@ -176,25 +176,16 @@ def commit(
                         "delivery_id": o.row_id,
                         "mailing_id": o.mailing_id,
                         "source": "smtp",
-                        "kind": "policy" if o.reply.startswith("5.7", 4) else "hard",
+                        "kind": o.bounce or "hard",
                         "reply": o.reply[:500],
                         "created_at": stamp,
                     }
                 )
             elif o.status == "deferred":
-                status, retry = deferral(policy, o.attempts, o.first_attempt_at, now)
-                reply = (
-                    o.reply
-                    if status == "deferred"
-                    else (
-                        f"gave up after {o.attempts} attempts in {policy.retry_window_hours:g} h: "
-                        f"{o.reply}"
-                    )
-                )
                 db.execute(
-                    "update deliveries set status = ?, last_reply = ?, duration_ms = ?, "
-                    "next_attempt_at = ? where id = ?",
-                    [status, reply[:500], o.duration_ms, retry, o.row_id],
+                    "update deliveries set status = 'deferred', last_reply = ?, "
+                    "duration_ms = ?, next_attempt_at = ? where id = ?",
+                    [o.reply[:500], o.duration_ms, o.next_attempt_at, o.row_id],
                 )
             elif o.status == "queued":  # never reached the relay: as if not tried
                 db.execute(

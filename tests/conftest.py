@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +83,35 @@ class Runner:
 @pytest.fixture
 def run(instance: Path) -> Runner:
     return Runner(instance)
+
+
+def write_people(path: Path, count: int, province: str = "GLD") -> list[str]:
+    """A griffie list of `count` fictional Statenleden; returns their addresses."""
+    lines = ["voornaam;achternaam;aanhef;e-mail;provincie;rol"]
+    emails = []
+    for n in range(count):
+        address = f"lid{n:04d}@{province.lower()}.example"
+        emails.append(address)
+        lines.append(
+            f"Lid;Nummer{n:04d};{'mevrouw' if n % 2 else 'heer'};{address};{province};statenlid"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return emails
+
+
+@pytest.fixture
+def small(settings: Settings, db: Database, tmp_path: Path) -> Callable[[int], list[str]]:
+    """An instance with `count` subscribers and the December issue ready to build."""
+
+    def make(count: int) -> list[str]:
+        assert not sync_content(db, settings).errors
+        emails = write_people(tmp_path / "lijst.csv", count)
+        assert not import_subscribers(db, settings, tmp_path / "lijst.csv").rejected
+        path, _ = create_issue(db, settings, "2026-12")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
+            encoding="utf-8",
+        )
+        return emails
+
+    return make
