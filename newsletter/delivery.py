@@ -265,13 +265,24 @@ class Pool:
         else:
             self.done.append(self.connections[0].deliver(job))
 
-    def get(self) -> Result:
+    def get_ready(self) -> list[Result]:
+        """At least one result (waiting for it), and every other one already finished."""
         if not self.threads:
-            return self.done.popleft()
-        result = self.results.get()
-        if isinstance(result, BaseException):
-            raise result
-        return result
+            ready = list(self.done)
+            self.done.clear()
+            return ready
+        waiting = [self.results.get()]
+        while True:
+            try:
+                waiting.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        results = []
+        for result in waiting:
+            if isinstance(result, BaseException):
+                raise result
+            results.append(result)
+        return results
 
     def close(self) -> None:
         self.stop.set()
@@ -348,14 +359,15 @@ def _run(
     checked = time.monotonic()
     try:
         while True:
-            while in_flight and (in_flight >= options.connections or exhausted):
-                result = pool.get()
-                in_flight -= 1
-                outcomes.append(_outcome(result, mailing_id, policy, report))
-                if result.relay_down and not report.relay_down:
-                    report.relay_down, exhausted = result.reply, True
-                if progress:
-                    progress(1)
+            if in_flight and (in_flight >= options.connections or exhausted):
+                # Wait for one result, take whatever else is ready: one commit for them all.
+                for result in pool.get_ready():
+                    in_flight -= 1
+                    outcomes.append(_outcome(result, mailing_id, policy, report))
+                    if result.relay_down and not report.relay_down:
+                        report.relay_down, exhausted = result.reply, True
+                    if progress:
+                        progress(1)
             if exhausted:
                 if in_flight:
                     continue
@@ -366,35 +378,45 @@ def _run(
                 if status in {"paused", "cancelled"}:
                     report.stopped, exhausted = status, True
                     continue
-            row = next(rows, None)
-            if row is None:
-                exhausted = True
-                continue
-            person = _person(db, row["subscriber_id"])
-            if person["status"] != "active":  # unsubscribed while the mailing was under way
-                ledger.commit(db, outcomes)
-                outcomes = []
-                ledger.skip(db, int(str(row["id"])), f"subscriber is {person['status']}")
-                report.skipped += 1
-                continue
-            data = source.build(row, person)
-            if options.signer is not None:
-                data = options.signer.sign(data)
-            sender = (
-                bounce_address(settings, int(str(row["id"])))
-                if policy.bounce_address
-                else settings.sender_address
-            )
-            ledger.commit(db, outcomes, claim=row, envelope_from=sender)
+            jobs: list[Job] = []
+            while in_flight + len(jobs) < options.connections:
+                row = next(rows, None)
+                if row is None:
+                    exhausted = True
+                    break
+                person = _person(db, row["subscriber_id"])
+                if person["status"] != "active":  # unsubscribed while the mailing was going
+                    outcomes.append(_skipped(row, person))
+                    report.skipped += 1
+                    continue
+                data = source.build(row, person)
+                if options.signer is not None:
+                    data = options.signer.sign(data)
+                sender = (
+                    bounce_address(settings, int(str(row["id"])))
+                    if policy.bounce_address
+                    else settings.sender_address
+                )
+                jobs.append(
+                    Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
+                )
+            # Outcomes and claims in one commit: every claimed row is on disk as `sending`
+            # before its transaction starts, so at most one per connection can be in doubt.
+            ledger.commit(db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs])
             outcomes = []
-            pool.submit(
-                Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
-            )
-            in_flight += 1
+            for job in jobs:
+                pool.submit(job)
+                in_flight += 1
     finally:
         # Whatever happens (even an exception), record what is known before leaving.
         ledger.commit(db, outcomes)
         pool.close()
+
+
+def _skipped(row: dict[str, object], person: dict[str, object]) -> Outcome:
+    return Outcome(
+        row_id=int(str(row["id"])), status="skipped", reply=f"subscriber is {person['status']}"
+    )
 
 
 def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendReport) -> Outcome:

@@ -147,10 +147,10 @@ def deferral(
 def commit(
     db: Database,
     outcomes: Iterable[Outcome],
-    claim: dict[str, object] | None = None,
-    envelope_from: str = "",
+    claims: Iterable[tuple[dict[str, object], str]] = (),
 ) -> None:
-    """Record outcomes and claim the next row as `sending`, all in one transaction.
+    """Record outcomes and claim the next rows as `sending` (with their envelope sender),
+    all in one transaction.
 
     One commit per message keeps the promise: `sending` is on disk before its SMTP transaction
     starts and `sent` right after the 250 (at the latest with the next claim, or at the end).
@@ -187,6 +187,11 @@ def commit(
                     "duration_ms = ?, next_attempt_at = ? where id = ?",
                     [o.reply[:500], o.duration_ms, o.next_attempt_at, o.row_id],
                 )
+            elif o.status == "skipped":
+                db.execute(
+                    "update deliveries set status = 'skipped', last_reply = ? where id = ?",
+                    [o.reply, o.row_id],
+                )
             elif o.status == "queued":  # never reached the relay: as if not tried
                 db.execute(
                     "update deliveries set status = 'queued', attempts = attempts - 1, "
@@ -195,21 +200,13 @@ def commit(
                 )
             else:
                 raise ValueError(o.status)
-        if claim is not None:
+        for claim, envelope_from in claims:
             db.execute(
                 "update deliveries set status = 'sending', attempts = attempts + 1, "
                 "sending_at = ?, first_attempt_at = coalesce(first_attempt_at, ?), "
                 "envelope_from = ? where id = ?",
                 [stamp, stamp, envelope_from, claim["id"]],
             )
-
-
-def skip(db: Database, row_id: int, reason: str) -> None:
-    with transaction(db):
-        db.execute(
-            "update deliveries set status = 'skipped', last_reply = ? where id = ?",
-            [reason, row_id],
-        )
 
 
 def mailing_status(db: Database, mailing_id: str) -> str:

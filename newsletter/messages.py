@@ -128,8 +128,35 @@ class Skeleton:
 
 
 def _qp(text: str) -> bytes:
-    data = text.replace("\r\n", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
+    """Quoted-printable with CRLF, and no line that starts with a dot.
+
+    A leading dot would have to be doubled on the wire (SMTP dot-stuffing, a regular expression
+    over the whole message, per recipient); written as =2E it never needs to be.
+    """
+    data = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(_escape_leading_dot, data)
+    return data.replace(b"\n", CRLF)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.[^\n]*")
+
+
+def _escape_leading_dot(match: re.Match[bytes]) -> bytes:
+    return _dot_safe(match.group(0))
+
+
+def _dot_safe(line: bytes) -> bytes:
+    """One encoded line that may start with a dot: =2E instead, broken again if now too long."""
+    if not line.startswith(b"."):
+        return line
+    line = b"=2E" + line[1:]
+    if len(line) <= 76:
+        return line
+    cut = 75  # never inside an =XX escape
+    while b"=" in line[cut - 2 : cut]:
+        cut -= 1
+    return line[:cut] + b"=\n" + _dot_safe(line[cut:])
 
 
 def make_skeleton(

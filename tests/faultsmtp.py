@@ -53,7 +53,7 @@ class FaultySMTP:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
-        return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]  # as Postfix offers it
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

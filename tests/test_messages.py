@@ -155,3 +155,24 @@ def test_message_id_is_stable_per_mailing_and_recipient(settings) -> None:
     assert first != message_id(settings, "issue-2026-12", 8)
     assert first != message_id(settings, "issue-2027-01", 7)
     assert re.fullmatch(r"<issue-2026-12\.7\.[0-9a-f]{12}@ipo\.example>", first)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".meta { color: #4a4a4a; font-size: 14px; }\n.links { margin-bottom: 14px; }\n",
+        "." + "é" * 40 + "\n" + ".x" * 60 + "\n...\n.",
+        "regel\n." + "a" * 74 + "=" + "b" * 10 + "\n",
+        "." * 200,
+    ],
+)
+def test_no_wire_line_starts_with_a_dot_and_the_body_decodes_to_the_original(
+    settings, text
+) -> None:
+    skeleton = make_skeleton(settings, "Nieuwsbrief", Variant("GLD", text, text))
+    data = skeleton.build(recipient())
+    body = data.split(b"\r\n\r\n", 1)[1]
+    assert not any(line.startswith(b".") for line in body.split(b"\r\n"))
+    assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+    message = parse(data)
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text

@@ -115,3 +115,28 @@ def test_unknown_transport_and_missing_password_are_config_errors(tmp_path, monk
     monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD", raising=False)
     with pytest.raises(ConfigError, match="set NEWSLETTER_SMTP_PASSWORD"):
         make_transport("smtp://newsletter@relay.ipo.example:587?starttls=1", tmp_path)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_smtp_lines_starting_with_a_dot_arrive_intact(tmp_path, pipelining) -> None:
+    from tests.faultsmtp import FaultySMTP, Server
+
+    class Plain(FaultySMTP):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            session.host_name = hostname
+            return responses  # no PIPELINING offered: one command at a time
+
+    server = Server(FaultySMTP() if pipelining else Plain())
+    body = b"Eerste regel\r\n.tweede regel met een punt\r\n..en nog een\r\n"
+    with server as smtp:
+        transport = make_transport(server.url, tmp_path)
+        transport.open()
+        reply = transport.send(
+            Envelope("statenleden@ipo.example", "anna@gld.example", "<d@x>"),
+            MESSAGE.replace(b"Hallo Anna\r\n", body),
+        )
+        transport.close()
+    assert reply.startswith("250")
+    received = smtp.received[0].message().get_content().replace("\r\n", "\n")
+    assert received == body.decode().replace("\r\n", "\n")
+    assert received.splitlines()[1:] == [".tweede regel met een punt", "..en nog een"]
