@@ -30,7 +30,8 @@ lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev  ## Benchmarks, reported as ratios against a baseline measured in the same run
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/building.py
+	$(BIN)/python benchmarks/delivery.py
 
 golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered December issue
 	$(BIN)/python -m tests.golden regenerate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -15,8 +16,14 @@ PREFERENCES = "voorkeuren"
 
 
 def serializer(settings: Settings, purpose: str) -> URLSafeSerializer:
+    return _serializer(require_secret(settings), purpose)
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer(keys: tuple[str, ...], purpose: str) -> URLSafeSerializer:
     # itsdangerous signs with the last key and accepts all of them: NEWSLETTER_SECRET_KEY=OLD,NEW.
-    return URLSafeSerializer(list(require_secret(settings)), salt=f"newsletter.{purpose}")
+    # Made once per key set: two tokens per recipient are on the sending hot path.
+    return URLSafeSerializer(list(keys), salt=f"newsletter.{purpose}")
 
 
 def make_token(settings: Settings, purpose: str, subscriber_id: int) -> str:
