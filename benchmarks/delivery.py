@@ -89,12 +89,20 @@ def child(
     count: int,
     dkim_key: str | None = None,
     left: float = 1.0,
+    durability: str = "power-loss",
 ) -> dict[str, float]:
     """Run one measurement in a fresh process on a fresh copy of the instance."""
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
     try:
         copy = work / "instance"
         shutil.copytree(instance, copy, ignore=shutil.ignore_patterns("outbox", ".locks"))
+        if durability != "power-loss":
+            config = copy / "newsletter.toml"
+            config.write_text(
+                config.read_text().replace(
+                    "[delivery]\n", f'[delivery]\ndurability = "{durability}"\n'
+                )
+            )
         env = dict(os.environ)
         if dkim_key:
             env["NEWSLETTER_DKIM_KEY_FILE"] = dkim_key
@@ -237,6 +245,10 @@ def main() -> None:
                         child("baseline", instance, port, 2, n),
                     ),
                     (f"{n:,} issue send, 2 connections", child("ours", instance, port, 2, n)),
+                    (
+                        f"{n:,}   the same, durability = crash",
+                        child("ours", instance, port, 2, n, durability="crash"),
+                    ),
                 ]
                 for label, result in results:
                     ratio = result["rate"] / base["rate"]

@@ -50,6 +50,9 @@ class Delivery:
     bounce_address: str = ""  # e.g. bounces@ipo.example: envelope sender bounces+TOKEN@...
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # "power-loss": every commit is fsynced (the default); "crash": safe against a crashed or
+    # killed process but not a power cut, and faster with several connections.
+    durability: str = "power-loss"
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,9 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
             reader.fail(
                 "bounce_address", f'{exc}; write e.g. bounce_address = "bounces@ipo.example"'
             )
+    durability = reader.text("durability", "power-loss", default="power-loss")
+    if durability not in {"power-loss", "crash"}:
+        reader.fail("durability", f'\'{durability}\' is not known; write "power-loss" or "crash"')
     dkim = _Reader(path, data, "dkim")
     selector = dkim.text("selector", "nieuwsbrief2026", default="") if dkim.data else ""
     domain = dkim.text("domain", "ipo.example", default="") if dkim.data else ""
@@ -259,6 +265,7 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
         bounce_address=str(bounce),
         dkim_selector=selector,
         dkim_domain=domain,
+        durability=durability,
     )
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import clock, store
+from . import clock, ledger, store
 from .build import build_issue
 from .catalog import sync_content
 from .config import CONFIG_NAME, load_settings
 from .delivery import SendOptions, SendReport
 from .errors import NewsletterError
 from .issues import INTRO_PLACEHOLDER, create_issue
-from .outgoing import send_issue
+from .outgoing import mailing_id_for, send_issue
 from .subscribers import import_subscribers
 from .transports import describe_transport, transport_factory
 
@@ -132,9 +133,20 @@ def run_demo(
         summary.lines.append(
             f"Sent: {summary.send.summary()} via {describe_transport(url, folder)}"
         )
+        counts = ledger.counts(db, mailing_id_for(DEMO_MONTH))
+        summary.lines.append(
+            f"Report: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}"
+            f" — newsletter --project {_shown(folder)} issue report {DEMO_MONTH}"
+        )
         summary.problems += [
             f"{email}: {reply}" for email, reply in summary.send.failed + summary.send.deferred
         ]
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     return summary
+
+
+def _shown(folder: Path) -> str:
+    """The folder as the user can type it from here."""
+    relative = os.path.relpath(folder)
+    return folder.as_posix() if relative.startswith("..") else relative

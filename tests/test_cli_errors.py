@@ -422,6 +422,14 @@ CONFIG_CASES = {
         "[newsletter] base_url: 'http://www.ipo.example/nieuwsbrief' must be an absolute "
         "https:// URL, e.g. https://www.ipo.example/nieuwsbrief",
     ),
+    "unknown-durability": (
+        lambda i: toml(i, "[delivery]\n", '[delivery]\ndurability = "soms"\n'),
+        '[delivery] durability: \'soms\' is not known; write "power-loss" or "crash"',
+    ),
+    "connections-out-of-range": (
+        lambda i: toml(i, "[delivery]\n", "[delivery]\nconnections = 40\n"),
+        "[delivery] connections: must be a number from 1 to 16, e.g. connections = 1",
+    ),
     "unknown-feed-theme": (
         lambda i: toml(i, 'theme = "algemeen"', 'theme = "verkeer"'),
         "[[feeds]] #1 (ipo-nieuws): theme 'verkeer' is not in [themes]; use one of "

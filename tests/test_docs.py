@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from newsletter.cli import cli
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -64,25 +66,28 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return True
 
 
-def test_the_readme_demo_and_tour_print_what_the_readme_shows(tmp_path: Path) -> None:
-    folder = tmp_path / "demo-instance"
+def test_the_readme_demo_and_tour_print_what_the_readme_shows(tmp_path: Path, monkeypatch) -> None:
+    """`make demo` from the checkout, then the tour inside demo-instance/, as a new user would."""
+    monkeypatch.chdir(tmp_path)
     setup = dict(transcript("Set-up: two commands"))
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(folder)], catch_exceptions=False)
+    make_demo = re.search(r"^demo:.*\n\t\$\(BIN\)/(newsletter .*)$", MAKEFILE, re.M)
+    assert make_demo, "the Makefile's demo target runs newsletter"
+    args = make_demo.group(1).replace("$(DEMO_DIR)", "demo-instance").split()[1:]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0
     assert matches(setup["make demo"], result.output.splitlines()), result.output
     tour = transcript("A tour")
     assert len(tour) >= 6
-    # The shell set-up the tour starts with: the venv `make demo` made, the demo's default folder.
+    # The shell set-up the tour starts with: the venv `make demo` made, the demo's folder.
     assert [c for c, _ in tour if not c.startswith("newsletter ")] == [
         ". .venv/bin/activate",
         "cd demo-instance",
     ]
-    demo_dir = next(p for p in cli.commands["demo"].params if p.name == "folder")
-    assert demo_dir.default == "demo-instance"
+    monkeypatch.chdir(tmp_path / "demo-instance")
     for command, shown in tour:
         args = command.split()
         if args[0] != "newsletter":
             continue
-        run = CliRunner().invoke(cli, ["--project", str(folder), *args[1:]], catch_exceptions=False)
+        run = CliRunner().invoke(cli, args[1:], catch_exceptions=False)
         assert run.exit_code == 0, (command, run.output)
         assert matches(shown, run.stdout.splitlines()), (command, shown, run.stdout)
