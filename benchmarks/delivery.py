@@ -35,26 +35,17 @@ def free_port() -> int:
 
 def make_instance(folder: Path, recipients: int) -> Path:
     """The demo instance with `recipients` synthetic active subscribers and a built issue."""
-    from newsletter import clock, store
+    from newsletter import clock
     from newsletter.build import build_issue
-    from newsletter.catalog import sync_content
-    from newsletter.config import load_settings
-    from newsletter.demo import DEMO_INTRO, DEMO_NOW, copy_instance, demo_source
-    from newsletter.issues import INTRO_PLACEHOLDER, create_issue
-    from newsletter.subscribers import import_subscribers
+    from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo, write_demo_issue
 
     clock.set_now(DEMO_NOW)
     copy_instance(demo_source(), folder, fresh=False)
-    settings = load_settings(folder)
-    db = store.open_store(settings)
-    sync_content(db, settings)
-    for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
-        import_subscribers(db, settings, path)  # for the province blocks
+    settings, db = load_demo(folder)  # the demo lists give the province blocks
     db.execute("update subscribers set status = 'unsubscribed'")  # only the synthetic ones get it
     provinces = list(settings.provinces)
     now = clock.utc_iso()
     with db.atomic():
-        db.execute_many = None  # type: ignore[attr-defined]
         db.conn.executemany(
             "insert into subscribers (email, name, first_name, last_name, salutation, province, "
             "status, themes, source, created_at, updated_at) "
@@ -72,10 +63,7 @@ def make_instance(folder: Path, recipients: int) -> Path:
                 for n in range(recipients)
             ),
         )
-    path, _ = create_issue(db, settings, MONTH)
-    path.write_text(
-        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
-    )
+    write_demo_issue(db, settings)
     build_issue(db, settings, MONTH)
     db.conn.close()
     return folder

@@ -7,10 +7,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from . import clock, ledger, store
 from .build import build_issue
 from .catalog import sync_content
-from .config import CONFIG_NAME, load_settings
+from .config import CONFIG_NAME, Settings, load_settings
+from .content import Item
 from .delivery import SendOptions, SendReport
 from .errors import NewsletterError
 from .issues import INTRO_PLACEHOLDER, create_issue
@@ -78,22 +81,14 @@ def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
     shutil.copytree(source / "subscribers" / "demo", folder / "subscribers" / "demo")
 
 
-def run_demo(
-    folder: Path, transport: str | None = None, send: bool = True, fresh: bool = False
-) -> DemoSummary:
-    """Copy the demo data into folder and run sync, import, issue new/build and send."""
-    folder = folder.resolve()
-    copy_instance(demo_source(), folder, fresh)
-    if not clock.is_fixed():
-        clock.set_now(DEMO_NOW)
+def load_demo(folder: Path, summary: DemoSummary | None = None) -> tuple[Settings, Database]:
+    """An instance copied from the demo: content synced and the demo lists imported."""
     settings = load_settings(folder)
     db = store.open_store(settings)
-    summary = DemoSummary(folder)
-
+    summary = summary or DemoSummary(folder)
     synced = sync_content(db, settings)
     summary.problems += synced.errors
     summary.lines.append(synced.summary())
-
     imported = 0
     for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
         report = import_subscribers(db, settings, path)
@@ -105,12 +100,28 @@ def run_demo(
         f"Subscribers: {imported} imported from {settings.subscribers_dir.name}/demo/ "
         f"({people} people, {av} AV members)"
     )
+    return settings, db
 
+
+def write_demo_issue(db: Database, settings: Settings) -> tuple[Path, dict[str, list[Item]]]:
+    """The December issue file as `issue new` writes it, with the intro staff would write."""
     path, chosen = create_issue(db, settings, DEMO_MONTH, force=True)
-    # What staff would do next: write the intro.
     path.write_text(
         path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
     )
+    return path, chosen
+
+
+def run_demo(
+    folder: Path, transport: str | None = None, send: bool = True, fresh: bool = False
+) -> DemoSummary:
+    """Copy the demo data into folder and run sync, import, issue new/build and send."""
+    folder = folder.resolve()
+    copy_instance(demo_source(), folder, fresh)
+    if not clock.is_fixed():
+        clock.set_now(DEMO_NOW)
+    settings, db = load_demo(folder, summary := DemoSummary(folder))
+    path, chosen = write_demo_issue(db, settings)
     summary.lines.append(
         f"Issue: {path.relative_to(folder)} with {sum(len(v) for v in chosen.values())} items"
     )

@@ -13,8 +13,14 @@ from newsletter import clock, store
 from newsletter.catalog import sync_content
 from newsletter.cli import cli
 from newsletter.config import Settings, load_settings
-from newsletter.demo import DEMO_INTRO, DEMO_NOW, copy_instance, demo_source
-from newsletter.issues import INTRO_PLACEHOLDER, create_issue
+from newsletter.demo import (
+    DEMO_NOW,
+    DemoSummary,
+    copy_instance,
+    demo_source,
+    load_demo,
+    write_demo_issue,
+)
 from newsletter.subscribers import import_subscribers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,21 +57,16 @@ def db(settings: Settings) -> Database:
 @pytest.fixture
 def loaded(settings: Settings, db: Database) -> Database:
     """The instance with its content synced and the demo lists imported."""
-    report = sync_content(db, settings)
-    assert not report.errors, report.errors
-    for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
-        assert not import_subscribers(db, settings, path).rejected
+    summary = DemoSummary(settings.project)
+    load_demo(settings.project, summary)
+    assert not summary.problems, summary.problems
     return db
 
 
 @pytest.fixture
 def december(settings: Settings, loaded: Database) -> Path:
     """The December issue file as `issue new` writes it, with the demo intro filled in."""
-    path, _ = create_issue(loaded, settings, "2026-12")
-    path.write_text(
-        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
-    )
-    return path
+    return write_demo_issue(loaded, settings)[0]
 
 
 class Runner:
@@ -107,11 +108,7 @@ def small(settings: Settings, db: Database, tmp_path: Path) -> Callable[[int], l
         assert not sync_content(db, settings).errors
         emails = write_people(tmp_path / "lijst.csv", count)
         assert not import_subscribers(db, settings, tmp_path / "lijst.csv").rejected
-        path, _ = create_issue(db, settings, "2026-12")
-        path.write_text(
-            path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO),
-            encoding="utf-8",
-        )
+        write_demo_issue(db, settings)
         return emails
 
     return make

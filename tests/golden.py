@@ -11,14 +11,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from newsletter import clock, store
+from newsletter import clock
 from newsletter.build import build_issue
-from newsletter.catalog import sync_content
-from newsletter.config import load_settings
-from newsletter.demo import DEMO_INTRO, DEMO_MONTH, DEMO_NOW, copy_instance, demo_source
-from newsletter.issues import INTRO_PLACEHOLDER, create_issue
+from newsletter.demo import (
+    DEMO_MONTH,
+    DEMO_NOW,
+    copy_instance,
+    demo_source,
+    load_demo,
+    write_demo_issue,
+)
 from newsletter.render import RenderedIssue
-from newsletter.subscribers import import_subscribers
 
 GOLDEN = Path(__file__).parent / "golden" / DEMO_MONTH
 # One province variant, the variant without a province, and the web version.
@@ -34,15 +37,8 @@ def render_demo(folder: Path) -> RenderedIssue:
     """The December issue of the demo instance, exactly as `newsletter demo` builds it."""
     clock.set_now(DEMO_NOW)
     copy_instance(demo_source(), folder, fresh=False)
-    settings = load_settings(folder)
-    db = store.open_store(settings)
-    sync_content(db, settings)
-    for path in sorted((settings.subscribers_dir / "demo").glob("*.csv")):
-        import_subscribers(db, settings, path)
-    path, _ = create_issue(db, settings, DEMO_MONTH)
-    path.write_text(
-        path.read_text(encoding="utf-8").replace(INTRO_PLACEHOLDER, DEMO_INTRO), encoding="utf-8"
-    )
+    settings, db = load_demo(folder)
+    write_demo_issue(db, settings)
     return build_issue(db, settings, DEMO_MONTH).rendered
 
 

@@ -193,25 +193,31 @@ def test_a_second_sender_on_the_same_mailing_is_refused(settings, db, small) -> 
         pass
 
 
+def send_command(instance: Path, server: Server, *extra: str) -> list[str]:
+    """`newsletter issue send` as its own process, the way cron or a person starts it."""
+    return [
+        sys.executable,
+        "-m",
+        "newsletter",
+        "--project",
+        str(instance),
+        "--now",
+        "2026-12-01T08:30",
+        "issue",
+        "send",
+        "2026-12",
+        "--transport",
+        server.url,
+        *extra,
+    ]
+
+
 def test_two_concurrent_sender_processes_never_double_send(settings, db, small, instance):
     emails = small(60)
     server = Server()
     with server as smtp:
         smtp.delay = 0.01
-        command = [
-            sys.executable,
-            "-m",
-            "newsletter",
-            "--project",
-            str(instance),
-            "--now",
-            "2026-12-01T08:30",
-            "issue",
-            "send",
-            "2026-12",
-            "--transport",
-            server.url,
-        ]
+        command = send_command(instance, server)
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
         second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
         outputs = [p.communicate(timeout=120) for p in (first, second)]
@@ -227,22 +233,7 @@ def crash_and_resume(
 ) -> list[int]:
     """Run `issue send`, SIGKILL it at random moments `kills` times, then let it finish."""
     rng = random.Random(20261201 + len(policy))
-    command = [
-        sys.executable,
-        "-m",
-        "newsletter",
-        "--project",
-        str(instance),
-        "--now",
-        "2026-12-01T08:30",
-        "issue",
-        "send",
-        "2026-12",
-        "--transport",
-        server.url,
-        "--in-doubt",
-        policy,
-    ]
+    command = send_command(instance, server, "--in-doubt", policy)
     killed_at = []
     for _ in range(kills):
         before = len(server.handler.received)
