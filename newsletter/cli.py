@@ -394,6 +394,27 @@ class progress_bar:
             self.bar.__exit__(*exc)
 
 
+# -- web ------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@pass_settings
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the public pages: unsubscribe, preferences, archive (put a web server in front).
+
+    Under another WSGI server use the factory newsletter.web:create_app().
+
+    \b
+        newsletter serve --port 8000
+    """
+    from .web import serve as run_server
+
+    click.echo(f"Serving {settings.base_url} on http://{host}:{port}/ (Ctrl+C stops)", err=True)
+    run_server(settings, host, port)
+
+
 # -- demo -----------------------------------------------------------------------------------
 
 

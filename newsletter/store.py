@@ -169,6 +169,23 @@ def m004_delivery_engine(db: Database) -> None:
     db.table("bounces").create_index(["subscriber_id"])
 
 
+@migrations()
+def m005_audit(db: Database) -> None:
+    db.table("events").create(
+        {
+            "id": int,
+            "at": str,  # UTC
+            "actor": str,  # web, cli:<user>, tick, import:<file> ...
+            "action": str,  # unsubscribe, preferences, subscribe, confirm, forget, send ...
+            "subject": str,  # what it was about: subscriber:<id>, issue-2026-12 ...
+            "detail": str,  # JSON
+        },
+        pk="id",
+    )
+    db.table("events").create_index(["subject"])
+    db.table("subscribers").add_column("consent_text", str)  # the version of the consent text
+
+
 def connect(path: Path | str) -> Database:
     """Open (and migrate) the store at path; ":memory:" gives a private in-memory store."""
     if str(path) == ":memory:":

@@ -1,0 +1,209 @@
+"""The public web endpoints: Flask's test client, and one real `newsletter serve` process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from newsletter import audit, store
+from newsletter.build import build_issue
+from newsletter.config import load_settings
+from newsletter.outgoing import send_issue
+from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from newsletter.transports import MemoryTransport
+from newsletter.web import create_app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def client(settings, loaded):
+    return create_app(settings).test_client()
+
+
+def person(db, email="kees.sanders@gld.example") -> dict:
+    return dict(next(db.query("select * from subscribers where email = ?", [email])))
+
+
+def status(db, subscriber_id: int) -> str:
+    return str(db.table("subscribers").get(subscriber_id)["status"])
+
+
+def test_get_shows_one_button_and_never_unsubscribes(client, settings, loaded) -> None:
+    kees = person(loaded)
+    page = client.get(f"/afmelden/{make_token(settings, UNSUBSCRIBE, kees['id'])}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<html lang="nl">' in html and "Ja, meld mij af" in html
+    assert html.count("<button") == 1 and 'method="post"' in html
+    assert status(loaded, kees["id"]) == "active"
+
+
+def test_rfc8058_one_click_post_without_cookies_unsubscribes_with_200(
+    client, settings, loaded
+) -> None:
+    kees = person(loaded)
+    url = f"/afmelden/{make_token(settings, UNSUBSCRIBE, kees['id'])}"
+    for form in ({"List-Unsubscribe": "One-Click"},):
+        response = client.post(url, data=form, content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 200 and "Location" not in response.headers
+    assert status(loaded, kees["id"]) == "unsubscribed"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_one_click_multipart_works_too(client, settings, loaded) -> None:
+    petra = person(loaded, "petra.claessens@gld.example")
+    response = client.post(
+        f"/afmelden/{make_token(settings, UNSUBSCRIBE, petra['id'])}",
+        data={"List-Unsubscribe": "One-Click"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert status(loaded, petra["id"]) == "unsubscribed"
+
+
+def test_a_replayed_unsubscribe_is_harmless_and_audited_once(client, settings, loaded) -> None:
+    kees = person(loaded)
+    url = f"/afmelden/{make_token(settings, UNSUBSCRIBE, kees['id'])}"
+    for _ in range(3):
+        assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    events = audit.events(loaded, f"subscriber:{kees['id']}")
+    assert [(e["actor"], e["action"]) for e in events] == [("web", "unsubscribe")]
+    assert "U bent afgemeld" in client.get(url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "case", ["tampered", "other-purpose", "revoked-key", "unknown-person", "garbage"]
+)
+def test_bad_tokens_get_a_friendly_400_and_change_nothing(case, settings, loaded, monkeypatch):
+    kees = person(loaded)
+    token = make_token(settings, UNSUBSCRIBE, kees["id"])
+    if case == "tampered":
+        token = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    elif case == "other-purpose":
+        token = make_token(settings, PREFERENCES, kees["id"])
+    elif case == "revoked-key":
+        monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "oude-sleutel-die-gelekt-is")
+        token = make_token(load_settings(settings.project), UNSUBSCRIBE, kees["id"])
+        monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "nieuwe-sleutel")
+    elif case == "unknown-person":
+        token = make_token(settings, UNSUBSCRIBE, 999_999)
+    else:
+        token = "%3Cscript%3E"
+    client = create_app(load_settings(settings.project)).test_client()
+    for response in (client.get(f"/afmelden/{token}"), client.post(f"/afmelden/{token}")):
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert "Deze link werkt niet" in html and "<script>" not in html
+    assert status(loaded, kees["id"]) == "active"
+
+
+def test_key_rotation_old_links_keep_working(settings, loaded, monkeypatch) -> None:
+    kees = person(loaded)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "sleutel-2026")
+    token = make_token(load_settings(settings.project), UNSUBSCRIBE, kees["id"])
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "sleutel-2026,sleutel-2027")
+    client = create_app(load_settings(settings.project)).test_client()
+    assert client.get(f"/afmelden/{token}").status_code == 200
+
+
+def test_preferences_need_the_csrf_field_and_save_themes_and_pause(client, settings, loaded):
+    kees = person(loaded)
+    url = f"/voorkeuren/{make_token(settings, PREFERENCES, kees['id'])}"
+    page = client.get(url).get_data(as_text=True)
+    assert "BAC Landelijk Gebied" in page and 'name="csrf"' in page
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    forged = client.post(url, data={"thema": ["landelijk-gebied"]})
+    assert forged.status_code == 400
+    saved = client.post(
+        url, data={"csrf": csrf, "thema": ["landelijk-gebied", "digitalisering"], "pauze": "ja"}
+    )
+    assert saved.status_code == 200 and "Uw voorkeuren zijn opgeslagen" in saved.get_data(
+        as_text=True
+    )
+    row = loaded.table("subscribers").get(kees["id"])
+    assert row["status"] == "paused"
+    assert store.loads(row["themes"]) == ["digitalisering", "landelijk-gebied"]
+
+
+def test_archive_lists_only_sent_issues_with_feed_and_ics(client, settings, loaded, december):
+    assert "nog geen nieuwsbrieven" in client.get("/archief/").get_data(as_text=True)
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    assert client.get("/archief/2026-12/").status_code == 404  # built but not sent: not public
+    send_issue(loaded, settings, rendered, MemoryTransport)
+    listing = client.get("/archief/").get_data(as_text=True)
+    assert '<a href="2026-12/">Nieuwsbrief Statenleden december 2026</a>' in listing
+    web = client.get("/archief/2026-12/")
+    assert web.status_code == 200 and "Beste lezer" in web.get_data(as_text=True)
+    ics = client.get("/archief/2026-12/agenda/2027-02-10-av.ics")
+    assert ics.mimetype == "text/calendar" and b"BEGIN:VEVENT" in ics.data
+    feed = client.get("/archief/feed.atom")
+    assert feed.mimetype == "application/atom+xml"
+    assert b"<title>Nieuwsbrief Statenleden december 2026</title>" in feed.data
+    assert client.get("/archief/2026-12/agenda/..%2F..%2Fnewsletter.ics").status_code == 404
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_unsubscribe_through_the_real_server_takes_effect_before_the_next_send(
+    settings, loaded, december, instance
+) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsletter",
+            "--project",
+            str(instance),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        kees = person(loaded)
+        url = f"http://127.0.0.1:{port}/afmelden/{make_token(settings, UNSUBSCRIBE, kees['id'])}"
+        with urllib.request.urlopen(url, timeout=10) as page:  # a link scanner's prefetch
+            assert page.status == 200
+        assert status(loaded, kees["id"]) == "active"
+        request = urllib.request.Request(
+            url,
+            data=b"List-Unsubscribe=One-Click",
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and response.url == url  # no redirect
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            urllib.request.urlopen(url[:-3] + "xyz", timeout=10)
+        assert bad.value.code == 400
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    outbox = MemoryTransport()
+    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox)
+    recipients = {envelope.recipient for envelope, _ in outbox.sent}
+    assert kees["email"] not in recipients and len(recipients) == 625
