@@ -30,7 +30,7 @@ class IssueMessages:
         skeleton = self.skeletons.get(variant)
         if skeleton is None:
             skeleton = make_skeleton(
-                self.settings, self.rendered.issue.subject, self.rendered.variants[variant]
+                self.settings, self.rendered.issue.subject, self.rendered.variant(variant)
             )
             self.skeletons[variant] = skeleton
         subscriber_id = int(str(person["id"]))
@@ -76,7 +76,7 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
                 "mailing_id": mailing_id,
                 "subscriber_id": person.id,
                 "email": person.email,
-                "variant": rendered.variant_for(person.province).key,
+                "variant": rendered.variant_key(person.province, person.themes),
                 "status": "queued",
                 "message_id": message_id(settings, mailing_id, person.id),
                 "attempts": 0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
 from pathlib import Path
@@ -44,7 +45,7 @@ logging.getLogger("cssutils").setLevel(logging.CRITICAL)
 
 @dataclass(frozen=True)
 class Variant:
-    key: str  # province code, ALG or WEB
+    key: str  # province code, ALG or WEB; "GLD:a,b" leaves out the BAC blocks a and b
     html: str
     text: str
 
@@ -52,12 +53,30 @@ class Variant:
 @dataclass(frozen=True)
 class RenderedIssue:
     issue: Issue
-    variants: dict[str, Variant]
+    variants: dict[str, Variant]  # the 14 of every issue, then those readers' choices need
     web_url: str
     calendar: dict[str, bytes]  # item id -> .ics
+    render: Callable[[str], Variant] | None = None  # for a variant not made yet
+    bac: frozenset[str] = frozenset()  # the themes that are BAC blocks
 
-    def variant_for(self, province: str | None) -> Variant:
-        return self.variants.get(province or GENERAL, self.variants[GENERAL])
+    def variant_key(self, province: str | None, themes: Iterable[str] = ()) -> str:
+        """The variant a reader gets: their province, less the BAC blocks they opted out of.
+
+        `themes` are the reader's chosen themes; none chosen (or none that is a BAC) is all.
+        """
+        base = province if province in self.variants else GENERAL
+        in_issue = {item.theme for item in self.issue.sections.get("bac", [])}
+        chosen = set(themes) & self.bac
+        left_out = sorted(in_issue - chosen) if chosen else []
+        return f"{base}:{','.join(left_out)}" if left_out else base
+
+    def variant(self, key: str) -> Variant:
+        """A variant by key, rendered now (once) if no reader needed it before."""
+        if key not in self.variants:
+            if self.render is None:
+                raise KeyError(key)
+            self.variants[key] = self.render(key)
+        return self.variants[key]
 
 
 def marker(name: str) -> str:
@@ -131,13 +150,20 @@ def inline_css(html: str) -> str:
 
 
 def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[str, object]:
-    personal = key != WEB
-    province = key if key not in (GENERAL, WEB) else None
+    base, _, left_out = key.partition(":")
+    personal = base != WEB
+    province = base if base not in (GENERAL, WEB) else None
+    sections = dict(issue.sections)
+    if left_out:
+        kept = [i for i in sections.get("bac", []) if i.theme not in left_out.split(",")]
+        sections = {k: v for k, v in sections.items() if k != "bac"} | (
+            {"bac": kept} if kept else {}
+        )
     return {
         "settings": settings,
         "issue": issue,
-        "sections": issue.sections,
-        "bac_blocks": _bac_blocks(settings, issue.sections.get("bac", [])),
+        "sections": sections,
+        "bac_blocks": _bac_blocks(settings, sections.get("bac", [])),
         "personal": personal,
         "province": province,
         "province_name": settings.provinces.get(province or "", ""),
@@ -206,7 +232,14 @@ def render_issue(db: Database, settings: Settings, issue: Issue) -> RenderedIssu
     calendar = {
         item.id: item_ics(settings, item) for item in issue.items if item.has_calendar_entry
     }
-    return RenderedIssue(issue, variants, issue_web_url(settings, issue.month), calendar)
+    return RenderedIssue(
+        issue,
+        variants,
+        issue_web_url(settings, issue.month),
+        calendar,
+        render=lambda key: render_variant(env, settings, issue, key, db),
+        bac=frozenset(k for k, t in settings.themes.items() if t.bac),
+    )
 
 
 def write_build(settings: Settings, rendered: RenderedIssue) -> Path:

@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     def db() -> Database:
         if "db" not in g:
             g.db = store.open_store(settings)
-        return g.db  # type: ignore[no-any-return]
+        db_: Database = g.db
+        return db_
 
     @app.teardown_appcontext
     def close(_: BaseException | None) -> None:

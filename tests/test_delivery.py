@@ -140,3 +140,34 @@ def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loa
     assert "stopped, the relay is unreachable" in report.summary()
     assert report.had_failures and report.sent == 0
     assert statuses(loaded) == {"queued": 626}  # nothing lost: the next run sends them all
+
+
+def test_a_bac_a_reader_opted_out_of_is_left_out_of_their_message(settings, loaded, december):
+    kees = next(loaded.query("select id from subscribers where email = 'kees.sanders@gld.example'"))
+    loaded.table("subscribers").update(kees["id"], {"themes": '["landelijk-gebied"]'})
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    outbox = MemoryTransport()
+    send_issue(loaded, settings, rendered, lambda: outbox)
+    by_email = {e.recipient: d for e, d in outbox.sent}
+    mine = email.message_from_bytes(by_email["kees.sanders@gld.example"], policy=policy.default)
+    text = mine.get_body(("plain",)).get_content()
+    html = mine.get_body(("html",)).get_content()
+    assert "-- BAC Landelijk Gebied --" in text and "BAC Landelijk Gebied</strong>" in html
+    for other in (
+        "BAC Wonen &amp; Bereikbaarheid",
+        "BOD Werkgeverszaken",
+        "Digitalisering</strong>",
+    ):
+        assert other not in html
+    assert "Uw provincie: Gelderland" in text  # the rest of the issue is all there
+    assert "Regionaal OV na 2027" in text
+    neighbour = email.message_from_bytes(
+        by_email["petra.claessens@gld.example"], policy=policy.default
+    )
+    assert "BOD Werkgeverszaken" in neighbour.get_body(("plain",)).get_content()
+    # Variants are made per choice, not per reader: one more for Kees's choice.
+    assert sum(1 for key in rendered.variants if key.startswith("GLD:")) >= 1
+    row = next(
+        loaded.query("select variant from deliveries where email = ?", ["kees.sanders@gld.example"])
+    )
+    assert row["variant"].startswith("GLD:") and "landelijk-gebied" not in row["variant"]
