@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from .config import Settings, require_secret
 
@@ -67,3 +67,25 @@ def read_bounce_address(settings: Settings, address: str) -> int | None:
         if hmac.compare_digest(digest.hexdigest()[:10], match[2]):
             return delivery_id
     return None
+
+
+CONFIRM = "bevestigen"
+CONFIRM_MAX_AGE = 72 * 3600  # a sign-up confirmation link works for three days
+
+
+@functools.lru_cache(maxsize=16)
+def _timed(keys: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(keys), salt=f"newsletter.{purpose}")
+
+
+def make_timed_token(settings: Settings, purpose: str, subscriber_id: int) -> str:
+    return str(_timed(require_secret(settings), purpose).dumps(subscriber_id))
+
+
+def read_timed_token(settings: Settings, purpose: str, token: str, max_age: int) -> int | None:
+    """The id in a token that is genuine and younger than max_age seconds, else None."""
+    try:
+        value = _timed(require_secret(settings), purpose).loads(token, max_age=max_age)
+    except BadSignature:  # SignatureExpired is a BadSignature too
+        return None
+    return value if isinstance(value, int) else None

@@ -26,7 +26,15 @@ from .config import Settings, load_settings, require_secret
 from .dates import nl_date
 from .issues import MONTH
 from .preferences import reader, set_preferences, unsubscribe
-from .tokens import PREFERENCES, UNSUBSCRIBE, read_token
+from .signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
+from .tokens import (
+    CONFIRM,
+    CONFIRM_MAX_AGE,
+    PREFERENCES,
+    UNSUBSCRIBE,
+    read_timed_token,
+    read_token,
+)
 
 BAD_LINK = 400
 
@@ -124,6 +132,47 @@ def create_app(settings: Settings | None = None) -> Flask:
             csrf=csrf_token(),
             saved=saved,
         )
+
+    @app.route("/aanmelden", methods=["GET", "POST"])
+    def signup() -> tuple[str, int]:
+        values = {"naam": "", "email": "", "provincie": ""}
+        problem = ""
+        if request.method == "POST":
+            check_csrf()
+            values = {k: request.form.get(k, "").strip() for k in values}
+            if request.form.get("toestemming") != "ja":
+                problem = "Geef toestemming om u aan te melden."
+            else:
+                try:
+                    request_signup(
+                        db(),
+                        settings,
+                        values["naam"],
+                        values["email"],
+                        values["provincie"] or None,
+                        "web:aanmelden",
+                    )
+                except SignupError as exc:
+                    problem = str(exc)
+                else:
+                    return render_template("signup_sent.html.j2", email=values["email"]), 200
+        return render_template(
+            "signup.html.j2",
+            values=values,
+            problem=problem,
+            consent=CONSENT_TEXT,
+            csrf=csrf_token(),
+            provinces=settings.provinces,
+        ), 422 if problem else 200
+
+    @app.route("/aanmelden/bevestig/<token>", methods=["GET", "POST"])
+    def signup_confirm(token: str) -> str:
+        subscriber_id = read_timed_token(settings, CONFIRM, token, CONFIRM_MAX_AGE)
+        if subscriber_id is None or reader(db(), subscriber_id) is None:
+            abort(BAD_LINK)
+        if request.method == "POST":  # a GET only shows the button: scanners prefetch links
+            confirm_signup(db(), subscriber_id)
+        return render_template("signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
     def sent_issues() -> list[dict[str, Any]]:
         rows = db().query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,108 @@ def test_unsubscribe_through_the_real_server_takes_effect_before_the_next_send(
     send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox)
     recipients = {envelope.recipient for envelope, _ in outbox.sent}
     assert kees["email"] not in recipients and len(recipients) == 625
+
+
+def csrf_of(page: str) -> str:
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def confirm_path(mail) -> str:
+    link = next(w for w in mail.get_content().split() if "/aanmelden/bevestig/" in w)
+    return link.split("/nieuwsbrief", 1)[1]
+
+
+def test_signup_is_double_opt_in_with_recorded_consent(settings, loaded, instance) -> None:
+    client = create_app(settings).test_client()
+    form = client.get("/aanmelden").get_data(as_text=True)
+    assert '<label for="email">E-mailadres</label>' in form
+    answer = client.post(
+        "/aanmelden",
+        data={
+            "csrf": csrf_of(form),
+            "naam": "Noor van Dijk",
+            "email": "Noor.vanDijk@griffie.example",
+            "provincie": "UT",
+            "toestemming": "ja",
+        },
+    )
+    assert answer.status_code == 200 and "bevestig uw aanmelding" in answer.get_data(as_text=True)
+    row = person(loaded, "noor.vandijk@griffie.example")
+    assert row["status"] == "pending" and row["consent_text"] == "aanmelden-2026-12"
+    assert row["source"] == "web:aanmelden" and row["province"] == "UT"
+    mails = sorted((instance / "outbox").glob("*.eml"))
+    assert len(mails) == 1
+    mail = email.message_from_bytes(mails[0].read_bytes(), policy=policy.default)
+    assert mail["Subject"] == "Bevestig uw aanmelding voor de nieuwsbrief Statenleden"
+    assert mail["To"] == "Noor van Dijk <noor.vandijk@griffie.example>"
+    path = confirm_path(mail)
+    assert "Aanmelding bevestigen" in client.get(path).get_data(as_text=True)
+    assert person(loaded, "noor.vandijk@griffie.example")["status"] == "pending"  # GET: nothing
+    done = client.post(path)
+    assert "U bent aangemeld" in done.get_data(as_text=True)
+    row = person(loaded, "noor.vandijk@griffie.example")
+    assert row["status"] == "active" and row["consent_at"]
+    actions = [e["action"] for e in audit.events(loaded, f"subscriber:{row['id']}")]
+    assert actions == ["subscribe-request", "subscribe-confirm"]
+
+
+def test_signup_link_expires_after_three_days(settings, loaded, instance) -> None:
+    from newsletter import clock
+
+    client = create_app(settings).test_client()
+    form = client.get("/aanmelden").get_data(as_text=True)
+    client.post(
+        "/aanmelden",
+        data={
+            "csrf": csrf_of(form),
+            "naam": "Sem Bos",
+            "email": "sem.bos@griffie.example",
+            "toestemming": "ja",
+        },
+    )
+    path = confirm_path(
+        email.message_from_bytes(
+            next((instance / "outbox").glob("*.eml")).read_bytes(), policy=policy.default
+        )
+    )
+    import time as _time
+
+    real = _time.time
+    try:
+        _time.time = lambda: real() + 73 * 3600  # itsdangerous reads the wall clock
+        assert client.post(path).status_code == 400
+    finally:
+        _time.time = real
+    assert person(loaded, "sem.bos@griffie.example")["status"] == "pending"
+    assert clock.now()  # the app's own clock is untouched
+
+
+def test_signup_refuses_without_consent_or_csrf_and_says_nothing_about_who_is_listed(
+    settings, loaded, instance
+) -> None:
+    client = create_app(settings).test_client()
+    form = client.get("/aanmelden").get_data(as_text=True)
+    no_consent = client.post(
+        "/aanmelden",
+        data={"csrf": csrf_of(form), "naam": "Sem Bos", "email": "sem.bos@griffie.example"},
+    )
+    assert no_consent.status_code == 422
+    assert "Geef toestemming" in no_consent.get_data(as_text=True)
+    assert (
+        client.post(
+            "/aanmelden", data={"naam": "x", "email": "x@y.example", "toestemming": "ja"}
+        ).status_code
+        == 400
+    )
+    listed = client.post(
+        "/aanmelden",
+        data={
+            "csrf": csrf_of(form),
+            "naam": "Kees Sanders",
+            "email": "kees.sanders@gld.example",
+            "toestemming": "ja",
+        },
+    )
+    assert listed.status_code == 200 and "bevestig uw aanmelding" in listed.get_data(as_text=True)
+    assert not (instance / "outbox").exists() or not list((instance / "outbox").glob("*.eml"))
+    assert person(loaded)["status"] == "active"
