@@ -298,6 +298,8 @@ def _person(db: Database, subscriber_id: object) -> dict[str, object]:
     row = db.execute(
         "select id, email, name, salutation, status from subscribers where id = ?", [subscriber_id]
     ).fetchone()
+    if row is None:  # forgotten (subscribers forget) while the mailing was going: skip it
+        return {"id": subscriber_id, "email": "", "name": "", "salutation": "", "status": "erased"}
     return dict(zip(("id", "email", "name", "salutation", "status"), row, strict=True))
 
 

@@ -170,17 +170,19 @@ def commit(
                     "duration_ms = ?, next_attempt_at = null where id = ?",
                     [o.reply[:500], o.duration_ms, o.row_id],
                 )
-                db.table("bounces").insert(
-                    {
-                        "subscriber_id": o.subscriber_id,
-                        "delivery_id": o.row_id,
-                        "mailing_id": o.mailing_id,
-                        "source": "smtp",
-                        "kind": o.bounce or "hard",
-                        "reply": o.reply[:500],
-                        "created_at": stamp,
-                    }
-                )
+                if db.execute("select 1 from deliveries where id = ?", [o.row_id]).fetchone():
+                    # (no row: the person was forgotten while in flight; keep nothing about them)
+                    db.table("bounces").insert(
+                        {
+                            "subscriber_id": o.subscriber_id,
+                            "delivery_id": o.row_id,
+                            "mailing_id": o.mailing_id,
+                            "source": "smtp",
+                            "kind": o.bounce or "hard",
+                            "reply": o.reply[:500],
+                            "created_at": stamp,
+                        }
+                    )
             elif o.status == "deferred":
                 db.execute(
                     "update deliveries set status = 'deferred', last_reply = ?, "

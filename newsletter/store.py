@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -224,3 +225,53 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None, default: Any = None) -> Any:
     return default if text in (None, "") else json.loads(text)
+
+
+@migrations(transactional=False)  # PRAGMA foreign_keys can only change outside a transaction
+def m006_privacy(db: Database) -> None:
+    """Ids are never handed out again (AUTOINCREMENT): after `subscribers forget` the person's
+    old signed links (subscriber id) and bounce addresses (delivery id) cannot name someone new.
+    """
+    db.execute("PRAGMA foreign_keys = OFF")  # the tables are rebuilt with every row kept
+    try:
+        with db.atomic():
+            for name in ("subscribers", "deliveries"):
+                _never_reuse_ids(db, name)
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"m006_privacy would break foreign keys: {broken[:3]}")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
+
+
+def _never_reuse_ids(db: Database, name: str) -> None:
+    """Rebuild a table with `id INTEGER PRIMARY KEY AUTOINCREMENT`, keeping rows and indexes."""
+    schema = str(db.table(name).schema)
+    if "AUTOINCREMENT" in schema.upper():
+        return  # already done (the migration is not transactional, so it may run twice)
+    new = f"{name}_m006"
+    sql, found = re.subn(
+        r"""^(CREATE TABLE\s+)(?:IF NOT EXISTS\s+)?["\[`]?\w+["\]`]?(.*?["\[`]?id["\]`]?"""
+        r"""\s+INTEGER\s+PRIMARY\s+KEY)""",
+        rf'\1"{new}"\2 AUTOINCREMENT',
+        schema,
+        count=1,
+        flags=re.I | re.S,
+    )
+    if not found:
+        raise RuntimeError(f"m006_privacy: {name} has no id INTEGER PRIMARY KEY: {schema}")
+    extras = [
+        row[0]
+        for row in db.execute(
+            "select sql from sqlite_master where tbl_name = ? and type in ('index', 'trigger') "
+            "and sql is not null",
+            [name],
+        )
+    ]
+    columns = ", ".join(f'"{c}"' for c in db.table(name).columns_dict)
+    db.execute(sql)
+    db.execute(f'insert into "{new}" ({columns}) select {columns} from "{name}"')
+    db.execute(f'drop table "{name}"')
+    db.execute(f'alter table "{new}" rename to "{name}"')
+    for statement in extras:
+        db.execute(statement)
