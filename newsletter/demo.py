@@ -19,6 +19,7 @@ from .errors import NewsletterError
 from .issues import INTRO_PLACEHOLDER, create_issue
 from .outgoing import mailing_id_for, send_issue
 from .subscribers import import_subscribers
+from .tokens import UNSUBSCRIBE, make_token
 from .transports import describe_transport, transport_factory
 
 DEMO_MONTH = "2026-12"
@@ -154,7 +155,27 @@ def run_demo(
         ]
     else:
         summary.lines.append("Sent: nothing (--no-send)")
+    summary.lines.append(web_line(db, settings, folder))
     return summary
+
+
+def web_line(db: Database, settings: Settings, folder: Path) -> str:
+    """How to see the public pages of the demo, with one reader's real unsubscribe link."""
+    row = next(
+        db.query(
+            "select id, email from subscribers where status = 'active' "
+            "and province = 'GLD' order by id limit 1"
+        ),
+        None,
+    )
+    link = ""
+    if row is not None:
+        token = make_token(settings, UNSUBSCRIBE, int(row["id"]))
+        link = f"; {row['email']} unsubscribes at http://127.0.0.1:8000/afmelden/{token}"
+    return (
+        f"Web: newsletter --project {_shown(folder)} serve, then http://127.0.0.1:8000/archief/"
+        f"{link}"
+    )
 
 
 def _shown(folder: Path) -> str:

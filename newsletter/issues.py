@@ -21,6 +21,7 @@ from .content import SECTIONS, Item
 from .errors import ContentError, HeaderError
 from .headers import check_header_value
 from .sanitize import html_to_text, markdown_to_html
+from .segments import parse_segment
 from .sources.files import load_front_matter
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -38,6 +39,7 @@ class IssueFile:
     date: date
     intro: str
     sections: dict[str, list[str]]
+    audience: str = "all"
 
     @property
     def item_ids(self) -> list[str]:
@@ -55,6 +57,7 @@ class Issue:
     intro_html: str
     intro_text: str
     sections: dict[str, list[Item]]
+    audience: str = "all"
 
     @property
     def items(self) -> list[Item]:
@@ -65,7 +68,14 @@ class Issue:
         return f"Nieuwsbrief Statenleden {format_date(self.date, 'MMMM y', locale='nl')}"
 
     def content_hash(self) -> str:
-        parts = [self.month, self.subject, self.preheader, str(self.date), self.intro_html]
+        parts = [
+            self.month,
+            self.subject,
+            self.preheader,
+            str(self.date),
+            self.intro_html,
+            self.audience,
+        ]
         parts += [
             f"{key}:{item.content_hash()}" for key, items in self.sections.items() for item in items
         ]
@@ -161,7 +171,13 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
                 )
             seen[item_id] = key
         sections[key] = list(ids)
-    return IssueFile(month, path, subject, preheader, day, intro, sections)
+    audience = meta.get("audience", "all")
+    if not isinstance(audience, str):
+        raise ContentError(f"{where}: field 'audience' must be a segment, e.g. all or role:av_lid")
+    parse_segment(audience, settings, f"{where}: field 'audience'")
+    return IssueFile(
+        month, path, subject, preheader, day, intro, sections, audience.strip() or "all"
+    )
 
 
 def used_item_ids(settings: Settings, before_month: str) -> set[str]:
@@ -220,6 +236,7 @@ def new_issue_text(settings: Settings, month: str, day: date, chosen: dict[str, 
         f'subject: "Nieuwsbrief Statenleden {label}"',
         f'preheader: "Het laatste uit het IPO voor Statenleden, {label}."',
         f"date: {day.isoformat()}",
+        "audience: all  # or role:av_lid,plv_av_lid; 'newsletter subscribers segment' shows who",
         "# Reorder, remove or add item ids; 'newsletter content list' shows them all.",
         "sections:",
     ]
@@ -279,4 +296,5 @@ def load_issue(db: Database, settings: Settings, month: str) -> Issue:
         intro_html,
         html_to_text(intro_html),
         sections,
+        draft.audience,
     )

@@ -10,7 +10,7 @@ from .delivery import Progress, SendOptions, SendReport, TransportFactory, deliv
 from .errors import NewsletterError
 from .messages import Recipient, Skeleton, make_skeleton, message_id
 from .render import RenderedIssue
-from .subscribers import active_recipients
+from .segments import parse_segment, recipients
 from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 
@@ -82,7 +82,7 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
                 "attempts": 0,
                 "queued_at": now,
             }
-            for person in active_recipients(db)
+            for person in recipients(db, parse_segment(issue.audience, settings), issue.date)
         ),
     )
     return mailing_id

@@ -88,3 +88,34 @@ def set_preferences(
     updated = reader(db, subscriber_id)
     assert updated is not None
     return updated
+
+
+def set_preferences_by_email(
+    db: Database,
+    settings: Settings,
+    email: str,
+    themes: str | None,
+    paused: bool | None,
+    actor: str,
+) -> Reader:
+    """Staff set a reader's themes ("a,b" or "all") and/or pause; unset ones stay as they are."""
+    row = db.execute(
+        "select id from subscribers where email = ?", [email.strip().lower()]
+    ).fetchone()
+    if row is None:
+        raise NewsletterError(
+            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
+        )
+    current = reader(db, row[0])
+    assert current is not None
+    chosen = (
+        current.themes
+        if themes is None
+        else (
+            ()
+            if themes.strip() == "all"
+            else tuple(t.strip() for t in themes.split(",") if t.strip())
+        )
+    )
+    pause = current.status == "paused" if paused is None else paused
+    return set_preferences(db, settings, row[0], chosen, pause, actor)

@@ -76,21 +76,16 @@ def request_signup(
             "updated_at": now,
         }
         if row is None:
-            subscriber_id = int(
-                db.table("subscribers")
-                .insert(
-                    {
-                        **values,
-                        "email": email,
-                        "first_name": name.split(" ")[0],
-                        "last_name": name.partition(" ")[2],
-                        "salutation": f"Beste {name}",
-                        "themes": "[]",
-                        "created_at": now,
-                    }
-                )
-                .last_pk
-            )
+            new = {
+                **values,
+                "email": email,
+                "first_name": name.split(" ")[0],
+                "last_name": name.partition(" ")[2],
+                "salutation": f"Beste {name}",
+                "themes": "[]",
+                "created_at": now,
+            }
+            subscriber_id = int(str(db.table("subscribers").insert(new).last_pk))
         else:
             subscriber_id = int(row["id"])
             db.table("subscribers").update(subscriber_id, values)
