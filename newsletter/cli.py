@@ -592,6 +592,14 @@ class progress_bar:
             self.bar.__exit__(*exc)
 
 
+# -- inbox ----------------------------------------------------------------------------------
+
+
+@cli.group(context_settings=CONTEXT)
+def inbox() -> None:
+    """The contact mailbox: bounces, complaints, auto-replies, unsubscribes and questions."""
+
+
 # -- web ------------------------------------------------------------------------------------
 
 
