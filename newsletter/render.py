@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
 from pathlib import Path
+from typing import Any
 
 import mjml
 import premailer
 from icalendar import Calendar, Event
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from sqlite_utils import Database
 
 from . import clock
@@ -79,8 +81,26 @@ class RenderedIssue:
         return self.variants[key]
 
 
-def marker(name: str) -> str:
-    return f"@@{name}@@"
+class Marker(Markup):
+    """A per-recipient field: the only text in a rendered issue allowed to hold "@@"."""
+
+
+def marker(name: str) -> Marker:
+    if name not in MARKERS:
+        raise ContentError(f"templates: unknown field marker '{name}'; use {', '.join(MARKERS)}")
+    return Marker(f"@@{name}@@")
+
+
+# A zero-width non-joiner between the two @: looks the same, is never a marker.
+_DEFUSED = "@\u200c@"
+
+
+def defuse_markers(value: Any) -> Any:
+    """Jinja's finalize: "@@" in content, feeds or names can never become someone's field."""
+    if isinstance(value, Marker) or not isinstance(value, str) or "@@" not in value:
+        return value
+    defused = value.replace("@@", _DEFUSED)
+    return Markup(defused) if isinstance(value, Markup) else defused
 
 
 def environment(settings: Settings) -> Environment:
@@ -91,6 +111,7 @@ def environment(settings: Settings) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=defuse_markers,
     )
     env.filters.update(nl_date=nl_date, nl_time=nl_time, nl_when=nl_when)
     env.globals.update(

@@ -176,3 +176,27 @@ def test_a_bac_a_reader_opted_out_of_is_left_out_of_their_message(settings, load
         loaded.query("select variant from deliveries where email = ?", ["kees.sanders@gld.example"])
     )
     assert row["variant"].startswith("GLD:") and "landelijk-gebied" not in row["variant"]
+
+
+def test_markers_written_in_content_never_become_anyones_fields(settings, loaded, december):
+    news = settings.content_dir / "news" / "2026-11-30-overdrachtsdossier.md"
+    news.write_text(
+        news.read_text().rstrip() + "\n\n[meer](https://evil.example/x?u=@@afmelden_url@@"
+        "&e=@@email@@) en @@foo@@\n",
+        encoding="utf-8",
+    )
+    from newsletter.catalog import sync_content
+
+    sync_content(loaded, settings)
+    outbox = MemoryTransport()
+    report = send_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox
+    )
+    assert report.sent == 626  # an unknown @@foo@@ stops nothing
+    envelope, data = outbox.sent[0]
+    message = email.message_from_bytes(data, policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert envelope.recipient not in html.split("evil.example", 1)[1][:300]
+    assert "/afmelden/" not in html.split("evil.example", 1)[1][:300]
+    assert "@\u200c@afmelden_url@\u200c@" in text  # shown as written, harmless
