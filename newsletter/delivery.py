@@ -84,7 +84,7 @@ class SendReport:
     skipped: int = 0  # unsubscribed or bounced while the mailing was under way
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    in_doubt: list[str] = field(default_factory=list)  # left alone under --in-doubt skip
+    in_doubt: list[str] = field(default_factory=list)  # the relay may have them; see the report
     relay_down: str = ""  # why the run stopped early
     stopped: str = ""  # paused or cancelled while sending
     waiting: int = 0  # still open after this run (deferred until later, queued, in doubt)
@@ -103,7 +103,7 @@ class SendReport:
         if self.skipped:
             line += f", {self.skipped} skipped (no longer subscribed)"
         if self.in_doubt:
-            line += f", {len(self.in_doubt)} in doubt (left alone)"
+            line += f", {len(self.in_doubt)} in doubt"
         line += f" of {self.total} recipients"
         if self.stopped:
             line += f"; {self.stopped}, {self.waiting} waiting"
@@ -170,7 +170,7 @@ class Job:
 @dataclass
 class Result:
     job: Job
-    status: str  # sent, deferred, failed, queued (never reached the relay)
+    status: str  # sent, deferred, failed, in-doubt, queued (never reached the relay)
     reply: str
     duration_ms: float | None = None
     relay_down: bool = False
@@ -190,6 +190,14 @@ class Connection:
         self.transport: Transport | None = None
 
     def deliver(self, job: Job) -> Result:
+        """Send one job; never raises: whatever goes wrong becomes this job's result."""
+        try:
+            return self._deliver(job)
+        except Exception as exc:  # a bug or an odd transport: name it, keep the others going
+            self.close()
+            return Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
+
+    def _deliver(self, job: Job) -> Result:
         last = "stopped"
         started = False
         for delay in (0.0, *self.options.reconnect_delays):
@@ -213,7 +221,10 @@ class Connection:
                     return Result(
                         job, "failed" if exc.permanent else "deferred", exc.reply, _ms(began)
                     )
-                self.close()  # a 421 or a drop: wait, then a fresh connection
+                self.close()
+                if exc.maybe_delivered:  # lost after the data: never resent within this run
+                    return Result(job, "in-doubt", exc.reply, _ms(began))
+                # a 421 or a drop before the data: wait, then a fresh connection
                 last = exc.reply
                 continue
             return Result(job, "sent", reply, _ms(began))
@@ -311,13 +322,19 @@ def deliver_mailing(
     factory: TransportFactory,
     options: SendOptions | None = None,
     progress: Progress | None = None,
+    prepare: Callable[[], object] | None = None,
 ) -> SendReport:
-    """Send everything of a mailing that is due now; safe to run again at any moment."""
+    """Send everything of a mailing that is due now; safe to run again at any moment.
+
+    `prepare` runs under the mailing's lock before anything is read (queueing the audience).
+    """
     options = options or SendOptions()
     if options.in_doubt not in {"resend", "skip"}:
         raise NewsletterError(f"--in-doubt {options.in_doubt}: use resend or skip")
     report = SendReport(mailing_id)
     with mailing_lock(settings, mailing_id):
+        if prepare is not None:
+            prepare()  # e.g. queue the audience: under the lock, so no sender sees it half done
         status = ledger.mailing_status(db, mailing_id)
         if status == "cancelled":
             raise NewsletterError(f"{mailing_id} was cancelled; nothing is sent")
@@ -391,9 +408,15 @@ def _run(
                     outcomes.append(_skipped(row, person))
                     report.skipped += 1
                     continue
-                data = source.build(row, person)
-                if options.signer is not None:
-                    data = options.signer.sign(data)
+                try:
+                    data = source.build(row, person)
+                    if options.signer is not None:
+                        data = options.signer.sign(data)
+                except (NewsletterError, UnicodeError, ValueError) as exc:
+                    # This one person's message cannot be made (an address our headers cannot
+                    # carry, ...): named as failed, and everyone else still gets theirs.
+                    outcomes.append(_unbuildable(row, f"not sent: {exc}", report))
+                    continue
                 sender = (
                     bounce_address(settings, int(str(row["id"])))
                     if policy.bounce_address
@@ -404,15 +427,23 @@ def _run(
                 )
             # Outcomes and claims in one commit: every claimed row is on disk as `sending`
             # before its transaction starts, so at most one per connection can be in doubt.
-            ledger.commit(db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs])
+            claimed = ledger.commit(
+                db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs]
+            )
             outcomes = []
             for job in jobs:
-                pool.submit(job)
-                in_flight += 1
+                if int(str(job.row["id"])) in claimed:  # not cancelled or skipped meanwhile
+                    pool.submit(job)
+                    in_flight += 1
     finally:
         # Whatever happens (even an exception), record what is known before leaving.
         ledger.commit(db, outcomes)
         pool.close()
+
+
+def _unbuildable(row: dict[str, object], reason: str, report: SendReport) -> Outcome:
+    report.failed.append((str(row["email"]), reason))
+    return Outcome(row_id=int(str(row["id"])), status="failed", reply=reason)
 
 
 def _skipped(row: dict[str, object], person: dict[str, object]) -> Outcome:
@@ -435,6 +466,8 @@ def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendRepo
             bounce = "soft"
     elif status == "failed":
         bounce = "policy" if reply[4:7] == "5.7" else "hard"  # 5.7.x is about us, not them
+    elif status == "in-doubt":
+        report.in_doubt.append(email)
     if status == "sent":
         report.sent += 1
     elif status == "failed":
@@ -452,4 +485,5 @@ def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendRepo
         mailing_id=mailing_id,
         next_attempt_at=retry,
         bounce=bounce,
+        first_attempt_before=str(row["first_attempt_at"]) if row["first_attempt_at"] else None,
     )

@@ -29,7 +29,8 @@ class TransportError(NewsletterError):
     """A transport could not deliver one message.
 
     `permanent`: retrying this message cannot help (a 5xx). `connection_lost`: the connection is
-    gone (a drop, a 421, a timeout) and the next attempt needs a new one.
+    gone (a drop, a 421, a timeout) and the next attempt needs a new one. `maybe_delivered`: it
+    was lost after the whole message was handed over, so the relay may have accepted it.
     """
 
     def __init__(
@@ -39,11 +40,13 @@ class TransportError(NewsletterError):
         permanent: bool = False,
         reply: str = "",
         connection_lost: bool = False,
+        maybe_delivered: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.reply = reply or message
         self.connection_lost = connection_lost
+        self.maybe_delivered = maybe_delivered
 
 
 class Busy(NewsletterError):

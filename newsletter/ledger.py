@@ -34,6 +34,7 @@ class Outcome:
     subscriber_id: int = 0
     mailing_id: str = ""
     next_attempt_at: str | None = None  # for deferred
+    first_attempt_before: str | None = None  # for queued: as it was before this claim
     bounce: str = ""  # failed: hard, policy (5.7.x: about the sender) or soft (gave up)
 
 
@@ -148,13 +149,15 @@ def commit(
     db: Database,
     outcomes: Iterable[Outcome],
     claims: Iterable[tuple[dict[str, object], str]] = (),
-) -> None:
+) -> set[int]:
     """Record outcomes and claim the next rows as `sending` (with their envelope sender),
     all in one transaction.
 
     One commit per message keeps the promise: `sending` is on disk before its SMTP transaction
     starts and `sent` right after the 250 (at the latest with the next claim, or at the end).
+    Returns the ids actually claimed: a row cancelled or skipped meanwhile is not.
     """
+    claimed: set[int] = set()
     stamp = clock.utc_iso()
     with transaction(db):
         for o in outcomes:
@@ -170,7 +173,10 @@ def commit(
                     "duration_ms = ?, next_attempt_at = null where id = ?",
                     [o.reply[:500], o.duration_ms, o.row_id],
                 )
-                if db.execute("select 1 from deliveries where id = ?", [o.row_id]).fetchone():
+                if (
+                    o.bounce
+                    and db.execute("select 1 from deliveries where id = ?", [o.row_id]).fetchone()
+                ):
                     # (no row: the person was forgotten while in flight; keep nothing about them)
                     db.table("bounces").insert(
                         {
@@ -178,7 +184,7 @@ def commit(
                             "delivery_id": o.row_id,
                             "mailing_id": o.mailing_id,
                             "source": "smtp",
-                            "kind": o.bounce or "hard",
+                            "kind": o.bounce,
                             "reply": o.reply[:500],
                             "created_at": stamp,
                         }
@@ -194,21 +200,30 @@ def commit(
                     "update deliveries set status = 'skipped', last_reply = ? where id = ?",
                     [o.reply, o.row_id],
                 )
+            elif o.status == "in-doubt":  # the relay may have it: the policy decides next run
+                db.execute(
+                    "update deliveries set status = 'in-doubt', last_reply = ?, duration_ms = ? "
+                    "where id = ?",
+                    [o.reply[:500], o.duration_ms, o.row_id],
+                )
             elif o.status == "queued":  # never reached the relay: as if not tried
                 db.execute(
                     "update deliveries set status = 'queued', attempts = attempts - 1, "
-                    "last_reply = ? where id = ?",
-                    [o.reply[:500], o.row_id],
+                    "first_attempt_at = ?, last_reply = ? where id = ?",
+                    [o.first_attempt_before, o.reply[:500], o.row_id],
                 )
             else:
                 raise ValueError(o.status)
         for claim, envelope_from in claims:
-            db.execute(
+            cursor = db.execute(
                 "update deliveries set status = 'sending', attempts = attempts + 1, "
                 "sending_at = ?, first_attempt_at = coalesce(first_attempt_at, ?), "
-                "envelope_from = ? where id = ?",
+                "envelope_from = ? where id = ? and status in ('queued', 'deferred', 'in-doubt')",
                 [stamp, stamp, envelope_from, claim["id"]],
             )
+            if cursor.rowcount:
+                claimed.add(int(str(claim["id"])))
+    return claimed
 
 
 def mailing_status(db: Database, mailing_id: str) -> str:

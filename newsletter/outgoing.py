@@ -58,11 +58,12 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
         db, mailing_id, "issue", issue.subject, content_hash, issue.month
     )
     if mailing["content_hash"] != content_hash:
-        sent = ledger.count(db, mailing_id, "sent")
+        sent = ledger.count(db, mailing_id, "sent", "sending", "in-doubt")
         if sent:
             raise NewsletterError(
-                f"issue {issue.month} was already sent to {sent} people with other content; "
-                "undo the edits to finish the same issue, or start a new one"
+                f"issue {issue.month} was already sent to {sent} people (counting those in "
+                "doubt) with other content; undo the edits to finish the same issue, or start "
+                "a new one"
             )
         with ledger.transaction(db):
             db.table("mailings").update(mailing_id, {"content_hash": content_hash})
@@ -97,7 +98,14 @@ def send_issue(
     progress: Progress | None = None,
 ) -> SendReport:
     """Send the issue to everyone who has not had it; a rerun sends nothing twice."""
-    mailing_id = queue_issue(db, settings, rendered)
+    mailing_id = mailing_id_for(rendered.issue.month)
     return deliver_mailing(
-        db, settings, mailing_id, IssueMessages(settings, rendered), factory, options, progress
+        db,
+        settings,
+        mailing_id,
+        IssueMessages(settings, rendered),
+        factory,
+        options,
+        progress,
+        prepare=lambda: queue_issue(db, settings, rendered),
     )

@@ -126,7 +126,10 @@ def test_changed_content_after_a_partial_send_is_refused(settings, loaded, decem
         send_issue(loaded, settings, rendered, lambda: CrashingTransport(after=5))
     december.write_text(december.read_text().replace("laatste nieuwsbrief", "een na laatste"))
     changed = build_issue(loaded, settings, "2026-12").rendered
-    with pytest.raises(NewsletterError, match="already sent to 5 people with other content"):
+    with pytest.raises(
+        NewsletterError,
+        match=r"already sent to 6 people \(counting those in doubt\) with other content",
+    ):
         send_issue(loaded, settings, changed, lambda: MemoryTransport())
 
 
@@ -200,3 +203,32 @@ def test_markers_written_in_content_never_become_anyones_fields(settings, loaded
     assert envelope.recipient not in html.split("evil.example", 1)[1][:300]
     assert "/afmelden/" not in html.split("evil.example", 1)[1][:300]
     assert "@\u200c@afmelden_url@\u200c@" in text  # shown as written, harmless
+
+
+def test_a_message_that_cannot_be_built_fails_that_person_only(settings, loaded, rendered):
+    loaded.table("subscribers").insert(
+        {
+            "email": "jösé@gld.example",
+            "name": "José Test",
+            "status": "active",
+            "province": "GLD",
+            "themes": "[]",
+        }
+    )
+    outbox = MemoryTransport()
+    report = send_issue(loaded, settings, rendered, lambda: outbox)
+    assert report.sent == 626
+    assert [e for e, _ in report.failed] == ["jösé@gld.example"]
+    assert report.failed[0][1].startswith("not sent: ")
+    assert loaded.table("bounces").count == 0  # not a bounce: nothing about the address itself
+
+
+def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
+    from newsletter import ledger
+    from newsletter.outgoing import queue_issue
+
+    mailing = queue_issue(loaded, settings, rendered)
+    rows = list(ledger.pending(loaded, mailing, include_in_doubt=True))[:3]
+    ledger.set_mailing_status(loaded, mailing, "cancelled")
+    assert ledger.commit(loaded, [], claims=[(row, "x@ipo.example") for row in rows]) == set()
+    assert ledger.counts(loaded, mailing) == {"cancelled": 626}

@@ -13,6 +13,7 @@ from ..errors import ConfigError, TransportError
 from .base import Envelope
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+FINAL_REPLY_TIMEOUT = 600.0  # seconds the relay may take to answer the end of the data
 _DOT = re.compile(rb"(?m)^\.")  # a line that starts with a dot gets a second one (RFC 5321)
 
 
@@ -76,6 +77,7 @@ class SMTPTransport:
             self.open()
         connection = self.connection
         assert connection is not None
+        handed_over = False
         try:
             connection.ehlo_or_helo_if_needed()
             size = f" SIZE={len(data)}" if connection.has_extn("size") else ""
@@ -105,8 +107,13 @@ class SMTPTransport:
                 data = _DOT.sub(b"..", data)
             if not data.endswith(b"\r\n"):
                 data += b"\r\n"
+            handed_over = True
             connection.send(data + b".\r\n")
+            if connection.sock is not None:  # content filters may take minutes (RFC 5321: 10)
+                connection.sock.settimeout(max(self.timeout, FINAL_REPLY_TIMEOUT))
             code, message = connection.getreply()
+            if connection.sock is not None:
+                connection.sock.settimeout(self.timeout)
             if code != 250:
                 raise self._error(code, message)
             return f"{code} {message.decode('utf-8', 'replace')}"
@@ -126,7 +133,9 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise TransportError(
-                f"{self.describe()}: connection lost ({exc})", connection_lost=True
+                f"{self.describe()}: connection lost ({exc})",
+                connection_lost=True,
+                maybe_delivered=handed_over,
             ) from None
 
     def _error(self, code: int, message: bytes | str, connecting: bool = False) -> TransportError:
