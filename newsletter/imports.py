@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from . import clock
@@ -27,7 +27,7 @@ from .config import Settings
 from .errors import HeaderError, ImportRowError, NewsletterError
 from .headers import check_header_value
 from .store import dumps, transaction
-from .subscribers import ROLES, find_suppression, normalise_email, salutation_for
+from .subscribers import ROLES, canonical_address, find_suppression, normalise_email, salutation_for
 
 _ROLE_ALIASES = (
     {re.sub(r"[^a-z]", "", label.lower()): key for key, label in ROLES.items()}
@@ -320,7 +320,7 @@ def parse_person(
     if normalised.count("@") > 1:
         raise fail("e-mail", f"'{raw_email}' holds more than one address; give each person one row")
     try:
-        email = validate_email(normalised, check_deliverability=False).normalized
+        email = canonical_address(normalised)
     except EmailNotValidError as exc:
         raise fail("e-mail", f"'{raw_email}' is not a valid address ({exc})") from None
     for column in _NAME_CELLS:

@@ -128,35 +128,29 @@ class Skeleton:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable with CRLF, and no line that starts with a dot.
+    """Quoted-printable with CRLF, lines of at most 76, and no line that starts with a dot.
 
     A leading dot would have to be doubled on the wire (SMTP dot-stuffing, a regular expression
-    over the whole message, per recipient); written as =2E it never needs to be.
+    over the whole message, per recipient); written as =2E it never needs to be. (b2a_qp can
+    also leave a 77-character line when whitespace ends a line: that is broken again here.)
     """
     data = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    if data.startswith(b".") or b"\n." in data:
-        data = _LEADING_DOT.sub(_escape_leading_dot, data)
+    lines = data.split(b"\n")
+    if data.startswith(b".") or b"\n." in data or max(map(len, lines)) > 76:
+        data = b"\n".join(_fit(line) for line in lines)
     return data.replace(b"\n", CRLF)
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.[^\n]*")
-
-
-def _escape_leading_dot(match: re.Match[bytes]) -> bytes:
-    return _dot_safe(match.group(0))
-
-
-def _dot_safe(line: bytes) -> bytes:
-    """One encoded line that may start with a dot: =2E instead, broken again if now too long."""
-    if not line.startswith(b"."):
-        return line
-    line = b"=2E" + line[1:]
+def _fit(line: bytes) -> bytes:
+    """One encoded line made safe: =2E for a leading dot, a soft break when it is too long."""
+    if line.startswith(b"."):
+        line = b"=2E" + line[1:]
     if len(line) <= 76:
         return line
     cut = 75  # never inside an =XX escape
     while b"=" in line[cut - 2 : cut]:
         cut -= 1
-    return line[:cut] + b"=\n" + _dot_safe(line[cut:])
+    return line[:cut] + b"=\n" + _fit(line[cut:])
 
 
 def make_skeleton(
@@ -166,7 +160,7 @@ def make_skeleton(
     check_header_value(subject, "subject")
     mailto = f"mailto:{settings.sender_address}?subject=afmelden"
     headers = {
-        "From": settings.sender,
+        "From": format_address(settings.name, settings.sender_address),
         "Reply-To": settings.reply_to,
         "Subject": encode_header(subject),
         "MIME-Version": "1.0",

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from . import audit, clock
 from .config import Settings, require_secret
 from .errors import NewsletterError
 from .store import loads, transaction
-from .subscribers import ROLES, email_hash, email_hashes, find_suppression, normalise_email
+from .subscribers import ROLES, canonical_address, email_hash, email_hashes, find_suppression
 from .transports import make_transport
 from .transports.base import safe_filename
 from .transports.outbox import OutboxTransport
@@ -79,7 +79,7 @@ def register(name: str, erase: Eraser, collect: Collector | None = None) -> None
 def canonical_email(raw: str) -> str:
     """An address as the import stores it, or NewsletterError for what is not an address."""
     try:
-        return str(validate_email(normalise_email(raw), check_deliverability=False).normalized)
+        return canonical_address(raw)
     except EmailNotValidError as exc:
         raise NewsletterError(f"'{raw}' is not an e-mail address ({exc})") from None
 

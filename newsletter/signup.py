@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from . import audit, clock
 from .config import Settings
 from .errors import HeaderError, NewsletterError
-from .headers import check_header_value
+from .headers import check_header_value, format_address
 from .store import transaction
-from .subscribers import find_suppression, normalise_email
+from .subscribers import canonical_address, find_suppression
 from .tokens import CONFIRM, make_timed_token
 from .transports import Envelope, make_transport
 
@@ -53,12 +53,12 @@ def request_signup(
     except HeaderError:
         raise SignupError("Uw naam bevat tekens die wij niet kunnen gebruiken.") from None
     try:
-        email = validate_email(normalise_email(address), check_deliverability=False).normalized
+        email = canonical_address(address)
     except EmailNotValidError:
         raise SignupError("Dit e-mailadres klopt niet; controleer het.") from None
     if province and province not in settings.provinces:
         raise SignupError("Kies een provincie uit de lijst.")
-    row = next(db.query("select id, status from subscribers where email = ?", [email]), None)
+    row = next(db.query("select id, name, status from subscribers where email = ?", [email]), None)
     # Someone who was forgotten, bounced or is already subscribed gets no mail; the page they
     # see is the same, so the form tells nobody who is on the list.
     if find_suppression(db, settings, email) is not None or (
@@ -87,8 +87,10 @@ def request_signup(
             }
             subscriber_id = int(str(db.table("subscribers").insert(new).last_pk))
         else:
+            # Someone known (pending, or unsubscribed earlier): nothing about them changes
+            # until the owner of the address confirms; the mail uses the name we have.
             subscriber_id = int(row["id"])
-            db.table("subscribers").update(subscriber_id, values)
+            name = str(row["name"])
         audit.record(
             db,
             "web",
@@ -107,7 +109,7 @@ def send_confirmation(settings: Settings, subscriber_id: int, name: str, email: 
     link = f"{settings.base_url}/aanmelden/bevestig/{token}"
     message = EmailMessage()
     message["From"] = settings.sender
-    message["To"] = f"{name} <{email}>"
+    message["To"] = format_address(name, email)
     message["Subject"] = "Bevestig uw aanmelding voor de nieuwsbrief Statenleden"
     message["Date"] = format_datetime(clock.now().astimezone(clock.AMSTERDAM))
     message["Message-ID"] = make_msgid(domain=settings.sender_domain)
@@ -137,9 +139,9 @@ def confirm_signup(db: Database, subscriber_id: int) -> bool:
     now = clock.utc_iso()
     with transaction(db):
         cursor = db.execute(
-            "update subscribers set status = 'active', consent_at = ?, "
+            "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
             "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
-            [now, now, subscriber_id],
+            [CONSENT_VERSION, now, now, subscriber_id],
         )
         if cursor.rowcount:
             audit.record(

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from email_validator import validate_email
 from sqlite_utils import Database
 
 from .config import Settings, require_secret
@@ -46,6 +47,16 @@ _FORMAL = {
 def normalise_email(raw: str) -> str:
     """Trim, NFKC and lowercase an address (we never rely on case-sensitive local parts)."""
     return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
+def canonical_address(raw: str) -> str:
+    """The address as we store and send it, or EmailNotValidError (the caller words it).
+
+    ASCII only: a non-ASCII local part needs SMTPUTF8, which relays do not all offer, and an
+    internationalised domain is kept in its punycode (xn--) form, which every header can carry.
+    """
+    result = validate_email(normalise_email(raw), check_deliverability=False, allow_smtputf8=False)
+    return str(result.ascii_email).lower()
 
 
 def email_hashes(settings: Settings, address: str) -> tuple[str, ...]:

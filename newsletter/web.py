@@ -18,12 +18,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Flask, abort, g, render_template, request, send_file, session
+from jinja2 import select_autoescape
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
 from . import clock, store
 from .config import Settings, load_settings, require_secret
 from .dates import nl_date
+from .errors import NewsletterError
 from .issues import MONTH
 from .preferences import reader, set_preferences, unsubscribe
 from .signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    # Flask autoescapes only *.html; ours are *.html.j2: escape them too.
+    app.jinja_env.autoescape = select_autoescape(["html", "j2"])
     app.jinja_env.globals.update(settings=settings, nl_date=nl_date)
 
     def db() -> Database:
@@ -116,14 +120,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         saved = False
         if request.method == "POST":
             check_csrf()
-            set_preferences(
-                db(),
-                settings,
-                subscriber_id,
-                request.form.getlist("thema"),
-                request.form.get("pauze") == "ja",
-                "web",
-            )
+            try:
+                set_preferences(
+                    db(),
+                    settings,
+                    subscriber_id,
+                    request.form.getlist("thema"),
+                    request.form.get("pauze") == "ja",
+                    "web",
+                )
+            except NewsletterError:  # an unknown theme, or a subscription no longer theirs
+                abort(BAD_LINK)
             saved = True
         return render_template(
             "preferences.html.j2",

@@ -550,3 +550,18 @@ def test_unsubscribed_bounced_and_forgotten_addresses_stay_out(elected, settings
 
 def statuses_id(db, email: str) -> int:
     return next(db.table("subscribers").rows_where("email = ?", [email]))["id"]
+
+
+def test_addresses_are_stored_in_the_ascii_form_every_header_can_carry(settings, db, tmp_path):
+    from newsletter.subscribers import import_subscribers
+
+    path = tmp_path / "idn.csv"
+    path.write_text(
+        "naam;e-mail;provincie\nJan Idn;jan@münchen.example;GLD\nJosé Utf;jösé@gld.example;GLD\n",
+        encoding="utf-8",
+    )
+    report = import_subscribers(db, settings, path)
+    assert [r["email"] for r in db.query("select email from subscribers")] == [
+        "jan@xn--mnchen-3ya.example"
+    ]
+    assert len(report.rejected) == 1 and "jösé@gld.example" in report.rejected[0]

@@ -176,3 +176,20 @@ def test_no_wire_line_starts_with_a_dot_and_the_body_decodes_to_the_original(
     assert all(len(line) <= 76 for line in body.split(b"\r\n"))
     message = parse(data)
     assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+
+
+def test_lines_ending_in_whitespace_stay_within_76_characters(settings) -> None:
+    text = "".join(("x" * n + " \n") for n in range(60, 90))
+    skeleton = make_skeleton(settings, "Nieuwsbrief", Variant("GLD", text, text))
+    data = skeleton.build(recipient())
+    assert all(len(line) <= 76 for line in data.split(b"\r\n\r\n", 1)[1].split(b"\r\n"))
+    assert parse(data).get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+
+
+def test_a_sender_name_with_accents_or_a_comma_is_encoded(settings) -> None:
+    from dataclasses import replace
+
+    fancy = replace(settings, name="IPO Statenleden, Interprovinciaal Overleg – Den Haag")
+    message = parse(make_skeleton(fancy, "Nieuwsbrief", variant()).build(recipient()))
+    assert message["From"].addresses[0].display_name == fancy.name
+    assert message["From"].addresses[0].addr_spec == "statenleden@ipo.example"

@@ -314,3 +314,52 @@ def test_signup_refuses_without_consent_or_csrf_and_says_nothing_about_who_is_li
     assert listed.status_code == 200 and "bevestig uw aanmelding" in listed.get_data(as_text=True)
     assert not (instance / "outbox").exists() or not list((instance / "outbox").glob("*.eml"))
     assert person(loaded)["status"] == "active"
+
+
+def test_signing_up_an_unsubscribed_address_changes_nothing_until_the_owner_confirms(
+    settings, loaded, instance
+) -> None:
+    kees = person(loaded)
+    loaded.table("subscribers").update(kees["id"], {"status": "unsubscribed"})
+    client = create_app(settings).test_client()
+    form = client.get("/aanmelden").get_data(as_text=True)
+    client.post(
+        "/aanmelden",
+        data={
+            "csrf": csrf_of(form),
+            "naam": "Bel 0900-1234 @@foo@@",
+            "email": kees["email"],
+            "toestemming": "ja",
+        },
+    )
+    after = person(loaded)
+    assert (after["name"], after["province"], after["status"]) == (
+        kees["name"],
+        kees["province"],
+        "unsubscribed",
+    )
+    mail = email.message_from_bytes(
+        next((instance / "outbox").glob("*.eml")).read_bytes(), policy=policy.default
+    )
+    assert "Bel 0900" not in mail.get_content()  # the stranger's text never reaches the owner
+    assert client.post(confirm_path(mail)).status_code == 200
+    assert person(loaded)["status"] == "active"
+
+
+def test_web_pages_escape_what_readers_typed(settings, loaded) -> None:
+    client = create_app(settings).test_client()
+    form = client.get("/aanmelden").get_data(as_text=True)
+    page = client.post(
+        "/aanmelden", data={"csrf": csrf_of(form), "naam": '"><h1>INJECTED', "email": "geen-adres"}
+    ).get_data(as_text=True)
+    assert "<h1>INJECTED" not in page and "&#34;&gt;&lt;h1&gt;INJECTED" in page
+
+
+def test_preferences_with_an_unknown_theme_or_for_a_bounced_reader_give_400(settings, loaded):
+    kees = person(loaded)
+    client = create_app(settings).test_client()
+    url = f"/voorkeuren/{make_token(settings, PREFERENCES, kees['id'])}"
+    csrf = csrf_of(client.get(url).get_data(as_text=True))
+    assert client.post(url, data={"csrf": csrf, "thema": ["sport"]}).status_code == 400
+    loaded.table("subscribers").update(kees["id"], {"status": "bounced"})
+    assert client.post(url, data={"csrf": csrf}).status_code == 400
