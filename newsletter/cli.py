@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import catalog, clock, privacy, store
+from . import catalog, classify, clock, mailbox, privacy, store
 from .build import build_issue
 from .config import Settings, load_settings
 from .content import KINDS
@@ -511,7 +511,11 @@ def issue_send(
     for email, reply in report.failed + report.deferred:
         click.echo(f"Failed: {email}: {reply}", err=True)
     for email in report.in_doubt:
-        click.echo(f"In doubt: {email}: may have been sent before the crash; left alone", err=True)
+        click.echo(
+            f"In doubt: {email}: the relay may have it; 'newsletter issue report "
+            f"{month}' lists these, --in-doubt decides the next run",
+            err=True,
+        )
     click.echo(report.summary())
     if report.had_failures:
         raise Failed
@@ -598,6 +602,47 @@ class progress_bar:
 @cli.group(context_settings=CONTEXT)
 def inbox() -> None:
     """The contact mailbox: bounces, complaints, auto-replies, unsubscribes and questions."""
+
+
+@inbox.command("classify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def inbox_classify(files: tuple[Path, ...], as_json: bool) -> None:
+    """Say what message files are (bounce, complaint, auto-reply, ...) and why; stores nothing.
+
+    \b
+        newsletter inbox classify mailbox/new/1733040000.M1P2.eml --json
+    """
+    results = []
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise NewsletterError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        results.append((str(path), classify.classify(raw)))
+    if as_json:
+        click.echo(json.dumps([{"file": n, **v.as_dict()} for n, v in results], indent=2))
+    for name, verdict in [] if as_json else results:
+        click.echo("\n".join(classify.describe(name, verdict)))
+
+
+@inbox.command("fetch")
+@pass_settings
+def inbox_fetch(settings: Settings) -> None:
+    """Read new mail from every [inbox] source into the store, each message exactly once.
+
+    Stored mail is moved to the folder Verwerkt (.Verwerkt in a Maildir). A message that
+    cannot be parsed or is too large is stored as quarantined with the reason. A source that
+    fails is named and the others are still read (exit 1).
+
+    \b
+        newsletter inbox fetch
+    """
+    report = mailbox.fetch_inbox(store.open_store(settings), settings, clock.now())
+    echo_problems([s.error for s in report.failed])
+    click.echo(report.summary())
+    if report.failed:
+        raise Failed
 
 
 # -- web ------------------------------------------------------------------------------------

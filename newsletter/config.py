@@ -56,6 +56,20 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Inbox:
+    """[inbox]: where the contact mailbox is read from (see mailbox.py)."""
+
+    sources: tuple[str, ...] = ("maildir:mailbox",)  # maildir:DIR, imap://user@host/INBOX, imaps://
+    retention_days: float = 90.0  # raw message bytes are kept this long, then purged
+    max_bytes: int = 25_000_000  # a larger message is quarantined without its raw bytes
+    ca_file: str = ""  # optional: a CA certificate (PEM) the IMAP server's TLS must chain to
+
+    @property
+    def source(self) -> str:
+        return self.sources[0]
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
 
@@ -79,6 +93,7 @@ class Settings:
     demo: bool = False
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     delivery: Delivery = field(default_factory=Delivery)
+    inbox: Inbox = field(default_factory=Inbox)
 
     @property
     def sender_domain(self) -> str:
@@ -176,6 +191,7 @@ def load_settings(project: Path | str = ".") -> Settings:
     templates_dir = folder("templates", templates) if templates else builtin_templates()
 
     delivery = _read_delivery(path, data)
+    inbox = _read_inbox(path, data, project)
 
     themes = _read_themes(path, data)
     provinces = _read_provinces(path, data)
@@ -205,6 +221,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         demo=demo,
         secret_keys=keys,
         delivery=delivery,
+        inbox=inbox,
     )
 
 
@@ -266,6 +283,72 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
         dkim_selector=selector,
         dkim_domain=domain,
         durability=durability,
+    )
+
+
+INBOX_SCHEMES = {"maildir", "imap", "imaps"}
+
+
+def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
+    reader = _Reader(path, data, "inbox")
+    example = "maildir:mailbox"
+    value = reader.data.get("source", example)
+    raw = [value] if isinstance(value, str) else value
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
+        reader.fail("source", f'must be a URL or a list of URLs, e.g. source = "{example}"')
+    sources = []
+    for url in (str(v).strip() for v in raw):
+        scheme = url.split(":", 1)[0]
+        if scheme not in INBOX_SCHEMES:
+            reader.fail(
+                "source",
+                f"'{url}' is not a known mailbox; write maildir:DIR, "
+                "imap://user@host/INBOX?starttls=1 or imaps://user@host/INBOX",
+            )
+        if scheme == "maildir" and not url.split(":", 1)[1].removeprefix("//"):
+            reader.fail("source", f"'{url}' names no folder; write e.g. {example}")
+        if scheme in {"imap", "imaps"}:
+            parts = urlsplit(url)
+            if not parts.hostname or not parts.username:
+                reader.fail(
+                    "source",
+                    f"'{url}' needs a user and a host, e.g. "
+                    "imaps://statenleden@imap.ipo.example/INBOX",
+                )
+            if parts.password is not None:
+                reader.fail(
+                    "source",
+                    f"'{parts.scheme}://{parts.username}:…@{parts.hostname}' holds a password; "
+                    "remove it and set NEWSLETTER_IMAP_PASSWORD instead",
+                )
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                reader.fail("source", f"'{url}': the port is not a number")
+        sources.append(url)
+
+    def number(key: str, default: float, low: float, high: float) -> float:
+        value = reader.data.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            reader.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
+        return float(value)
+
+    ca_file = reader.data.get("ca_file", "")
+    if ca_file:
+        if not isinstance(ca_file, str) or not (project / ca_file).is_file():
+            reader.fail(
+                "ca_file", f"'{ca_file}' is not a file; name a PEM certificate or leave it out"
+            )
+        ca_file = str(project / ca_file)
+    return Inbox(
+        sources=tuple(sources),
+        retention_days=number("retention_days", 90, 0, 3650),
+        max_bytes=int(number("max_bytes", 25_000_000, 1_000, 1_000_000_000)),
+        ca_file=str(ca_file),
     )
 
 

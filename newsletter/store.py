@@ -275,3 +275,41 @@ def _never_reuse_ids(db: Database, name: str) -> None:
     db.execute(f'alter table "{new}" rename to "{name}"')
     for statement in extras:
         db.execute(statement)
+
+
+@migrations()
+def m007_inbox(db: Database) -> None:
+    """The contact mailbox: every message read (`inbound`) and how far each source was read."""
+    db.execute(
+        """
+        CREATE TABLE inbound (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,            -- the [inbox] source URL it came from
+            source_uid TEXT NOT NULL,        -- IMAP UID, or the Maildir file's key
+            uidvalidity INTEGER NOT NULL,    -- the IMAP folder's UIDVALIDITY; 0 for a Maildir
+            message_id TEXT,                 -- the Message-ID header, if it has one
+            from_address TEXT,
+            subject TEXT,
+            received_at TEXT,                -- when the mailbox got it (UTC)
+            fetched_at TEXT,                 -- when `inbox fetch` stored it (UTC)
+            size_bytes INTEGER,
+            raw BLOB,                        -- the message as received; purged after retention
+            raw_purge_after TEXT,
+            raw_purged_at TEXT,
+            status TEXT NOT NULL,            -- new, processed, quarantined
+            reason TEXT                      -- why it is quarantined, or how it was processed
+        )
+        """
+    )
+    # Exactly once: a message is stored once per source position, and once per Message-ID.
+    db.execute(
+        "CREATE UNIQUE INDEX inbound_once_per_source ON inbound (source, uidvalidity, source_uid)"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX inbound_once_per_message_id ON inbound (message_id) "
+        "WHERE message_id IS NOT NULL"
+    )
+    db.execute("CREATE INDEX inbound_status ON inbound (status)")
+    db.table("inbox_state").create(
+        {"source": str, "uidvalidity": int, "last_uid": int, "fetched_at": str}, pk="source"
+    )
