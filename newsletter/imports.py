@@ -470,6 +470,10 @@ def _rows_text(rows: list[int]) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
+def has_role_column(listed: ImportFile) -> bool:
+    return any(COLUMNS.get(_fold(heading)) == "rol" for heading in listed.header)
+
+
 def replace_province(listed: ImportFile, province: str | None) -> str | None:
     """The one province whose mandates a --replace import replaces, or NewsletterError."""
     path = listed.path
@@ -531,8 +535,10 @@ def _plan(
     now = clock.utc_iso()
     source = f"import:{listed.path.name}"
     listed_emails = set()
+    listed_roles: set[tuple[str, str]] = set()
     for person in listed.people:
         listed_emails.add(person.email)
+        listed_roles.update((person.email, role) for role in person.roles)
         existing = next(iter(db.table("subscribers").rows_where("email = ?", [person.email])), None)
         stopped = existing is not None and existing["status"] in STOPPED
         if stopped or find_suppression(db, settings, person.email) is not None:
@@ -618,6 +624,9 @@ def _plan(
             [replace, ends_on],
         )
         if row["email"] not in listed_emails
+        # A list with a role column also ends a role someone no longer has (an AV member
+        # who is now only a Statenlid); without one, everyone listed keeps their roles.
+        or (has_role_column(listed) and (row["email"], row["role"]) not in listed_roles)
     ]
     if listed.rejected:
         report.notes.append(

@@ -162,13 +162,13 @@ def test_replace_ends_exactly_the_mandates_of_people_who_left_and_keeps_history(
 
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "Subscribers: 1 added, 0 updated, 2 unchanged, 1 mandates added, 2 mandates ended in GLD\n"
+        "Subscribers: 1 added, 0 updated, 2 unchanged, 1 mandates added, 3 mandates ended in GLD\n"
     )
     assert mandates(db) == {
         ("anouk.verbeek@gld.example", "statenlid", "GLD", "2023-03-30"): None,
         ("bram.vandijk@gld.example", "statenlid", "GLD", "2023-03-30"): None,
-        # On the list, so kept: --replace ends the mandates of people who left, not roles.
-        ("bram.vandijk@gld.example", "av_lid", "GLD", "2023-03-30"): None,
+        # Still on the list, but no longer as AV member: that role ends, the rest stays.
+        ("bram.vandijk@gld.example", "av_lid", "GLD", "2023-03-30"): "2027-04-01",
         ("chantal.bakker@gld.example", "statenlid", "GLD", "2023-03-30"): "2027-04-01",
         ("chantal.bakker@gld.example", "plv_av_lid", "GLD", "2019-03-28"): "2023-03-29",
         ("daan.degraaf@gld.example", "griffier", "GLD", "2019-09-01"): "2027-04-01",
@@ -188,6 +188,22 @@ def test_replace_ends_exactly_the_mandates_of_people_who_left_and_keeps_history(
     again = run("--now", AFTER_ELECTIONS, "subscribers", "import", str(new), "--replace")
     assert again.stdout == (
         "Subscribers: 0 added, 0 updated, 3 unchanged, 0 mandates added, 0 mandates ended in GLD\n"
+    )
+
+
+def test_replace_with_a_list_without_a_role_column_keeps_everyones_roles(elected, db, run):
+    names_only = elected / "gelderland-namen.csv"
+    names_only.write_text(
+        "Naam;E-mail;Provincie\n"
+        "Anouk Verbeek;anouk.verbeek@gld.example;GLD\n"
+        "Bram van Dijk;bram.vandijk@gld.example;GLD\n",
+        encoding="utf-8",
+    )
+    result = run("--now", AFTER_ELECTIONS, "subscribers", "import", str(names_only), "--replace")
+    assert result.exit_code == 0, result.output
+    assert mandates(db)[("bram.vandijk@gld.example", "av_lid", "GLD", "2023-03-30")] is None
+    assert mandates(db)[("chantal.bakker@gld.example", "statenlid", "GLD", "2023-03-30")] == (
+        "2027-04-01"
     )
 
 
