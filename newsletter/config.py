@@ -63,6 +63,9 @@ class Inbox:
     retention_days: float = 90.0  # raw message bytes are kept this long, then purged
     max_bytes: int = 25_000_000  # a larger message is quarantined without its raw bytes
     ca_file: str = ""  # optional: a CA certificate (PEM) the IMAP server's TLS must chain to
+    acknowledge: bool = False  # a new conversation gets one automatic reply (RFC 3834)
+    hard_bounces: int = 1  # this many hard bounces mark an address bounced
+    soft_bounce_mailings: int = 3  # soft bounces only when this many mailings in a row bounced
 
     @property
     def source(self) -> str:
@@ -349,7 +352,17 @@ def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
         retention_days=number("retention_days", 90, 0, 3650),
         max_bytes=int(number("max_bytes", 25_000_000, 1_000, 1_000_000_000)),
         ca_file=str(ca_file),
+        acknowledge=_flag(reader, "acknowledge"),
+        hard_bounces=int(number("hard_bounces", 1, 1, 100)),
+        soft_bounce_mailings=int(number("soft_bounce_mailings", 3, 1, 100)),
     )
+
+
+def _flag(reader: _Reader, key: str) -> bool:
+    value = reader.data.get(key, False)
+    if not isinstance(value, bool):
+        reader.fail(key, f"must be true or false, e.g. {key} = false")
+    return bool(value)
 
 
 def _read_themes(path: Path, data: dict[str, Any]) -> dict[str, Theme]:

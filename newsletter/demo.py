@@ -153,10 +153,51 @@ def run_demo(
         summary.problems += [
             f"{email}: {reply}" for email, reply in summary.send.failed + summary.send.deferred
         ]
+        summary.lines += demo_mailbox(db, settings, summary)
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     summary.lines.append(web_line(db, settings, folder))
     return summary
+
+
+def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list[str]:
+    """What comes back after the send: the repository's mailbox-demo/ messages, filled in from
+    the deliveries they are about (X-Demo-Delivery), put in mailbox/new/, fetched, processed."""
+    from .mailbox import fetch_inbox, maildir_folder
+    from .processing import process_inbox
+
+    target = maildir_folder(settings, settings.inbox.source) / "new"
+    target.mkdir(parents=True, exist_ok=True)
+    for number, path in enumerate(sorted((demo_source() / "mailbox-demo").glob("*.eml")), 1):
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("X-Demo-Delivery:"):
+            first, text = text.split("\n", 1)
+            address = first.split(":", 1)[1].strip()
+            row = next(
+                db.query(
+                    "select d.message_id, m.subject from deliveries d join mailings m "
+                    "on m.id = d.mailing_id where d.email = ? order by d.id desc limit 1",
+                    [address],
+                ),
+                None,
+            )
+            if row is None:
+                summary.problems.append(f"{path.name}: no delivery to {address}")
+                continue
+            for key, value in (
+                ("message_id", row["message_id"]),
+                ("email", address),
+                ("subject", row["subject"]),
+            ):
+                text = text.replace("{{" + key + "}}", str(value))
+        name = f"{1764576000 + number}.M{number}P1.demo"
+        (target / name).write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    now = clock.now()
+    fetched = fetch_inbox(db, settings, now)
+    summary.problems += [s.error for s in fetched.failed]
+    processed = process_inbox(db, settings, now)
+    summary.problems += processed.problems
+    return [fetched.summary(), processed.summary()]
 
 
 def web_line(db: Database, settings: Settings, folder: Path) -> str:

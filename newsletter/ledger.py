@@ -268,7 +268,9 @@ def mailing_report(db: Database, mailing_id: str) -> dict[str, object]:
         "group by variant, status order by variant",
         [mailing_id],
     ):
-        per_province.setdefault(row["variant"], {})[row["status"]] = row["n"]
+        province = str(row["variant"]).partition(":")[0]  # "GLD:a,b" is GLD less some BAC's
+        counts_ = per_province.setdefault(province, {})
+        counts_[row["status"]] = counts_.get(row["status"], 0) + row["n"]
     slowest = list(
         db.query(
             "select email, duration_ms, last_reply from deliveries where mailing_id = ? and "
@@ -302,7 +304,42 @@ def mailing_report(db: Database, mailing_id: str) -> dict[str, object]:
         "errors": errors,
         "in_doubt": in_doubt,
         "next_retry": next_retry(db, mailing_id),
+        **bounce_rates(db, mailing_id),
     }
+
+
+COMPLAINT_WARNING = 0.001  # above 0.1 % complaints a mailing gets a warning
+HARD_BOUNCE_WARNING = 0.02  # and above 2 % hard bounces
+
+
+def bounce_rates(db: Database, mailing_id: str) -> dict[str, object]:
+    """Bounces per kind (refused while sending, or reported back) and complaints, with warnings.
+
+    Rates are per message sent or failed; a delivery counts once per kind however many reports.
+    """
+    kinds = {
+        r["kind"]: r["n"]
+        for r in db.query(
+            "select kind, count(distinct delivery_id) n from bounces where mailing_id = ? "
+            "group by kind",
+            [mailing_id],
+        )
+    }
+    complaints = kinds.pop("complaint", 0)
+    tried = count(db, mailing_id, "sent", "failed")
+    warnings = []
+    if tried and complaints / tried > COMPLAINT_WARNING:
+        warnings.append(
+            f"complaints {complaints / tried:.2%} of {tried} messages (above "
+            f"{COMPLAINT_WARNING:.1%}): check the list's consent and the unsubscribe link"
+        )
+    hard = kinds.get("hard", 0)
+    if tried and hard / tried > HARD_BOUNCE_WARNING:
+        warnings.append(
+            f"hard bounces {hard / tried:.2%} of {tried} messages (above "
+            f"{HARD_BOUNCE_WARNING:.0%}): the list needs cleaning before the next mailing"
+        )
+    return {"bounces": kinds, "complaints": complaints, "warnings": warnings}
 
 
 def format_report(report: dict[str, object]) -> str:
@@ -343,6 +380,17 @@ def format_report(report: dict[str, object]) -> str:
         )
     if report["next_retry"]:
         lines.append(f"  next retry: {report['next_retry']}")
+    bounces, complaints = report.get("bounces") or {}, report.get("complaints") or 0
+    assert isinstance(bounces, dict)
+    if bounces or complaints:
+        lines.append(
+            "  bounces: "
+            + (", ".join(f"{n} {kind}" for kind, n in sorted(bounces.items())) or "none")
+            + f"; complaints: {complaints}"
+        )
+    warnings = report.get("warnings") or []
+    assert isinstance(warnings, list)
+    lines += [f"  warning: {w}" for w in warnings]
     return "\n".join(lines)
 
 

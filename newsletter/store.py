@@ -213,9 +213,25 @@ def open_store(settings: Settings) -> Database:
 
 @contextmanager
 def transaction(db: Database) -> Iterator[Database]:
-    """All or nothing: what the block writes is committed together or not at all."""
-    with db.atomic():
+    """All or nothing: what the block writes is committed together or not at all.
+
+    BEGIN IMMEDIATE takes the write lock up front, so a block that reads and then writes waits
+    (busy_timeout) for another writer instead of failing with "database is locked" when the
+    sender, the web server and tick write at the same time. Nested blocks are savepoints.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
         yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    else:
+        db.conn.execute("COMMIT")
 
 
 def dumps(value: Any) -> str:
@@ -312,4 +328,79 @@ def m007_inbox(db: Database) -> None:
     db.execute("CREATE INDEX inbound_status ON inbound (status)")
     db.table("inbox_state").create(
         {"source": str, "uidvalidity": int, "last_uid": int, "fetched_at": str}, pk="source"
+    )
+
+
+@migrations()
+def m008_processing(db: Database) -> None:
+    """Processing the contact mailbox: what each message was and what was done about it."""
+    inbound = db.table("inbound")
+    inbound.add_column("kind", str)  # bounce, complaint, autoreply, unsubscribe, delivered, message
+    inbound.add_column("verdict", str)  # JSON: classify.Verdict with its findings and evidence
+    inbound.add_column("outcome", str)  # JSON: what processing did (deliveries tied, changes)
+    inbound.add_column("processed_at", str)  # UTC
+    inbound.add_column("subscriber_id", int)  # the subscriber it is about, when known
+    inbound.add_column("delivery_id", int)  # the delivery a bounce or complaint is about
+    inbound.add_column("return_date", str)  # an auto-reply's first day back (ISO date)
+    db.execute("CREATE INDEX inbound_kind ON inbound (kind, status)")
+    bounces = db.table("bounces")
+    bounces.add_column("inbound_id", int)  # the report it came from (source dsn or arf)
+    bounces.add_column("tied_by", str)  # verp, message-id or final-recipient
+    bounces.create_index(["mailing_id", "kind"])
+
+
+@migrations()
+def m009_conversations(db: Database) -> None:
+    """Conversations: the questions staff answer, and every message in and out of them."""
+    db.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject TEXT,
+            status TEXT NOT NULL,            -- new, open, waiting, closed
+            assignee TEXT,
+            theme TEXT NOT NULL,             -- a key of [themes]
+            theme_guessed INTEGER NOT NULL,  -- 1: guessed from the words, 0: set by staff
+            theme_evidence TEXT,             -- the words that decided the guess
+            correspondent_email TEXT NOT NULL,
+            correspondent_name TEXT,
+            subscriber_id INTEGER,           -- the subscriber with that address, if any
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX conversations_status ON conversations (status, theme)")
+    db.execute("CREATE INDEX conversations_correspondent ON conversations (correspondent_email)")
+    db.execute(
+        """
+        CREATE TABLE conversation_messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            inbound_id INTEGER,              -- the inbound row of a received message
+            direction TEXT NOT NULL,         -- in, out
+            kind TEXT NOT NULL,              -- question, reply, acknowledgement
+            message_id TEXT,
+            in_reply_to TEXT,
+            references_chain TEXT,           -- the References header, ids separated by spaces
+            from_address TEXT,
+            from_name TEXT,
+            to_address TEXT,
+            subject TEXT,
+            body_text TEXT,
+            received_at TEXT,                -- in: when the mailbox got it
+            sent_at TEXT,                    -- out: when we sent it; in: its Date header
+            author TEXT                      -- out: who wrote the reply
+        )
+        """
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX conversation_messages_inbound ON conversation_messages (inbound_id) "
+        "WHERE inbound_id IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX conversation_messages_message_id ON conversation_messages (message_id)"
+    )
+    db.execute(
+        "CREATE INDEX conversation_messages_thread ON conversation_messages (conversation_id)"
     )

@@ -179,7 +179,7 @@ def test_inbox_fetch_command_prints_a_summary(run: Runner, instance: Path) -> No
     result = run("inbox", "fetch")
     assert result.exit_code == 0
     assert result.output.strip() == (
-        "Inbox: 1 new, 0 quarantined, 0 stored before; maildir:mailbox ok"
+        "Inbox: 1 new, 0 quarantined, 0 stored before; maildir:mailbox ok\nProcessed: 1 question"
     )
 
 
@@ -458,9 +458,10 @@ def test_inbox_fetch_names_a_failed_source_and_exits_1(
     result = run("inbox", "fetch")
     assert result.exit_code == 1
     assert f"Failed: {server.url()}: login refused" in result.output
-    assert result.output.splitlines()[-1] == (
-        f"Inbox: 1 new, 0 quarantined, 0 stored before; maildir:mailbox ok, {server.url()} failed"
-    )
+    assert result.output.splitlines()[-2:] == [
+        f"Inbox: 1 new, 0 quarantined, 0 stored before; maildir:mailbox ok, {server.url()} failed",
+        "Processed: 1 question",
+    ]
     assert "verkeerd" not in result.output
 
     monkeypatch.delenv(PASSWORD_ENV)
