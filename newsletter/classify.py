@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from email.message import Message
 from typing import Any
 
+from .headers import decode_text
+
 KINDS = ("bounce", "complaint", "autoreply", "unsubscribe", "delivered", "message")
 CLASSES = ("hard", "soft", "complaint", "autoreply", "delivered")
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
@@ -141,25 +143,7 @@ UNSUBSCRIBE_WORDS = re.compile(
 
 def _text(value: Any) -> str:
     """A header value as text, whatever its encoding; never raises."""
-    if value is None:
-        return ""
-    try:
-        if isinstance(value, email.header.Header):
-            parts = email.header.decode_header(value)
-        else:
-            parts = email.header.decode_header(str(value))
-        out = []
-        for chunk, charset in parts:
-            if isinstance(chunk, bytes):
-                try:
-                    out.append(chunk.decode(charset or "utf-8", "replace"))
-                except LookupError:
-                    out.append(chunk.decode("latin-1"))
-            else:
-                out.append(chunk)
-        return re.sub(r"\s+", " ", "".join(out)).strip()
-    except Exception:
-        return re.sub(r"\s+", " ", str(value)).strip()
+    return decode_text(value)
 
 
 def _header(message: Message, name: str) -> str:

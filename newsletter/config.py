@@ -140,6 +140,16 @@ class _Reader:
             self.fail(key, f'must be a non-empty string, e.g. {key} = "{example}"')
         return str(value).strip()
 
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.data.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            self.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
+        return float(value)
+
     def url(self, key: str, example: str, default: str | None = None) -> str:
         value = self.text(key, example, default)
         parts = urlsplit(value)
@@ -249,16 +259,6 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
             "smtp://host:port",
         )
 
-    def number(key: str, default: float, low: float, high: float) -> float:
-        value = reader.data.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            reader.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
-        return float(value)
-
     bounce = reader.data.get("bounce_address", "")
     if bounce:
         try:
@@ -277,11 +277,11 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
         dkim.fail("", 'needs both selector and domain, e.g. selector = "nieuwsbrief2026"')
     return Delivery(
         transport=transport,
-        connections=int(number("connections", 1, 1, 16)),
-        rate_per_minute=number("rate_per_minute", 0, 0, 1_000_000),
-        retry_window_hours=number("retry_window_hours", 48, 0, 24 * 14),
-        backoff_minutes=number("backoff_minutes", 5, 0, 24 * 60),
-        backoff_max_minutes=number("backoff_max_minutes", 360, 0, 7 * 24 * 60),
+        connections=int(reader.number("connections", 1, 1, 16)),
+        rate_per_minute=reader.number("rate_per_minute", 0, 0, 1_000_000),
+        retry_window_hours=reader.number("retry_window_hours", 48, 0, 24 * 14),
+        backoff_minutes=reader.number("backoff_minutes", 5, 0, 24 * 60),
+        backoff_max_minutes=reader.number("backoff_max_minutes", 360, 0, 7 * 24 * 60),
         bounce_address=str(bounce),
         dkim_selector=selector,
         dkim_domain=domain,
@@ -330,16 +330,6 @@ def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
                 reader.fail("source", f"'{url}': the port is not a number")
         sources.append(url)
 
-    def number(key: str, default: float, low: float, high: float) -> float:
-        value = reader.data.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            reader.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
-        return float(value)
-
     ca_file = reader.data.get("ca_file", "")
     if ca_file:
         if not isinstance(ca_file, str) or not (project / ca_file).is_file():
@@ -349,12 +339,12 @@ def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
         ca_file = str(project / ca_file)
     return Inbox(
         sources=tuple(sources),
-        retention_days=number("retention_days", 90, 0, 3650),
-        max_bytes=int(number("max_bytes", 25_000_000, 1_000, 1_000_000_000)),
+        retention_days=reader.number("retention_days", 90, 0, 3650),
+        max_bytes=int(reader.number("max_bytes", 25_000_000, 1_000, 1_000_000_000)),
         ca_file=str(ca_file),
         acknowledge=_flag(reader, "acknowledge"),
-        hard_bounces=int(number("hard_bounces", 1, 1, 100)),
-        soft_bounce_mailings=int(number("soft_bounce_mailings", 3, 1, 100)),
+        hard_bounces=int(reader.number("hard_bounces", 1, 1, 100)),
+        soft_bounce_mailings=int(reader.number("soft_bounce_mailings", 3, 1, 100)),
     )
 
 

@@ -35,7 +35,6 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
-from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -49,11 +48,10 @@ from . import clock, mailbox, privacy, processing, store
 from .config import Settings
 from .dates import nl_date, nl_time
 from .errors import HeaderError, NewsletterError
-from .headers import check_address, check_header_value
+from .headers import check_address, check_header_value, decode_text
 from .sanitize import clean_html, html_to_text, markdown_to_html
-from .transports import Envelope, make_transport
+from .transports import Envelope, outbox_folder, send_one
 from .transports.base import safe_filename
-from .transports.outbox import OutboxTransport
 
 STATUSES = ("new", "open", "waiting", "closed")
 OPEN_STATUSES = ("new", "open")  # a question that waits for us
@@ -165,23 +163,7 @@ class Added:
 
 
 def _decode(value: Any) -> str:
-    """A header value as one line of text, whatever its encoding; never raises."""
-    if value is None:
-        return ""
-    try:
-        out = []
-        for chunk, charset in decode_header(str(value)):
-            if isinstance(chunk, bytes):
-                try:
-                    out.append(chunk.decode(charset or "utf-8", "replace"))
-                except LookupError:
-                    out.append(chunk.decode("latin-1"))
-            else:
-                out.append(chunk)
-        text = "".join(out)
-    except Exception:
-        text = str(value)
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+    return decode_text(value)
 
 
 def _get(message: Message, name: str) -> str:
@@ -650,12 +632,8 @@ def _build(
 
 
 def _send(settings: Settings, sender: str, recipient: str, message_id: str, data: bytes) -> None:
-    transport = make_transport(settings.transport, settings.project)
-    transport.open()
-    try:
-        transport.send(Envelope(sender=sender, recipient=recipient, message_id=message_id), data)
-    finally:
-        transport.close()
+    envelope = Envelope(sender=sender, recipient=recipient, message_id=message_id)
+    send_one(settings.transport, settings.project, envelope, data)
 
 
 def _store_outgoing(
@@ -973,10 +951,7 @@ def _person_messages(db: Database, subject: privacy.Subject) -> list[tuple[int, 
 
 
 def _outbox_folder(settings: Settings) -> Path | None:
-    if not settings.transport.startswith("outbox:"):
-        return None
-    transport = make_transport(settings.transport, settings.project)
-    return transport.folder if isinstance(transport, OutboxTransport) else None
+    return outbox_folder(settings.transport, settings.project)
 
 
 def _erase_conversations(db: Database, settings: Settings, subject: privacy.Subject) -> int:

@@ -7,7 +7,7 @@ header, so besides raw CR, LF and NUL we refuse anything that looks like an enco
 from __future__ import annotations
 
 import re
-from email.header import Header
+from email.header import Header, decode_header
 from email.utils import formataddr, parseaddr
 
 from .errors import HeaderError
@@ -61,3 +61,30 @@ def format_address(name: str, address: str) -> str:
     check_header_value(name, "name")
     check_address(address, "address")
     return formataddr((name, address), charset="utf-8")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def decode_text(value: object) -> str:
+    """A received header value as one line of text, whatever its encoding; never raises.
+
+    For reading mail that came in, never for writing: what comes out may hold anything and must
+    pass check_header_value before it goes into a header of ours.
+    """
+    if value is None:
+        return ""
+    try:
+        out = []
+        for chunk, charset in decode_header(str(value)):
+            if isinstance(chunk, bytes):
+                try:
+                    out.append(chunk.decode(charset or "utf-8", "replace"))
+                except LookupError:
+                    out.append(chunk.decode("latin-1"))
+            else:
+                out.append(chunk)
+        text = "".join(out)
+    except Exception:
+        text = str(value)
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()

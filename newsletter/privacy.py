@@ -27,9 +27,8 @@ from .config import Settings, require_secret
 from .errors import NewsletterError
 from .store import loads, transaction
 from .subscribers import ROLES, canonical_address, email_hash, email_hashes, find_suppression
-from .transports import make_transport
+from .transports import outbox_folder
 from .transports.base import safe_filename
-from .transports.outbox import OutboxTransport
 
 STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "erased")
 ROLE_KEYS = tuple(ROLES)
@@ -114,10 +113,7 @@ def _rows(db: Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
 
 def _outbox(settings: Settings) -> Path | None:
     """The outbox folder, when the instance's transport writes .eml files there."""
-    if not settings.transport.startswith("outbox:"):
-        return None
-    transport = make_transport(settings.transport, settings.project)
-    return transport.folder if isinstance(transport, OutboxTransport) else None
+    return outbox_folder(settings.transport, settings.project)
 
 
 def _outbox_files(settings: Settings, subject: Subject) -> list[Path]:

@@ -41,7 +41,7 @@ from .config import Settings
 from .errors import NewsletterError
 from .headers import format_address
 from .tokens import read_bounce_address
-from .transports import Envelope, make_transport
+from .transports import Envelope, send_one
 
 ACTOR = "mailbox"
 RECENT_MAILING_DAYS = 45  # Final-Recipient is matched against the deliveries of this many days
@@ -667,15 +667,12 @@ def _send_confirmation(
     """After the commit: a lost confirmation is a pity, an unsubscribe not recorded is worse."""
     message = confirmation_message(settings, name, address, verdict.message_id)
     try:
-        transport = make_transport(settings.transport, settings.project)
-        transport.open()
-        try:
-            transport.send(
-                Envelope(settings.sender_address, address, str(message["Message-ID"])),
-                message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
-            )
-        finally:
-            transport.close()
+        send_one(
+            settings.transport,
+            settings.project,
+            Envelope(settings.sender_address, address, str(message["Message-ID"])),
+            message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+        )
         note = f"{address} unsubscribed; confirmation sent as {message['Message-ID']}"
     except (NewsletterError, OSError) as exc:
         note = f"{address} unsubscribed; the confirmation could not be sent: {exc}"

@@ -21,7 +21,7 @@ from .headers import check_header_value, format_address
 from .store import transaction
 from .subscribers import canonical_address, find_suppression
 from .tokens import CONFIRM, make_timed_token
-from .transports import Envelope, make_transport
+from .transports import Envelope, send_one
 
 CONSENT_VERSION = "aanmelden-2026-12"
 CONSENT_TEXT = (
@@ -123,15 +123,12 @@ def send_confirmation(settings: Settings, subscriber_id: int, name: str, email: 
         "niets van ons.\n\n"
         f"Interprovinciaal Overleg\n{settings.sender_address}\n"
     )
-    transport = make_transport(settings.transport, settings.project)
-    transport.open()
-    try:
-        transport.send(
-            Envelope(settings.sender_address, email, str(message["Message-ID"])),
-            message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
-        )
-    finally:
-        transport.close()
+    send_one(
+        settings.transport,
+        settings.project,
+        Envelope(settings.sender_address, email, str(message["Message-ID"])),
+        message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+    )
 
 
 def confirm_signup(db: Database, subscriber_id: int) -> bool:

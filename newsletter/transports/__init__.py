@@ -41,6 +41,24 @@ def make_transport(url: str, project: Path) -> Transport:
     return TRANSPORTS[scheme](project, url)
 
 
+def send_one(url: str, project: Path, envelope: Envelope, data: bytes) -> str:
+    """One message outside any mailing (a confirmation, a reply): open, send, close."""
+    transport = make_transport(url, project)
+    transport.open()
+    try:
+        return transport.send(envelope, data)
+    finally:
+        transport.close()
+
+
+def outbox_folder(url: str, project: Path) -> Path | None:
+    """The folder an outbox: transport writes its .eml files to, else None."""
+    if not url.startswith("outbox:"):
+        return None
+    transport = make_transport(url, project)
+    return transport.folder if isinstance(transport, OutboxTransport) else None
+
+
 def describe_transport(url: str, project: Path) -> str:
     """Where a transport URL delivers, in words: "outbox /srv/ipo/outbox", "SMTP host:port"."""
     return make_transport(url, project).describe()
