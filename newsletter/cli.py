@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import catalog, classify, clock, conversations, mailbox, privacy, processing, store
+from . import catalog, classify, clock, conversations, privacy, processing, store
 from .build import build_issue
 from .config import Settings, load_settings
 from .content import KINDS
@@ -24,6 +24,7 @@ from .preferences import set_preferences_by_email
 from .segments import parse_segment
 from .segments import recipients as segment_recipients
 from .subscribers import import_subscribers
+from .tick import run_tick
 from .transports import transport_factory
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -643,11 +644,11 @@ def inbox_fetch(settings: Settings) -> None:
     \b
         newsletter inbox fetch
     """
-    db = store.open_store(settings)
-    report = mailbox.fetch_inbox(db, settings, clock.now())
+    report, processed = processing.fetch_and_process(
+        store.open_store(settings), settings, clock.now()
+    )
     echo_problems([s.error for s in report.failed])
     click.echo(report.summary())
-    processed = processing.process_inbox(db, settings, clock.now())
     echo_problems(processed.problems)
     click.echo(processed.summary())
     if report.failed or processed.problems:
@@ -773,6 +774,32 @@ def inbox_report(settings: Settings, as_json: bool) -> None:
     """
     data = conversations.report(store.open_store(settings), settings)
     click.echo(json.dumps(data, indent=2) if as_json else conversations.format_report(data))
+
+
+# -- tick -----------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@pass_settings
+def tick(settings: Settings) -> None:
+    """Do whatever is due, once: for cron, every five minutes (see cron/).
+
+    Content and feeds, the contact mailbox (fetch and process), retries of issues still going
+    out, retention purges. One line per job; a job that fails is named and the others still
+    run (exit 1). An overlapping tick exits quietly. --now replays time.
+
+    \b
+        newsletter tick
+        newsletter --now 2026-12-03T09:00 tick
+    """
+    report = run_tick(store.open_store(settings), settings, clock.now())
+    if report.busy:
+        click.echo(f"tick: {report.busy}", err=True)
+        return
+    for job in report.jobs:
+        click.echo(f"{job.name}: {'FAILED ' if job.failed else ''}{job.line}")
+    if report.failed:
+        raise Failed
 
 
 # -- web ------------------------------------------------------------------------------------

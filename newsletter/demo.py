@@ -163,8 +163,8 @@ def run_demo(
 def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list[str]:
     """What comes back after the send: the repository's mailbox-demo/ messages, filled in from
     the deliveries they are about (X-Demo-Delivery), put in mailbox/new/, fetched, processed."""
-    from .mailbox import fetch_inbox, maildir_folder
-    from .processing import process_inbox
+    from .mailbox import maildir_folder
+    from .tick import run_tick
 
     target = maildir_folder(settings, settings.inbox.source) / "new"
     target.mkdir(parents=True, exist_ok=True)
@@ -192,12 +192,10 @@ def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list
                 text = text.replace("{{" + key + "}}", str(value))
         name = f"{1764576000 + number}.M{number}P1.demo"
         (target / name).write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
-    now = clock.now()
-    fetched = fetch_inbox(db, settings, now)
-    summary.problems += [s.error for s in fetched.failed]
-    processed = process_inbox(db, settings, now)
-    summary.problems += processed.problems
-    return [fetched.summary(), processed.summary()]
+    # What cron does every five minutes: one tick fetches and sorts the mailbox.
+    report = run_tick(db, settings, clock.now())
+    summary.problems += [f"tick {job.name}: {job.line}" for job in report.jobs if job.failed]
+    return [f"Tick: {job.line}" for job in report.jobs if job.name == "inbox"]
 
 
 def web_line(db: Database, settings: Settings, folder: Path) -> str:

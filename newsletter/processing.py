@@ -108,6 +108,13 @@ def on_message(hook: MessageHook) -> None:
         MESSAGE_HOOKS.append(hook)
 
 
+def fetch_and_process(
+    db: Database, settings: Settings, now: datetime
+) -> tuple[mailbox.FetchReport, ProcessReport]:
+    """What `inbox fetch` and tick do: read every source, then act on every new message."""
+    return mailbox.fetch_inbox(db, settings, now), process_inbox(db, settings, now)
+
+
 def process_inbox(db: Database, settings: Settings, now: datetime | None = None) -> ProcessReport:
     """Classify and act on every message with status `new`, each committed before the next."""
     now = now or clock.now()

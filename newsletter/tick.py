@@ -1,0 +1,143 @@
+"""`newsletter tick`: everything that is due, once, under a lock; for cron every five minutes.
+
+Each job runs on its own: one that fails is named and the others still run. The jobs here are
+the ones that exist so far (content, the contact mailbox, retries of open mailings, retention);
+scheduling, onboarding and feed intervals join them as they are built.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from . import ledger, mailbox, processing
+from .build import build_issue
+from .catalog import sync_content
+from .config import Settings
+from .delivery import SendOptions
+from .errors import Busy, NewsletterError
+from .outgoing import send_issue
+from .transports import transport_factory
+
+
+@dataclass
+class JobResult:
+    name: str
+    line: str
+    failed: bool = False
+
+
+@dataclass
+class TickReport:
+    jobs: list[JobResult] = field(default_factory=list)
+    busy: str = ""  # another tick holds the lock: this one did nothing
+
+    @property
+    def failed(self) -> bool:
+        return any(job.failed for job in self.jobs)
+
+
+@contextmanager
+def tick_lock(settings: Settings) -> Iterator[None]:
+    """One tick at a time; an overlapping one gets Busy at once (and cron simply tries later)."""
+    folder = settings.database.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "tick.lock", "a+", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy("another tick is running; this one did nothing") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _content(db: Database, settings: Settings, now: datetime) -> JobResult:
+    report = sync_content(db, settings)
+    line = report.summary()
+    if report.errors:
+        line += ": " + "; ".join(report.errors[:3])
+    return JobResult("content", line, report.failed)
+
+
+def _inbox(db: Database, settings: Settings, now: datetime) -> JobResult:
+    fetched, processed = processing.fetch_and_process(db, settings, now)
+    problems = [s.error for s in fetched.failed] + processed.problems
+    line = f"{fetched.summary()}; {processed.summary()}"
+    if problems:
+        line += ": " + "; ".join(problems[:3])
+    return JobResult("inbox", line, bool(problems))
+
+
+def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
+    """Issue mailings still under way: what is due again (deferred, or left by a crash) goes."""
+    months = [
+        row["issue_month"]
+        for row in db.query(
+            "select issue_month from mailings where kind = 'issue' and status = 'sending' "
+            "order by issue_month"
+        )
+    ]
+    parts, failed = [], False
+    for month in months:
+        mailing_id = f"issue-{month}"
+        if not ledger.count(db, mailing_id, *ledger.OPEN):
+            continue
+        try:
+            rendered = build_issue(db, settings, month).rendered
+            report = send_issue(
+                db,
+                settings,
+                rendered,
+                transport_factory(settings.transport, settings.project),
+                SendOptions.from_settings(settings),
+            )
+        except Busy:
+            parts.append(f"{mailing_id} is being sent by another process")
+            continue
+        except NewsletterError as exc:
+            parts.append(f"{mailing_id}: {exc}")
+            failed = True
+            continue
+        parts.append(report.summary())
+        failed = failed or bool(report.failed or report.relay_down)
+    return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)
+
+
+def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
+    cleared = mailbox.purge_raw(db, now)
+    return JobResult("retention", f"raw mail past retention cleared: {cleared}")
+
+
+JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
+    ("content", _content),
+    ("inbox", _inbox),
+    ("deliveries", _retries),
+    ("retention", _retention),
+]
+
+
+def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
+    """Run every job once; a job that fails (or raises) is reported and the next one runs."""
+    report = TickReport()
+    try:
+        with tick_lock(settings):
+            for name, job in JOBS:
+                try:
+                    report.jobs.append(job(db, settings, now))
+                except NewsletterError as exc:
+                    report.jobs.append(JobResult(name, str(exc), failed=True))
+    except Busy as exc:
+        report.busy = str(exc)
+    return report
