@@ -48,7 +48,7 @@ from . import clock, mailbox, privacy, processing, store
 from .config import Settings
 from .dates import nl_date, nl_time
 from .errors import HeaderError, NewsletterError
-from .headers import check_address, check_header_value, decode_text
+from .headers import check_address, check_header_value, decode_text, is_message_id
 from .sanitize import clean_html, html_to_text, markdown_to_html
 from .transports import Envelope, outbox_folder, send_one
 from .transports.base import safe_filename
@@ -182,17 +182,7 @@ def _message_ids(text: str) -> list[str]:
     return found
 
 
-def _safe_id(value: str | None) -> bool:
-    if not value or len(value) > 500 or "=?" in value or not value.isascii():
-        return False
-    local, _, domain = value[1:-1].rpartition("@")
-    return (
-        value.startswith("<")
-        and value.endswith(">")
-        and bool(local)
-        and bool(re.fullmatch(r"[!#-;=?-~]+", local))
-        and bool(re.fullmatch(r"[A-Za-z0-9.\-\[\]:_]+", domain))
-    )
+_safe_id = is_message_id
 
 
 def _part_text(part: Message) -> str:

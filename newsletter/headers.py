@@ -88,3 +88,18 @@ def decode_text(value: object) -> str:
     except Exception:
         text = str(value)
     return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+
+
+def is_message_id(value: str | None) -> bool:
+    """A plain <local@domain> Message-ID we may copy into In-Reply-To/References: ASCII, no
+    encoded-word, nothing that could break a header (CVE-2024-6923)."""
+    if not value or len(value) > 500 or "=?" in value or not value.isascii():
+        return False
+    local, _, domain = value[1:-1].rpartition("@")
+    return (
+        value.startswith("<")
+        and value.endswith(">")
+        and bool(local)
+        and bool(re.fullmatch(r"[!#-;=?-~]+", local))
+        and bool(re.fullmatch(r"[A-Za-z0-9.\-\[\]:_]+", domain))
+    )

@@ -377,7 +377,10 @@ def fetch_maildir(
                 continue
             _count(report, *store_message(db, settings, url, 0, item, now))
             flags = name if ":2," in name else f"{key}:2,"
-            os.replace(path, done / "cur" / flags)
+            try:
+                os.replace(path, done / "cur" / flags)
+            except FileNotFoundError:  # a fetch running at the same time moved it first
+                continue
             report.moved += 1
     _save_state(db, url, 0, 0, now)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 import html
 import re
 import secrets
@@ -17,7 +18,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from . import clock
-from .config import Settings
+from .config import Settings, require_secret
 from .headers import check_header_value, encode_header, format_address
 from .render import MARKER, Variant
 
@@ -183,7 +184,11 @@ def make_skeleton(
 
 
 def message_id(settings: Settings, mailing_id: str, subscriber_id: int) -> str:
-    """Unique per (mailing, recipient) and the same on every retry."""
-    digest = hashlib.sha256(f"{mailing_id}/{subscriber_id}".encode()).hexdigest()[:12]
+    """Unique per (mailing, recipient), the same on every retry (it is stored with the row),
+    and keyed: a bounce or complaint quoting it proves it saw our message; nobody can make
+    one up from the mailing and a subscriber number."""
+    key = require_secret(settings)[-1].encode()
+    digest = hmac.new(key, f"{mailing_id}/{subscriber_id}".encode(), hashlib.sha256).hexdigest()
+    digest = digest[:16]
     safe = re.sub(r"[^A-Za-z0-9.-]", "-", mailing_id)
     return f"<{safe}.{subscriber_id}.{digest}@{settings.sender_domain}>"

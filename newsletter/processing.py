@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -39,7 +39,7 @@ from . import audit, clock, mailbox, preferences, privacy, store
 from .classify import Finding, Verdict, classify
 from .config import Settings
 from .errors import NewsletterError
-from .headers import format_address
+from .headers import format_address, is_message_id
 from .tokens import read_bounce_address
 from .transports import Envelope, send_one
 
@@ -201,6 +201,9 @@ def _save(
     )
 
 
+PROOF = ("verp", "message-id")  # ties that prove the report is about a delivery we made
+
+
 def messages_for_staff(db: Database) -> list[int]:
     """Every processed message of kind `message` (questions, forwards ...), oldest first."""
     return [
@@ -336,7 +339,10 @@ def _bounce(
                 "tied_by": tie.how,
             }
         )
-        marked = _apply_policy(db, settings, tie.subscriber_id, kind, now)
+        # Only a bounce tied to our own delivery by the signed envelope address or our (keyed)
+        # Message-ID may end a subscription; a recipient named in a report anyone can forge
+        # is evidence, not proof.
+        marked = tie.how in PROOF and _apply_policy(db, settings, tie.subscriber_id, kind, now)
         if marked:
             report.marked_bounced.append(tie.email)
         tied.append(
@@ -423,7 +429,8 @@ def _complaint(
         # Apple's one-tap unsubscribe and some ISPs: the reader's own address is the sender.
         tie = tie_recipient(db, verdict.sender, now)
         if tie is not None and verdict.feedback_type == "opt-out":
-            pairs = [(verdict.findings[0], tie)]
+            # The reader's own address asks, as with an "afmelden" mail: the same trust.
+            pairs = [(verdict.findings[0], replace(tie, how="sender"))]
     if not pairs:
         return {"tied": [], "note": f"complaint {note}"}
     tied = []
@@ -441,7 +448,9 @@ def _complaint(
                 "tied_by": tie.how,
             }
         )
-        if preferences.unsubscribe(db, tie.subscriber_id, ACTOR, "complaint"):
+        if tie.how in (*PROOF, "sender") and preferences.unsubscribe(
+            db, tie.subscriber_id, ACTOR, "complaint"
+        ):
             report.unsubscribed.append(tie.email)
         tied.append({"delivery_id": tie.delivery_id, "email": tie.email, "tied_by": tie.how})
     first = pairs[0][1]
@@ -652,7 +661,7 @@ def confirmation_message(
     message["Subject"] = "Afgemeld voor de nieuwsbrief Statenleden"
     message["Date"] = format_datetime(clock.now().astimezone(clock.AMSTERDAM))
     message["Message-ID"] = make_msgid(domain=settings.sender_domain)
-    if in_reply_to:
+    if is_message_id(in_reply_to):  # never a header value from outside that could break one
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
     message["Auto-Submitted"] = "auto-replied"

@@ -16,7 +16,12 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from . import ledger, mailbox, processing
+from . import (
+    conversations,  # noqa: F401  (registers with processing: questions thread)
+    ledger,
+    mailbox,
+    processing,
+)
 from .build import build_issue
 from .catalog import sync_content
 from .config import Settings
@@ -96,12 +101,14 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
             continue
         try:
             rendered = build_issue(db, settings, month).rendered
+            # Unattended: messages the relay may already have stay for staff to decide
+            # ('issue send --in-doubt resend'), so cron never sends anyone a second copy.
             report = send_issue(
                 db,
                 settings,
                 rendered,
                 transport_factory(settings.transport, settings.project),
-                SendOptions.from_settings(settings),
+                SendOptions.from_settings(settings, in_doubt="skip"),
             )
         except Busy:
             parts.append(f"{mailing_id} is being sent by another process")
@@ -138,6 +145,10 @@ def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
                     report.jobs.append(job(db, settings, now))
                 except NewsletterError as exc:
                     report.jobs.append(JobResult(name, str(exc), failed=True))
+                except Exception as exc:  # a bug or a locked store: this job only
+                    report.jobs.append(
+                        JobResult(name, f"unexpected {type(exc).__name__}: {exc}", failed=True)
+                    )
     except Busy as exc:
         report.busy = str(exc)
     return report

@@ -154,7 +154,7 @@ def test_message_id_is_stable_per_mailing_and_recipient(settings) -> None:
     assert first == message_id(settings, "issue-2026-12", 7)
     assert first != message_id(settings, "issue-2026-12", 8)
     assert first != message_id(settings, "issue-2027-01", 7)
-    assert re.fullmatch(r"<issue-2026-12\.7\.[0-9a-f]{12}@ipo\.example>", first)
+    assert re.fullmatch(r"<issue-2026-12\.7\.[0-9a-f]{16}@ipo\.example>", first)
 
 
 @pytest.mark.parametrize(

@@ -377,14 +377,15 @@ def test_a_bounce_that_names_no_delivery_of_ours_changes_nothing(
     assert inbound(db)[0]["reason"] == "bounce names no delivery of ours: nothing changed"
 
 
-def test_final_recipient_ties_a_bounce_without_our_headers_to_the_recent_mailing(
+def test_a_bounce_tied_only_by_its_recipient_is_recorded_but_ends_nobody(
     run: Runner, instance: Path, settings: Settings, db: Database, people: list[str]
 ) -> None:
+    # Without our envelope address or our (keyed) Message-ID anyone could write this report.
     mailing(db, settings, "2026-12", people)
     deliver(instance, dsn(people[2], "5.1.1", "550 5.1.1 User unknown"))
     fetch(run)
-    assert status(db, people[2]) == "bounced"
-    assert db.execute("select tied_by from bounces").fetchone()[0] == "final-recipient"
+    assert status(db, people[2]) == "active"
+    assert db.execute("select tied_by, kind from bounces").fetchone() == ("final-recipient", "hard")
 
 
 # -- complaints, auto-replies, unsubscribe requests -----------------------------------------
@@ -614,3 +615,32 @@ def test_a_message_processing_fails_on_is_quarantined_and_the_rest_go_on(
         ("quarantined", None),
         ("processed", "message"),
     ]
+
+
+def test_a_complaint_that_does_not_quote_our_message_unsubscribes_nobody(
+    run: Runner, instance: Path, settings: Settings, db: Database, people: list[str]
+) -> None:
+    mailing(db, settings, "2026-12", people)
+    deliver(instance, arf(people[1], "<verzonnen@elders.example>"))
+    fetch(run)
+    assert status(db, people[1]) == "active"
+
+
+def test_an_encoded_line_break_in_a_message_id_never_reaches_our_confirmation(
+    run: Runner, instance: Path, settings: Settings, db: Database, people: list[str]
+) -> None:
+    import base64
+
+    hidden = base64.b64encode(b"=?utf-8?q?=0D=0AX-Injected:_yes?=").decode()
+    raw = mail(f"Lid Nummer0003 <{people[3]}>", "afmelden", "Graag afmelden.")
+    raw = raw.replace(
+        b"Message-ID: <mail-1@gld.example>",
+        f"Message-ID: <=?utf-8?b?{hidden}?=@x.example>".encode(),
+    )
+    mailing(db, settings, "2026-12", people)
+    deliver(instance, raw)
+    fetch(run)
+    assert status(db, people[3]) == "unsubscribed"
+    (confirmation,) = outbox(instance)
+    assert "X-Injected" not in confirmation.as_string()
+    assert confirmation["In-Reply-To"] is None
