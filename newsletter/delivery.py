@@ -17,8 +17,6 @@
 from __future__ import annotations
 
 import collections
-import fcntl
-import os
 import queue
 import threading
 import time
@@ -29,10 +27,10 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
-from . import clock, ledger
+from . import clock, ledger, locks
 from .config import Delivery, Settings
 from .dkim import Signer, signer_for
-from .errors import Busy, NewsletterError, TransportError
+from .errors import NewsletterError, TransportError
 from .ledger import Outcome
 from .tokens import bounce_address
 from .transports import Envelope, Transport
@@ -118,27 +116,15 @@ class SendReport:
 @contextmanager
 def mailing_lock(settings: Settings, mailing_id: str) -> Iterator[None]:
     """Exclusive right to send this mailing; a second sender gets Busy at once."""
-    folder = settings.database.parent / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{mailing_id}.lock"
-    with open(path, "a+", encoding="ascii") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            raise Busy(
-                f"{mailing_id} is being sent by {owner}; nothing done. It goes on by "
-                "itself; 'newsletter issue pause' stops it"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locks.hold(
+        settings,
+        mailing_id,
+        lambda owner: (
+            f"{mailing_id} is being sent by {owner}; nothing done. It goes on by "
+            "itself; 'newsletter issue pause' stops it"
+        ),
+    ):
+        yield
 
 
 class RateLimit:

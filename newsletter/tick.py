@@ -7,10 +7,8 @@ scheduling, onboarding and feed intervals join them as they are built.
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +17,7 @@ from sqlite_utils import Database
 from . import (
     conversations,  # noqa: F401  (registers with processing: questions thread)
     ledger,
+    locks,
     mailbox,
     processing,
 )
@@ -48,24 +47,11 @@ class TickReport:
         return any(job.failed for job in self.jobs)
 
 
-@contextmanager
-def tick_lock(settings: Settings) -> Iterator[None]:
+def tick_lock(settings: Settings) -> AbstractContextManager[None]:
     """One tick at a time; an overlapping one gets Busy at once (and cron simply tries later)."""
-    folder = settings.database.parent / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "tick.lock", "a+", encoding="ascii") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy("another tick is running; this one did nothing") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.hold(
+        settings, "tick", lambda owner: "another tick is running; this one did nothing"
+    )
 
 
 def _content(db: Database, settings: Settings, now: datetime) -> JobResult:
