@@ -984,5 +984,24 @@ def _from_processing(db: Database, settings: Settings, inbound_id: int) -> None:
     add_inbound(db, settings, inbound_id)
 
 
+def catch_up(db: Database, settings: Settings) -> list[str]:
+    """Questions processed earlier whose conversation was never made (the hook failed then).
+
+    Rows that `subscribers forget` emptied are left alone: nothing of theirs comes back.
+    """
+    problems = []
+    for (inbound_id,) in db.execute(
+        "select i.id from inbound i where i.status = 'processed' and i.kind = 'message' "
+        "and i.from_address is not null and not exists "
+        "(select 1 from conversation_messages m where m.inbound_id = i.id) order by i.id"
+    ).fetchall():
+        try:
+            add_inbound(db, settings, inbound_id)
+        except NewsletterError as exc:
+            problems.append(f"inbound {inbound_id}: {exc}")
+    return problems
+
+
 # Every fetched message that is a question for staff becomes (part of) a conversation.
 processing.on_message(_from_processing)
+processing.on_catch_up(catch_up)

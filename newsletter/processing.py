@@ -108,11 +108,25 @@ def on_message(hook: MessageHook) -> None:
         MESSAGE_HOOKS.append(hook)
 
 
+CatchUp = Callable[[Database, Settings], list[str]]
+CATCH_UP_HOOKS: list[CatchUp] = []
+
+
+def on_catch_up(hook: CatchUp) -> None:
+    """Register work that finishes what a failed message hook left (returns its problems)."""
+    if hook not in CATCH_UP_HOOKS:
+        CATCH_UP_HOOKS.append(hook)
+
+
 def fetch_and_process(
     db: Database, settings: Settings, now: datetime
 ) -> tuple[mailbox.FetchReport, ProcessReport]:
-    """What `inbox fetch` and tick do: read every source, then act on every new message."""
-    return mailbox.fetch_inbox(db, settings, now), process_inbox(db, settings, now)
+    """What `inbox fetch` and tick do: read every source, then act on every new message, then
+    finish what an earlier run's message hook could not (so no question is ever dropped)."""
+    fetched, processed = mailbox.fetch_inbox(db, settings, now), process_inbox(db, settings, now)
+    for hook in CATCH_UP_HOOKS:
+        processed.problems += hook(db, settings)
+    return fetched, processed
 
 
 def process_inbox(db: Database, settings: Settings, now: datetime | None = None) -> ProcessReport:

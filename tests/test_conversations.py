@@ -537,3 +537,30 @@ def test_a_question_fetched_from_the_mailbox_becomes_a_conversation(settings, db
     listing = run("inbox", "list")
     assert "Vraag over de stikstofaanpak" in listing.output
     assert "landelijk-gebied" in listing.output
+
+
+def test_a_question_whose_conversation_failed_once_is_threaded_on_the_next_fetch(
+    settings, db, instance, run, monkeypatch
+):
+    from newsletter import conversations
+    from newsletter.errors import NewsletterError
+
+    new = instance / "mailbox" / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    (new / "1.eml").write_bytes(
+        b"From: Anna de Vries <anna.devries@gld.example>\r\nTo: statenleden@ipo.example\r\n"
+        b"Subject: Vraag over de begroting\r\nMessage-ID: <vraag-2@gld.example>\r\n"
+        b"Date: Tue, 01 Dec 2026 10:00:00 +0100\r\n\r\nWanneer komt de jaarrekening?\r\n"
+    )
+    real = conversations.add_inbound
+
+    def broken(*args, **kwargs):
+        raise NewsletterError("database is busy")
+
+    monkeypatch.setattr(conversations, "add_inbound", broken)
+    first = run("inbox", "fetch")
+    assert first.exit_code == 1 and "database is busy" in first.output
+    assert "Vraag over de begroting" not in run("inbox", "list").output
+    monkeypatch.setattr(conversations, "add_inbound", real)
+    assert run("inbox", "fetch").exit_code == 0
+    assert "Vraag over de begroting" in run("inbox", "list").output
