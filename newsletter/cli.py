@@ -23,6 +23,7 @@ from .outgoing import mailing_id_for, send_issue
 from .preferences import set_preferences_by_email
 from .segments import parse_segment
 from .segments import recipients as segment_recipients
+from .status import format_entry, log_entries, status_lines
 from .subscribers import import_subscribers
 from .tick import run_tick
 from .transports import transport_factory
@@ -774,6 +775,41 @@ def inbox_report(settings: Settings, as_json: bool) -> None:
     """
     data = conversations.report(store.open_store(settings), settings)
     click.echo(json.dumps(data, indent=2) if as_json else conversations.format_report(data))
+
+
+# -- status and log -------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@pass_settings
+def status(settings: Settings) -> None:
+    """The instance at a glance: last tick, issues still going out, open questions.
+
+    A configuration problem shows here too, as the one error line of any command.
+
+    \b
+        newsletter status
+    """
+    for line in status_lines(store.open_store(settings)):
+        click.echo(line)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--issue", "month", help="Only the events of this issue's mailing (YYYY-MM).")
+@json_option
+@pass_settings
+def log(settings: Settings, month: str | None, as_json: bool) -> None:
+    """The audit log: sends, imports, unsubscribes, preferences, forgets, pauses, ticks.
+
+    \b
+        newsletter log --issue 2026-12
+    """
+    entries = log_entries(store.open_store(settings), check_month(month) if month else None)
+    if as_json:
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    for entry in entries:
+        click.echo(format_entry(entry))
 
 
 # -- tick -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
-from . import clock, ledger, locks
+from . import audit, clock, ledger, locks, store
 from .config import Delivery, Settings
 from .dkim import Signer, signer_for
 from .errors import NewsletterError, TransportError
@@ -343,6 +343,9 @@ def deliver_mailing(
         report.status = ledger.finish_if_done(db, mailing_id)
         report.waiting = ledger.count(db, mailing_id, *ledger.OPEN)
         report.next_retry = ledger.next_retry(db, mailing_id)
+        if report.sent or report.failed or report.deferred or report.in_doubt:
+            with store.transaction(db):
+                audit.record(db, "send", "send", mailing_id, summary=report.summary())
     return report
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
-from . import clock
+from . import audit, clock
 from .config import Settings
 from .errors import HeaderError, ImportRowError, NewsletterError
 from .headers import check_header_value
@@ -746,4 +746,7 @@ def import_list(
             report.rejects_file = rejects
         if not dry_run:
             _apply(db, plan)
+            audit.record(
+                db, f"import:{path.name}", "import", f"import:{path.name}", summary=report.summary()
+            )
     return report

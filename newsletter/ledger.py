@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from . import clock
+from . import audit, clock
 from .config import Delivery
 from .errors import NewsletterError
 from .store import transaction
@@ -412,6 +412,8 @@ def change_mailing(db: Database, mailing_id: str, action: str) -> str:
         )
     new = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
     set_mailing_status(db, mailing_id, new)
+    with transaction(db):
+        audit.record(db, "cli", action, mailing_id)
     open_rows = count(db, mailing_id, *OPEN)
     if action == "cancel":
         dropped = count(db, mailing_id, "cancelled")

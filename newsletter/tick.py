@@ -15,11 +15,13 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from . import (
+    audit,
     conversations,  # noqa: F401  (registers with processing: questions thread)
     ledger,
     locks,
     mailbox,
     processing,
+    store,
 )
 from .build import build_issue
 from .catalog import sync_content
@@ -137,4 +139,7 @@ def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
                     )
     except Busy as exc:
         report.busy = str(exc)
+        return report
+    with store.transaction(db):  # for `newsletter status`: when the last tick ran and how
+        audit.record(db, "tick", "tick", "tick", failed=[j.name for j in report.jobs if j.failed])
     return report

@@ -1,0 +1,36 @@
+"""`newsletter status` and `newsletter log`: what staff see at a glance, and the history."""
+
+from __future__ import annotations
+
+import json
+
+from newsletter.build import build_issue
+from newsletter.outgoing import send_issue
+from newsletter.transports import MemoryTransport
+
+
+def test_status_says_when_tick_never_ran_and_then_how_it_went(settings, loaded, run) -> None:
+    assert run("status").output.splitlines()[0] == (
+        "tick: never ran; install cron/ (see the README)"
+    )
+    run("tick")
+    assert run("status").output.splitlines()[0] == (
+        "tick: last ran 1 december 2026 8.30 uur, all jobs ok"
+    )
+
+
+def test_status_shows_an_issue_still_going_out(settings, loaded, december, run) -> None:
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
+    assert "issue-2026-12: sending; 1 deferred" in run("status").output
+
+
+def test_log_records_sends_pauses_and_unsubscribes_per_issue(settings, loaded, december, run):
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
+    run("issue", "pause", "2026-12")
+    entries = json.loads(run("log", "--issue", "2026-12", "--json").output)
+    assert [(e["actor"], e["action"]) for e in entries] == [("send", "send"), ("cli", "pause")]
+    assert "625 sent now" in json.loads(entries[0]["detail"])["summary"]
+    text = run("log", "--issue", "2026-12").output.splitlines()
+    assert text[1].startswith("2026-12-01 08:30  cli") and "pause" in text[1]
