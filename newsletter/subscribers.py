@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,6 @@ from email_validator import validate_email
 from sqlite_utils import Database
 
 from .config import Settings, require_secret
-from .store import loads
 
 if TYPE_CHECKING:
     from .imports import ImportReport
@@ -131,22 +129,6 @@ class Recipient:
     salutation: str
     province: str | None
     themes: tuple[str, ...]
-
-
-def active_recipients(db: Database) -> Iterator[Recipient]:
-    """Everyone who should get the monthly issue: active subscribers, in a stable order."""
-    rows = db.table("subscribers").rows_where("status = 'active'", order_by="id")
-    return (
-        Recipient(
-            r["id"],
-            r["email"],
-            r["name"],
-            r["salutation"] or f"Beste {r['name']}",
-            r["province"],
-            tuple(loads(r["themes"], [])),
-        )
-        for r in rows
-    )
 
 
 def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:
