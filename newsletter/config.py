@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +74,17 @@ class Inbox:
 
 
 @dataclass(frozen=True)
+class Onboarding:
+    """[onboarding]: when steps of the programme for new AV members go (see onboarding.py)."""
+
+    send_from: time = time(9, 0)  # steps go on working days from this hour (Europe/Amsterdam)
+    send_until: time = time(17, 0)  # ... and not after this one: a missed morning waits a day
+    term_end: date = date(2027, 3, 31)  # the last day of the Statenperiode
+    enrol_window_days: int = 90  # a mandate that started longer ago is not a new member
+    secretary: str = ""  # the AV secretary, named in the introduction step
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
 
@@ -97,6 +109,7 @@ class Settings:
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     delivery: Delivery = field(default_factory=Delivery)
     inbox: Inbox = field(default_factory=Inbox)
+    onboarding: Onboarding = field(default_factory=Onboarding)
 
     @property
     def sender_domain(self) -> str:
@@ -205,6 +218,7 @@ def load_settings(project: Path | str = ".") -> Settings:
 
     delivery = _read_delivery(path, data)
     inbox = _read_inbox(path, data, project)
+    onboarding = _read_onboarding(path, data)
 
     themes = _read_themes(path, data)
     provinces = _read_provinces(path, data)
@@ -235,6 +249,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         secret_keys=keys,
         delivery=delivery,
         inbox=inbox,
+        onboarding=onboarding,
     )
 
 
@@ -345,6 +360,44 @@ def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
         acknowledge=_flag(reader, "acknowledge"),
         hard_bounces=int(reader.number("hard_bounces", 1, 1, 100)),
         soft_bounce_mailings=int(reader.number("soft_bounce_mailings", 3, 1, 100)),
+    )
+
+
+def _read_onboarding(path: Path, data: dict[str, Any]) -> Onboarding:
+    reader = _Reader(path, data, "onboarding")
+    default = Onboarding()
+
+    def hour(key: str, fallback: time) -> time:
+        value = reader.data.get(key, f"{fallback:%H.%M}")
+        match = re.fullmatch(r"(\d{1,2})[.:](\d{2})", str(value).strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            reader.fail(key, f'"{value}" is not a time; write e.g. {key} = "{fallback:%H.%M}"')
+        assert match is not None
+        return time(int(match[1]), int(match[2]))
+
+    send_from, send_until = (
+        hour("send_from", default.send_from),
+        hour("send_until", default.send_until),
+    )
+    if send_until <= send_from:
+        reader.fail("send_until", "must be later than send_from")
+    value = reader.data.get("term_end", default.term_end)
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            reader.fail("term_end", f'"{value}" is not a date; write e.g. term_end = 2027-03-31')
+    if not isinstance(value, date):
+        reader.fail("term_end", "must be a date, e.g. term_end = 2027-03-31")
+    secretary = reader.data.get("secretary", "")
+    if not isinstance(secretary, str):
+        reader.fail("secretary", 'must be a name, e.g. secretary = "Marieke Verhoef"')
+    return Onboarding(
+        send_from=send_from,
+        send_until=send_until,
+        term_end=value,
+        enrol_window_days=int(reader.number("enrol_window_days", 90, 0, 3650)),
+        secretary=secretary.strip(),
     )
 
 

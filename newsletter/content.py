@@ -231,8 +231,33 @@ def _av_meeting(f: _Fields, s: Settings) -> dict[str, Any]:
         ends_at=_at(day, f.clock("end_time", required=False)),
         place=f.text("place"),
         published=f.day("published", required=False) or day - ANNOUNCE_AHEAD,
-        fields={"agenda": f.texts("agenda"), "programme": _programme(f)},
+        fields={
+            "agenda": f.texts("agenda"),
+            "programme": _programme(f),
+            "question_deadline": _deadline(f, "question_deadline"),
+        },
     )
+
+
+def _deadline(f: _Fields, key: str) -> str | None:
+    """ "2027-02-02 12.00" (or a date alone): until when technical questions can be asked."""
+    value = f.meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2})[.:](\d{2}))?", str(value).strip())
+    if not match:
+        raise f.fail(key, f"'{value}' is not a moment; write it as 2027-02-02 12.00")
+    try:
+        day = date.fromisoformat(match[1])
+        if match[2] is None:
+            return day.isoformat()
+        return datetime.combine(
+            day, time(int(match[2]), int(match[3])), tzinfo=AMSTERDAM
+        ).isoformat()
+    except ValueError:
+        raise f.fail(key, f"'{value}' is not a moment; write it as 2027-02-02 12.00") from None
 
 
 def _position_paper(f: _Fields, s: Settings) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
+import holidays
 from babel.dates import format_date
 
 from .clock import AMSTERDAM
@@ -39,3 +41,54 @@ def nl_when(starts: datetime | str, ends: datetime | str | None = None) -> str:
         end = datetime.fromisoformat(ends) if isinstance(ends, str) else ends
         text = f"{nl_date(start, weekday=True)}, {nl_time(start)[:-4]}–{nl_time(end)}"
     return text
+
+
+@lru_cache(maxsize=64)
+def _closed(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("NL", years=year, language="nl")
+
+
+def holiday_name(day: date) -> str:
+    """The Dutch public holiday on this day ("Tweede Kerstdag"), or ""."""
+    return str(_closed(day.year).get(day) or "")
+
+
+def is_working_day(day: date) -> bool:
+    """No weekend and no Dutch public holiday (the holidays library, not a list of our own)."""
+    return day.weekday() < 5 and day not in _closed(day.year)
+
+
+def next_working_day(day: date) -> date:
+    """This day if it is a working day, else the first one after it."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def previous_working_day(day: date) -> date:
+    """This day if it is a working day, else the last one before it."""
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, count: int) -> date:
+    """Count working days forward (or back, for a negative count) from day."""
+    step = 1 if count >= 0 else -1
+    for _ in range(abs(count)):
+        day += timedelta(days=step)
+        while not is_working_day(day):
+            day += timedelta(days=step)
+    return day
+
+
+def add_months(day: date, count: int) -> date:
+    """The same day count months later; the month's last day when it is shorter."""
+    month = day.month - 1 + count
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)

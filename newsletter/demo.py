@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -154,6 +155,7 @@ def run_demo(
             f"{email}: {reply}" for email, reply in summary.send.failed + summary.send.deferred
         ]
         summary.lines += demo_mailbox(db, settings, summary)
+        summary.lines += demo_onboarding(db, settings, summary)
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     summary.lines.append(web_line(db, settings, folder))
@@ -196,6 +198,20 @@ def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list
     report = run_tick(db, settings, clock.now())
     summary.problems += [f"tick {job.name}: {job.line}" for job in report.jobs if job.failed]
     return [f"Tick: {job.line}" for job in report.jobs if job.name == "inbox"]
+
+
+def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> list[str]:
+    """At 09.05 the next tick sends the onboarding steps that are due: the welcome for the new
+    substitute AV member in Noord-Brabant; the Utrecht member, imported six weeks after
+    appointment, has the steps whose moment passed skipped (never sent stale)."""
+    from .tick import run_tick
+
+    later = clock.now() + timedelta(minutes=35)
+    clock.set_now(later)
+    report = run_tick(db, settings, later)
+    summary.problems += [f"tick {job.name}: {job.line}" for job in report.jobs if job.failed]
+    lines = [f"Onboarding: {job.line}" for job in report.jobs if job.name == "onboarding"]
+    return [*lines, f"Onboarding: newsletter --project {_shown(summary.folder)} onboarding status"]
 
 
 def web_line(db: Database, settings: Settings, folder: Path) -> str:

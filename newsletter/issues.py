@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import frontmatter
-import holidays
 import yaml
 from babel.dates import format_date
 from sqlite_utils import Database
@@ -18,6 +17,7 @@ from sqlite_utils import Database
 from .catalog import get_items, list_items
 from .config import Settings
 from .content import SECTIONS, Item
+from .dates import next_working_day
 from .errors import ContentError, HeaderError
 from .headers import check_header_value
 from .sanitize import html_to_text, markdown_to_html
@@ -96,11 +96,7 @@ def issue_path(settings: Settings, month: str) -> Path:
 def first_working_day(month: str) -> date:
     """The default publication date: the month's first day that is no weekend or Dutch holiday."""
     year, number = (int(p) for p in month.split("-"))
-    day = date(year, number, 1)
-    closed = holidays.country_holidays("NL", years=year)
-    while day.weekday() >= 5 or day in closed:
-        day += timedelta(days=1)
-    return day
+    return next_working_day(date(year, number, 1))
 
 
 def issue_files(settings: Settings) -> list[Path]:

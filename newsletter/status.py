@@ -8,10 +8,29 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import audit, clock, ledger
+from .config import Settings
 from .dates import nl_date, nl_time
+from .errors import NewsletterError
 
 
-def status_lines(db: Database) -> list[str]:
+def _onboarding_lines(db: Database, settings: Settings) -> list[str]:
+    from . import onboarding  # late: onboarding imports the delivery engine
+
+    try:
+        rows = onboarding.status_rows(db, settings, clock.now())
+    except NewsletterError as exc:
+        return [f"onboarding: {exc}"]
+    active = [r for r in rows if r["status"] == "active"]
+    due = [r for r in active if r["due_today"]]
+    if not rows:
+        return []
+    line = f"onboarding: {len(active)} member(s) in the programme, {len(due)} step(s) due today"
+    if due:
+        line += " (" + ", ".join(f"{r['next_step']} for {r['email']}" for r in due[:3]) + ")"
+    return [line]
+
+
+def status_lines(db: Database, settings: Settings | None = None) -> list[str]:
     """One line per thing staff should know about, worst first where it matters."""
     lines = []
     tick = next(
@@ -41,6 +60,8 @@ def status_lines(db: Database) -> list[str]:
             "select count(*) from conversations where status in ('new', 'open')"
         ).fetchone()[0]
         lines.append(f"inbox: {open_} open question{'s' if open_ != 1 else ''}")
+    if "onboarding_enrolments" in db.table_names() and settings is not None:
+        lines += _onboarding_lines(db, settings)
     if "inbound" in db.table_names():
         quarantined = db.execute(
             "select count(*) from inbound where status = 'quarantined'"

@@ -404,3 +404,53 @@ def m009_conversations(db: Database) -> None:
     db.execute(
         "CREATE INDEX conversation_messages_thread ON conversation_messages (conversation_id)"
     )
+
+
+@migrations()
+def m011_onboarding(db: Database) -> None:
+    """The onboarding programme: who follows which sequence, and what was decided per step.
+
+    A step is decided once per (person, sequence, step): queued (its delivery row is in the
+    ledger, made in the same transaction), merged (sent inside another step's message) or
+    skipped (its moment passed). A re-appointed member keeps these, so nothing goes twice.
+    """
+    db.execute(
+        """
+        CREATE TABLE onboarding_enrolments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+            sequence TEXT NOT NULL,          -- content/onboarding/<sequence>.yaml
+            starts_on TEXT NOT NULL,         -- T0: the first day of the mandate (ISO date)
+            source TEXT NOT NULL,            -- mandate, manual
+            mandate_id INTEGER,              -- the mandate it follows, when from one
+            buddy_id INTEGER,                -- an AV member from another province
+            status TEXT NOT NULL,            -- active, stopped
+            stopped_reason TEXT,
+            enrolled_at TEXT NOT NULL,       -- UTC
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX onboarding_enrolment_once "
+        "ON onboarding_enrolments (subscriber_id, sequence)"
+    )
+    db.execute(
+        """
+        CREATE TABLE onboarding_steps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+            sequence TEXT NOT NULL,
+            step_key TEXT NOT NULL,          -- the step id, or id@meeting for a recurring one
+            status TEXT NOT NULL,            -- queued, merged, skipped
+            mailing_id TEXT,                 -- the ledger mailing that carries it
+            planned_for TEXT,                -- the moment the plan gave it (UTC)
+            decided_at TEXT NOT NULL,        -- UTC
+            reason TEXT
+        )
+        """
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX onboarding_step_once "
+        "ON onboarding_steps (subscriber_id, sequence, step_key)"
+    )

@@ -20,6 +20,7 @@ from . import (
     ledger,
     locks,
     mailbox,
+    onboarding,
     processing,
     store,
 )
@@ -110,6 +111,14 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
     return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)
 
 
+def _onboarding(db: Database, settings: Settings, now: datetime) -> JobResult:
+    """New AV members enrolled, due steps sent (working days, from [onboarding] send_from)."""
+    report = onboarding.run_due(
+        db, settings, now, transport_factory(settings.transport, settings.project)
+    )
+    return JobResult("onboarding", report.summary(), report.failed)
+
+
 def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
     cleared = mailbox.purge_raw(db, now)
     return JobResult("retention", f"raw mail past retention cleared: {cleared}")
@@ -119,6 +128,7 @@ JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
     ("content", _content),
     ("inbox", _inbox),
     ("deliveries", _retries),
+    ("onboarding", _onboarding),
     ("retention", _retention),
 ]
 

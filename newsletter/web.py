@@ -23,11 +23,13 @@ from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
 from . import clock, store
+from .catalog import row_to_item
 from .config import Settings, load_settings, require_secret
 from .dates import nl_date
 from .errors import NewsletterError
 from .issues import MONTH
 from .preferences import reader, set_preferences, unsubscribe
+from .render import item_ics
 from .signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
 from .tokens import (
     CONFIRM,
@@ -219,6 +221,25 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(404)
         return send_file(
             path, mimetype="text/calendar", as_attachment=True, download_name=f"{name}.ics"
+        )
+
+    @app.get("/agenda/<item_id>.ics")
+    def agenda_ics(item_id: str) -> Any:
+        """Any AV meeting or event of the calendar (public information), for onboarding mail."""
+        row = next(
+            db().query(
+                "select * from items where id = ? and kind in ('av_meeting', 'event') "
+                "and starts_at is not null",
+                [item_id],
+            ),
+            None,
+        )
+        if row is None:
+            abort(404)
+        return app.response_class(
+            item_ics(settings, row_to_item(row)),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{item_id}.ics"'},
         )
 
     @app.get("/archief/feed.atom")

@@ -227,6 +227,8 @@ def main() -> None:
                 roles.append("plv_av_lid")
             if code == "UT" and seat == 1:
                 start = "2026-10-20"  # a new AV member, appointed this autumn (onboarding demo)
+            if code == "NB" and seat == 2:
+                start = "2026-11-26"  # a new substitute, appointed last week (onboarding demo)
             row.update(rol=", ".join(roles), ingangsdatum=start, thema=rng.choice(themes))
             rows.append(row)
         for role in ("griffier", "griffiecontactpersoon", "gs_lid", "cdk"):
