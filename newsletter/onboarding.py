@@ -217,6 +217,17 @@ class Planned:
         return "waiting" if self.at is None else "planned"
 
 
+def term_end_for(settings: Settings, start: date) -> date:
+    """The last day of the Statenperiode `start` falls in: [onboarding] term_end, moved by
+    whole four-year terms (Provinciale Staten are elected every four years, in March)."""
+    end = settings.onboarding.term_end
+    while end < start:
+        end = end.replace(year=end.year + 4)
+    while end.replace(year=end.year - 4) >= start:
+        end = end.replace(year=end.year - 4)
+    return end
+
+
 def _at(settings: Settings, day: date) -> datetime:
     return datetime.combine(day, settings.onboarding.send_from, tzinfo=clock.AMSTERDAM)
 
@@ -240,7 +251,7 @@ def plan(
     mandate_end: date | None = None,
 ) -> list[Planned]:
     """The dated timeline for a member starting on `start`, each date with its reason."""
-    term_end = settings.onboarding.term_end
+    term_end = term_end_for(settings, start)
     av = next((m for m in calendar if m.is_av and m.day > start), None)
     ctx = _Context(start, term_end, calendar, av)
     overrides: dict[str, tuple[Any, str]] = {}
@@ -257,11 +268,13 @@ def plan(
         change, rule_reason = overrides.get(step.id, (None, ""))
         expression = change.at if change is not None and change.at is not None else step.at
         moment = evaluate(expression, ctx)
-        ctx.steps[step.id] = moment
         day, moved = _working(moment)
+        ctx.steps[step.id] = Moment(day, moment.why)  # "welkom + 1 working day": when it goes
         why = moment.why + moved
         if rule_reason:
             why = f"{rule_reason}: {why}"
+        if day is None:
+            why += f" before {nl_date(limit)}, when {limit_why}"
         planned = Planned(step.id, step, day, _at(settings, day) if day else None, None, why, av)
         if change is not None and change.skip:
             planned.skip = rule_reason
@@ -280,10 +293,31 @@ def plan(
     for step in sequence.steps:
         if step.every:
             out.update(_occurrences(settings, sequence, step, ctx, out, limit, limit_why))
+    _one_a_day(settings, out)
     return sorted(
         out.values(),
         key=lambda p: (p.at or datetime.max.replace(tzinfo=clock.AMSTERDAM), p.step.number),
     )
+
+
+def _one_a_day(settings: Settings, planned: dict[str, Planned]) -> None:
+    """At most one message a day: a step that falls on a day another step already has goes
+    on the next free working day (merged steps travel with their host)."""
+    taken: dict[date, str] = {}
+    for p in sorted(
+        (p for p in planned.values() if p.day and not p.skip and not p.merged_into),
+        key=lambda p: (p.day, p.step.number),
+    ):
+        assert p.day is not None
+        day = p.day
+        while day in taken:
+            day = next_working_day(day + timedelta(days=1))
+        if day != p.day:
+            p.why += f"; {taken[p.day]} goes on {nl_date(p.day)}, so the next free working day"
+            p.day, p.at = day, _at(settings, day)
+            for key in p.merged:
+                planned[key].day, planned[key].at = day, p.at
+        taken[day] = p.key
 
 
 def _in_dependency_order(sequence: Sequence) -> list[Step]:
@@ -344,6 +378,8 @@ def _occurrences(
     for meeting in ctx.calendar:
         if not meeting.is_av or meeting.day <= ctx.start:
             continue
+        if ctx.av is not None and meeting.day <= ctx.av.day:
+            continue  # the first AV is what the programme itself prepares for
         local = _Context(ctx.start, ctx.term_end, ctx.calendar, meeting, ctx.steps)
         moment = evaluate(step.at, local)
         day, moved = _working(moment)
@@ -836,7 +872,12 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
                     )
             if not due or not sending or away is not None:
                 continue
-            host, *others = due  # what fell due together goes as one message, never a burst
+            if _had_message_today(db, enrolment, today):
+                continue  # at most one message a day: the rest goes with the next one
+            host, *later = due
+            # What fell behind (an outage, a late import) goes along in one message, never as
+            # a burst; a step whose day is today waits for tomorrow's message instead.
+            others = [p for p in later if p.at and p.at.astimezone(clock.AMSTERDAM).date() < today]
             mailing_id = mailing_id_for(enrolment.sequence, host.key)
             ledger.create_mailing(
                 db,
@@ -884,6 +925,18 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
                         mailing_id,
                         f"sent with {host.key}",
                     )
+
+
+def _had_message_today(db: Database, enrolment: Enrolment, today: date) -> bool:
+    start = datetime.combine(today, time(0, 0), tzinfo=clock.AMSTERDAM)
+    return (
+        db.execute(
+            "select count(*) from onboarding_steps where subscriber_id = ? and sequence = ? "
+            "and status = 'queued' and decided_at >= ?",
+            [enrolment.subscriber_id, enrolment.sequence, clock.utc_iso(start)],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _by_key(items: list[Planned], key: str) -> Planned:
@@ -1035,7 +1088,7 @@ def _person_context(
             "samenvatting": item.summary,
         }
         raw = item.fields.get("question_deadline")
-        if raw:
+        if raw and _deadline_moment(str(raw)) > clock.now():  # a passed deadline is not offered
             moment = datetime.fromisoformat(str(raw))
             deadline = (
                 f"{nl_date(moment, weekday=True)}, {nl_time(moment)}"
@@ -1070,6 +1123,13 @@ def _person_context(
         "secretaris": settings.onboarding.secretary or "de secretaris van de AV",
         "samengevoegd": False,
     }
+
+
+def _deadline_moment(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw)
+    if "T" not in raw:  # a date alone: the end of that day
+        moment = datetime.combine(moment.date(), time(23, 59), tzinfo=clock.AMSTERDAM)
+    return moment
 
 
 _TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -332,12 +332,34 @@ def sequence_names(settings: Settings) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+_CACHE: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], Sequence]] = {}
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What the sequence files are now: a cheap check, so tick does not reparse every time."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    return tuple((str(p), (st := p.stat()).st_mtime_ns, st.st_size) for p in files)
+
+
 def load_sequences(settings: Settings) -> list[Sequence]:
     return [load_sequence(settings, name) for name in sequence_names(settings)]
 
 
 def load_sequence(settings: Settings, name: str) -> Sequence:
-    """Read and check one sequence and all its step files; SequenceError names what is wrong."""
+    """Read and check one sequence and all its step files; SequenceError names what is wrong.
+
+    Parsed once per state of content/onboarding/: a file that changes is read again."""
+    key = (str(onboarding_dir(settings)), name)
+    signature = _signature(onboarding_dir(settings))
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    sequence = _load_sequence(settings, name)
+    _CACHE[key] = (signature, sequence)
+    return sequence
+
+
+def _load_sequence(settings: Settings, name: str) -> Sequence:
     folder = onboarding_dir(settings)
     path = folder / f"{name}.yaml"
     shown = _shown(settings, path)
