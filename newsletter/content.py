@@ -326,6 +326,7 @@ KIND_FIELDS = {
         "agenda",
         "programme",
         "registration",
+        "question_deadline",
     },
     "position_paper": {"title", "date", "summary", "link", "audience"},
     "event": {

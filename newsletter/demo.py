@@ -210,8 +210,16 @@ def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> l
     clock.set_now(later)
     report = run_tick(db, settings, later)
     summary.problems += [f"tick {job.name}: {job.line}" for job in report.jobs if job.failed]
-    lines = [f"Onboarding: {job.line}" for job in report.jobs if job.name == "onboarding"]
-    return [*lines, f"Onboarding: newsletter --project {_shown(summary.folder)} onboarding status"]
+    from .onboarding import status_rows
+
+    rows = status_rows(db, settings, later)
+    done = sum(r["done"] for r in rows)
+    skipped = sum(r["skipped"] for r in rows)
+    return [
+        f"Onboarding: {len(rows)} new AV members enrolled; at 09.05 {done} step(s) sent, "
+        f"{skipped} skipped as stale — newsletter --project {_shown(summary.folder)} "
+        "onboarding status"
+    ]
 
 
 def web_line(db: Database, settings: Settings, folder: Path) -> str:

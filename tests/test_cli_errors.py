@@ -16,6 +16,7 @@ import pytest
 from newsletter.demo import DEMO_INTRO
 from newsletter.errors import ConfigError, ContentError
 from newsletter.issues import INTRO_PLACEHOLDER
+from newsletter.sources.files import NOT_ITEMS  # the folders of content/ that hold no items
 
 FEED_ITEMS = 3  # the demo feed's items, synced along with the files
 
@@ -36,9 +37,7 @@ def stored(run) -> dict[str, dict]:
 def content_file_ids(instance: Path) -> set[str]:
     content = instance / "content"
     return {
-        p.stem
-        for p in content.rglob("*.md")
-        if p.relative_to(content).parts[0] not in {"issues", "feeds"}
+        p.stem for p in content.rglob("*.md") if p.relative_to(content).parts[0] not in NOT_ITEMS
     }
 
 

@@ -26,15 +26,21 @@ def test_demo_sends_one_message_per_active_subscriber_to_the_outbox(tmp_path: Pa
     db = store.connect(folder / "newsletter.db")
     # Everyone active at the send; the demo's mailbox afterwards unsubscribes or bounces a few.
     active = {r["email"] for r in db.query("select email from deliveries where status = 'sent'")}
-    files = [  # the issue, not the unsubscribe confirmation sent after it
+    files = [  # the issue: not the unsubscribe confirmation, not the onboarding steps
         p
         for p in sorted((folder / "outbox").glob("*.eml"))
-        if b"List-Unsubscribe:" in p.read_bytes()
+        if b"List-Unsubscribe:" in p.read_bytes() and b"Auto-Submitted:" not in p.read_bytes()
     ]
     recipients = [
         email.message_from_bytes(p.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
         for p in files
     ]
+    active = {  # the issue went to everyone active at the send
+        r["email"]
+        for r in db.query(
+            "select email from deliveries where status = 'sent' and mailing_id = 'issue-2026-12'"
+        )
+    }
     assert len(files) == len(active) == 626
     assert set(recipients) == active
     assert (folder / "build" / "archief" / "2026-12" / "index.html").is_file()

@@ -31,6 +31,7 @@ def test_tick_runs_every_job_and_prints_a_line_for_each(instance, loaded, run) -
         "content",
         "inbox",
         "deliveries",
+        "onboarding",
         "retention",
     ]
     assert "Inbox: 1 new" in lines[1] and "1 question" in lines[1]
