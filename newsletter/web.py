@@ -37,6 +37,7 @@ from .tokens import (
     read_timed_token,
     read_token,
 )
+from .workflow import approved_web_html
 
 BAD_LINK = 400
 
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             row
             for row in rows
             if (settings.build_dir / "archief" / row["issue_month"] / "index.html").is_file()
+            or approved_web_html(db(), row["issue_month"]) is not None
         ]
 
     def archived(month: str) -> Path:
@@ -204,7 +206,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/archief/<month>/")
     def archive_issue(month: str) -> Any:
-        response = send_file(archived(month) / "index.html", mimetype="text/html")
+        folder = archived(month)
+        frozen = approved_web_html(db(), month)  # what was approved, not a later build
+        response = (
+            app.response_class(frozen, mimetype="text/html")
+            if frozen is not None
+            else send_file(folder / "index.html", mimetype="text/html")
+        )
         # The web version is a mail layout: it needs its own inline styles, nothing else.
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'"
