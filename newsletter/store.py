@@ -425,6 +425,8 @@ def m010_workflow(db: Database) -> None:
             approved_content_hash TEXT,      -- Issue.content_hash() of the approved version
             approved_items TEXT,             -- JSON {item id: content hash}, to say what changed
             approved_subject TEXT,
+            approved_issue TEXT,             -- JSON: the approved issue with its items, so a
+                                             -- send goes on unchanged whatever is edited
             scheduled_for TEXT,              -- UTC; set while scheduled, kept when missed
             schedule_missed_at TEXT,         -- when tick held back a schedule missed too long
             revoked_reason TEXT,             -- why the last approval was withdrawn

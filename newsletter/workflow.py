@@ -14,7 +14,7 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from . import audit, clock, ledger
 from .build import build_issue
+from .catalog import item_to_row, row_to_item
 from .config import Settings
 from .dates import nl_date, nl_time
 from .delivery import SendOptions, SendReport, TransportFactory
@@ -113,6 +114,19 @@ def rendered_hash(rendered: RenderedIssue, settings: Settings) -> str:
         for part in (key, variant.html, variant.text):
             digest.update(b"\0" + part.encode())
     return digest.hexdigest()
+
+
+def issue_snapshot(issue: Issue) -> str:
+    """The issue with its items as JSON: what was approved, independent of later edits."""
+    fields = {k: v for k, v in vars(issue).items() if k != "sections"}
+    sections = {key: [item_to_row(i) for i in items] for key, items in issue.sections.items()}
+    return dumps(fields | {"date": issue.date.isoformat(), "sections": sections})
+
+
+def issue_from_snapshot(text: str) -> Issue:
+    data = loads(text, {})
+    sections = {key: [row_to_item(r) for r in rows] for key, rows in data.pop("sections").items()}
+    return Issue(**(data | {"date": date.fromisoformat(data["date"]), "sections": sections}))
 
 
 def _item_hashes(issue: Issue) -> dict[str, str]:
@@ -280,6 +294,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
             "approved_content_hash": issue.content_hash(),
             "approved_items": dumps(_item_hashes(issue)),
             "approved_subject": issue.subject,
+            "approved_issue": issue_snapshot(issue),
             "revoked_reason": None,
             "scheduled_for": None,
             "schedule_missed_at": None,
@@ -363,9 +378,10 @@ def rendered_for_send(db: Database, settings: Settings, month: str, actor: str) 
                 f"then 'newsletter issue review {month} --by NAME' and approval"
             )
         _save(db, month, actor, "state", {"state": "sending", "scheduled_for": None})
-        return _frozen_rendered(db, settings, built.rendered.issue)
-    if state in ("sending", "sent", "cancelled") and row.get("approved_hash"):
-        return _frozen_rendered(db, settings, load_issue(db, settings, month))
+        return _frozen_rendered(db, settings, issue_from_snapshot(row["approved_issue"]))
+    if state in ("sending", "sent", "cancelled") and row.get("approved_issue"):
+        # Begun: the approved version goes on to the end, whatever was edited since.
+        return _frozen_rendered(db, settings, issue_from_snapshot(row["approved_issue"]))
     started = db.table("mailings").count_where("id = ?", [mailing_id_for(month)]) > 0
     if settings.workflow.require_approval and not started:
         raise WorkflowError(
@@ -428,11 +444,10 @@ def send_test(
         )
     person = _reader(db, as_email) if as_email else None
     check_approval(db, settings, month, actor)
-    frozen = state_of(db, month) in (*APPROVED, "sending", "sent") and bool(
-        _row(db, month).get("approved_hash")
-    )
+    snapshot = _row(db, month).get("approved_issue")
+    frozen = state_of(db, month) in (*APPROVED, "sending", "sent") and bool(snapshot)
     rendered = (
-        _frozen_rendered(db, settings, load_issue(db, settings, month))
+        _frozen_rendered(db, settings, issue_from_snapshot(str(snapshot)))
         if frozen
         else build_issue(db, settings, month).rendered
     )

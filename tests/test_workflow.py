@@ -261,3 +261,256 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
         ("tick", "state"),
     ]
     assert ("tick", "schedule-missed") in log_actions(run, "2027-02")
+
+
+# -- bad input: one line, exit 2, nothing changed --------------------------------------------
+
+
+def workflow_rows(db) -> list[dict]:
+    return [dict(r) for r in db.query("select * from issue_workflow order by month")]
+
+
+def test_the_editor_cannot_approve_their_own_issue(settings, loaded, december, run) -> None:
+    assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
+    before = workflow_rows(loaded)
+    result = run("issue", "approve", "2026-12", "--by", "  Sanne  de Vries ")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "cannot also approve it" in result.output
+    assert workflow_rows(loaded) == before
+    assert loaded.table("approved_variants").count == 0
+    assert log_actions(run, "2026-12")[-1] == ("Sanne de Vries", "approve-refused")
+
+
+def test_four_eyes_can_be_switched_off(settings, loaded, december, run) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text() + "\n[workflow]\nfour_eyes = false\n")
+    run("issue", "review", "2026-12", "--by", SANNE)
+    assert run("issue", "approve", "2026-12", "--by", SANNE).exit_code == 0
+    assert "four_eyes = false" in run("status").output
+
+
+def test_a_draft_cannot_be_approved_scheduled_or_sent(settings, loaded, december, run) -> None:
+    approve = run("issue", "approve", "2026-12", "--by", JORIS)
+    assert approve.exit_code == 2 and approve.output == (
+        "Error: issue 2026-12 is draft, not in review; submit it first with "
+        "'newsletter issue review 2026-12 --by NAME'\n"
+    )
+    schedule = run("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00")
+    assert schedule.exit_code == 2 and schedule.output == (
+        "Error: issue 2026-12 is draft; only an approved issue can be scheduled: "
+        "'newsletter issue review 2026-12 --by NAME', then a colleague approves\n"
+    )
+    send = run("issue", "send", "2026-12")
+    assert send.exit_code == 2 and "is draft, not approved" in send.output
+    assert workflow_rows(loaded) == []
+    assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
+
+
+def test_schedule_in_the_past_or_not_a_time_is_refused(settings, loaded, approved, run) -> None:
+    past = run("issue", "schedule", "2026-12", "--at", "2026-12-01T08:00")
+    assert past.exit_code == 2 and past.output == (
+        "Error: --at 2026-12-01T08:00: that is in the past (it is now 1 december 2026 8.30 uur); "
+        "give a later moment, e.g. --at 2027-01-04T09:00\n"
+    )
+    garbage = run("issue", "schedule", "2026-12", "--at", "morgen")
+    assert garbage.exit_code == 2 and garbage.output.startswith("Error: --at: 'morgen' is not")
+    assert state(loaded, "2026-12") == "approved"
+
+
+def test_a_test_copy_to_a_non_staff_address_is_refused(settings, loaded, approved, run) -> None:
+    result = run(
+        "issue", "test", "2026-12", "--to", "redactie@ipo.example", "--to", "anna@gld.example"
+    )
+    assert result.exit_code == 2 and result.output == (
+        "Error: --to anna@gld.example: test copies go to staff only (@ipo.example); add the "
+        "address to [workflow] test_recipients in newsletter.toml if it is staff\n"
+    )
+    assert not (settings.project / "outbox").exists()  # not even the staff copy went
+    unknown = run("issue", "test", "2026-12", "--to", "redactie@ipo.example", "--as", "x@y.example")
+    assert unknown.exit_code == 2 and "--as x@y.example: no such subscriber" in unknown.output
+
+
+def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
+    settings, loaded, approved, run
+) -> None:
+    result = run(
+        "issue", "test", "2026-12", "--to", "redactie@ipo.example",
+        "--as", "kees.sanders@gld.example", "--by", SANNE,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # Kees chose one BAC theme: his variant leaves the other BAC blocks out (frozen as well).
+    variant = re.search(r"variant (\S+),", result.output).group(1)  # type: ignore[union-attr]
+    assert variant.startswith("GLD:digitalisering,") and "financien" not in variant
+    assert "the approved version" in result.output
+    [copy] = sent_mail(settings.project)
+    assert copy["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
+    assert copy["To"].addresses[0].addr_spec == "redactie@ipo.example"
+    html = html_of(copy)
+    assert "Kees" in html and "Sanders" in html  # as that reader sees it: their salutation
+    assert is_rendering_of(html, frozen_html(loaded, "2026-12", variant))
+    assert "/afmelden/testexemplaar" in html  # no working link of the reader's
+    assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
+    assert log_actions(run, "2026-12")[-1] == (SANNE, "test-send")
+
+
+def test_test_recipients_config_allows_named_addresses(settings, loaded, december, run) -> None:
+    config = settings.config_file
+    config.write_text(
+        config.read_text() + '\n[workflow]\ntest_recipients = ["griffie@gld.example"]\n'
+    )
+    assert run("issue", "test", "2026-12", "--to", "griffie@gld.example").exit_code == 0
+    refused = run("issue", "test", "2026-12", "--to", "redactie@ipo.example")
+    assert refused.exit_code == 2 and "(griffie@gld.example)" in refused.output
+    [copy] = sent_mail(settings.project)  # a draft can be test-sent: the current build
+    assert copy["Subject"].startswith("[TEST] ")
+
+
+def test_a_bad_workflow_setting_names_the_file_and_key(settings, loaded, run) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text() + '\n[workflow]\nmissed_window = "soon"\n')
+    result = run("status")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {config}: [workflow] missed_window: must be a duration, e.g. "
+        'missed_window = "2h" (or "90m")\n'
+    )
+
+
+# -- approval, revocation and the frozen version -----------------------------------------------
+
+
+def test_editing_the_issue_file_after_approval_returns_it_to_draft(
+    settings, loaded, approved, run
+) -> None:
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    send = run("issue", "send", "2026-12")
+    assert send.exit_code == 2 and send.output == (
+        "Error: issue 2026-12 is not sent: its approval was revoked (the issue file changed "
+        "(subject, preheader, date, intro or audience)); it is a draft again: "
+        "'newsletter issue review 2026-12 --by NAME', then approval\n"
+    )
+    assert state(loaded, "2026-12") == "draft" and loaded.table("deliveries").count == 0
+    assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
+    assert run("issue", "approve", "2026-12", "--by", JORIS).exit_code == 0
+    assert run("issue", "send", "2026-12").exit_code == 0
+
+
+def test_an_edit_between_review_and_approval_needs_a_new_review(
+    settings, loaded, december, run
+) -> None:
+    run("issue", "review", "2026-12", "--by", SANNE)
+    december.write_text(december.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    result = run("issue", "approve", "2026-12", "--by", JORIS)
+    assert result.exit_code == 2 and "changed after Sanne de Vries submitted it" in result.output
+    assert state(loaded, "2026-12") == "draft"
+
+
+def test_a_template_change_after_approval_is_caught_before_sending(
+    settings, loaded, approved, run, tmp_path
+) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(settings.templates_dir, templates)
+    text = templates / "email" / "issue.txt.j2"
+    text.write_text(text.read_text() + "\nP.S. Fijne feestdagen.\n")
+    config = settings.config_file
+    config.write_text(config.read_text().replace("[paths]", f'[paths]\ntemplates = "{templates}"'))
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 2 and "the rendering changed since approval" in result.output
+    assert loaded.table("deliveries").count == 0
+
+
+def test_the_archive_shows_the_approved_version_not_a_later_build(
+    settings, loaded, approved, run
+) -> None:
+    assert run("issue", "send", "2026-12").exit_code == 0
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    assert run("issue", "build", "2026-12").exit_code == 0  # build/ now holds the edit
+    assert "slotnummer" in (settings.build_dir / "archief" / "2026-12" / "index.html").read_text()
+    page = create_app(settings).test_client().get("/archief/2026-12/").get_data(as_text=True)
+    assert "laatste nieuwsbrief" in page and "slotnummer" not in page
+
+
+def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
+    settings, loaded, approved, run
+) -> None:
+    from newsletter import workflow
+    from newsletter.outgoing import send_issue
+    from newsletter.transports import MemoryTransport
+
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
+    send_issue(loaded, settings, rendered, lambda: flaky)
+    assert state(loaded, "2026-12") == "sending"
+    # Edits once sending has begun change nothing: the approved version goes on to the end.
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    [variant] = [
+        r["variant"]
+        for r in loaded.query(
+            "select variant from deliveries where email = 'kees.sanders@gld.example'"
+        )
+    ]
+    frozen = frozen_html(loaded, "2026-12", variant)
+    clock.set_now("2026-12-01T09:30:00+01:00")
+    lines = [f"{j.name}: {j.line}" for j in run_tick(loaded, settings, clock.now()).jobs]
+    assert any("1 sent now, 625 sent before" in line for line in lines), lines
+    kees = [m for m in sent_mail(settings.project) if "kees.sanders" in str(m["To"])]
+    assert len(kees) == 1 and is_rendering_of(html_of(kees[0]), frozen)
+    assert state(loaded, "2026-12") == "sent"
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def test_a_schedule_missed_by_less_than_the_window_still_goes(settings, small, db, run) -> None:
+    small(3)
+    approve_issue(db, settings)
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    clock.set_now("2026-12-01T10:30")  # 1.5 hours late, within the default 2h
+    report = run_tick(db, settings, clock.now())
+    [line] = [j.line for j in report.jobs if j.name == "scheduled"]
+    assert "issue-2026-12: 3 sent now" in line
+
+
+def test_unschedule_keeps_the_issue_approved(settings, loaded, approved, run) -> None:
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    assert run("issue", "unschedule", "2026-12").output == (
+        "Issue 2026-12: no longer scheduled; still approved\n"
+    )
+    clock.set_now("2026-12-01T09:05")
+    report = run_tick(loaded, settings, clock.now())
+    assert [j.line for j in report.jobs if j.name == "scheduled"] == ["nothing due"]
+    again = run("issue", "unschedule", "2026-12")
+    assert (
+        again.exit_code == 2 and again.output == "Error: issue 2026-12 is approved, not scheduled\n"
+    )
+
+
+# -- tick: feeds at their own interval -------------------------------------------------------
+
+
+def test_tick_fetches_a_feed_only_when_its_interval_has_passed(settings, loaded, run) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text().replace("timeout = 10", 'timeout = 10\ninterval = "30m"'))
+    first = run("--now", "2026-12-01T09:00", "tick").output.splitlines()[0]
+    assert first.endswith("feeds: ipo-nieuws ok")
+    soon = run("--now", "2026-12-01T09:20", "tick").output.splitlines()[0]
+    assert soon.endswith("feeds: ipo-nieuws not due")
+    later = run("--now", "2026-12-01T09:30", "tick").output.splitlines()[0]
+    assert later.endswith("feeds: ipo-nieuws ok")
+
+
+def test_status_reports_configuration_problems(settings, loaded, run, monkeypatch) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text().replace("demo = true", "demo = false"))
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x" * 40)
+    lines = run("status").output.splitlines()
+    assert (
+        'config: [delivery] transport = "outbox:outbox" writes files, sends nothing; set an '
+        "smtp:// relay for real mail"
+    ) in lines
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    assert "config: NEWSLETTER_SECRET_KEY is not set; no mail can be sent" in (
+        run("status").output.splitlines()
+    )
