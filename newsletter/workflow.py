@@ -615,7 +615,8 @@ def _late(delta: timedelta) -> str:
         return f"{hours / 24:.0f} days"
     if hours >= 1:
         return f"{hours:.0f} hours"
-    return f"{delta.total_seconds() / 60:.0f} minutes"
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"
 
 
 # -- status --------------------------------------------------------------------------------------
@@ -650,9 +651,24 @@ def config_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def stale_tick(db: Database, now: datetime) -> str:
+    """A warning when cron has not run tick for 15 minutes (it should every 5)."""
+    last = db.execute("select max(at) from events where action = 'tick'").fetchone()[0]
+    if last is None:
+        return ""  # status already says: never ran
+    late = now - clock.parse_instant(last)
+    if late < timedelta(minutes=15):
+        return ""
+    return (
+        f"tick: no tick for {_late(late)}; is the crontab or the systemd timer of cron/ "
+        "installed and running? (see the README)"
+    )
+
+
 def status_lines(db: Database, settings: Settings) -> list[str]:
     """Issue states, the next schedule, missed schedules and configuration problems."""
-    lines = config_problems(settings)
+    lines = [line for line in [stale_tick(db, clock.now())] if line]
+    lines += config_problems(settings)
     for month, reason in check_all(db, settings, "status"):
         lines.append(f"issue {month}: approval revoked, {reason}; it is a draft again")
     this_month = clock.today().isoformat()[:7]  # older issue files are history, not work

@@ -514,3 +514,12 @@ def test_status_reports_configuration_problems(settings, loaded, run, monkeypatc
     assert "config: NEWSLETTER_SECRET_KEY is not set; no mail can be sent" in (
         run("status").output.splitlines()
     )
+
+
+def test_status_says_when_cron_has_stopped_ticking(settings, loaded, run) -> None:
+    run("--now", "2026-12-01T09:00", "tick")
+    assert "tick: no tick" not in run("--now", "2026-12-01T09:10", "status").output
+    assert (
+        "tick: no tick for 3 hours; is the crontab or the systemd timer of cron/ installed and "
+        "running? (see the README)"
+    ) in run("--now", "2026-12-01T12:00", "status").output.splitlines()
