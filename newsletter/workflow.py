@@ -26,7 +26,8 @@ from .catalog import item_to_row, row_to_item
 from .config import Settings
 from .dates import nl_date, nl_time
 from .delivery import SendOptions, SendReport, TransportFactory
-from .errors import ContentError, NewsletterError
+from .errors import Busy, ContentError, HeaderError, NewsletterError
+from .headers import check_address
 from .issues import Issue, issue_files, load_issue
 from .messages import Recipient, make_skeleton
 from .outgoing import mailing_id_for, send_issue
@@ -174,13 +175,21 @@ def check_approval(db: Database, settings: Settings, month: str, actor: str) -> 
 
 
 def revoke(db: Database, month: str, actor: str, reason: str) -> None:
-    """Back to draft; the frozen version stays until the next approval replaces it."""
+    """Back to draft; the frozen version is dropped (who approved it stays in the log)."""
+    with transaction(db):
+        db.table("approved_variants").delete_where("month = ?", [month])
     _save(
         db,
         month,
         actor,
         "revoke",
-        {"state": "draft", "revoked_reason": reason, "scheduled_for": None},
+        {
+            "state": "draft",
+            "revoked_reason": reason,
+            "scheduled_for": None,
+            "approved_hash": None,
+            "approved_issue": None,
+        },
         reason=reason,
     )
 
@@ -225,10 +234,17 @@ def review(db: Database, settings: Settings, month: str, by: str) -> str:
         },
     )
     return (
-        f"Issue {month}: in review, submitted by {by}; preview in "
-        f"{(settings.build_dir / 'issues' / month).relative_to(settings.project)}/; a colleague "
-        f"approves with 'newsletter issue approve {month} --by NAME'"
+        f"Issue {month}: in review, submitted by {by}; preview in {_shown(settings, month)}; "
+        f"a colleague approves with 'newsletter issue approve {month} --by NAME'"
     )
+
+
+def _shown(settings: Settings, month: str) -> str:
+    folder = settings.build_dir / "issues" / month
+    shown = (
+        folder.relative_to(settings.project) if folder.is_relative_to(settings.project) else folder
+    )
+    return f"{shown}/"
 
 
 def approve(db: Database, settings: Settings, month: str, by: str) -> str:
@@ -269,7 +285,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
     issue = rendered.issue
     if issue.content_hash() != row.get("reviewed_hash"):
         reason = f"changed after {row.get('editor')} submitted it for review"
-        _save(db, month, by, "revoke", {"state": "draft", "revoked_reason": reason}, reason=reason)
+        revoke(db, month, by, reason)
         raise WorkflowError(
             f"issue {month} {reason}; it is a draft again: submit it again with "
             f"'newsletter issue review {month} --by NAME'"
@@ -435,6 +451,11 @@ def send_test(
     actor: str,
 ) -> TestCopy:
     """A copy marked [TEST] to staff addresses, as one subscriber would see it; no ledger row."""
+    for address in to:
+        try:
+            check_address(address, "--to")
+        except HeaderError as exc:
+            raise WorkflowError(f"{exc}; give one address per --to") from None
     refused = [a for a in to if not allowed_test_address(settings, a)]
     if refused:
         allowed = ", ".join(settings.workflow.test_recipients or (f"@{settings.sender_domain}",))
@@ -599,6 +620,9 @@ def run_scheduled(
                 factory,
                 SendOptions.from_settings(settings, in_doubt="skip"),
             )
+        except Busy:
+            run.lines.append(f"issue {month} is being sent by another process")
+            continue
         except NewsletterError as exc:
             run.lines.append(str(exc))
             run.failed = True

@@ -390,6 +390,7 @@ def test_editing_the_issue_file_after_approval_returns_it_to_draft(
         "'newsletter issue review 2026-12 --by NAME', then approval\n"
     )
     assert state(loaded, "2026-12") == "draft" and loaded.table("deliveries").count == 0
+    assert loaded.table("approved_variants").count == 0  # the frozen version is gone with it
     assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
     assert run("issue", "approve", "2026-12", "--by", JORIS).exit_code == 0
     assert run("issue", "send", "2026-12").exit_code == 0
@@ -523,3 +524,13 @@ def test_status_says_when_cron_has_stopped_ticking(settings, loaded, run) -> Non
         "tick: no tick for 3 hours; is the crontab or the systemd timer of cron/ installed and "
         "running? (see the README)"
     ) in run("--now", "2026-12-01T12:00", "status").output.splitlines()
+
+
+def test_without_require_approval_a_built_issue_is_sent_as_it_builds(
+    settings, loaded, december, run
+) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text() + "\n[workflow]\nrequire_approval = false\n")
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 0 and "626 sent now" in result.output
+    assert "config: [workflow] require_approval = false" in run("status").output
