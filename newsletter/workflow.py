@@ -254,8 +254,8 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
     row, state = _row(db, month), state_of(db, month)
     if state in APPROVED:
         raise WorkflowError(
-            f"issue {month} is already {state}, approved by {row.get('approved_by')} on "
-            f"{_when(row['approved_at'])}"
+            f"issue {month} is already {state}: {row.get('approved_by')} approved it on "
+            f"{_when(row['approved_at'])}; nothing changed"
         )
     if state != "review":
         raise WorkflowError(
@@ -355,7 +355,7 @@ def approved_web_html(db: Database, month: str) -> str | None:
 
 def _frozen_rendered(db: Database, settings: Settings, issue: Issue) -> RenderedIssue:
     """The approved version as a RenderedIssue. A variant not frozen (a reader chose themes
-    after approval) is rendered from the same content, which check_approval has just verified."""
+    after approval) is rendered from the approved issue's snapshot, not from the files."""
     env = environment(settings)
     return RenderedIssue(
         issue,
@@ -393,7 +393,13 @@ def rendered_for_send(db: Database, settings: Settings, month: str, actor: str) 
                 f"issue {month} is not sent: {reason}; it is a draft again: check the preview, "
                 f"then 'newsletter issue review {month} --by NAME' and approval"
             )
-        _save(db, month, actor, "state", {"state": "sending", "scheduled_for": None})
+        _save(
+            db,
+            month,
+            actor,
+            "state",
+            {"state": "sending", "scheduled_for": None, "schedule_missed_at": None},
+        )
         return _frozen_rendered(db, settings, issue_from_snapshot(row["approved_issue"]))
     if state in ("sending", "sent", "cancelled") and row.get("approved_issue"):
         # Begun: the approved version goes on to the end, whatever was edited since.
@@ -728,8 +734,3 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
     else:
         lines.append("next: no issue scheduled")
     return lines
-
-
-def describe(db: Database, month: str) -> dict[str, Any]:
-    """The workflow row and the effective state, for scripts and tests."""
-    return _row(db, month) | {"state": state_of(db, month)}

@@ -243,6 +243,7 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
     ) in status
     by_hand = run("--now", "2027-02-01T13:05", "issue", "send", "2027-02")
     assert by_hand.exit_code == 0 and "5 sent now" in by_hand.output
+    assert "2027-02" not in run("--now", "2027-02-01T13:10", "status").output  # sent: done
     february = [m for m in sent_mail(instance) if "februari" in str(m["Subject"])]
     assert len(february) == 5
     assert all(is_rendering_of(html_of(m), frozen_html(db, "2027-02", "GLD")) for m in february)
