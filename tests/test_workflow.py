@@ -279,6 +279,7 @@ def test_the_editor_cannot_approve_their_own_issue(settings, loaded, december, r
     assert result.output.count("\n") == 1 and "cannot also approve it" in result.output
     assert workflow_rows(loaded) == before
     assert loaded.table("approved_variants").count == 0
+    assert "issue 2026-12: awaiting review, submitted by Sanne de Vries" in run("status").output
     assert log_actions(run, "2026-12")[-1] == ("Sanne de Vries", "approve-refused")
 
 
@@ -535,3 +536,16 @@ def test_without_require_approval_a_built_issue_is_sent_as_it_builds(
     result = run("issue", "send", "2026-12")
     assert result.exit_code == 0 and "626 sent now" in result.output
     assert "config: [workflow] require_approval = false" in run("status").output
+
+
+def test_a_bad_feed_interval_names_the_feed(settings, run) -> None:
+    config = settings.config_file
+    config.write_text(
+        config.read_text().replace("timeout = 10", 'timeout = 10\ninterval = "often"')
+    )
+    result = run("tick")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {config}: [[feeds]] #1 (ipo-nieuws): interval must be a duration of 1 minute "
+        'or more, e.g. "60m"\n'
+    )
