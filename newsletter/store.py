@@ -445,3 +445,13 @@ def m010_workflow(db: Database) -> None:
         )
         """
     )
+    db.execute(
+        """
+        CREATE TABLE approved_calendar (
+            month TEXT NOT NULL,
+            item_id TEXT NOT NULL,           -- the archive's agenda/<item_id>.ics
+            ics BLOB NOT NULL,
+            PRIMARY KEY (month, item_id)
+        )
+        """
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -37,7 +38,7 @@ from .tokens import (
     read_timed_token,
     read_token,
 )
-from .workflow import approved_web_html
+from .workflow import approved_ics, approved_web_html
 
 BAD_LINK = 400
 
@@ -223,10 +224,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/archief/<month>/agenda/<name>.ics")
     def archive_ics(month: str, name: str) -> Any:
         path = archived(month) / "agenda" / f"{name}.ics"
-        if "/" in name or not path.is_file():
+        frozen = approved_ics(db(), month, name)  # what was approved, not a later build
+        if frozen is None and ("/" in name or not path.is_file()):
             abort(404)
         return send_file(
-            path, mimetype="text/calendar", as_attachment=True, download_name=f"{name}.ics"
+            BytesIO(frozen) if frozen is not None else path,
+            mimetype="text/calendar",
+            as_attachment=True,
+            download_name=f"{name}.ics",
         )
 
     @app.get("/archief/feed.atom")

@@ -178,6 +178,7 @@ def revoke(db: Database, month: str, actor: str, reason: str) -> None:
     """Back to draft; the frozen version is dropped (who approved it stays in the log)."""
     with transaction(db):
         db.table("approved_variants").delete_where("month = ?", [month])
+        db.table("approved_calendar").delete_where("month = ?", [month])
     _save(
         db,
         month,
@@ -297,6 +298,11 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
         db.table("approved_variants").insert_all(
             {"month": month, "variant": v.key, "html": v.html, "text": v.text} for v in frozen
         )
+        db.table("approved_calendar").delete_where("month = ?", [month])
+        db.table("approved_calendar").insert_all(
+            {"month": month, "item_id": item_id, "ics": data}
+            for item_id, data in rendered.calendar.items()
+        )
     _save(
         db,
         month,
@@ -351,6 +357,16 @@ def approved_web_html(db: Database, month: str) -> str | None:
         None,
     )
     return str(row["html"]) if row else None
+
+
+def approved_ics(db: Database, month: str, item_id: str) -> bytes | None:
+    """A frozen .ics file of an approved issue, for the archive; None if there is none."""
+    if "approved_calendar" not in db.table_names():
+        return None
+    row = db.execute(
+        "select ics from approved_calendar where month = ? and item_id = ?", [month, item_id]
+    ).fetchone()
+    return bytes(row[0]) if row else None
 
 
 def _frozen_rendered(db: Database, settings: Settings, issue: Issue) -> RenderedIssue:

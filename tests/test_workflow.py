@@ -431,8 +431,17 @@ def test_the_archive_shows_the_approved_version_not_a_later_build(
     approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
     assert run("issue", "build", "2026-12").exit_code == 0  # build/ now holds the edit
     assert "slotnummer" in (settings.build_dir / "archief" / "2026-12" / "index.html").read_text()
-    page = create_app(settings).test_client().get("/archief/2026-12/").get_data(as_text=True)
+    client = create_app(settings).test_client()
+    page = client.get("/archief/2026-12/").get_data(as_text=True)
     assert "laatste nieuwsbrief" in page and "slotnummer" not in page
+    # The agenda files too: an event moved after the send does not move in the archive.
+    event = settings.content_dir / "av" / "2027-02-10-av.md"
+    event.write_text(event.read_text().replace("2027-02-10", "2027-02-17", 1))
+    assert run("content", "sync").exit_code == 0 and run("issue", "build", "2026-12").exit_code == 0
+    built = settings.build_dir / "archief" / "2026-12" / "agenda" / "2027-02-10-av.ics"
+    assert b"20270217" in built.read_bytes()
+    ics = client.get("/archief/2026-12/agenda/2027-02-10-av.ics")
+    assert ics.mimetype == "text/calendar" and b"DTSTART;TZID=Europe/Amsterdam:20270210" in ics.data
 
 
 def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
