@@ -12,6 +12,8 @@ from datetime import timedelta
 from email import policy
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
+
 from newsletter import clock, store
 from newsletter.render import MARKER
 from newsletter.tick import run_tick, tick_lock
@@ -558,3 +560,27 @@ def test_a_bad_feed_interval_names_the_feed(settings, run) -> None:
         f"Error: {config}: [[feeds]] #1 (ipo-nieuws): interval must be a duration of 1 minute "
         'or more, e.g. "60m"\n'
     )
+
+
+def test_a_test_copy_goes_through_a_real_smtp_server(settings, loaded, approved, run) -> None:
+    from tests.test_smtp import Sink, free_port
+
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        result = run(
+            "issue", "test", "2026-12", "--to", "redactie@ipo.example",
+            "--to", "eindredactie@ipo.example", "--transport", f"smtp://127.0.0.1:{port}",
+        )  # fmt: skip
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert [rcpts for _, rcpts, _ in sink.received] == [
+        ["redactie@ipo.example"],
+        ["eindredactie@ipo.example"],
+    ]
+    message = email.message_from_bytes(sink.received[0][2], policy=policy.default)
+    assert message["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
+    assert is_rendering_of(html_of(message), frozen_html(loaded, "2026-12", "ALG"))  # type: ignore[arg-type]
+    assert loaded.table("deliveries").count == 0
