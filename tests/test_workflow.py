@@ -269,6 +269,13 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
 # -- bad input: one line, exit 2, nothing changed --------------------------------------------
 
 
+def set_workflow(config: Path, key: str, value: str) -> None:
+    """Change one key of the instance's [workflow] table, as staff would edit it."""
+    text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", config.read_text())
+    assert count == 1, key
+    config.write_text(text)
+
+
 def workflow_rows(db) -> list[dict]:
     return [dict(r) for r in db.query("select * from issue_workflow order by month")]
 
@@ -287,7 +294,7 @@ def test_the_editor_cannot_approve_their_own_issue(settings, loaded, december, r
 
 def test_four_eyes_can_be_switched_off(settings, loaded, december, run) -> None:
     config = settings.config_file
-    config.write_text(config.read_text() + "\n[workflow]\nfour_eyes = false\n")
+    set_workflow(config, "four_eyes", "false")
     run("issue", "review", "2026-12", "--by", SANNE)
     assert run("issue", "approve", "2026-12", "--by", SANNE).exit_code == 0
     assert "four_eyes = false" in run("status").output
@@ -359,9 +366,7 @@ def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
 
 def test_test_recipients_config_allows_named_addresses(settings, loaded, december, run) -> None:
     config = settings.config_file
-    config.write_text(
-        config.read_text() + '\n[workflow]\ntest_recipients = ["griffie@gld.example"]\n'
-    )
+    set_workflow(config, "test_recipients", '["griffie@gld.example"]')
     assert run("issue", "test", "2026-12", "--to", "griffie@gld.example").exit_code == 0
     refused = run("issue", "test", "2026-12", "--to", "redactie@ipo.example")
     assert refused.exit_code == 2 and "(griffie@gld.example)" in refused.output
@@ -371,7 +376,7 @@ def test_test_recipients_config_allows_named_addresses(settings, loaded, decembe
 
 def test_a_bad_workflow_setting_names_the_file_and_key(settings, loaded, run) -> None:
     config = settings.config_file
-    config.write_text(config.read_text() + '\n[workflow]\nmissed_window = "soon"\n')
+    set_workflow(config, "missed_window", '"soon"')
     result = run("status")
     assert result.exit_code == 2
     assert result.output == (
@@ -543,7 +548,7 @@ def test_without_require_approval_a_built_issue_is_sent_as_it_builds(
     settings, loaded, december, run
 ) -> None:
     config = settings.config_file
-    config.write_text(config.read_text() + "\n[workflow]\nrequire_approval = false\n")
+    set_workflow(config, "require_approval", "false")
     result = run("issue", "send", "2026-12")
     assert result.exit_code == 0 and "626 sent now" in result.output
     assert "config: [workflow] require_approval = false" in run("status").output
