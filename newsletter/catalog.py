@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -178,6 +178,19 @@ def sync_feeds(
                 },
                 pk="name",
             )
+
+
+def due_feeds(db: Database, settings: Settings, now: datetime) -> list[str]:
+    """The feeds whose [[feeds]] interval has passed since they were last fetched (for tick)."""
+    due = []
+    for feed in settings.feeds:
+        row = next(
+            iter(db.table("feeds").rows_where("name = ? and url = ?", [feed.name, feed.url])), {}
+        )
+        last = row.get("fetched_at")
+        if not last or now - clock.parse_instant(last) >= timedelta(minutes=feed.interval_minutes):
+            due.append(feed.name)
+    return due
 
 
 def _republished(db: Database, item: Item) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import catalog, classify, clock, conversations, privacy, processing, store
+from . import catalog, classify, clock, conversations, privacy, processing, store, workflow
 from . import onboarding as onboarding_module
 from .build import build_issue
 from .config import Settings, load_settings
@@ -469,6 +469,108 @@ def issue_build(settings: Settings, month: str) -> None:
     click.echo(result.summary(settings.project))
 
 
+def by_option(func: F) -> F:
+    return click.option(
+        "--by", "by", required=True, metavar="NAME", help="Who does this (for the audit log)."
+    )(func)
+
+
+@issue.command("review")
+@month_argument
+@by_option
+@pass_settings
+def issue_review(settings: Settings, month: str, by: str) -> None:
+    """Submit the issue for review: it builds, and NAME is its editor (who cannot approve it).
+
+    \b
+        newsletter issue review 2026-12 --by "Sanne de Vries"
+    """
+    click.echo(workflow.review(store.open_store(settings), settings, month, by))
+
+
+@issue.command("approve")
+@month_argument
+@by_option
+@pass_settings
+def issue_approve(settings: Settings, month: str, by: str) -> None:
+    """Approve exactly what renders now and freeze it; that version is what is sent.
+
+    NAME may not be the editor who submitted it ([workflow] four_eyes). Editing the issue file
+    or an item in it afterwards returns the issue to draft.
+
+    \b
+        newsletter issue approve 2026-12 --by "Joris Bakker"
+    """
+    click.echo(workflow.approve(store.open_store(settings), settings, month, by))
+
+
+@issue.command("test")
+@month_argument
+@click.option(
+    "--to", "to", multiple=True, required=True, metavar="ADDR", help="A staff address (repeat)."
+)
+@click.option("--as", "as_email", metavar="EMAIL", help="Render it as this subscriber sees it.")
+@click.option("--transport", metavar="URL", help="Override [delivery] transport.")
+@click.option("--by", "by", default="cli", metavar="NAME", help="Who sends it (audit log).")
+@pass_settings
+def issue_test(
+    settings: Settings,
+    month: str,
+    to: tuple[str, ...],
+    as_email: str | None,
+    transport: str | None,
+    by: str,
+) -> None:
+    """Send a test copy, "[TEST]" in the subject, to staff addresses only; no ledger rows.
+
+    The approved version if there is one, else the current build. Its links do not work (they
+    name no reader), so nobody is unsubscribed by a colleague's click.
+
+    \b
+        newsletter issue test 2026-12 --to redactie@ipo.example --as anna.jansen@gld.example
+    """
+    copy = workflow.send_test(
+        store.open_store(settings),
+        settings,
+        month,
+        list(to),
+        as_email,
+        transport or settings.transport,
+        by,
+    )
+    click.echo(copy.summary(month))
+
+
+@issue.command("schedule")
+@month_argument
+@click.option("--at", "at", required=True, metavar="ISO", help="When (Europe/Amsterdam).")
+@click.option("--by", "by", default="cli", metavar="NAME", help="Who schedules it (audit log).")
+@pass_settings
+def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
+    """Send an approved issue at a moment; tick starts it, if it is still approved then.
+
+    A schedule missed by more than [workflow] missed_window (the machine was down) is not
+    sent: status and the log say so, and 'issue send' sends it by hand.
+
+    \b
+        newsletter issue schedule 2027-01 --at 2027-01-04T09:00
+    """
+    click.echo(workflow.schedule(store.open_store(settings), settings, month, at, by))
+
+
+@issue.command("unschedule")
+@month_argument
+@click.option("--by", "by", default="cli", metavar="NAME", help="Who does it (audit log).")
+@pass_settings
+def issue_unschedule(settings: Settings, month: str, by: str) -> None:
+    """Take an issue off its schedule (or clear a missed one); it stays approved.
+
+    \b
+        newsletter issue unschedule 2027-01
+    """
+    click.echo(workflow.unschedule(store.open_store(settings), month, by))
+
+
 @issue.command("send")
 @month_argument
 @click.option(
@@ -498,20 +600,24 @@ def issue_send(
     rate: float | None,
     in_doubt: str,
 ) -> None:
-    """Build and send the issue to every active subscriber; a rerun sends nothing twice.
+    """Send the approved issue to every active subscriber; a rerun sends nothing twice.
 
-    Safe to stop and run again at any moment: it continues with what was not sent.
+    What goes out is the version frozen by 'issue approve' (with [workflow] require_approval
+    off: the issue as it builds now). An issue edited since approval is not sent: it is a
+    draft again and the message says what changed. Safe to stop and run again at any moment:
+    it continues with what was not sent.
 
     \b
         newsletter issue send 2026-12
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
     """
     db = store.open_store(settings)
-    result = build_issue(db, settings, month)
     factory = transport_factory(transport or settings.transport, settings.project)
     options = SendOptions.from_settings(settings, connections, rate, in_doubt)
+    rendered = workflow.rendered_for_send(db, settings, month, "cli")  # the approved version
     with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
-        report = send_issue(db, settings, result.rendered, factory, options, progress=bar)
+        report = send_issue(db, settings, rendered, factory, options, progress=bar)
+    workflow.after_send(db, month, "cli")
     for email, reply in report.failed + report.deferred:
         click.echo(f"Failed: {email}: {reply}", err=True)
     for email in report.in_doubt:
@@ -913,7 +1019,10 @@ def status(settings: Settings) -> None:
     \b
         newsletter status
     """
-    for line in status_lines(store.open_store(settings), settings):
+    db = store.open_store(settings)
+    for line in status_lines(db, settings):
+        click.echo(line)
+    for line in workflow.status_lines(db, settings):  # issues, schedules, configuration
         click.echo(line)
 
 
@@ -922,7 +1031,8 @@ def status(settings: Settings) -> None:
 @json_option
 @pass_settings
 def log(settings: Settings, month: str | None, as_json: bool) -> None:
-    """The audit log: sends, imports, unsubscribes, preferences, forgets, pauses, ticks.
+    """The audit log: sends, imports, unsubscribes, preferences, forgets, pauses, ticks,
+    reviews, approvals (and refused ones), revocations, schedules and test copies.
 
     \b
         newsletter log --issue 2026-12

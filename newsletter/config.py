@@ -36,6 +36,7 @@ class Feed:
     theme: str
     timeout: float = 10.0
     max_bytes: int = 5_000_000
+    interval_minutes: float = 60.0  # tick fetches the feed at most this often
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,18 @@ class Onboarding:
 
 
 @dataclass(frozen=True)
+class Workflow:
+    """[workflow]: review, approval, test sends and schedules (see workflow.py)."""
+
+    require_approval: bool = True  # `issue send` and tick send only an approved issue
+    four_eyes: bool = True  # the approver must not be who submitted it for review
+    missed_window_minutes: float = 120.0  # a schedule missed by longer waits for staff
+    # Who may get a test copy: full addresses, or "@domain" for a whole domain; empty means
+    # the contact mailbox's own domain (the staff's).
+    test_recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
 
@@ -110,6 +123,7 @@ class Settings:
     delivery: Delivery = field(default_factory=Delivery)
     inbox: Inbox = field(default_factory=Inbox)
     onboarding: Onboarding = field(default_factory=Onboarding)
+    workflow: Workflow = field(default_factory=Workflow)
 
     @property
     def sender_domain(self) -> str:
@@ -250,6 +264,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         delivery=delivery,
         inbox=inbox,
         onboarding=onboarding,
+        workflow=_read_workflow(path, data),
     )
 
 
@@ -465,5 +480,60 @@ def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> t
             max_bytes = int(entry.get("max_bytes", 5_000_000))
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: timeout and max_bytes must be numbers") from None
-        feeds.append(Feed(name, url, theme, timeout, max_bytes))
+        interval = _feed_interval(where, entry.get("interval", "60m"))
+        feeds.append(Feed(name, url, theme, timeout, max_bytes, interval))
     return tuple(feeds)
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
+
+
+def parse_minutes(value: object) -> float | None:
+    """A duration as minutes: 90 (minutes), "90m", "2h", "1d"; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    unit = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
+def _feed_interval(where: str, value: object) -> float:
+    minutes = parse_minutes(value)
+    if minutes is None or minutes < 1:
+        raise ConfigError(f'{where}: interval must be a duration of 1 minute or more, e.g. "60m"')
+    return minutes
+
+
+def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
+    reader = _Reader(path, data, "workflow")
+    window = parse_minutes(reader.data.get("missed_window", "2h"))
+    if window is None:
+        reader.fail("missed_window", 'must be a duration, e.g. missed_window = "2h" (or "90m")')
+    raw = reader.data.get("test_recipients", [])
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+        reader.fail(
+            "test_recipients",
+            'must be a list of addresses or "@domain" entries, e.g. '
+            'test_recipients = ["@ipo.example"]',
+        )
+    allowed = []
+    for entry in (str(v).strip().lower() for v in raw):
+        try:
+            check_address(f"staff{entry}" if entry.startswith("@") else entry, "test_recipients")
+        except HeaderError as exc:
+            reader.fail("test_recipients", f"'{entry}': {exc}")
+        allowed.append(entry)
+    return Workflow(
+        require_approval=_flag_default(reader, "require_approval", True),
+        four_eyes=_flag_default(reader, "four_eyes", True),
+        missed_window_minutes=float(window or 0),
+        test_recipients=tuple(allowed),
+    )
+
+
+def _flag_default(reader: _Reader, key: str, default: bool) -> bool:
+    return _flag(reader, key) if key in reader.data else default

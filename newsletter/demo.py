@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import clock, ledger, store
+from . import clock, ledger, store, workflow
 from .build import build_issue
 from .catalog import sync_content
 from .config import CONFIG_NAME, Settings, load_settings
@@ -26,6 +26,7 @@ from .transports import describe_transport, transport_factory
 DEMO_MONTH = "2026-12"
 # The demo tells the same story whatever the date: it is the morning of 1 December 2026.
 DEMO_NOW = "2026-12-01T08:30:00+01:00"
+DEMO_EDITOR, DEMO_APPROVER = "Sanne de Vries", "Joris Bakker"  # fictional staff
 DEMO_INTRO = """\
 Dit is de laatste nieuwsbrief van 2026. De BAC's namen in november besluiten over onder meer
 het regionaal openbaar vervoer, netcongestie en de overdracht naar de nieuwe Statenperiode.
@@ -134,15 +135,19 @@ def run_demo(
         "/<province>.html (one per variant)"
     )
 
+    # The editorial workflow: one colleague submits it, another approves (four-eyes).
+    workflow.review(db, settings, DEMO_MONTH, DEMO_EDITOR)
+    summary.lines.append(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER))
     if send:
         url = transport or settings.transport
         summary.send = send_issue(
             db,
             settings,
-            built.rendered,
+            workflow.rendered_for_send(db, settings, DEMO_MONTH, "demo"),
             transport_factory(url, folder),
             SendOptions.from_settings(settings),
         )
+        workflow.after_send(db, DEMO_MONTH, "demo")
         summary.lines.append(
             f"Sent: {summary.send.summary()} via {describe_transport(url, folder)}"
         )

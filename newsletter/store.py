@@ -407,6 +407,57 @@ def m009_conversations(db: Database) -> None:
 
 
 @migrations()
+def m010_workflow(db: Database) -> None:
+    """The editorial workflow: each issue's state, who reviewed and approved it, its schedule,
+    and the approved (frozen) rendering that is what gets sent and archived."""
+    db.execute(
+        """
+        CREATE TABLE issue_workflow (
+            month TEXT PRIMARY KEY,          -- YYYY-MM, as content/issues/MONTH.md
+            state TEXT NOT NULL,             -- draft, review, approved, scheduled, sending,
+                                             -- sent, cancelled
+            editor TEXT,                     -- who last submitted it for review
+            reviewed_at TEXT,
+            reviewed_hash TEXT,              -- Issue.content_hash() when submitted
+            approved_by TEXT,
+            approved_at TEXT,
+            approved_hash TEXT,              -- sha256 over subject and every rendered variant
+            approved_content_hash TEXT,      -- Issue.content_hash() of the approved version
+            approved_items TEXT,             -- JSON {item id: content hash}, to say what changed
+            approved_subject TEXT,
+            approved_issue TEXT,             -- JSON: the approved issue with its items, so a
+                                             -- send goes on unchanged whatever is edited
+            scheduled_for TEXT,              -- UTC; set while scheduled, kept when missed
+            schedule_missed_at TEXT,         -- when tick held back a schedule missed too long
+            revoked_reason TEXT,             -- why the last approval was withdrawn
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE approved_variants (
+            month TEXT NOT NULL,
+            variant TEXT NOT NULL,           -- province code, ALG, WEB, or GLD:themes-left-out
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (month, variant)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE approved_calendar (
+            month TEXT NOT NULL,
+            item_id TEXT NOT NULL,           -- the archive's agenda/<item_id>.ics
+            ics BLOB NOT NULL,
+            PRIMARY KEY (month, item_id)
+        )
+        """
+    )
+
+
+@migrations()
 def m011_onboarding(db: Database) -> None:
     """The onboarding programme: who follows which sequence, and what was decided per step.
 

@@ -1,8 +1,8 @@
 """`newsletter tick`: everything that is due, once, under a lock; for cron every five minutes.
 
-Each job runs on its own: one that fails is named and the others still run. The jobs here are
-the ones that exist so far (content, the contact mailbox, retries of open mailings, retention);
-scheduling, onboarding and feed intervals join them as they are built.
+Each job runs on its own: one that fails is named and the others still run. The jobs: content
+(files every tick, each feed at its own interval), the contact mailbox, scheduled issues
+(workflow.py), retries of open mailings, retention.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from . import (
     onboarding,
     processing,
     store,
+    workflow,
 )
-from .build import build_issue
-from .catalog import sync_content
+from .catalog import SyncReport, due_feeds, sync_feeds, sync_files
 from .config import Settings
 from .delivery import SendOptions
 from .errors import Busy, NewsletterError
@@ -58,7 +58,14 @@ def tick_lock(settings: Settings) -> AbstractContextManager[None]:
 
 
 def _content(db: Database, settings: Settings, now: datetime) -> JobResult:
-    report = sync_content(db, settings)
+    """The content files every tick; a feed only when its [[feeds]] interval has passed."""
+    report = SyncReport()
+    sync_files(db, settings, report)
+    due = due_feeds(db, settings, now)
+    if due:
+        sync_feeds(db, settings, report, due)
+    for feed in settings.feeds:
+        report.feeds.setdefault(feed.name, "not due")
     line = report.summary()
     if report.errors:
         line += ": " + "; ".join(report.errors[:3])
@@ -89,7 +96,8 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
         if not ledger.count(db, mailing_id, *ledger.OPEN):
             continue
         try:
-            rendered = build_issue(db, settings, month).rendered
+            # The approved version, frozen (or the live build of a send begun without approval).
+            rendered = workflow.rendered_for_send(db, settings, month, "tick")
             # Unattended: messages the relay may already have stay for staff to decide
             # ('issue send --in-doubt resend'), so cron never sends anyone a second copy.
             report = send_issue(
@@ -106,6 +114,7 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
             parts.append(f"{mailing_id}: {exc}")
             failed = True
             continue
+        workflow.after_send(db, month, "tick")
         parts.append(report.summary())
         failed = failed or bool(report.failed or report.relay_down)
     return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)
@@ -119,6 +128,14 @@ def _onboarding(db: Database, settings: Settings, now: datetime) -> JobResult:
     return JobResult("onboarding", report.summary(), report.failed)
 
 
+def _scheduled(db: Database, settings: Settings, now: datetime) -> JobResult:
+    """Scheduled issues that are due and still approved start; a missed one is held back."""
+    run = workflow.run_scheduled(
+        db, settings, now, transport_factory(settings.transport, settings.project)
+    )
+    return JobResult("scheduled", run.line(), run.failed)
+
+
 def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
     cleared = mailbox.purge_raw(db, now)
     return JobResult("retention", f"raw mail past retention cleared: {cleared}")
@@ -127,6 +144,7 @@ def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
 JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
     ("content", _content),
     ("inbox", _inbox),
+    ("scheduled", _scheduled),
     ("deliveries", _retries),
     ("onboarding", _onboarding),
     ("retention", _retention),

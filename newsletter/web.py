@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -39,6 +40,7 @@ from .tokens import (
     read_timed_token,
     read_token,
 )
+from .workflow import approved_ics, approved_web_html
 
 BAD_LINK = 400
 
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             row
             for row in rows
             if (settings.build_dir / "archief" / row["issue_month"] / "index.html").is_file()
+            or approved_web_html(db(), row["issue_month"]) is not None
         ]
 
     def archived(month: str) -> Path:
@@ -206,7 +209,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/archief/<month>/")
     def archive_issue(month: str) -> Any:
-        response = send_file(archived(month) / "index.html", mimetype="text/html")
+        folder = archived(month)
+        frozen = approved_web_html(db(), month)  # what was approved, not a later build
+        response = (
+            app.response_class(frozen, mimetype="text/html")
+            if frozen is not None
+            else send_file(folder / "index.html", mimetype="text/html")
+        )
         # The web version is a mail layout: it needs its own inline styles, nothing else.
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'"
@@ -217,10 +226,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/archief/<month>/agenda/<name>.ics")
     def archive_ics(month: str, name: str) -> Any:
         path = archived(month) / "agenda" / f"{name}.ics"
-        if "/" in name or not path.is_file():
+        frozen = approved_ics(db(), month, name)  # what was approved, not a later build
+        if frozen is None and ("/" in name or not path.is_file()):
             abort(404)
         return send_file(
-            path, mimetype="text/calendar", as_attachment=True, download_name=f"{name}.ics"
+            BytesIO(frozen) if frozen is not None else path,
+            mimetype="text/calendar",
+            as_attachment=True,
+            download_name=f"{name}.ics",
         )
 
     @app.get("/agenda/<item_id>.ics")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
-from newsletter import clock, store
+from newsletter import clock, store, workflow
 from newsletter.catalog import sync_content
 from newsletter.cli import cli
 from newsletter.config import Settings, load_settings
@@ -67,6 +67,19 @@ def loaded(settings: Settings, db: Database) -> Database:
 def december(settings: Settings, loaded: Database) -> Path:
     """The December issue file as `issue new` writes it, with the demo intro filled in."""
     return write_demo_issue(loaded, settings)[0]
+
+
+def approve_issue(db: Database, settings: Settings, month: str = "2026-12") -> None:
+    """What staff do before a send: one submits the issue, a colleague approves it."""
+    workflow.review(db, settings, month, "Sanne de Vries")
+    workflow.approve(db, settings, month, "Joris Bakker")
+
+
+@pytest.fixture
+def approved(settings: Settings, loaded: Database, december: Path) -> Path:
+    """The December issue, submitted and approved (four-eyes), ready for `issue send`."""
+    approve_issue(loaded, settings)
+    return december
 
 
 class Runner:

@@ -23,6 +23,7 @@ from newsletter.errors import Busy
 from newsletter.outgoing import queue_issue, send_issue
 from newsletter.tokens import bounce_address, read_bounce_address
 from newsletter.transports import transport_factory
+from tests.conftest import approve_issue
 from tests.faultsmtp import Server
 
 FAST = SendOptions(reconnect_delays=(0.05, 0.1))
@@ -217,6 +218,7 @@ def send_command(instance: Path, server: Server, *extra: str) -> list[str]:
 
 def test_two_concurrent_sender_processes_never_double_send(settings, db, small, instance):
     emails = small(60)
+    approve_issue(db, settings)
     server = Server()
     with server as smtp:
         smtp.delay = 0.01
@@ -263,6 +265,7 @@ def test_kill_9_at_random_points_then_resume_gives_everyone_the_issue(
     settings, db, small, instance
 ) -> None:
     emails = small(500)
+    approve_issue(db, settings)
     server = Server()
     with server as smtp:
         killed_at = crash_and_resume(instance, server, "resend", kills=10, total=500)
@@ -283,6 +286,7 @@ def test_kill_9_with_in_doubt_skip_never_duplicates_and_leaves_exactly_the_in_do
     settings, db, small, instance
 ) -> None:
     emails = small(500)
+    approve_issue(db, settings)
     server = Server()
     with server as smtp:
         crash_and_resume(instance, server, "skip", kills=10, total=500)

@@ -62,7 +62,7 @@ def by_recipient(sink: Sink) -> dict[str, email.message.EmailMessage]:
 
 
 def test_december_issue_arrives_once_per_recipient_with_personal_links(
-    smtp, run, instance, loaded, december
+    smtp, run, instance, loaded, approved
 ) -> None:
     sink, url = smtp
     result = run("issue", "send", "2026-12", "--transport", url)
@@ -104,7 +104,7 @@ def test_december_issue_arrives_once_per_recipient_with_personal_links(
     assert "Geachte mevrouw Claessens," in other.get_body(("plain",)).get_content()
 
 
-def test_running_send_again_sends_nothing_twice(smtp, run, loaded, december) -> None:
+def test_running_send_again_sends_nothing_twice(smtp, run, loaded, approved) -> None:
     sink, url = smtp
     assert run("issue", "send", "2026-12", "--transport", url).exit_code == 0
     first = len(sink.received)
@@ -115,7 +115,7 @@ def test_running_send_again_sends_nothing_twice(smtp, run, loaded, december) -> 
 
 
 def test_a_refused_recipient_is_named_and_the_rest_is_delivered(
-    smtp, run, loaded, december
+    smtp, run, loaded, approved
 ) -> None:
     sink, url = smtp
     sink.refuse["kees.sanders@gld.example"] = "550 5.1.1 User unknown"

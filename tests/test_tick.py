@@ -30,12 +30,14 @@ def test_tick_runs_every_job_and_prints_a_line_for_each(instance, loaded, run) -
     assert [line.split(":", 1)[0] for line in lines] == [
         "content",
         "inbox",
+        "scheduled",
         "deliveries",
         "onboarding",
         "retention",
     ]
     assert "Inbox: 1 new" in lines[1] and "1 question" in lines[1]
-    assert lines[2] == "deliveries: nothing due"
+    assert lines[2] == "scheduled: nothing due"
+    assert lines[3] == "deliveries: nothing due"
     again = run("tick")  # idempotent: nothing is fetched or processed twice
     assert "Inbox: 0 new" in again.stdout.splitlines()[1]
 

@@ -1,0 +1,591 @@
+"""The editorial workflow (issue #7): review, four-eyes approval of the frozen rendering, test
+copies, schedules, and tick never sending something stale or twice."""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from newsletter import clock, store
+from newsletter.render import MARKER
+from newsletter.tick import run_tick, tick_lock
+from newsletter.web import create_app
+from tests.conftest import approve_issue
+
+REPO = Path(__file__).parent.parent
+SANNE, JORIS = "Sanne de Vries", "Joris Bakker"
+ISSUE = """\
+---
+month: {month}
+subject: "Nieuwsbrief Statenleden {label}"
+preheader: "Het laatste uit het IPO voor Statenleden, {label}."
+date: {day}
+audience: all
+sections:
+  uitgelicht: [2026-11-20-regionaal-ov]
+  av: [2027-02-10-av]
+  bac: [2026-11-12-wb-regionaal-ov]
+---
+{intro}
+"""
+
+
+def write_issue(instance: Path, month: str, label: str, day: str, intro: str) -> Path:
+    path = instance / "content" / "issues" / f"{month}.md"
+    path.write_text(ISSUE.format(month=month, label=label, day=day, intro=intro), encoding="utf-8")
+    return path
+
+
+def sent_mail(instance: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted((instance / "outbox").glob("*.eml"))
+    ]
+
+
+def html_of(message: email.message.EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert body is not None
+    return str(body.get_content()).replace("\r\n", "\n")
+
+
+def is_rendering_of(html: str, frozen: str) -> bool:
+    """The sent HTML is the frozen variant with only its @@markers@@ filled in."""
+    pieces = [re.escape(p.replace("\r\n", "\n")) for p in MARKER.split(frozen)[0::2]]
+    return re.fullmatch("(?s)" + "(.*?)".join(pieces), html) is not None
+
+
+def frozen_html(db, month: str, variant: str) -> str:
+    return str(
+        db.execute(
+            "select html from approved_variants where month = ? and variant = ?", [month, variant]
+        ).fetchone()[0]
+    )
+
+
+def state(db, month: str) -> str:
+    row = db.execute("select state from issue_workflow where month = ?", [month]).fetchone()
+    return row[0] if row else "draft"
+
+
+def log_actions(run, month: str) -> list[tuple[str, str]]:
+    entries = json.loads(run("log", "--issue", month, "--json").output)
+    return [(e["actor"], e["action"]) for e in entries]
+
+
+# -- the replay ------------------------------------------------------------------------------
+
+
+def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stale_schedule(
+    settings, db, small, instance, run
+) -> None:
+    """December 2026 to February 2027 with --now, as cron would run it.
+
+    cron ticks every 5 minutes; replaying that for two months (17,000 ticks) proves nothing
+    more than ticking every 5 minutes around the moments that matter (an edit, the scheduled
+    send, the end of the outage), every hour in the weeks of editing, and every 4 hours in the
+    quiet weeks after scheduling: tick is idempotent, and a due schedule is found by comparing
+    with now, not by hitting the exact minute. Ticks run in process (run_tick, about 15 ms
+    each) with five subscribers; staff commands go through the CLI as typed.
+    """
+    emails = small(5)  # five Statenleden in Gelderland
+    ticks: list[str] = []
+
+    def tick(at: str) -> list[str]:
+        clock.set_now(at)
+        report = run_tick(db, settings, clock.now())
+        lines = [f"{j.name}: {j.line}" for j in report.jobs] or [f"busy: {report.busy}"]
+        ticks.extend(f"{at} {line}" for line in lines)
+        return lines
+
+    def tick_every(start: str, end: str, hours: int = 1) -> None:
+        at, stop = clock.parse_instant(start), clock.parse_instant(end)
+        while at < stop:
+            tick(at.astimezone(clock.AMSTERDAM).isoformat())
+            at += timedelta(hours=hours)
+
+    # Week 1: the January issue is drafted, submitted, refused to its own editor, approved.
+    write_issue(
+        instance, "2027-01", "januari 2027", "2027-01-04", "Eerste versie van de inleiding."
+    )
+    tick_every("2026-12-01T09:00", "2026-12-02T14:00")
+    assert "issue 2027-01: draft" in run("--now", "2026-12-02T13:00", "status").output
+    reviewed = run("--now", "2026-12-02T14:00", "issue", "review", "2027-01", "--by", SANNE)
+    assert reviewed.exit_code == 0, reviewed.output
+    refused = run(
+        "--now", "2026-12-02T14:05", "issue", "approve", "2027-01", "--by", "sanne de vries"
+    )
+    assert refused.exit_code == 2
+    assert refused.output == (
+        "Error: issue 2027-01: sanne de vries submitted it for review and cannot also approve "
+        "it ([workflow] four_eyes); ask a colleague to run "
+        "'newsletter issue approve 2027-01 --by NAME'\n"
+    )
+    assert state(db, "2027-01") == "review"
+    approved = run("--now", "2026-12-03T10:00", "issue", "approve", "2027-01", "--by", JORIS)
+    assert approved.exit_code == 0 and "approved by Joris Bakker" in approved.output
+    first_version = frozen_html(db, "2027-01", "GLD")
+
+    # Week 2: an item in the issue is edited; the next tick returns the issue to draft.
+    tick_every("2026-12-03T11:00", "2026-12-07T11:00")
+    paper = instance / "content" / "papers" / "2026-11-20-regionaal-ov.md"
+    paper.write_text(
+        paper.read_text(encoding="utf-8").replace(
+            "  De provincies vragen", "  Bijgewerkt. De provincies vragen", 1
+        ),
+        encoding="utf-8",
+    )
+    lines = tick("2026-12-07T11:05")
+    assert "scheduled: issue 2027-01: approval revoked, item 2026-11-20-regionaal-ov changed" in (
+        lines
+    )
+    assert state(db, "2027-01") == "draft"
+    assert (
+        "issue 2027-01: draft (approval revoked: item 2026-11-20-regionaal-ov changed)"
+        in run("--now", "2026-12-07T11:10", "status").output
+    )
+    assert (
+        run("--now", "2026-12-07T15:00", "issue", "review", "2027-01", "--by", SANNE).exit_code == 0
+    )
+    assert (
+        run("--now", "2026-12-08T10:00", "issue", "approve", "2027-01", "--by", JORIS).exit_code
+        == 0
+    )
+    approved_version = frozen_html(db, "2027-01", "GLD")
+    assert approved_version != first_version and "Bijgewerkt." in approved_version
+
+    # A test copy to the editors' mailbox, as one of the Gelderland readers gets it.
+    test = run(
+        "--now", "2026-12-08T10:30", "issue", "test", "2027-01",
+        "--to", "redactie@ipo.example", "--as", emails[1], "--by", SANNE,
+    )  # fmt: skip
+    assert test.exit_code == 0, test.output
+    scheduled = run(
+        "--now", "2026-12-08T10:35", "issue", "schedule", "2027-01", "--at", "2027-01-04T09:00"
+    )
+    assert scheduled.output == (
+        "Issue 2027-01: scheduled for 4 januari 2027 9.00 uur; tick sends it then, if still "
+        "approved\n"
+    )
+    assert (
+        "next: issue 2027-01 goes out 4 januari 2027 9.00 uur"
+        in run("--now", "2026-12-08T10:40", "status").output
+    )
+
+    # The first working day: ticks every 5 minutes; the one at 9.00 overlaps a running tick.
+    tick_every("2026-12-08T11:00", "2027-01-04T08:00", hours=4)
+    assert db.table("deliveries").count == 0  # nothing went before its time
+    for minute in range(0, 60, 5):
+        tick(f"2027-01-04T08:{minute:02d}")
+    with tick_lock(settings):  # a tick still running (say, a slow relay) when cron starts more
+        assert tick("2027-01-04T09:00") == ["busy: another tick is running; this one did nothing"]
+        other = subprocess.run(
+            [sys.executable, "-m", "newsletter", "--project", str(instance), "--now",
+             "2027-01-04T09:00", "tick"],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+        )  # fmt: skip
+        assert other.returncode == 0 and other.stdout == ""
+        assert other.stderr == "tick: another tick is running; this one did nothing\n"
+    sent_at = tick("2027-01-04T09:05")
+    assert any("issue-2027-01: 5 sent now, 0 sent before" in line for line in sent_at), sent_at
+    for minute in range(10, 60, 5):
+        assert not any("sent now" in line for line in tick(f"2027-01-04T09:{minute:02d}"))
+
+    mail = sent_mail(instance)
+    issue_mail = [m for m in mail if m["Subject"] == "Nieuwsbrief Statenleden januari 2027"]
+    assert sorted(m["To"].addresses[0].addr_spec for m in issue_mail) == sorted(emails)
+    assert all(is_rendering_of(html_of(m), approved_version) for m in issue_mail)
+    copies = [m for m in mail if m["Subject"] == "[TEST] Nieuwsbrief Statenleden januari 2027"]
+    assert [str(m["To"]) for m in copies] == ["Lid Nummer0001 <redactie@ipo.example>"]
+    assert is_rendering_of(html_of(copies[0]), approved_version)
+    assert state(db, "2027-01") == "sent"
+
+    # February: approved and scheduled, then the machine is down for two days before it.
+    write_issue(instance, "2027-02", "februari 2027", "2027-02-01", "De inleiding van februari.")
+    assert (
+        run("--now", "2027-01-12T10:00", "issue", "review", "2027-02", "--by", JORIS).exit_code == 0
+    )
+    assert (
+        run("--now", "2027-01-13T10:00", "issue", "approve", "2027-02", "--by", SANNE).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "--now", "2027-01-13T10:05", "issue", "schedule", "2027-02", "--at", "2027-02-01T09:00"
+        ).exit_code
+        == 0
+    )
+    tick_every("2027-01-04T10:00", "2027-01-30T08:00", hours=4)
+    # Down from Saturday 30 January 8.00 to Monday 1 February 12.00: no ticks at all.
+    back = tick("2027-02-01T12:00")
+    assert (
+        "scheduled: issue 2027-02: NOT sent, its schedule (1 februari 2027 9.00 uur) was missed "
+        "by 3 hours; send it by hand with 'newsletter issue send 2027-02'"
+    ) in back
+    for minute in range(5, 60, 5):
+        tick(f"2027-02-01T12:{minute:02d}")
+    assert (
+        store.connect(settings.database)
+        .table("deliveries")
+        .count_where("mailing_id = 'issue-2027-02'")
+        == 0
+    )
+    status = run("--now", "2027-02-01T13:00", "status").output
+    assert (
+        "issue 2027-02: approved by Sanne de Vries; MISSED its schedule 1 februari 2027 9.00 uur, "
+        "held back: 'newsletter issue send 2027-02' sends it"
+    ) in status
+    by_hand = run("--now", "2027-02-01T13:05", "issue", "send", "2027-02")
+    assert by_hand.exit_code == 0 and "5 sent now" in by_hand.output
+    assert "2027-02" not in run("--now", "2027-02-01T13:10", "status").output  # sent: done
+    february = [m for m in sent_mail(instance) if "februari" in str(m["Subject"])]
+    assert len(february) == 5
+    assert all(is_rendering_of(html_of(m), frozen_html(db, "2027-02", "GLD")) for m in february)
+
+    assert log_actions(run, "2027-01") == [
+        (SANNE, "review"),
+        ("sanne de vries", "approve-refused"),
+        (JORIS, "approve"),
+        ("tick", "revoke"),
+        (SANNE, "review"),
+        (JORIS, "approve"),
+        (SANNE, "test-send"),
+        ("cli", "schedule"),
+        ("tick", "state"),
+        ("send", "send"),
+        ("tick", "state"),
+    ]
+    assert ("tick", "schedule-missed") in log_actions(run, "2027-02")
+
+
+# -- bad input: one line, exit 2, nothing changed --------------------------------------------
+
+
+def set_workflow(config: Path, key: str, value: str) -> None:
+    """Change one key of the instance's [workflow] table, as staff would edit it."""
+    text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", config.read_text())
+    assert count == 1, key
+    config.write_text(text)
+
+
+def workflow_rows(db) -> list[dict]:
+    return [dict(r) for r in db.query("select * from issue_workflow order by month")]
+
+
+def test_the_editor_cannot_approve_their_own_issue(settings, loaded, december, run) -> None:
+    assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
+    before = workflow_rows(loaded)
+    result = run("issue", "approve", "2026-12", "--by", "  Sanne  de Vries ")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "cannot also approve it" in result.output
+    assert workflow_rows(loaded) == before
+    assert loaded.table("approved_variants").count == 0
+    assert "issue 2026-12: awaiting review, submitted by Sanne de Vries" in run("status").output
+    assert log_actions(run, "2026-12")[-1] == ("Sanne de Vries", "approve-refused")
+
+
+def test_four_eyes_can_be_switched_off(settings, loaded, december, run) -> None:
+    config = settings.config_file
+    set_workflow(config, "four_eyes", "false")
+    run("issue", "review", "2026-12", "--by", SANNE)
+    assert run("issue", "approve", "2026-12", "--by", SANNE).exit_code == 0
+    assert "four_eyes = false" in run("status").output
+
+
+def test_a_draft_cannot_be_approved_scheduled_or_sent(settings, loaded, december, run) -> None:
+    approve = run("issue", "approve", "2026-12", "--by", JORIS)
+    assert approve.exit_code == 2 and approve.output == (
+        "Error: issue 2026-12 is draft, not in review; submit it first with "
+        "'newsletter issue review 2026-12 --by NAME'\n"
+    )
+    schedule = run("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00")
+    assert schedule.exit_code == 2 and schedule.output == (
+        "Error: issue 2026-12 is draft; only an approved issue can be scheduled: "
+        "'newsletter issue review 2026-12 --by NAME', then a colleague approves\n"
+    )
+    send = run("issue", "send", "2026-12")
+    assert send.exit_code == 2 and "is draft, not approved" in send.output
+    assert workflow_rows(loaded) == []
+    assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
+
+
+def test_schedule_in_the_past_or_not_a_time_is_refused(settings, loaded, approved, run) -> None:
+    past = run("issue", "schedule", "2026-12", "--at", "2026-12-01T08:00")
+    assert past.exit_code == 2 and past.output == (
+        "Error: --at 2026-12-01T08:00: that is in the past (it is now 1 december 2026 8.30 uur); "
+        "give a later moment, e.g. --at 2027-01-04T09:00\n"
+    )
+    garbage = run("issue", "schedule", "2026-12", "--at", "morgen")
+    assert garbage.exit_code == 2 and garbage.output.startswith("Error: --at: 'morgen' is not")
+    assert state(loaded, "2026-12") == "approved"
+
+
+def test_a_test_copy_to_a_non_staff_address_is_refused(settings, loaded, approved, run) -> None:
+    result = run(
+        "issue", "test", "2026-12", "--to", "redactie@ipo.example", "--to", "anna@gld.example"
+    )
+    assert result.exit_code == 2 and result.output == (
+        "Error: --to anna@gld.example: test copies go to staff only (@ipo.example); add the "
+        "address to [workflow] test_recipients in newsletter.toml if it is staff\n"
+    )
+    assert not (settings.project / "outbox").exists()  # not even the staff copy went
+    unknown = run("issue", "test", "2026-12", "--to", "redactie@ipo.example", "--as", "x@y.example")
+    assert unknown.exit_code == 2 and "--as x@y.example: no such subscriber" in unknown.output
+
+
+def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
+    settings, loaded, approved, run
+) -> None:
+    result = run(
+        "issue", "test", "2026-12", "--to", "redactie@ipo.example",
+        "--as", "kees.sanders@gld.example", "--by", SANNE,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # Kees chose one BAC theme: his variant leaves the other BAC blocks out (frozen as well).
+    variant = re.search(r"variant (\S+),", result.output).group(1)  # type: ignore[union-attr]
+    assert variant.startswith("GLD:digitalisering,") and "financien" not in variant
+    assert "the approved version" in result.output
+    [copy] = sent_mail(settings.project)
+    assert copy["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
+    assert copy["To"].addresses[0].addr_spec == "redactie@ipo.example"
+    html = html_of(copy)
+    assert "Kees" in html and "Sanders" in html  # as that reader sees it: their salutation
+    assert is_rendering_of(html, frozen_html(loaded, "2026-12", variant))
+    assert "/afmelden/testexemplaar" in html  # no working link of the reader's
+    assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
+    assert log_actions(run, "2026-12")[-1] == (SANNE, "test-send")
+
+
+def test_test_recipients_config_allows_named_addresses(settings, loaded, december, run) -> None:
+    config = settings.config_file
+    set_workflow(config, "test_recipients", '["griffie@gld.example"]')
+    assert run("issue", "test", "2026-12", "--to", "griffie@gld.example").exit_code == 0
+    refused = run("issue", "test", "2026-12", "--to", "redactie@ipo.example")
+    assert refused.exit_code == 2 and "(griffie@gld.example)" in refused.output
+    [copy] = sent_mail(settings.project)  # a draft can be test-sent: the current build
+    assert copy["Subject"].startswith("[TEST] ")
+
+
+def test_a_bad_workflow_setting_names_the_file_and_key(settings, loaded, run) -> None:
+    config = settings.config_file
+    set_workflow(config, "missed_window", '"soon"')
+    result = run("status")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {config}: [workflow] missed_window: must be a duration, e.g. "
+        'missed_window = "2h" (or "90m")\n'
+    )
+
+
+# -- approval, revocation and the frozen version -----------------------------------------------
+
+
+def test_editing_the_issue_file_after_approval_returns_it_to_draft(
+    settings, loaded, approved, run
+) -> None:
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    send = run("issue", "send", "2026-12")
+    assert send.exit_code == 2 and send.output == (
+        "Error: issue 2026-12 is not sent: its approval was revoked (the issue file changed "
+        "(subject, preheader, date, intro or audience)); it is a draft again: "
+        "'newsletter issue review 2026-12 --by NAME', then approval\n"
+    )
+    assert state(loaded, "2026-12") == "draft" and loaded.table("deliveries").count == 0
+    assert loaded.table("approved_variants").count == 0  # the frozen version is gone with it
+    assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
+    assert run("issue", "approve", "2026-12", "--by", JORIS).exit_code == 0
+    assert run("issue", "send", "2026-12").exit_code == 0
+
+
+def test_an_edit_between_review_and_approval_needs_a_new_review(
+    settings, loaded, december, run
+) -> None:
+    run("issue", "review", "2026-12", "--by", SANNE)
+    december.write_text(december.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    result = run("issue", "approve", "2026-12", "--by", JORIS)
+    assert result.exit_code == 2 and "changed after Sanne de Vries submitted it" in result.output
+    assert state(loaded, "2026-12") == "draft"
+
+
+def test_a_template_change_after_approval_is_caught_before_sending(
+    settings, loaded, approved, run, tmp_path
+) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(settings.templates_dir, templates)
+    text = templates / "email" / "issue.txt.j2"
+    text.write_text(text.read_text() + "\nP.S. Fijne feestdagen.\n")
+    config = settings.config_file
+    config.write_text(config.read_text().replace("[paths]", f'[paths]\ntemplates = "{templates}"'))
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 2 and "the rendering changed since approval" in result.output
+    assert loaded.table("deliveries").count == 0
+
+
+def test_the_archive_shows_the_approved_version_not_a_later_build(
+    settings, loaded, approved, run
+) -> None:
+    assert run("issue", "send", "2026-12").exit_code == 0
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    assert run("issue", "build", "2026-12").exit_code == 0  # build/ now holds the edit
+    assert "slotnummer" in (settings.build_dir / "archief" / "2026-12" / "index.html").read_text()
+    client = create_app(settings).test_client()
+    page = client.get("/archief/2026-12/").get_data(as_text=True)
+    assert "laatste nieuwsbrief" in page and "slotnummer" not in page
+    # The agenda files too: an event moved after the send does not move in the archive.
+    event = settings.content_dir / "av" / "2027-02-10-av.md"
+    event.write_text(event.read_text().replace("2027-02-10", "2027-02-17", 1))
+    assert run("content", "sync").exit_code == 0 and run("issue", "build", "2026-12").exit_code == 0
+    built = settings.build_dir / "archief" / "2026-12" / "agenda" / "2027-02-10-av.ics"
+    assert b"20270217" in built.read_bytes()
+    ics = client.get("/archief/2026-12/agenda/2027-02-10-av.ics")
+    assert ics.mimetype == "text/calendar" and b"DTSTART;TZID=Europe/Amsterdam:20270210" in ics.data
+
+
+def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
+    settings, loaded, approved, run
+) -> None:
+    from newsletter import workflow
+    from newsletter.outgoing import send_issue
+    from newsletter.transports import MemoryTransport
+
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
+    send_issue(loaded, settings, rendered, lambda: flaky)
+    assert state(loaded, "2026-12") == "sending"
+    # Edits once sending has begun change nothing: the approved version goes on to the end.
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    [variant] = [
+        r["variant"]
+        for r in loaded.query(
+            "select variant from deliveries where email = 'kees.sanders@gld.example'"
+        )
+    ]
+    frozen = frozen_html(loaded, "2026-12", variant)
+    clock.set_now("2026-12-01T09:30:00+01:00")
+    lines = [f"{j.name}: {j.line}" for j in run_tick(loaded, settings, clock.now()).jobs]
+    assert any("1 sent now, 625 sent before" in line for line in lines), lines
+    kees = [m for m in sent_mail(settings.project) if "kees.sanders" in str(m["To"])]
+    assert len(kees) == 1 and is_rendering_of(html_of(kees[0]), frozen)
+    assert state(loaded, "2026-12") == "sent"
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def test_a_schedule_missed_by_less_than_the_window_still_goes(settings, small, db, run) -> None:
+    small(3)
+    approve_issue(db, settings)
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    clock.set_now("2026-12-01T10:30")  # 1.5 hours late, within the default 2h
+    report = run_tick(db, settings, clock.now())
+    [line] = [j.line for j in report.jobs if j.name == "scheduled"]
+    assert "issue-2026-12: 3 sent now" in line
+
+
+def test_unschedule_keeps_the_issue_approved(settings, loaded, approved, run) -> None:
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    assert run("issue", "unschedule", "2026-12").output == (
+        "Issue 2026-12: no longer scheduled; still approved\n"
+    )
+    clock.set_now("2026-12-01T09:05")
+    report = run_tick(loaded, settings, clock.now())
+    assert [j.line for j in report.jobs if j.name == "scheduled"] == ["nothing due"]
+    again = run("issue", "unschedule", "2026-12")
+    assert (
+        again.exit_code == 2 and again.output == "Error: issue 2026-12 is approved, not scheduled\n"
+    )
+
+
+# -- tick: feeds at their own interval -------------------------------------------------------
+
+
+def test_tick_fetches_a_feed_only_when_its_interval_has_passed(settings, loaded, run) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text().replace("timeout = 10", 'timeout = 10\ninterval = "30m"'))
+    first = run("--now", "2026-12-01T09:00", "tick").output.splitlines()[0]
+    assert first.endswith("feeds: ipo-nieuws ok")
+    soon = run("--now", "2026-12-01T09:20", "tick").output.splitlines()[0]
+    assert soon.endswith("feeds: ipo-nieuws not due")
+    later = run("--now", "2026-12-01T09:30", "tick").output.splitlines()[0]
+    assert later.endswith("feeds: ipo-nieuws ok")
+
+
+def test_status_reports_configuration_problems(settings, loaded, run, monkeypatch) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text().replace("demo = true", "demo = false"))
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x" * 40)
+    lines = run("status").output.splitlines()
+    assert (
+        'config: [delivery] transport = "outbox:outbox" writes files, sends nothing; set an '
+        "smtp:// relay for real mail"
+    ) in lines
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    assert "config: NEWSLETTER_SECRET_KEY is not set; no mail can be sent" in (
+        run("status").output.splitlines()
+    )
+
+
+def test_status_says_when_cron_has_stopped_ticking(settings, loaded, run) -> None:
+    run("--now", "2026-12-01T09:00", "tick")
+    assert "tick: no tick" not in run("--now", "2026-12-01T09:10", "status").output
+    assert (
+        "tick: no tick for 3 hours; is the crontab or the systemd timer of cron/ installed and "
+        "running? (see the README)"
+    ) in run("--now", "2026-12-01T12:00", "status").output.splitlines()
+
+
+def test_without_require_approval_a_built_issue_is_sent_as_it_builds(
+    settings, loaded, december, run
+) -> None:
+    config = settings.config_file
+    set_workflow(config, "require_approval", "false")
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 0 and "626 sent now" in result.output
+    assert "config: [workflow] require_approval = false" in run("status").output
+
+
+def test_a_bad_feed_interval_names_the_feed(settings, run) -> None:
+    config = settings.config_file
+    config.write_text(
+        config.read_text().replace("timeout = 10", 'timeout = 10\ninterval = "often"')
+    )
+    result = run("tick")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {config}: [[feeds]] #1 (ipo-nieuws): interval must be a duration of 1 minute "
+        'or more, e.g. "60m"\n'
+    )
+
+
+def test_a_test_copy_goes_through_a_real_smtp_server(settings, loaded, approved, run) -> None:
+    from tests.test_smtp import Sink, free_port
+
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        result = run(
+            "issue", "test", "2026-12", "--to", "redactie@ipo.example",
+            "--to", "eindredactie@ipo.example", "--transport", f"smtp://127.0.0.1:{port}",
+        )  # fmt: skip
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert [rcpts for _, rcpts, _ in sink.received] == [
+        ["redactie@ipo.example"],
+        ["eindredactie@ipo.example"],
+    ]
+    message = email.message_from_bytes(sink.received[0][2], policy=policy.default)
+    assert message["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
+    assert is_rendering_of(html_of(message), frozen_html(loaded, "2026-12", "ALG"))  # type: ignore[arg-type]
+    assert loaded.table("deliveries").count == 0
