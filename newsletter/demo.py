@@ -220,10 +220,14 @@ def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> l
     rows = status_rows(db, settings, later)
     done = sum(r["done"] for r in rows)
     skipped = sum(r["skipped"] for r in rows)
+    messages = db.execute(
+        "select count(*) from deliveries d join mailings m on m.id = d.mailing_id "
+        "where m.kind = 'onboarding' and d.status = 'sent'"
+    ).fetchone()[0]
     return [
-        f"Onboarding: {len(rows)} new AV members enrolled; at 09.05 {done} step(s) sent, "
-        f"{skipped} skipped as stale — newsletter --project {_shown(summary.folder)} "
-        "onboarding status"
+        f"Onboarding: {len(rows)} new AV members enrolled; at 09.05 {done} steps sent in "
+        f"{messages} messages, {skipped} out of date skipped — newsletter --project "
+        f"{_shown(summary.folder)} onboarding status"
     ]
 
 

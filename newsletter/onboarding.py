@@ -249,9 +249,18 @@ def plan(
     start: date,
     calendar: list[Meeting],
     mandate_end: date | None = None,
+    sent_on: dict[str, date] | None = None,
 ) -> list[Planned]:
-    """The dated timeline for a member starting on `start`, each date with its reason."""
+    """The dated timeline for a member starting on `start`, each date with its reason.
+
+    `sent_on` gives the days steps already went (for a member under way): those days are
+    taken, so the plan of what is left keeps to one message a day."""
     term_end = term_end_for(settings, start)
+    limit = min(term_end, mandate_end) if mandate_end else term_end
+    limit_why = "the mandate ends" if mandate_end and mandate_end < term_end else "the term ends"
+    # Only meetings inside the member's term (and mandate) count: the first AV of the next
+    # Statenperiode is not theirs.
+    calendar = [m for m in calendar if not m.is_av or m.day <= limit]
     av = next((m for m in calendar if m.is_av and m.day > start), None)
     ctx = _Context(start, term_end, calendar, av)
     overrides: dict[str, tuple[Any, str]] = {}
@@ -259,8 +268,6 @@ def plan(
         if _holds(rule.when, ctx):
             for step_id, change in rule.steps.items():
                 overrides[step_id] = (change, rule.reason)
-    limit = min(term_end, mandate_end) if mandate_end else term_end
-    limit_why = "the mandate ends" if mandate_end and mandate_end < term_end else "the term ends"
     out: dict[str, Planned] = {}
     for step in _in_dependency_order(sequence):
         if step.every:
@@ -283,6 +290,7 @@ def plan(
         if change is not None and change.merge_into:
             planned.merged_into = change.merge_into
         planned.expires = _expiry(settings, sequence, step, ctx, planned)
+        _left_out_when_stale(planned)
         out[step.id] = planned
     for planned in list(out.values()):  # merged steps go when (and where) their host goes
         if planned.merged_into:
@@ -293,20 +301,38 @@ def plan(
     for step in sequence.steps:
         if step.every:
             out.update(_occurrences(settings, sequence, step, ctx, out, limit, limit_why))
-    _one_a_day(settings, out)
+    _one_a_day(settings, out, sent_on or {}, limit, limit_why)
     return sorted(
         out.values(),
         key=lambda p: (p.at or datetime.max.replace(tzinfo=clock.AMSTERDAM), p.step.number),
     )
 
 
-def _one_a_day(settings: Settings, planned: dict[str, Planned]) -> None:
+def _left_out_when_stale(p: Planned) -> None:
+    """A step whose day comes after it is out of date (papers for a meeting already held) is
+    left out of the plan, with the reason."""
+    if not p.skip and p.at is not None and p.expires is not None and p.at > p.expires:
+        p.skip = f"its day would be after {nl_date(p.expires)}, when it is out of date"
+
+
+def _one_a_day(
+    settings: Settings,
+    planned: dict[str, Planned],
+    sent_on: dict[str, date],
+    limit: date,
+    limit_why: str,
+) -> None:
     """At most one message a day: a step that falls on a day another step already has goes
-    on the next free working day (merged steps travel with their host)."""
-    taken: dict[date, str] = {}
+    on the next free working day (merged steps travel with their host), unless that is too
+    late for it; the days steps already went are taken."""
+    taken: dict[date, str] = {day: key for key, day in sent_on.items()}
     for p in sorted(
-        (p for p in planned.values() if p.day and not p.skip and not p.merged_into),
-        key=lambda p: (p.day, p.step.number),
+        (
+            p
+            for p in planned.values()
+            if p.day and not p.skip and not p.merged_into and p.key not in sent_on
+        ),
+        key=lambda p: (p.day or date.min, p.step.number),
     ):
         assert p.day is not None
         day = p.day
@@ -317,6 +343,11 @@ def _one_a_day(settings: Settings, planned: dict[str, Planned]) -> None:
             p.day, p.at = day, _at(settings, day)
             for key in p.merged:
                 planned[key].day, planned[key].at = day, p.at
+            if day > limit:
+                p.skip = f"after {nl_date(limit)}, when {limit_why}"
+            _left_out_when_stale(p)
+            if p.skip:
+                continue
         taken[day] = p.key
 
 
@@ -352,7 +383,11 @@ def _expiry(
     settings: Settings, sequence: Sequence, step: Step, ctx: _Context, planned: Planned
 ) -> datetime | None:
     if step.expires is not None:
-        day = evaluate(step.expires, ctx).day
+        expression = step.expires
+        if isinstance(expression, Term) and expression.anchor == "av" and not expression.offsets:
+            # "expires: av": out of date when the meeting begins
+            return ctx.av.item.starts_at if ctx.av is not None else None
+        day = evaluate(expression, ctx).day
         if day is not None:
             return datetime.combine(day, time(23, 59), tzinfo=clock.AMSTERDAM)
         return None
@@ -393,6 +428,7 @@ def _occurrences(
         if day > limit:
             item.skip = f"after {nl_date(limit)}, when {limit_why}"
         item.expires = _expiry(settings, sequence, step, local, item)
+        _left_out_when_stale(item)
         out[key] = item
     return out
 
@@ -560,7 +596,7 @@ def enrol(
             f"({','.join('?' * len(sequence.roles))})",
             [subscriber_id, *sequence.roles],
         ).fetchone()
-        start = date.fromisoformat(row[0]) if row and row[0] else clock.now().date()
+        start = date.fromisoformat(row[0]) if row and row[0] else clock.today()
     existing = _find(db, subscriber_id, sequence.name)
     with transaction(db):
         if existing is not None:
@@ -643,6 +679,14 @@ def enrol_new_members(
         for row in rows:
             start = date.fromisoformat(row["starts_on"])
             existing = _find(db, row["subscriber_id"], sequence.name)
+            reappointed = existing is not None and (
+                existing.status == "stopped"
+                and existing.stopped_reason.startswith("mandate ended")
+                and start > existing.starts_on
+                and row["mandate_id"] != existing.mandate_id
+            )
+            if existing is not None and not reappointed:
+                continue  # nothing to write: no transaction (tick runs this every time)
             with transaction(db):
                 if existing is None:
                     _insert_enrolment(
@@ -656,12 +700,7 @@ def enrol_new_members(
                         "onboarding",
                     )
                     count += 1
-                elif (
-                    existing.status == "stopped"
-                    and existing.stopped_reason.startswith("mandate ended")
-                    and start > existing.starts_on
-                    and row["mandate_id"] != existing.mandate_id
-                ):
+                else:
                     # Re-appointed: the programme goes on from the new start; steps already
                     # decided stay decided, so nothing they had comes again.
                     db.table("onboarding_enrolments").update(
@@ -714,7 +753,7 @@ def stop_if_done(db: Database, enrolment: Enrolment, sequence: Sequence, today: 
     reason = ""
     if status is None or status[0] in STOPPING:
         reason = STOPPING.get(status[0] if status else "erased", "forgotten")
-    elif enrolment.source == "mandate":
+    else:  # enrolled by hand or from a mandate: the mandate's end ends it either way
         end = _mandate_end(db, enrolment, sequence, today)
         if end is not None and end < today:
             reason = f"mandate ended on {end.isoformat()}"
@@ -747,27 +786,29 @@ def member_plan(
     calendar: list[Meeting],
     today: date,
 ) -> list[Planned]:
+    decided = {
+        r["step_key"]: dict(r)
+        for r in db.query(
+            "select o.*, d.status delivery_status from onboarding_steps o left join deliveries d "
+            "on d.mailing_id = o.mailing_id and d.subscriber_id = o.subscriber_id "
+            "where o.subscriber_id = ? and o.sequence = ?",
+            [enrolment.subscriber_id, enrolment.sequence],
+        )
+    }
+    sent_on = {
+        key: clock.parse_instant(str(r["decided_at"])).astimezone(clock.AMSTERDAM).date()
+        for key, r in decided.items()
+        if r["status"] == "queued"
+    }
     items = plan(
         settings,
         sequence,
         enrolment.starts_on,
         calendar,
-        _mandate_end(db, enrolment, sequence, today) if enrolment.source == "mandate" else None,
+        _mandate_end(db, enrolment, sequence, today),
+        sent_on,
     )
-    decided = {
-        r["step_key"]: dict(r)
-        for r in db.table("onboarding_steps").rows_where(
-            "subscriber_id = ? and sequence = ?", [enrolment.subscriber_id, enrolment.sequence]
-        )
-    }
-    sent = {
-        r["mailing_id"]: r["status"]
-        for r in db.query(
-            "select mailing_id, status from deliveries where subscriber_id = ? and mailing_id "
-            "like 'onboarding-%'",
-            [enrolment.subscriber_id],
-        )
-    }
+    sent = {r["mailing_id"]: r["delivery_status"] for r in decided.values() if r["mailing_id"]}
     for p in items:
         p.decision = decided.get(p.key)
         if p.decision and p.decision.get("mailing_id"):
@@ -809,7 +850,9 @@ class DueReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems) or any(r.failed or r.relay_down for r in self.sends)
+        return bool(self.problems) or any(
+            r.failed or r.relay_down or r.in_doubt for r in self.sends
+        )
 
     def summary(self) -> str:
         sent = sum(r.sent for r in self.sends)
@@ -823,6 +866,9 @@ class DueReport:
         failed = [email for r in self.sends for email, _ in r.failed + r.deferred]
         if failed:
             parts.append(f"not delivered: {', '.join(failed[:3])}")
+        doubt = [email for r in self.sends for email in r.in_doubt]
+        if doubt:
+            parts.append(f"in doubt (the relay may have it; staff decide): {', '.join(doubt[:3])}")
         return ", ".join(parts) + ("; " + "; ".join(self.problems[:3]) if self.problems else "")
 
 
@@ -845,6 +891,9 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
             report.stopped.append(reason)
             continue
         items = member_plan(db, settings, enrolment, sequence, calendar, today)
+        reader = db.execute(
+            "select status from subscribers where id = ?", [enrolment.subscriber_id]
+        ).fetchone()[0]
         open_ = [p for p in items if p.decision is None and not p.skip and not p.merged_into]
         stale = [p for p in open_ if p.at and p.expires and now > p.expires]
         due = [p for p in open_ if p.at and p.at <= now and p not in stale]
@@ -870,14 +919,19 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
                         None,
                         f"stale, like {p.key} it would have gone with",
                     )
-            if not due or not sending or away is not None:
-                continue
-            if _had_message_today(db, enrolment, today):
-                continue  # at most one message a day: the rest goes with the next one
+            if not due or not sending or away is not None or reader != "active":
+                continue  # a paused reader's steps wait (until they are stale)
+            if _had_message_today(db, enrolment, today) or _still_going(db, enrolment):
+                continue  # at most one message a day, and one at a time: the rest waits
             host, *later = due
             # What fell behind (an outage, a late import) goes along in one message, never as
-            # a burst; a step whose day is today waits for tomorrow's message instead.
-            others = [p for p in later if p.at and p.at.astimezone(clock.AMSTERDAM).date() < today]
+            # a burst; a step whose day is today waits for tomorrow's message instead, and so
+            # does one about another meeting.
+            others = [
+                p
+                for p in later
+                if p.at and p.at.astimezone(clock.AMSTERDAM).date() < today and p.av == host.av
+            ]
             mailing_id = mailing_id_for(enrolment.sequence, host.key)
             ledger.create_mailing(
                 db,
@@ -927,6 +981,20 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
                     )
 
 
+def _still_going(db: Database, enrolment: Enrolment) -> bool:
+    """A step of theirs is still queued, deferred or in doubt: no second one meanwhile."""
+    return (
+        db.execute(
+            "select count(*) from onboarding_steps o join deliveries d on d.mailing_id = "
+            "o.mailing_id and d.subscriber_id = o.subscriber_id where o.subscriber_id = ? "
+            "and o.sequence = ? and o.status = 'queued' and d.status in "
+            "('queued', 'deferred', 'sending', 'in-doubt')",
+            [enrolment.subscriber_id, enrolment.sequence],
+        ).fetchone()[0]
+        > 0
+    )
+
+
 def _had_message_today(db: Database, enrolment: Enrolment, today: date) -> bool:
     start = datetime.combine(today, time(0, 0), tzinfo=clock.AMSTERDAM)
     return (
@@ -954,6 +1022,7 @@ def _record(
             "status": status,
             "mailing_id": mailing_id,
             "planned_for": clock.utc_iso(p.at) if p.at else None,
+            "expires_at": clock.utc_iso(p.expires) if p.expires else None,
             "decided_at": clock.utc_iso(),
             "reason": reason,
         },
@@ -966,12 +1035,57 @@ def _step_hash(step: Step) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def expire_queued(db: Database, now: datetime) -> list[str]:
+    """A step queued but not yet delivered (the relay was down, the tick missed its hour) is
+    never sent once it is out of date, nor once the programme stopped: its delivery row is
+    skipped and the step recorded as skipped."""
+    rows = list(
+        db.query(
+            """
+            select d.id, o.id step_id, o.step_key, o.expires_at, e.status enrolment
+            from deliveries d
+            join onboarding_steps o on o.mailing_id = d.mailing_id
+                 and o.subscriber_id = d.subscriber_id and o.status = 'queued'
+            join onboarding_enrolments e on e.subscriber_id = o.subscriber_id
+                 and e.sequence = o.sequence
+            where d.status in ('queued', 'deferred')
+            """
+        )
+    )
+    stale = [
+        r
+        for r in rows
+        if r["enrolment"] != "active"
+        or (r["expires_at"] and clock.parse_instant(r["expires_at"]) < now)
+    ]
+    with transaction(db):
+        for r in stale:
+            why = (
+                "the programme stopped"
+                if r["enrolment"] != "active"
+                else "out of date before it could be delivered"
+            )
+            db.execute(
+                "update deliveries set status = 'skipped', last_reply = ? where id = ? "
+                "and status in ('queued', 'deferred')",
+                [f"not sent: {why}", r["id"]],
+            )
+            db.execute(
+                "update onboarding_steps set status = 'skipped', reason = ? where mailing_id = "
+                "(select mailing_id from onboarding_steps where id = ?) and subscriber_id = "
+                "(select subscriber_id from onboarding_steps where id = ?)",
+                [f"not sent: {why}", r["step_id"], r["step_id"]],
+            )
+    return [str(r["step_key"]) for r in stale]
+
+
 def run_due(
     db: Database, settings: Settings, now: datetime, factory: TransportFactory
 ) -> DueReport:
     """What tick does: enrol, stop, decide, then send every onboarding delivery that is open."""
     report = DueReport()
     decide(db, settings, now, report)
+    report.skipped += expire_queued(db, now)
     open_mailings = [
         r["mailing_id"]
         for r in db.query(
@@ -1075,6 +1189,7 @@ def _person_context(
         "plaats": "",
         "titel": "Algemene Vergadering",
         "samenvatting": "",
+        "voorbij": False,
     }
     deadline, briefings = "", []
     if av is not None:
@@ -1086,6 +1201,7 @@ def _person_context(
             "plaats": item.place,
             "titel": item.title,
             "samenvatting": item.summary,
+            "voorbij": item.starts_at <= clock.now(),
         }
         raw = item.fields.get("question_deadline")
         if raw and _deadline_moment(str(raw)) > clock.now():  # a passed deadline is not offered
@@ -1161,18 +1277,36 @@ def render_step(
     """One message: the first part's step, with any merged steps after it."""
     host = parts[0]
     calendar = load_calendar(db)
-    context = _person_context(db, settings, enrolment, host.av, calendar)
-    context["samengevoegd"] = len(parts) > 1
-    sections = []
+    now = clock.now()
+    limit = term_end_for(settings, enrolment.starts_on)
+    upcoming = [m for m in calendar if m.is_av and m.item.starts_at and m.item.starts_at > now]
+    upcoming = [m for m in upcoming if m.day <= limit]
+    sections, contexts = [], []
     for part in parts:
+        about = part.av
+        if (
+            about is not None
+            and about.item.starts_at is not None
+            and about.item.starts_at <= now
+            and part.day is not None
+            and part.day < about.day
+            and upcoming
+        ):
+            about = upcoming[0]  # meant to prepare for a meeting that has been: the next one
+        context = _person_context(db, settings, enrolment, about, calendar)
+        context["samengevoegd"] = len(parts) > 1
+        contexts.append(context)
         where = str(part.step.text.path.name)
         body = _fill(part.step.text.body, context, where)
         html = markdown_to_html(_demote(body))
         sections.append({"title": part.step.title, "html": html})
+    context = contexts[0]
     subject = _fill(host.step.text.subject, context, host.step.text.path.name).strip()
     check_header_value(subject, f"{host.step.text.path.name}: subject")
     preheader = _fill(host.step.text.preheader, context, host.step.text.path.name).strip()
-    av = host.av
+    # The card shows the member's next meeting, never one that has been.
+    av = upcoming[0] if upcoming else None
+    first = next((p.av for p in parts if not p.step.every and p.av), None)
     env = environment(settings)
     page = {
         "subject": subject,
@@ -1183,7 +1317,7 @@ def render_step(
         "av": av.item if av else None,
         "av_when": nl_when(av.item.starts_at, av.item.ends_at) if av and av.item.starts_at else "",
         "ics_url": f"{settings.base_url}/agenda/{av.id}.ics" if av else "",
-        "av_label": "Uw eerste AV" if host.key == host.step.id else "De volgende AV",
+        "av_label": "Uw eerste AV" if av is not None and av == first else "De volgende AV",
         "contact": settings.sender_address,
         "privacy_url": settings.privacy_url,
         "salutation": marker("aanhef"),
@@ -1253,13 +1387,13 @@ def preview(
         clock.now().astimezone(clock.AMSTERDAM).date(),
         "preview",
         None,
-        _choose_buddy(db, row[0], row[1], clock.now().date()),
+        _choose_buddy(db, row[0], row[1], clock.today()),
         "preview",
         "",
     )
     base, _, _meeting = step_id.partition("@")
     sequence.step(base)  # an unknown step is named with the known ones
-    items = member_plan(db, settings, enrolment, sequence, load_calendar(db), clock.now().date())
+    items = member_plan(db, settings, enrolment, sequence, load_calendar(db), clock.today())
     chosen = [p for p in items if p.key == step_id] or [p for p in items if p.step.id == base]
     if not chosen:
         raise NewsletterError(
@@ -1287,7 +1421,13 @@ def status_rows(db: Database, settings: Settings, now: datetime) -> list[dict[st
         if enrolment.sequence not in sequences:
             sequences[enrolment.sequence] = load_sequence(settings, enrolment.sequence)
         items = member_plan(db, settings, enrolment, sequences[enrolment.sequence], calendar, today)
-        done = [p for p in items if p.decision and p.decision["status"] in {"queued", "merged"}]
+        done = [  # delivered: queued or merged into a message the relay accepted
+            p
+            for p in items
+            if p.decision
+            and p.decision["status"] in {"queued", "merged"}
+            and p.decision.get("delivery_status") == "sent"
+        ]
         skipped = [p for p in items if p.decision and p.decision["status"] == "skipped"]
         upcoming = [
             p
@@ -1295,6 +1435,16 @@ def status_rows(db: Database, settings: Settings, now: datetime) -> list[dict[st
             if p.decision is None and not p.skip and not p.merged_into and p.at is not None
         ]
         nxt = upcoming[0] if enrolment.status == "active" and upcoming else None
+        when = (
+            _next_slot(
+                settings,
+                nxt.at,
+                now,
+                _had_message_today(db, enrolment, today) or _still_going(db, enrolment),
+            )
+            if nxt and nxt.at
+            else None
+        )
         out.append(
             {
                 "email": person[0] if person else "",
@@ -1308,16 +1458,30 @@ def status_rows(db: Database, settings: Settings, now: datetime) -> list[dict[st
                 "skipped": len(skipped),
                 "steps": len([p for p in items if not p.skip]),
                 "next_step": nxt.key if nxt else None,
-                "next_at": nxt.at.isoformat() if nxt and nxt.at else None,
-                "next_nl": f"{nl_date(nxt.at, weekday=True)} {nl_time(nxt.at)}"
-                if nxt and nxt.at
-                else None,
-                "due_today": bool(
-                    nxt and nxt.at and nxt.at.astimezone(clock.AMSTERDAM).date() <= today
-                ),
+                "next_at": when.isoformat() if when else None,
+                "next_nl": f"{nl_date(when, weekday=True)} {nl_time(when)}" if when else None,
+                "due_today": bool(when and when.astimezone(clock.AMSTERDAM).date() <= today),
             }
         )
     return out
+
+
+def _next_slot(settings: Settings, at: datetime, now: datetime, busy_today: bool) -> datetime:
+    """When a step planned for `at` really goes: not before now, in the sending hours of a
+    working day, and not today when the member already had (or is getting) a message."""
+    moment = max(at, now).astimezone(clock.AMSTERDAM)
+    day = moment.date()
+    if busy_today and day == now.astimezone(clock.AMSTERDAM).date():
+        day += timedelta(days=1)
+        moment = _at(settings, day)
+    if moment.time() >= settings.onboarding.send_until:
+        day += timedelta(days=1)
+        moment = _at(settings, day)
+    if not is_working_day(day):
+        moment = _at(settings, next_working_day(day))
+    elif moment.time() < settings.onboarding.send_from:
+        moment = _at(settings, day)
+    return moment
 
 
 def _erase(db: Database, settings: Settings, subject: privacy.Subject) -> int:

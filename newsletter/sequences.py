@@ -27,7 +27,7 @@ from typing import Any
 
 import frontmatter
 import yaml
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Settings
@@ -46,6 +46,7 @@ UNITS = {
     "months": "months",
 }
 FIXED_ANCHORS = ("start", "av", "term_end")
+MAX_OFFSET = {"days": 1500, "working days": 1000, "weeks": 220, "months": 50}  # about a term
 # What a step file may use; onboarding.py fills in every one of them.
 PLACEHOLDERS = frozenset(
     {
@@ -199,6 +200,11 @@ class _Parser:
             if kind != "number":
                 raise self.fail(f"'{self.text}': '{number}' is not a number of days")
             unit = self.unit()
+            if int(number) > MAX_OFFSET[unit]:
+                raise self.fail(
+                    f"'{self.text}': {number} {unit} is more than a term; "
+                    f"use at most {MAX_OFFSET[unit]} {unit}"
+                )
             offsets.append(Offset(sign, int(number), unit))
         return Term(anchor, tuple(offsets))
 
@@ -405,7 +411,7 @@ def _load_sequence(settings: Settings, name: str) -> Sequence:
         roles = [roles]
     from .subscribers import ROLES  # imported late: subscribers imports much of the package
 
-    if not isinstance(roles, list) or not all(r in ROLES for r in roles):
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r in ROLES for r in roles):
         raise SequenceError(f"{shown}: roles: use roles from {', '.join(ROLES)}")
     stale = data.get("stale_after", "14 days")
     match = re.fullmatch(r"(\d+)\s*days?", str(stale).strip())
@@ -420,11 +426,19 @@ def _load_sequence(settings: Settings, name: str) -> Sequence:
         steps=steps,
         catch_up=tuple(
             _catch_up(raw, known, fail_at(f"catch_up {n}"))
-            for n, raw in enumerate(data.get("catch_up") or [], 1)
+            for n, raw in enumerate(_catch_up_list(data.get("catch_up"), fail_at("catch_up")), 1)
         ),
     )
     _check_references(sequence, shown)
     return sequence
+
+
+def _catch_up_list(value: object, fail: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise fail("must be a list of rules, each '- when: ...' with reason and steps")
+    return value
 
 
 def _shown(settings: Settings, path: Path) -> str:
@@ -457,8 +471,13 @@ def _step(
     if every not in ("", "av_meeting"):
         raise fail(f"every: '{every}' is not known; a step can recur at every av_meeting")
     after = raw.get("after", "")
-    if after and after not in ids:
-        raise fail(f"after: unknown step '{after}'")
+    if not isinstance(after, str) or (after and after not in ids):
+        raise fail(f"after: '{after}' is not the id of a step")
+    if after and not every:
+        raise fail("after: only a recurring step (every: av_meeting) waits for another step")
+    title = raw.get("title", "")
+    if not isinstance(title, str):
+        raise fail("title: must be text")
     if "at" not in raw:
         raise fail("'at' is missing; write when it goes, e.g. at: start + 3 working days")
     at = parse_expression(raw["at"], ids, lambda what: fail(f"at: {what}"))
@@ -468,11 +487,16 @@ def _step(
         else None
     )
     file = raw.get("file") or f"{step_id}.md"
-    text = load_step_text(folder / str(file), _shown(settings, folder / str(file)), fail)
+    if not isinstance(file, str):
+        raise fail("file: must be a path inside content/onboarding/, e.g. av-lid/01-welkom.md")
+    path = (folder / file).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise fail(f"file: '{file}' is outside content/onboarding/; keep step files in there")
+    text = load_step_text(path, _shown(settings, folder / file), fail)
     return Step(
         id=step_id,
         number=number,
-        title=str(raw.get("title") or text.subject),
+        title=title.strip() or text.subject,
         text=text,
         at=at,
         expires=expires,
@@ -510,7 +534,54 @@ def load_step_text(path: Path, shown: str, fail: Any) -> StepText:
                 f"{shown}: unknown placeholder '{{{{ {unknown[0]} }}}}' in the {label}; "
                 f"use {', '.join(sorted(PLACEHOLDERS))}"
             )
+    for label, source in (("subject", subject), ("preheader", preheader), ("text", post.content)):
+        for sample in SAMPLES:
+            try:
+                _STRICT.from_string(source).render(sample)
+            except Exception as exc:  # e.g. {{ av.datumm }}: what a member would get
+                raise fail(
+                    f"{shown}: the {label} cannot be filled in ({exc}); "
+                    "see content/onboarding/README.md for the placeholders"
+                ) from None
     return StepText(path, subject.strip(), preheader.strip(), post.content)
+
+
+_STRICT = SandboxedEnvironment(undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_SAMPLE_AV = {
+    "datum": "dinsdag 10 februari 2027",
+    "tijd": "14.00–16.30 uur",
+    "plaats": "Provinciehuis",
+    "titel": "Algemene Vergadering",
+    "samenvatting": "De formele AV.",
+    "voorbij": False,
+}
+_SAMPLE = {
+    "voornaam": "Voornaam",
+    "naam": "Voornaam Achternaam",
+    "provincie": "Utrecht",
+    "rol": "AV-lid",
+    "av": _SAMPLE_AV,
+    "vragen_deadline": "dinsdag 2 februari 2027, 12.00 uur",
+    "briefings": ["dinsdag 19 januari 2027, 17.00–19.00 uur: Technische briefing"],
+    "gcp": {"naam": "Griffie Contact", "email": "griffie@ut.example"},
+    "buddy": {"naam": "Buddy Lid", "provincie": "Zeeland", "email": "buddy@zld.example"},
+    "contactadres": "statenleden@ipo.example",
+    "secretaris": "De Secretaris",
+    "samengevoegd": False,
+}
+# Every step is tried with what a member may have: all facts known, and none of the optional ones.
+SAMPLES = (
+    _SAMPLE,
+    _SAMPLE
+    | {
+        "av": _SAMPLE_AV | {"voorbij": True},
+        "vragen_deadline": "",
+        "briefings": [],
+        "gcp": None,
+        "buddy": None,
+        "samengevoegd": True,
+    },
+)
 
 
 def _catch_up(raw: object, ids: set[str], fail: Any) -> CatchUp:
@@ -528,16 +599,26 @@ def _catch_up(raw: object, ids: set[str], fail: Any) -> CatchUp:
         if not isinstance(change, dict) or not change:
             raise fail(f"steps: {step_id}: write at:, merge_into: or skip: true")
         _unknown_keys(change, OVERRIDE_KEYS, lambda what, s=step_id: fail(f"steps: {s}: {what}"))
-        merge = str(change.get("merge_into") or "")
-        if merge and (merge not in ids or merge == step_id):
+        merge = change.get("merge_into") or ""
+        if not isinstance(merge, str) or (merge and (merge not in ids or merge == step_id)):
             raise fail(f"steps: {step_id}: merge_into: '{merge}' is not another step")
+        skip = change.get("skip", False)
+        if not isinstance(skip, bool):
+            raise fail(f"steps: {step_id}: skip: write true or false")
         overrides[str(step_id)] = Override(
             at=parse_expression(change["at"], ids, lambda what, s=step_id: fail(f"{s}: at: {what}"))
             if "at" in change
             else None,
             merge_into=merge,
-            skip=bool(change.get("skip", False)),
+            skip=skip,
         )
+    for step_id, override in overrides.items():
+        target = overrides.get(override.merge_into)
+        if target is not None and target.merge_into:
+            raise fail(
+                f"steps: {step_id}: merge_into: '{override.merge_into}' is itself merged into "
+                f"'{target.merge_into}'; merge into that step directly"
+            )
     return CatchUp(when, _text(raw, "reason", fail), overrides)
 
 

@@ -496,6 +496,7 @@ def m011_onboarding(db: Database) -> None:
             status TEXT NOT NULL,            -- queued, merged, skipped
             mailing_id TEXT,                 -- the ledger mailing that carries it
             planned_for TEXT,                -- the moment the plan gave it (UTC)
+            expires_at TEXT,                 -- after this it is stale: not sent, even if queued
             decided_at TEXT NOT NULL,        -- UTC
             reason TEXT
         )
@@ -505,3 +506,6 @@ def m011_onboarding(db: Database) -> None:
         "CREATE UNIQUE INDEX onboarding_step_once "
         "ON onboarding_steps (subscriber_id, sequence, step_key)"
     )
+    db.execute("CREATE INDEX onboarding_step_mailing ON onboarding_steps (mailing_id)")
+    # A member's own deliveries (their onboarding steps), without scanning every issue's rows.
+    db.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")

@@ -242,8 +242,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         row = next(
             db().query(
                 "select * from items where id = ? and kind in ('av_meeting', 'event') "
-                "and starts_at is not null",
-                [item_id],
+                "and starts_at is not null and published <= ?",  # announced ones only
+                [item_id, clock.today().isoformat()],
             ),
             None,
         )

@@ -20,6 +20,7 @@ from newsletter.preferences import unsubscribe
 from newsletter.sequences import SequenceError, load_sequence
 from newsletter.subscribers import import_subscribers
 from newsletter.transports import transport_factory
+from newsletter.transports.memory import MemoryTransport
 
 AV_TEMPLATE = """\
 ---
@@ -107,36 +108,53 @@ def sent_steps(db: Database) -> dict[str, dict[str, str]]:
 
 
 def test_a_replayed_year_sends_each_step_once_on_its_day_and_nothing_stale(world) -> None:
-    """Every hour of every working day from April 2026 to October 2027, the onboarding job of
-    tick runs (the other jobs are left out to keep the replay fast; `tick` runs the same
-    function). The AV of 22 June 2027 moves to 29 June on 27 May 2027; Ulla unsubscribes
-    on 12 May 2026, after her third step."""
+    """Every day from April 2026 to October 2027, at night, early, at 8, 9, 10, 13, 17 and 20
+    o'clock, the onboarding job of tick runs (the other jobs are left out to keep the replay
+    fast; `tick` runs the same function). The AV of 22 June 2027 moves to 29 June on 27 May
+    2027; Ulla unsubscribes on 12 May 2026, after her third step."""
     instance, db = world
     settings = load_settings(instance)
-    factory = transport_factory(settings.transport, settings.project)
+    relay = MemoryTransport()
     day, end = date(2026, 4, 1), date(2027, 10, 31)
-    plans_at_enrolment: dict[str, list[str]] = {}
+    planned: dict[str, dict[str, str]] = {}  # each member's plan as it stood when enrolled
+
+    def plans() -> dict[str, dict[str, str]]:
+        calendar = onboarding.load_calendar(db)
+        sequence = load_sequence(settings, "av-lid")
+        out = {}
+        for enrolment in onboarding.enrolments(db, "active"):
+            email_ = db.execute(
+                "select email from subscribers where id = ?", [enrolment.subscriber_id]
+            ).fetchone()[0]
+            items = onboarding.member_plan(db, settings, enrolment, sequence, calendar, day)
+            out[email_] = {
+                p.key.removesuffix("-av"): p.at.date().isoformat()
+                for p in items
+                if p.at and not p.skip and not p.merged_into
+            }
+        return out
+
     while day <= end:
-        if is_working_day(day):
-            for hour in range(8, 18):
-                now = datetime(day.year, day.month, day.day, hour, tzinfo=clock.AMSTERDAM)
-                clock.set_now(now)
-                if now == datetime(2026, 5, 12, 12, tzinfo=clock.AMSTERDAM):
-                    person = db.execute(
-                        "select id from subscribers where email = 'ulla.afmelder@ut.example'"
-                    ).fetchone()
-                    assert unsubscribe(db, person[0], "web", "page")
-                if now == datetime(2027, 5, 27, 12, tzinfo=clock.AMSTERDAM):
-                    moved = instance / "content" / "av" / "2027-06-22-av.md"
-                    moved.write_text(
-                        moved.read_text().replace("date: 2027-06-22", "date: 2027-06-29"),
-                        encoding="utf-8",
-                    )
-                    assert sync_content(db, settings).updated == 1
-                report = onboarding.run_due(db, settings, now, factory)
-                assert not report.failed, report.summary()
-                for row in onboarding.status_rows(db, settings, now):
-                    plans_at_enrolment.setdefault(row["email"], [])
+        for hour in (0, 6, 8, 9, 10, 13, 17, 20):
+            now = datetime(day.year, day.month, day.day, hour, tzinfo=clock.AMSTERDAM)
+            clock.set_now(now)
+            if now == datetime(2026, 5, 12, 13, tzinfo=clock.AMSTERDAM):
+                person = db.execute(
+                    "select id from subscribers where email = 'ulla.afmelder@ut.example'"
+                ).fetchone()
+                assert unsubscribe(db, person[0], "web", "page")
+            if now == datetime(2027, 5, 27, 13, tzinfo=clock.AMSTERDAM):
+                moved = instance / "content" / "av" / "2027-06-22-av.md"
+                moved.write_text(
+                    moved.read_text().replace("date: 2027-06-22", "date: 2027-06-29"),
+                    encoding="utf-8",
+                )
+                assert sync_content(db, settings).updated == 1
+                planned["eva.vroeg@gr.example (after the move)"] = plans()["eva.vroeg@gr.example"]
+            report = onboarding.run_due(db, settings, now, lambda: relay)
+            assert not report.failed, report.summary()
+            if report.enrolled:
+                planned = plans() | planned
         day += timedelta(days=1)
 
     sent = sent_steps(db)
@@ -196,11 +214,9 @@ def test_a_replayed_year_sends_each_step_once_on_its_day_and_nothing_stale(world
     # The experienced members were never enrolled (their mandates started in 2023).
     assert set(sent) == set(JOINERS)
 
-    # Nothing twice: one delivery per message, every .eml a Message-ID of its own.
-    messages = [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)
-        for p in (instance / "outbox").glob("*.eml")
-    ]
+    # Nothing twice: the relay got one message per decision, each with its own Message-ID,
+    # and nothing at night or at the weekend: every message went at 09.00 on a working day.
+    messages = [email.message_from_bytes(data, policy=policy.default) for _, data in relay.sent]
     ids = [m["Message-ID"] for m in messages]
     assert (
         len(ids)
@@ -208,10 +224,17 @@ def test_a_replayed_year_sends_each_step_once_on_its_day_and_nothing_stale(world
         == sum(1 for steps in sent.values() for v in steps.values() if not v.endswith("+"))
     )
     assert all(m["Auto-Submitted"] == "auto-generated" for m in messages)
-    # Nothing stale and nothing at night: every message went at 09.00 on a working day.
-    for row in db.query("select sent_at from deliveries"):
-        moment = clock.parse_instant(row["sent_at"]).astimezone(clock.AMSTERDAM)
-        assert is_working_day(moment.date()) and moment.hour == 9, moment
+    for m in messages:
+        moment = m["Date"].datetime.astimezone(clock.AMSTERDAM)
+        assert is_working_day(moment.date()) and (moment.hour, moment.minute) == (9, 0), moment
+    # What went is what the plan said when they were enrolled (for Eva: after her AV moved).
+    for person, steps in sent.items():
+        for key, when in steps.items():
+            plan_ = planned[person]
+            if person == "eva.vroeg@gr.example" and when > "2027-05-27":
+                plan_ = planned["eva.vroeg@gr.example (after the move)"]
+            if not when.endswith("+"):
+                assert plan_[key] == when, (person, key)
     ulla = next(
         r
         for r in onboarding.status_rows(db, settings, clock.now())
@@ -264,17 +287,17 @@ def test_plan_prints_the_dates_and_the_reasons(run, loaded) -> None:
 
 
 def test_a_late_import_skips_what_passed_and_merges_what_fell_behind(loaded, settings) -> None:
-    """The demo: Hans de Boer (Utrecht, appointed 20 October) is imported on 1 December; his
-    steps about the AV of 3 November are stale and skipped, never sent."""
+    """The demo: Hans de Boer (Utrecht, appointed 20 October) is imported on 1 December: the
+    welcome and the two introductions still matter and go as one message; his steps about
+    the AV of 3 November are out of date and skipped, never sent."""
     now = datetime(2026, 12, 1, 9, 5, tzinfo=clock.AMSTERDAM)
     clock.set_now(now)
-    report = onboarding.run_due(
-        loaded, settings, now, transport_factory("memory:", settings.project)
-    )
+    relay = MemoryTransport()
+    report = onboarding.run_due(loaded, settings, now, lambda: relay)
     assert report.enrolled == 2 and not report.failed
     rows = {r["email"]: r for r in onboarding.status_rows(loaded, settings, now)}
     hans = rows["hans.deboer@ut.example"]
-    assert (hans["done"], hans["next_step"]) == (0, "verdieping")
+    assert (hans["done"], hans["next_step"]) == (3, "verdieping")
     skipped = {
         r["step_key"]
         for r in loaded.query(
@@ -282,7 +305,17 @@ def test_a_late_import_skips_what_passed_and_merges_what_fell_behind(loaded, set
             "where s.email = 'hans.deboer@ut.example' and o.status = 'skipped'"
         )
     }
-    assert {"welkom", "vergaderstukken", "voorbereiding", "terugblik"} <= skipped
+    assert skipped == {"vergaderstukken", "voorbereiding", "terugblik", "pc-cyclus"}
+    [mail] = [
+        email.message_from_bytes(data, policy=policy.default)
+        for envelope, data in relay.sent
+        if envelope.recipient == "hans.deboer@ut.example"
+    ]
+    text = mail.get_body(("plain",)).get_content()
+    assert mail["Subject"] == "Welkom in de Algemene Vergadering van het IPO"
+    assert "== Zo werkt het IPO ==" in text and "== Kennismaking en uw buddy ==" in text
+    assert "3 november 2026" not in text  # the meeting that has been is not offered
+    assert "De volgende AV: Algemene Vergadering, woensdag 10 februari 2027" in text
     zoe = rows["zoe.mulder@nb.example"]  # appointed 26 November: the welcome goes now
     assert zoe["done"] == 1 and zoe["next_step"] == "werkwijze"
 
@@ -388,3 +421,118 @@ def test_a_mandate_that_ends_stops_the_programme_and_reappointment_continues(
         )
     ]
     assert keys.count("welkom") == 1 and "werkwijze" in keys
+
+
+def test_a_relay_outage_never_sends_a_step_late_or_in_a_burst(world) -> None:
+    """Tom joins ten days before the AV of 23 June; the relay refuses (451) from 16 to 23
+    June, and retries go on for ten days. The papers for the meeting are never sent after
+    it began; when the relay is back he gets one message a day, what fell behind together."""
+    instance, db = world
+    config = instance / "newsletter.toml"
+    config.write_text(
+        config.read_text().replace("[delivery]\n", "[delivery]\nretry_window_hours = 240\n")
+    )
+    settings = load_settings(instance)
+    tom = "tom.tiendagen@fr.example"
+    down = MemoryTransport(fail_for={tom: "451 4.3.0 Try again later"})
+    up = MemoryTransport()
+    day = date(2026, 6, 13)
+    while day <= date(2026, 7, 3):
+        for hour in (9, 13, 17):
+            now = datetime(day.year, day.month, day.day, hour, tzinfo=clock.AMSTERDAM)
+            clock.set_now(now)
+            relay = down if date(2026, 6, 16) <= day <= date(2026, 6, 23) else up
+            onboarding.run_due(db, settings, now, lambda relay=relay: relay)
+        day += timedelta(days=1)
+    got = [
+        (m["Date"].datetime.astimezone(clock.AMSTERDAM).date().isoformat(), m["Subject"])
+        for m in (email.message_from_bytes(d, policy=policy.default) for e, d in up.sent)
+        if tom in m["To"]
+    ]
+    assert got == [
+        ("2026-06-15", "Welkom in de Algemene Vergadering van het IPO"),
+        ("2026-06-24", "Zo werkt het IPO: bestuur, BAC's, BIJ12 en de AV"),  # + kennismaking
+        ("2026-06-25", "Hoe was uw eerste AV? Drie korte vragen"),
+        ("2026-06-30", "De P&C-cyclus: hoe het IPO begroot en verantwoordt"),
+    ]
+    decisions = {
+        r["step_key"]: (r["status"], r["reason"])
+        for r in db.query(
+            "select step_key, o.status, o.reason from onboarding_steps o join subscribers s on "
+            "s.id = o.subscriber_id where s.email = ?",
+            [tom],
+        )
+    }
+    assert decisions["vergaderstukken"] == (
+        "skipped",
+        "not sent: out of date before it could be delivered",
+    )
+    assert decisions["voorbereiding"][0] == "skipped"  # it was to go inside the papers' message
+    assert decisions["kennismaking"][0] == "merged"
+
+
+def test_a_paused_reader_gets_the_steps_when_back_unless_they_are_stale(world) -> None:
+    instance, db = world
+    settings = load_settings(instance)
+    relay = MemoryTransport()
+    anna = db.execute("select id from subscribers where email = 'anna.avdag@dr.example'").fetchone()
+    db.execute("update subscribers set status = 'paused' where id = ?", [anna[0]])
+    for day in (3, 6, 10, 11):  # the days of her first three steps, November 2026
+        now = datetime(2026, 11, day, 9, tzinfo=clock.AMSTERDAM)
+        clock.set_now(now)
+        if day == 10:  # back from a pause
+            db.execute("update subscribers set status = 'active' where id = ?", [anna[0]])
+        onboarding.run_due(db, settings, now, lambda: relay)
+    subjects = [
+        email.message_from_bytes(d, policy=policy.default)["Subject"] for _, d in relay.sent
+    ]
+    # The 10th: the welcome with werkwijze (both fell behind); the 11th: kennismaking.
+    assert subjects == [
+        "Welkom in de Algemene Vergadering van het IPO",
+        "Graag maken wij kennis: een gesprek en een vaste buddy",
+    ]
+    rows = {r["email"]: r for r in onboarding.status_rows(db, settings, clock.now())}
+    assert rows["anna.avdag@dr.example"]["done"] == 3
+
+
+def test_a_placeholder_that_cannot_be_filled_is_refused_when_the_sequence_loads(
+    settings, instance
+) -> None:
+    step = instance / "content" / "onboarding" / "av-lid" / "03-kennismaking.md"
+    step.write_text(step.read_text() + "\nTot {{ av.datumm }}!\n")
+    with pytest.raises(SequenceError) as caught:
+        load_sequence(settings, "av-lid")
+    assert "step 3 (kennismaking)" in str(caught.value)
+    assert "datumm" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("after: verdieping", "after: [verdieping]"), "after: '['verdieping']' is not the id"),
+        (("at: start + 3 months", "at: start + 9999 months"), "more than a term"),
+        (
+            ("file: av-lid/01-welkom.md", "file: ../../newsletter.toml"),
+            "outside content/onboarding",
+        ),
+        (
+            ("voorbereiding: { merge_into: vergaderstukken }", "voorbereiding: { skip: ja }"),
+            "skip: write true or false",
+        ),
+    ],
+)
+def test_more_broken_sequences_are_one_clear_line(settings, instance, change, message) -> None:
+    path = instance / "content" / "onboarding" / "av-lid.yaml"
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(*change, 1))
+    with pytest.raises(SequenceError) as caught:
+        load_sequence(settings, "av-lid")
+    assert message in str(caught.value)
+
+
+def test_the_readme_shows_the_plan_as_it_is(run, loaded) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ newsletter onboarding plan --joined 2026-10-20\n", 1)[1]
+    shown = shown.split("```", 1)[0]
+    assert run("onboarding", "plan", "--joined", "2026-10-20").output == shown
