@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import catalog, classify, clock, conversations, privacy, processing, store
+from . import catalog, classify, clock, conversations, preflight, privacy, processing, store
 from .build import build_issue
 from .config import Settings, load_settings
 from .content import KINDS
@@ -498,6 +498,7 @@ def issue_send(
 ) -> None:
     """Build and send the issue to every active subscriber; a rerun sends nothing twice.
 
+    Runs 'issue check' first and sends nothing when it finds errors (warnings do not stop it).
     Safe to stop and run again at any moment: it continues with what was not sent.
 
     \b
@@ -506,6 +507,7 @@ def issue_send(
     """
     db = store.open_store(settings)
     result = build_issue(db, settings, month)
+    preflight.refuse_if_blocked(preflight.check_built(settings, result))  # errors: exit 2
     factory = transport_factory(transport or settings.transport, settings.project)
     options = SendOptions.from_settings(settings, connections, rate, in_doubt)
     with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
@@ -521,6 +523,48 @@ def issue_send(
     click.echo(report.summary())
     if report.had_failures:
         raise Failed
+
+
+@issue.command("check")
+@month_argument
+@json_option
+@pass_settings
+def issue_check(settings: Settings, month: str, as_json: bool) -> None:
+    """Check every variant for accessibility, deliverability and rendering (exit 1 on errors).
+
+    Python checks, SpamAssassin, the Nu HTML checker and axe-core in Chromium; a tool that is
+    not installed is a warning that says how to install it. Warnings do not fail the check.
+
+    \b
+        newsletter issue check 2026-12
+        newsletter issue check 2026-12 --json
+    """
+    report = preflight.check_issue(store.open_store(settings), settings, month)
+    click.echo(
+        json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
+    )
+    if report.errors:
+        raise Failed
+
+
+@issue.command("preview")
+@month_argument
+@click.option("--screenshot", is_flag=True, help="Also write PNGs at 375 and 1200 px wide.")
+@pass_settings
+def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
+    """Write each variant as a sample reader gets it, and print the files to open.
+
+    \b
+        newsletter issue preview 2026-12
+        newsletter issue preview 2026-12 --screenshot
+    """
+    paths = preflight.write_previews(
+        settings, build_issue(store.open_store(settings), settings, month), screenshot
+    )
+    for path in paths:
+        click.echo(
+            path.relative_to(settings.project) if path.is_relative_to(settings.project) else path
+        )
 
 
 @issue.command("pause")
