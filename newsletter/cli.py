@@ -507,7 +507,7 @@ def issue_send(
     """
     db = store.open_store(settings)
     result = build_issue(db, settings, month)
-    preflight.refuse_if_blocked(preflight.check_built(settings, result))  # errors: exit 2
+    preflight.refuse_if_blocked(preflight.check_built(settings, result, fail_fast=True))
     factory = transport_factory(transport or settings.transport, settings.project)
     options = SendOptions.from_settings(settings, connections, rate, in_doubt)
     with progress_bar(pending_count(db, mailing_id_for(month))) as bar:

@@ -159,7 +159,8 @@ class PreflightReport:
         skipped = [t.tool for t in self.tools if not t.ran]
         line = (
             f"Preflight{' ' + self.month if self.month else ''}: {len(self.errors)} errors, "
-            f"{len(self.warnings)} warnings in {len(self.names)} messages and pages"
+            f"{len(self.warnings)} warnings in {len(self.names) - ('all' in self.names)} "
+            "messages and pages"
         )
         if ran:
             line += f"; ran {', '.join(ran)}"
@@ -926,12 +927,15 @@ def check_messages(
     sources: Mapping[str, str] | None = None,
     workdir: Path | None = None,
     run_tools: bool = True,
+    fail_fast: bool = False,
 ) -> PreflightReport:
     """Every check on a set of complete messages (name -> bytes) and web pages (name -> HTML).
 
+    fail_fast: when the Python checks already found errors, skip the slow external tools (for
+    a send that will be refused anyway; `issue check` runs everything).
     mail_layout names the pages that are a mail layout (the web version of an issue): axe skips
     the landmark rules there, as for mail. The HTML of each message and page is written to
-    workdir (default build/preflight/messages/) for the tools and for previews.
+    workdir (default build/preflight/messages/) for the tools.
     """
     pages = pages or {}
     report = PreflightReport([*messages, *pages])
@@ -947,7 +951,7 @@ def check_messages(
     for name, html in pages.items():
         report.findings += check_page(name, html, settings=settings)
         files[name] = (_write(workdir / f"{_file_name(name)}.html", html), name in mail_layout)
-    if run_tools:
+    if run_tools and not (fail_fast and report.errors):
         report.tools = run_external(messages, files, settings)
         for run in report.tools:
             for name, issues in run.issues.items():
@@ -972,7 +976,7 @@ def run_external(
     messages: Mapping[str, bytes], files: Mapping[str, tuple[Path, bool]], settings: Settings
 ) -> list[tools.ToolRun]:
     """SpamAssassin and the Nu checker in the background while axe drives the browser."""
-    cache = tools.Cache(settings.build_dir / "preflight" / "cache.json")
+    cache = tools.Cache(tools.cache_file(settings.build_dir))
     with ThreadPoolExecutor(2) as pool:
         spam = pool.submit(tools.run_spamassassin, messages, cache, _stable)
         vnu = pool.submit(tools.run_vnu, {n: p for n, (p, _) in files.items()}, cache)
@@ -1074,7 +1078,7 @@ def web_pages(settings: Settings, built: BuildResult) -> dict[str, str]:
 
 
 def check_built(
-    settings: Settings, built: BuildResult, *, run_tools: bool = True
+    settings: Settings, built: BuildResult, *, run_tools: bool = True, fail_fast: bool = False
 ) -> PreflightReport:
     """Check an issue that was just built: every variant's message and the web pages."""
     issue = built.rendered.issue
@@ -1087,6 +1091,7 @@ def check_built(
         sources=sources,
         workdir=settings.build_dir / "issues" / issue.month / "preflight",
         run_tools=run_tools,
+        fail_fast=fail_fast,
     )
     report.month = issue.month
     return report

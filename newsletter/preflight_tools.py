@@ -87,6 +87,11 @@ def missing(tool: str, what: str, key: str) -> ToolRun:
     return ToolRun(tool, False, f"not run: {what}", install=INSTALL[key])
 
 
+def cache_file(build_dir: Path) -> Path:
+    """build/preflight/cache.json, or $NEWSLETTER_PREFLIGHT_CACHE (one cache for many instances)."""
+    return Path(os.environ.get("NEWSLETTER_PREFLIGHT_CACHE") or build_dir / "preflight/cache.json")
+
+
 class Cache:
     """Tool results by content hash; a JSON file written atomically, shared by every run."""
 
@@ -294,7 +299,7 @@ def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
         return out
 
     contents = {name: files[name].read_bytes() for name in files}
-    found = _cached(cache, "vnu", contents, check)
+    found = _cached(cache, "vnu", contents, check, _without_csrf)
     errors = sum(len(v) for v in found.values())
     return ToolRun("Nu HTML checker", True, f"ran; {errors} errors in {len(files)} files", found)
 
@@ -317,9 +322,10 @@ def axe_script() -> Path | None:
 
 
 def chromium_path() -> Path | None:
+    """$CHROMIUM when set, else Debian's chromium."""
     configured = os.environ.get("CHROMIUM")
-    for candidate in (configured, *CHROMIUM_PATHS) if configured else CHROMIUM_PATHS:
-        if candidate and Path(candidate).is_file():
+    for candidate in (configured,) if configured else CHROMIUM_PATHS:
+        if Path(candidate).is_file():
             return Path(candidate)
     return None
 
@@ -350,11 +356,17 @@ def browser() -> Iterator[Any]:
             instance.close()
 
 
-def _open(instance: Any, path: Path, width: int) -> tuple[Any, Any]:
+@contextmanager
+def page_in(instance: Any, width: int, script: str = "") -> Iterator[Any]:
+    """One offline page (remote images fail fast, nothing leaves the machine), reused for every
+    file; script (axe) is loaded into each document as it opens."""
     context = instance.new_context(offline=True, viewport={"width": width, "height": 600})
-    page = context.new_page()
-    page.goto(path.resolve().as_uri(), wait_until="load")
-    return context, page
+    try:
+        if script:
+            context.add_init_script(script)
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def run_axe(pages: Mapping[str, tuple[Path, bool]], cache: Cache | None) -> ToolRun:
@@ -369,16 +381,12 @@ def run_axe(pages: Mapping[str, tuple[Path, bool]], cache: Cache | None) -> Tool
 
     def scan(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
         out: dict[str, list[Issue]] = {}
-        with browser() as instance:
+        with browser() as instance, page_in(instance, 375, source) as page:
             for name in todo:
                 path, is_email = pages[name]
-                context, page = _open(instance, path, 375)
-                try:
-                    page.add_script_tag(content=source)
-                    options = EMAIL_AXE if is_email else WEB_AXE
-                    result = page.evaluate("o => axe.run(document, o)", options)
-                finally:
-                    context.close()
+                page.goto(path.resolve().as_uri(), wait_until="load")
+                options = EMAIL_AXE if is_email else WEB_AXE
+                result = page.evaluate("o => axe.run(document, o)", options)
                 out[name] = [
                     _axe_issue(v, node)
                     for v in result["violations"]
@@ -388,10 +396,15 @@ def run_axe(pages: Mapping[str, tuple[Path, bool]], cache: Cache | None) -> Tool
         return out
 
     contents = {name: version + path.read_bytes() for name, (path, _) in pages.items()}
-    found = _cached(cache, "axe", contents, scan)
+    found = _cached(cache, "axe", contents, scan, _without_csrf)
     serious = sum(1 for v in found.values() for i in v if i.severity == "error")
     note = f"ran; {len(pages)} pages, {serious} serious or critical violations"
     return ToolRun("axe-core (Chromium)", True, note, found)
+
+
+def _without_csrf(page: bytes) -> bytes:
+    """A web form's CSRF token changes on every render; the page is the same for axe."""
+    return re.sub(rb'name="csrf" value="[^"]*"', b'name="csrf"', page)
 
 
 def _axe_issue(violation: dict[str, Any], node: dict[str, Any]) -> Issue:
@@ -416,15 +429,13 @@ def screenshots(pages: Mapping[str, Path], folder: Path, widths: tuple[int, ...]
         )
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    with browser() as instance:
+    with browser() as instance, page_in(instance, widths[0]) as page:
         for name, path in pages.items():
-            context, page = _open(instance, path, widths[0])
-            try:
-                for width in widths:
-                    page.set_viewport_size({"width": width, "height": 600})
-                    target = folder / f"{name}-{width}.png"
-                    page.screenshot(path=str(target), full_page=True)
-                    written.append(target)
-            finally:
-                context.close()
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            for width in widths:
+                # a small height: a full-page shot of a short mail is never padded
+                page.set_viewport_size({"width": width, "height": 600})
+                target = folder / f"{name}-{width}.png"
+                page.screenshot(path=str(target), full_page=True)
+                written.append(target)
     return written
