@@ -131,9 +131,7 @@ class Finding:
             parts.append(f"line {self.line}")
         place = " › ".join(p for p in (self.section, self.item) if p)
         if place:
-            parts.append(f"in {place}")
-        if self.source:
-            parts.append(f"({self.source})")
+            parts.append(f"in {place}" + (f" ({self.source})" if self.source else ""))
         return ", ".join(parts)
 
 
@@ -169,19 +167,23 @@ class PreflightReport:
         return line
 
     def text(self) -> str:
-        out = [f"Checked: {', '.join(self.names)}"]
+        out = [f"Checked: {', '.join(n for n in self.names if n != 'all')}"]
         for run in self.tools:
             out.append(f"  {run.tool}: {run.note}")
             if run.install:
                 out.append(f"    install: {run.install}")
-        for name in self.names:
-            found = [f for f in self.findings if f.name == name]
-            if not found:
-                continue
-            out.append(f"{name}:")
-            for f in found:
-                out.append(f"  {f.severity} {f.check}: {f.where}: {f.message}")
-                out.append(f"    fix: {f.fix}")
+        # The same finding in several variants (an item they share) is shown once, under all.
+        shared: dict[tuple[str, ...], list[str]] = {}
+        for f in self.findings:
+            shared.setdefault((f.severity, f.check, f.where, f.message, f.fix), []).append(f.name)
+        groups: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for key, names in shared.items():
+            groups.setdefault(tuple(dict.fromkeys(names)), []).append(key)
+        for group, keys in groups.items():
+            out.append(f"{', '.join(group)}:")
+            for severity, check, where, message, fix in keys:
+                out.append(f"  {severity} {check}: {where}: {message}")
+                out.append(f"    fix: {fix}")
         out.append(self.summary())
         return "\n".join(out)
 
@@ -908,9 +910,11 @@ def python_checks(
     return ctx.findings, html
 
 
-def check_page(name: str, html: str, *, settings: Settings) -> list[Finding]:
+def check_page(
+    name: str, html: str, *, settings: Settings, sources: Mapping[str, str] | None = None
+) -> list[Finding]:
     """The HTML checks of a web page (no headers, no text part)."""
-    ctx = _Context(name, settings, allowed_hosts(settings), {})
+    ctx = _Context(name, settings, allowed_hosts(settings), sources or {})
     check_html(ctx, html, None, mail=False)
     return ctx.findings
 
@@ -949,7 +953,7 @@ def check_messages(
         if html is not None:
             files[name] = (_write(workdir / f"{_file_name(name)}.html", html), True)
     for name, html in pages.items():
-        report.findings += check_page(name, html, settings=settings)
+        report.findings += check_page(name, html, settings=settings, sources=sources)
         files[name] = (_write(workdir / f"{_file_name(name)}.html", html), name in mail_layout)
     if run_tools and not (fail_fast and report.errors):
         report.tools = run_external(messages, files, settings)
