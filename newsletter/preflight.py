@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email import policy
@@ -113,9 +113,12 @@ def check_messages(
     workdir: Path | None = None,
     run_tools: bool = True,
     fail_fast: bool = False,
+    extra_required: Sequence[str] = (),
 ) -> PreflightReport:
     """Every check on a set of complete messages (name -> bytes) and web pages (name -> HTML).
 
+    extra_required: headers these messages must carry too, exactly once (onboarding mail:
+    "Auto-Submitted").
     fail_fast: when the Python checks already found errors, skip the slow external tools (for
     a send that will be refused anyway; `issue check` runs everything).
     mail_layout names the pages that are a mail layout (the web version of an issue): axe skips
@@ -129,7 +132,14 @@ def check_messages(
     workdir.mkdir(parents=True, exist_ok=True)
     files: dict[str, tuple[Path, bool]] = {}
     for name, raw in messages.items():
-        found, html = python_checks(name, raw, settings=settings, sources=sources, allowed=allowed)
+        found, html = python_checks(
+            name,
+            raw,
+            settings=settings,
+            sources=sources,
+            extra_required=extra_required,
+            allowed=allowed,
+        )
         report.findings += found
         if html is not None:
             files[name] = (_write(workdir / f"{_file_name(name)}.html", html), True)
@@ -187,9 +197,10 @@ def _finding(name: str, tool: str, issue: tools.Issue) -> Finding:
         name,
         issue.message,
         issue.fix,
-        part=tool if issue.line is None else "html",
+        part=(f"{tool} at {issue.selector}" if issue.selector else tool)
+        if issue.line is None
+        else "html",
         line=issue.line,
-        item=issue.selector,
     )
 
 
@@ -205,10 +216,20 @@ def _write(path: Path, text: str) -> Path:
 
 
 def check_message(
-    name: str, raw: bytes, *, settings: Settings, run_tools: bool = True
+    name: str,
+    raw: bytes,
+    *,
+    settings: Settings,
+    run_tools: bool = True,
+    extra_required: Sequence[str] = (),
 ) -> list[Finding]:
-    """Every check on one complete message (headers, text and HTML parts)."""
-    return check_messages({name: raw}, settings=settings, run_tools=run_tools).findings
+    """Every check on one complete message (headers, text and HTML parts).
+
+    For several messages (an onboarding sequence) use check_messages: the tools start once.
+    """
+    return check_messages(
+        {name: raw}, settings=settings, run_tools=run_tools, extra_required=extra_required
+    ).findings
 
 
 # -- issues ---------------------------------------------------------------------------------

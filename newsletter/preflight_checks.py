@@ -468,26 +468,53 @@ def check_headers(ctx: _Context, message: EmailMessage, extra_required: Sequence
         )
 
 
+@dataclass
+class _Document:
+    tree: _TreeBuilder
+    mail: bool
+    nodes: list[Node] = field(default_factory=list)
+    visible: list[Node] = field(default_factory=list)
+    html_el: Node | None = None
+    body: Node | None = None
+
+
 def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) -> None:
     """The HTML checks; a web page (mail=False) may use relative links and needs no wrapper."""
     tree = parse_html(html)
     nodes = list(tree.root.walk())
-    html_el = next((n for n in nodes if n.tag == "html"), None)
-    body = next((n for n in nodes if n.tag == "body"), None)
-    visible = [n for n in nodes if not n.hidden]
+    doc = _Document(
+        tree,
+        mail,
+        nodes,
+        [n for n in nodes if not n.hidden],
+        next((n for n in nodes if n.tag == "html"), None),
+        next((n for n in nodes if n.tag == "body"), None),
+    )
+    _check_lang(ctx, doc)
+    _check_headings(ctx, doc)
+    _check_tables(ctx, doc)
+    _check_images(ctx, doc)
+    _check_links(ctx, doc)
+    _check_images_alone(ctx, doc, _check_contrast(ctx, doc))
+    if mail:
+        _check_preheader(ctx, doc)
+        if text is not None:
+            _compare_text(ctx, doc.visible, nodes, text)
 
-    # lang on <html> and on a wrapper inside <body> (webmail drops <html>)
-    if html_el is None or not html_el.attrs.get("lang", "").lower().startswith("nl"):
+
+def _check_lang(ctx: _Context, doc: _Document) -> None:
+    """lang="nl" on <html> and on a wrapper inside <body> (webmail drops <html>)."""
+    if doc.html_el is None or not doc.html_el.attrs.get("lang", "").lower().startswith("nl"):
         ctx.add(
             "error",
             "lang",
             'the <html> element has no lang="nl"',
             'write <mjml lang="nl"> in the template',
-            html_el,
+            doc.html_el,
         )
-    if mail and (
-        body is None
-        or not any(n.attrs.get("lang", "").lower().startswith("nl") for n in body.walk())
+    if doc.mail and (
+        doc.body is None
+        or not any(n.attrs.get("lang", "").lower().startswith("nl") for n in doc.body.walk())
     ):
         ctx.add(
             "error",
@@ -495,11 +522,13 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
             'no element inside <body> has lang="nl" (webmail removes <html>)',
             'write <mjml lang="nl"> (MJML puts it on the wrapper) or wrap the body in '
             '<div lang="nl">',
-            body,
+            doc.body,
         )
 
-    # headings: one h1, no level skipped
-    headings = [n for n in visible if re.fullmatch(r"h[1-6]", n.tag)]
+
+def _check_headings(ctx: _Context, doc: _Document) -> None:
+    """One <h1>, and no heading level skipped."""
+    headings = [n for n in doc.visible if re.fullmatch(r"h[1-6]", n.tag)]
     h1s = [n for n in headings if n.tag == "h1"]
     if len(h1s) != 1:
         ctx.add(
@@ -523,8 +552,10 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
             )
         level = new
 
-    # layout tables
-    for table in (n for n in nodes if n.tag == "table"):
+
+def _check_tables(ctx: _Context, doc: _Document) -> None:
+    """Layout tables are role="presentation"; a data table has headers."""
+    for table in (n for n in doc.nodes if n.tag == "table"):
         if table.attrs.get("role") in ("presentation", "none"):
             continue
         if any(n.tag in ("th", "caption") for n in table.walk()):
@@ -538,8 +569,10 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
             table,
         )
 
-    # images: alt text, tracking pixels, remote https only
-    images = [n for n in nodes if n.tag == "img"]
+
+def _check_images(ctx: _Context, doc: _Document) -> None:
+    """Alt text, tracking pixels, remote images over https only."""
+    images = [n for n in doc.nodes if n.tag == "img"]
     for img in images:
         src = img.attrs.get("src", "")
         decorative = (
@@ -579,12 +612,14 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
                 "link the image without ?… parameters",
                 img,
             )
-        _check_url(ctx, src, img, "image", mail)
+        _check_url(ctx, src, img, "image", doc.mail)
 
-    # links: where they go, and what they say
-    for link in (n for n in nodes if n.tag == "a" and "href" in n.attrs):
+
+def _check_links(ctx: _Context, doc: _Document) -> None:
+    """Where links go, and what their text says."""
+    for link in (n for n in doc.nodes if n.tag == "a" and "href" in n.attrs):
         href = link.attrs["href"].strip()
-        _check_url(ctx, href, link, "link", mail)
+        _check_url(ctx, href, link, "link", doc.mail)
         if link.hidden:
             continue
         label = link.label()
@@ -614,10 +649,12 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
                 link,
             )
 
-    # contrast of every visible text
+
+def _check_contrast(ctx: _Context, doc: _Document) -> int:
+    """The contrast of every visible text; returns the number of words shown."""
     reported: set[tuple[str, str, str]] = set()
     words = 0
-    for data, parent, line in tree.texts:
+    for data, parent, line in doc.tree.texts:
         if parent.hidden:
             continue
         words += len(data.split())
@@ -639,8 +676,12 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
                 parent,
                 line=line,
             )
+    return words
 
-    # information in images alone
+
+def _check_images_alone(ctx: _Context, doc: _Document, words: int) -> None:
+    """Nothing said in images alone."""
+    images = [n for n in doc.nodes if n.tag == "img"]
     shown = [i for i in images if not _tiny(i) and not i.hidden]
     if shown and words < 20:
         ctx.add(
@@ -658,10 +699,10 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
             "make sure nothing is said only in an image",
         )
 
-    # preheader: the hidden first text inbox lists show after the subject
-    if not mail:
-        return
-    first = next((n for n in (body.walk() if body else []) if n.text()), None)
+
+def _check_preheader(ctx: _Context, doc: _Document) -> None:
+    """The hidden first text that inbox lists show after the subject."""
+    first = next((n for n in (doc.body.walk() if doc.body else []) if n.text()), None)
     if first is None or not first.hidden or not first.text():
         ctx.add(
             "warning",
@@ -670,9 +711,6 @@ def check_html(ctx: _Context, html: str, text: str | None, mail: bool = True) ->
             "set preheader: in the issue file (<mj-preview> in the template)",
             first,
         )
-
-    if text is not None:
-        _compare_text(ctx, visible, nodes, text)
 
 
 def _tiny(img: Node) -> bool:

@@ -151,6 +151,17 @@ def test_missing_list_unsubscribe_is_an_error_in_the_headers(settings) -> None:
     )
 
 
+def test_a_message_can_be_required_to_carry_more_headers(settings) -> None:
+    found = preflight.check_message(
+        "welkom",
+        mail(settings),
+        settings=settings,
+        run_tools=False,
+        extra_required=["Auto-Submitted"],
+    )
+    assert only(found, "header-missing").message == "no Auto-Submitted header"
+
+
 def test_a_duplicated_header_is_an_error(settings) -> None:
     raw = mail(settings).replace(
         b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\nSubject: Nog een\r\n"
