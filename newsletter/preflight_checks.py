@@ -702,13 +702,21 @@ def _check_images_alone(ctx: _Context, doc: _Document, words: int) -> None:
 
 def _check_preheader(ctx: _Context, doc: _Document) -> None:
     """The hidden first text that inbox lists show after the subject."""
-    first = next((n for n in (doc.body.walk() if doc.body else []) if n.text()), None)
-    if first is None or not first.hidden or not first.text():
+    body = doc.body
+    first = next(
+        (
+            parent
+            for _, parent, _ in doc.tree.texts
+            if body is not None and any(a is body for a in parent.ancestors())
+        ),
+        None,
+    )
+    if first is None or not first.hidden:
         ctx.add(
             "warning",
             "preheader",
             "no preheader (hidden preview text at the top of the body)",
-            "set preheader: in the issue file (<mj-preview> in the template)",
+            "set preheader: in the issue file (the hidden first <div> of the template)",
             first,
         )
 

@@ -226,7 +226,7 @@ def run_spamassassin(
 
     found = _cached(cache, "spamassassin", messages, score_all, key_content)
     scores = {
-        name: float(i.message)
+        name: float(i.message) + 0.0  # SpamAssassin says -0.0 for "nothing"
         for name, issues in found.items()
         for i in issues
         if i.check == "spam-score"
