@@ -141,6 +141,39 @@ def test_a_seeded_fault_is_found_where_it_is(settings, snippet, check, words) ->
     assert found.where == f"line {line}, in Uitgelicht › Regionaal OV na 2027"
 
 
+@pytest.mark.parametrize(
+    ("snippet", "colours"),
+    [
+        ('<p style="color:navy;background-color:black">Blauw op zwart</p>', "#000080 on #000000"),
+        (
+            '<table role="presentation"><tr><td bgcolor="#00395f"><p>Tekst</p></td></tr></table>',
+            "#1a1a1a on #00395f",  # the colour of the cell around it, the background of its own
+        ),
+        ('<p style="color:rgb(150, 150, 150)">Grijs</p>', "#969696 on #ffffff"),
+    ],
+)
+def test_contrast_walks_the_inlined_styles(settings, snippet, colours) -> None:
+    html, _ = with_item(snippet)
+    assert colours in only(findings(settings, mail(settings, html)), "contrast").message
+
+
+def test_large_text_needs_3_to_1_and_hidden_text_nothing(settings) -> None:
+    html, _ = with_item(
+        '<p style="font-size:24px;color:#888888">Grote grijze tekst</p>'
+        '<div style="display:none;color:#ffffff">onzichtbaar</div>'
+    )
+    assert findings(settings, mail(settings, html)) == []
+
+
+def test_decorative_images_may_have_an_empty_alt(settings) -> None:
+    html, line = with_item(
+        '<img src="https://www.ipo.example/lijn.png" alt="" role="presentation" width="600">\n'
+        '<img src="https://www.ipo.example/foto.png" alt="" width="600">'
+    )
+    found = only(findings(settings, mail(settings, html)), "img-alt-empty")
+    assert (found.severity, found.line) == ("warning", line + 1)
+
+
 def test_missing_list_unsubscribe_is_an_error_in_the_headers(settings) -> None:
     raw = re.sub(rb"List-Unsubscribe: [^\r]*\r\n", b"", mail(settings))
     found = only(findings(settings, raw), "header-missing")
