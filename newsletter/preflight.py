@@ -155,10 +155,12 @@ def check_messages(
                 report.findings.append(
                     Finding(
                         "warning",
-                        "tool-missing",
+                        "tool-missing" if run.install else "tool-failed",
                         "all",
                         f"{run.tool} {run.note}",
-                        f"install it: {run.install}",
+                        f"install it: {run.install}"
+                        if run.install
+                        else "fix the tool (the note says what went wrong), then check again",
                         part="tool",
                     )
                 )
@@ -172,10 +174,13 @@ def run_external(
 ) -> list[tools.ToolRun]:
     """SpamAssassin and the Nu checker in the background while axe drives the browser."""
     cache = tools.Cache(tools.cache_file(settings.build_dir))
+    paths = {n: p for n, (p, _) in files.items()}
     with ThreadPoolExecutor(2) as pool:
-        spam = pool.submit(tools.run_spamassassin, messages, cache, _stable)
-        vnu = pool.submit(tools.run_vnu, {n: p for n, (p, _) in files.items()}, cache)
-        axe = tools.run_axe(files, cache)
+        spam = pool.submit(
+            tools.guarded, "SpamAssassin", tools.run_spamassassin, messages, cache, _stable
+        )
+        vnu = pool.submit(tools.guarded, "Nu HTML checker", tools.run_vnu, paths, cache)
+        axe = tools.guarded("axe-core (Chromium)", tools.run_axe, files, cache)
         runs = [spam.result(), vnu.result(), axe]
     cache.save()
     return runs

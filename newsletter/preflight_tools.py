@@ -92,6 +92,16 @@ def cache_file(build_dir: Path) -> Path:
     return Path(os.environ.get("NEWSLETTER_PREFLIGHT_CACHE") or build_dir / "preflight/cache.json")
 
 
+def guarded(tool: str, run: Callable[..., ToolRun], *args: Any) -> ToolRun:
+    """A tool that breaks (a crash, a timeout, output we cannot read) is reported, not raised:
+    the other checks' findings still reach the reader."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        note = f"not run: it failed ({type(exc).__name__}: {str(exc).strip()[:200]})"
+        return ToolRun(tool, False, note)
+
+
 class Cache:
     """Tool results by content hash; a JSON file written atomically, shared by every run."""
 

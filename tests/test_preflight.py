@@ -307,6 +307,20 @@ def test_a_missing_tool_is_a_warning_that_says_how_to_install_it(settings, monke
     assert {f.check for f in report.errors} == {"img-alt"}  # the rest still ran
 
 
+def test_a_tool_that_breaks_is_a_warning_and_the_rest_still_runs(
+    settings, tmp_path, monkeypatch
+) -> None:
+    need(shutil.which("java") is not None, "Java")
+    (tmp_path / "vnu.jar").write_bytes(b"not a jar")
+    monkeypatch.setenv("NEWSLETTER_VNU_JAR", str(tmp_path / "vnu.jar"))
+    html, _ = with_item('<img src="https://www.ipo.example/kaart.png">')
+    report = preflight.check_messages({"TEST": mail(settings, html)}, settings=settings)
+    failed = only(report.findings, "tool-failed")
+    assert failed.severity == "warning"
+    assert failed.message.startswith("Nu HTML checker not run: it failed (NewsletterError: ")
+    assert "img-alt" in {f.check for f in report.errors}
+
+
 # -- the real tools ----------------------------------------------------------------------------
 
 
