@@ -144,7 +144,9 @@ def check_messages(
         if html is not None:
             files[name] = (_write(workdir / f"{_file_name(name)}.html", html), True)
     for name, html in pages.items():
-        report.findings += check_page(name, html, settings=settings, sources=sources)
+        report.findings += check_page(
+            name, html, settings=settings, sources=sources, allowed=allowed
+        )
         files[name] = (_write(workdir / f"{_file_name(name)}.html", html), name in mail_layout)
     if run_tools and not (fail_fast and report.errors):
         report.tools = run_external(messages, files, settings)

@@ -878,9 +878,14 @@ def python_checks(
 
 
 def check_page(
-    name: str, html: str, *, settings: Settings, sources: Mapping[str, str] | None = None
+    name: str,
+    html: str,
+    *,
+    settings: Settings,
+    sources: Mapping[str, str] | None = None,
+    allowed: tuple[str, ...] | None = None,
 ) -> list[Finding]:
     """The HTML checks of a web page (no headers, no text part)."""
-    ctx = _Context(name, settings, allowed_hosts(settings), sources or {})
+    ctx = _Context(name, settings, allowed or allowed_hosts(settings), sources or {})
     check_html(ctx, html, None, mail=False)
     return ctx.findings
