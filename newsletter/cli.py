@@ -506,6 +506,7 @@ def issue_send(
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
     """
     db = store.open_store(settings)
+    preflight.allowed_hosts(settings)  # a bad [preflight] setting: exit 2 before building
     result = build_issue(db, settings, month)
     preflight.refuse_if_blocked(preflight.check_built(settings, result, fail_fast=True))
     factory = transport_factory(transport or settings.transport, settings.project)

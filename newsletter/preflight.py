@@ -30,7 +30,19 @@ from .preflight_checks import Finding, allowed_hosts, check_page, message_parts,
 from .render import WEB
 from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
-__all__ = ["Finding", "PreflightFailed", "PreflightReport", "check_issue", "check_message"]
+__all__ = [
+    "Finding",
+    "PreflightFailed",
+    "PreflightReport",
+    "allowed_hosts",
+    "blocking_errors",
+    "check_built",
+    "check_issue",
+    "check_message",
+    "check_messages",
+    "refuse_if_blocked",
+    "write_previews",
+]
 
 
 @dataclass
@@ -314,6 +326,7 @@ def check_issue(
     db: Database, settings: Settings, month: str, *, run_tools: bool = True
 ) -> PreflightReport:
     """Build the issue and check every variant and its web pages."""
+    allowed_hosts(settings)  # a bad [preflight] setting stops us before anything is written
     return check_built(settings, build_issue(db, settings, month), run_tools=run_tools)
 
 

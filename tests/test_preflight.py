@@ -285,6 +285,24 @@ def test_allowed_hosts_come_from_newsletter_toml(settings, instance) -> None:
     assert findings(settings, mail(settings, html, text)) == []
 
 
+@pytest.mark.parametrize("command", ["check", "send"])
+def test_a_bad_allowed_hosts_setting_stops_before_anything_is_built(
+    run, instance, december, command
+) -> None:
+    config = instance / "newsletter.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[preflight]\nallowed_hosts = "ipo.nl"\n',
+        encoding="utf-8",
+    )
+    result = run("issue", command, "2026-12")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {config}: [preflight] allowed_hosts: must be a list of host names, "
+        'e.g. allowed_hosts = ["ipo.nl", "rijksoverheid.nl"]\n'
+    )
+    assert not (instance / "build").exists()
+
+
 def test_a_missing_tool_is_a_warning_that_says_how_to_install_it(settings, monkeypatch) -> None:
     monkeypatch.setenv("NEWSLETTER_VNU_JAR", "/nonexistent/vnu.jar")
     monkeypatch.setenv("CHROMIUM", "/nonexistent/chromium")
