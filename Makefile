@@ -23,8 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 # Debian packages: apt-get install spamassassin chromium fonts-liberation (.ci/run does it).
 VNU_JAR := tools/node_modules/vnu-jar/build/dist/vnu.jar
 $(VNU_JAR):
-	npm install --prefix tools --no-save --no-audit --no-fund --ignore-scripts vnu-jar@26.9.27 axe-core@4.14.1
-	touch $@
+	@command -v npm >/dev/null || { echo "npm not found: no Nu HTML checker; its tests skip (CI fails them)"; exit 0; }; \
+	npm install --prefix tools --no-save --no-audit --no-fund --ignore-scripts vnu-jar@26.9.27 axe-core@4.14.1 && touch $@
 
 tools: $(VNU_JAR) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar and axe-core (npm), playwright
 
