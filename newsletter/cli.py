@@ -559,9 +559,8 @@ def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
         newsletter issue preview 2026-12
         newsletter issue preview 2026-12 --screenshot
     """
-    paths = preflight.write_previews(
-        settings, build_issue(store.open_store(settings), settings, month), screenshot
-    )
+    built = build_issue(store.open_store(settings), settings, month)
+    paths = preflight.write_previews(settings, built.rendered, screenshot)
     for path in paths:
         click.echo(
             path.relative_to(settings.project) if path.is_relative_to(settings.project) else path

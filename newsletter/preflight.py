@@ -27,7 +27,7 @@ from .config import Settings
 from .errors import ConfigError, NewsletterError
 from .messages import Recipient, make_skeleton
 from .preflight_checks import Finding, allowed_hosts, check_page, message_parts, python_checks
-from .render import WEB
+from .render import WEB, RenderedIssue
 from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "check_issue",
     "check_message",
     "check_messages",
+    "check_rendered",
     "refuse_if_blocked",
     "write_previews",
 ]
@@ -274,9 +275,8 @@ def sample_recipient(settings: Settings, variant: str) -> Recipient:
     )
 
 
-def issue_messages(settings: Settings, built: BuildResult) -> dict[str, bytes]:
+def issue_messages(settings: Settings, rendered: RenderedIssue) -> dict[str, bytes]:
     """Each variant's real message for a sample reader (the WEB version is not mailed)."""
-    rendered = built.rendered
     out = {}
     for key in rendered.variants:
         if key == WEB:
@@ -286,9 +286,9 @@ def issue_messages(settings: Settings, built: BuildResult) -> dict[str, bytes]:
     return out
 
 
-def web_pages(settings: Settings, built: BuildResult) -> dict[str, str]:
+def web_pages(settings: Settings, rendered: RenderedIssue) -> dict[str, str]:
     """The public pages readers reach from the issue: its web version and the archive list."""
-    pages = {"web:" + built.rendered.issue.month: built.rendered.variants[WEB].html}
+    pages = {"web:" + rendered.issue.month: rendered.variants[WEB].html}
     try:
         from .web import create_app
 
@@ -306,12 +306,23 @@ def check_built(
     settings: Settings, built: BuildResult, *, run_tools: bool = True, fail_fast: bool = False
 ) -> PreflightReport:
     """Check an issue that was just built: every variant's message and the web pages."""
-    issue = built.rendered.issue
+    return check_rendered(settings, built.rendered, run_tools=run_tools, fail_fast=fail_fast)
+
+
+def check_rendered(
+    settings: Settings,
+    rendered: RenderedIssue,
+    *,
+    run_tools: bool = True,
+    fail_fast: bool = False,
+) -> PreflightReport:
+    """Check a rendered issue (a fresh build, or the version an approval froze)."""
+    issue = rendered.issue
     sources = {item.title: item.path for item in issue.items if item.path}
     report = check_messages(
-        issue_messages(settings, built),
+        issue_messages(settings, rendered),
         settings=settings,
-        pages=web_pages(settings, built),
+        pages=web_pages(settings, rendered),
         mail_layout={"web:" + issue.month},
         sources=sources,
         workdir=settings.build_dir / "issues" / issue.month / "preflight",
@@ -344,23 +355,26 @@ def refuse_if_blocked(report: PreflightReport, consequence: str = "nothing was s
     if errors:
         checks = sorted({f.check for f in errors})
         month = report.month or "MONTH"
+        count = f"{len(errors)} preflight error{'s' if len(errors) != 1 else ''}"
         raise PreflightFailed(
-            f"issue {month} has {len(errors)} preflight errors ({', '.join(checks)}); "
+            f"issue {month} has {count} ({', '.join(checks)}); "
             f"{consequence}. Run 'newsletter issue check {month}' for where and how to fix them"
         )
 
 
-def write_previews(settings: Settings, built: BuildResult, screenshot: bool = False) -> list[Path]:
+def write_previews(
+    settings: Settings, rendered: RenderedIssue, screenshot: bool = False
+) -> list[Path]:
     """Each variant's HTML as the sample reader gets it (and the web version) under
     build/issues/MONTH/preview/; with screenshot, PNGs at 375 and 1200 px under screenshots/."""
-    month = built.rendered.issue.month
+    month = rendered.issue.month
     folder = settings.build_dir / "issues" / month
     (folder / "preview").mkdir(parents=True, exist_ok=True)
     pages = {}
-    for name, raw in issue_messages(settings, built).items():
+    for name, raw in issue_messages(settings, rendered).items():
         html = message_parts(email.message_from_bytes(raw, policy=policy.default))[0]
         pages[name] = _write(folder / "preview" / f"{_file_name(name)}.html", html or "")
-    pages[WEB] = _write(folder / "preview" / f"{WEB}.html", built.rendered.variants[WEB].html)
+    pages[WEB] = _write(folder / "preview" / f"{WEB}.html", rendered.variants[WEB].html)
     if not screenshot:
         return list(pages.values())
     return tools.screenshots(pages, folder / "screenshots", (375, 1200))

@@ -13,6 +13,7 @@ import pytest
 
 from newsletter import preflight
 from newsletter import preflight_tools as tools
+from newsletter.build import build_issue
 from newsletter.config import Settings
 from newsletter.messages import Recipient, make_skeleton
 from newsletter.render import Variant
@@ -451,6 +452,25 @@ def test_issue_send_refuses_an_issue_with_an_error(run, instance, loaded, decemb
     )
     assert loaded.table("deliveries").count == 0
     assert not (instance / "outbox").exists()
+
+
+def test_approving_can_be_refused_the_same_way(settings, loaded, december) -> None:
+    """What `issue approve` calls: the blocking errors, and one line that says what to do."""
+    december.write_text(
+        december.read_text(encoding="utf-8")
+        .replace('subject: "Nieuwsbrief', 'subject: "NIEUWSBRIEF')
+        .replace('Statenleden december 2026"', 'STATENLEDEN DECEMBER 2026"', 1),
+        encoding="utf-8",
+    )
+    built = build_issue(loaded, settings, "2026-12")
+    report = preflight.check_rendered(settings, built.rendered, run_tools=False)
+    assert {f.check for f in preflight.blocking_errors(report)} == {"subject-caps"}
+    with pytest.raises(preflight.PreflightFailed) as refused:
+        preflight.refuse_if_blocked(report, "the issue was not approved")
+    assert str(refused.value) == (
+        "issue 2026-12 has 13 preflight errors (subject-caps); the issue was not approved. "
+        "Run 'newsletter issue check 2026-12' for where and how to fix them"
+    )
 
 
 def test_issue_check_without_the_tools_still_reports_errors_and_how_to_install(
