@@ -540,6 +540,8 @@ def issue_check(settings: Settings, month: str, as_json: bool) -> None:
         newsletter issue check 2026-12
         newsletter issue check 2026-12 --json
     """
+    if sys.stderr.isatty():  # the tools take some seconds the first time; quiet in cron
+        click.echo(f"Checking {month}: building, then SpamAssassin, vnu and axe …", err=True)
     report = preflight.check_issue(store.open_store(settings), settings, month)
     click.echo(
         json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
