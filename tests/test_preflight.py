@@ -332,6 +332,7 @@ def test_a_tool_that_breaks_is_a_warning_and_the_rest_still_runs(
     need(shutil.which("java") is not None, "Java")
     (tmp_path / "vnu.jar").write_bytes(b"not a jar")
     monkeypatch.setenv("NEWSLETTER_VNU_JAR", str(tmp_path / "vnu.jar"))
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "no-chromium"))  # no browser needed here
     html, _ = with_item('<img src="https://www.ipo.example/kaart.png">')
     report = preflight.check_messages({"TEST": mail(settings, html)}, settings=settings)
     failed = only(report.findings, "tool-failed")
