@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -175,19 +174,17 @@ _SCORE = re.compile(rb"^X-Spam-Status: .*?score=(-?\d+(?:\.\d+)?)", re.M)
 _RULE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z0-9_]+)\s+(.*)$")
 
 
-def spam_score(raw: bytes, home: str | None = None) -> tuple[float, list[tuple[float, str, str]]]:
+def spam_score(raw: bytes) -> tuple[float, list[tuple[float, str, str]]]:
     """SpamAssassin's offline score of one message, and the rules that fired (points, name, text).
 
     -L: no network tests (so a lower bound); -x: never writes a preferences file; no Bayes, so
-    the score does not depend on what this machine learnt before. home: a HOME for it, so it
-    leaves no ~/.spamassassin behind.
+    the score does not depend on what this machine learnt before.
     """
     result = subprocess.run(
         ["spamassassin", "-L", "-t", "-x", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0"],
         input=raw,
         capture_output=True,
         timeout=120,
-        env={**os.environ, "HOME": home} if home else None,
     )
     match = _SCORE.search(result.stdout)
     if not match:
@@ -218,12 +215,8 @@ def run_spamassassin(
 
     def score_all(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
         workers = max(1, min(4, os.cpu_count() or 1, len(todo)))
-        with (
-            tempfile.TemporaryDirectory(prefix="preflight-sa-") as home,
-            ThreadPoolExecutor(workers) as pool,
-        ):
-            scores = pool.map(lambda raw: spam_score(raw, home), todo.values())
-            scored = dict(zip(todo, scores, strict=True))
+        with ThreadPoolExecutor(workers) as pool:
+            scored = dict(zip(todo, pool.map(spam_score, todo.values()), strict=True))
         out = {}
         for name, (score, rules) in scored.items():
             fired = ", ".join(f"{n} {p:g}" for p, n, _ in rules if p) or "none with points"
