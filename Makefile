@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-instance
 
-.PHONY: demo test lint bench golden clean
+.PHONY: demo test lint bench golden tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,23 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(BIN)/pip install --quiet -e '.[test,dev,check]'
 	touch $(VENV)/.installed $@
+
+# The preflight check's tools (issue #8): the Nu HTML checker and axe-core from npm, into the
+# git-ignored tools/ folder; playwright comes with the check extra. SpamAssassin and Chromium are
+# Debian packages: apt-get install spamassassin chromium fonts-liberation (.ci/run does it).
+VNU_JAR := tools/node_modules/vnu-jar/build/dist/vnu.jar
+$(VNU_JAR):
+	@command -v npm >/dev/null || { echo "npm not found: no Nu HTML checker; its tests skip (CI fails them)"; exit 0; }; \
+	npm install --prefix tools --no-save --no-audit --no-fund --ignore-scripts vnu-jar@26.9.27 axe-core@4.14.1 && touch $@
+
+tools: $(VNU_JAR) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar and axe-core (npm), playwright
 
 demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every stage run once
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
-test: $(VENV)/.installed-dev  ## The whole test suite
+test: $(VENV)/.installed-dev $(VNU_JAR)  ## The whole test suite
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
@@ -37,4 +47,4 @@ golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered D
 	$(BIN)/python -m tests.golden regenerate
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) build tools .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,17 @@ from typing import Any, TypeVar
 
 import click
 
-from . import catalog, classify, clock, conversations, privacy, processing, store, workflow
+from . import (
+    catalog,
+    classify,
+    clock,
+    conversations,
+    preflight,
+    privacy,
+    processing,
+    store,
+    workflow,
+)
 from . import onboarding as onboarding_module
 from .build import build_issue
 from .config import Settings, load_settings
@@ -605,13 +615,20 @@ def issue_send(
     What goes out is the version frozen by 'issue approve' (with [workflow] require_approval
     off: the issue as it builds now). An issue edited since approval is not sent: it is a
     draft again and the message says what changed. Safe to stop and run again at any moment:
-    it continues with what was not sent.
+    it continues with what was not sent. Runs 'issue check' first and sends nothing when it
+    finds errors (warnings do not stop it).
 
     \b
         newsletter issue send 2026-12
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
     """
     db = store.open_store(settings)
+    preflight.allowed_hosts(settings)  # a bad [preflight] setting: exit 2 before building
+    # The check before anything changes state: what is sent is what approval froze, and
+    # an approved issue builds to exactly that (workflow refuses it otherwise).
+    preflight.refuse_if_blocked(
+        preflight.check_built(settings, build_issue(db, settings, month), fail_fast=True)
+    )
     factory = transport_factory(transport or settings.transport, settings.project)
     options = SendOptions.from_settings(settings, connections, rate, in_doubt)
     rendered = workflow.rendered_for_send(db, settings, month, "cli")  # the approved version
@@ -629,6 +646,49 @@ def issue_send(
     click.echo(report.summary())
     if report.had_failures:
         raise Failed
+
+
+@issue.command("check")
+@month_argument
+@json_option
+@pass_settings
+def issue_check(settings: Settings, month: str, as_json: bool) -> None:
+    """Check every variant for accessibility, deliverability and rendering (exit 1 on errors).
+
+    Python checks, SpamAssassin, the Nu HTML checker and axe-core in Chromium; a tool that is
+    not installed is a warning that says how to install it. Warnings do not fail the check.
+
+    \b
+        newsletter issue check 2026-12
+        newsletter issue check 2026-12 --json
+    """
+    if sys.stderr.isatty():  # the tools take some seconds the first time; quiet in cron
+        click.echo(f"Checking {month}: building, then SpamAssassin, vnu and axe …", err=True)
+    report = preflight.check_issue(store.open_store(settings), settings, month)
+    click.echo(
+        json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
+    )
+    if report.errors:
+        raise Failed
+
+
+@issue.command("preview")
+@month_argument
+@click.option("--screenshot", is_flag=True, help="Also write PNGs at 375 and 1200 px wide.")
+@pass_settings
+def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
+    """Write each variant as a sample reader gets it, and print the files to open.
+
+    \b
+        newsletter issue preview 2026-12
+        newsletter issue preview 2026-12 --screenshot
+    """
+    built = build_issue(store.open_store(settings), settings, month)
+    paths = preflight.write_previews(settings, built.rendered, screenshot)
+    for path in paths:
+        click.echo(
+            path.relative_to(settings.project) if path.is_relative_to(settings.project) else path
+        )
 
 
 @issue.command("pause")

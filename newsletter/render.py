@@ -156,8 +156,12 @@ def province_block(db: Database, province: str, on: date) -> dict[str, list[dict
 
 
 def inline_css(html: str) -> str:
-    """premailer, once per variant: CSS rules into style attributes, media queries kept."""
-    return str(
+    """premailer, once per variant: CSS rules into style attributes, media queries kept.
+
+    premailer drops MJML's <!doctype html>; without it browsers and mail apps render in quirks
+    mode (the Nu HTML checker of `issue check` reports it), so it is put back.
+    """
+    inlined = str(
         premailer.transform(
             html,
             keep_style_tags=True,
@@ -168,6 +172,9 @@ def inline_css(html: str) -> str:
             cssutils_logging_level=logging.CRITICAL,
         )
     )
+    if not inlined.lstrip()[:9].lower().startswith("<!doctype"):
+        inlined = "<!doctype html>\n" + inlined
+    return inlined
 
 
 def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[str, object]:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from . import audit, clock, ledger
+from . import audit, clock, ledger, preflight
 from .build import build_issue
 from .catalog import item_to_row, row_to_item
 from .config import Settings
@@ -291,6 +291,10 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
             f"issue {month} {reason}; it is a draft again: submit it again with "
             f"'newsletter issue review {month} --by NAME'"
         )
+    # Errors of the preflight checks block an approval as they block a send.
+    preflight.refuse_if_blocked(
+        preflight.check_built(settings, built), "the issue was not approved"
+    )
     digest = rendered_hash(rendered, settings)
     frozen = _freeze_variants(db, settings, rendered)
     with transaction(db):

@@ -36,6 +36,22 @@ def fixed_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clock.set_now(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def preflight_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One preflight tool cache for the session (and the processes tests start): each test's
+    instance is new, but the same rendered issue is not scored and scanned again."""
+    import os
+
+    path = tmp_path_factory.mktemp("preflight") / "cache.json"
+    old = os.environ.get("NEWSLETTER_PREFLIGHT_CACHE")
+    os.environ["NEWSLETTER_PREFLIGHT_CACHE"] = str(path)
+    yield
+    if old is None:
+        os.environ.pop("NEWSLETTER_PREFLIGHT_CACHE", None)
+    else:
+        os.environ["NEWSLETTER_PREFLIGHT_CACHE"] = old
+
+
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
     """A fresh copy of the repository's demo instance (no December issue file yet)."""
