@@ -1145,9 +1145,24 @@ class OnboardingMessages:
         parts = [items[d["step_key"]] for d in decisions if d["step_key"] in items]
         if not parts:
             raise NewsletterError(f"{mailing_id}: the step is no longer in {sequence.path.name}")
-        return build_message(
+        raw = build_message(
             self.db, self.settings, enrolment, parts, str(row["message_id"]), person
         )
+        # Tick is the sender here, so the fast preflight checks run on every step message:
+        # one with an error (an http: link, a missing alt ...) is not sent, and says why.
+        from .preflight_checks import python_checks  # late: preflight imports the engine
+
+        found, _ = python_checks(
+            mailing_id, raw, settings=self.settings, extra_required=["Auto-Submitted"]
+        )
+        errors = [f for f in found if f.severity == "error"]
+        if errors:
+            checks = ", ".join(sorted({f.check for f in errors}))
+            raise NewsletterError(
+                f"preflight: {len(errors)} error(s) ({checks}); fix "
+                f"{parts[0].step.text.path.name}, see 'newsletter issue check MONTH'"
+            )
+        return raw
 
 
 def _person_context(
@@ -1299,6 +1314,8 @@ def render_step(
         where = str(part.step.text.path.name)
         body = _fill(part.step.text.body, context, where)
         html = markdown_to_html(_demote(body))
+        if len(parts) == 1:  # no h2 per step: the step's own headings are the h2's
+            html = re.sub(r"<(/?)h([34])\b", lambda m: f"<{m[1]}h{int(m[2]) - 1}", html)
         sections.append({"title": part.step.title, "html": html})
     context = contexts[0]
     subject = _fill(host.step.text.subject, context, host.step.text.path.name).strip()
@@ -1406,6 +1423,60 @@ def preview(
 
 # ---------------------------------------------------------------------------------------------
 # Status
+
+
+def sample_messages(db: Database, settings: Settings) -> dict[str, bytes]:
+    """Every step of every sequence as one AV member would get it starting today (the merged
+    messages of the catch-up rules too), for the preflight check. Empty without AV members."""
+    row = db.execute(
+        "select s.id, s.email, s.name, s.salutation, s.province from subscribers s "
+        "join mandates m on m.subscriber_id = s.id where m.role in ('av_lid', 'plv_av_lid') "
+        "and s.status = 'active' order by s.id limit 1"
+    ).fetchone()
+    if row is None:
+        return {}
+    subscriber_id, address, name, salutation, province = row
+    person: dict[str, object] = {"email": address, "name": name, "salutation": salutation}
+    today = clock.today()
+    calendar = load_calendar(db)
+    out: dict[str, bytes] = {}
+    for sequence in load_sequences(settings):
+        enrolment = Enrolment(
+            0,
+            subscriber_id,
+            sequence.name,
+            today,
+            "preview",
+            None,
+            _choose_buddy(db, subscriber_id, province, today),
+            "preview",
+            "",
+        )
+        items = plan(settings, sequence, today, calendar)
+        by_step: dict[str, Planned] = {}
+        for p in items:
+            by_step.setdefault(p.step.id, p)
+        upcoming = next((m for m in calendar if m.is_av and m.day > today), None)
+        for step in sequence.steps:  # a refresher with no meeting in this plan: the next AV
+            if step.id not in by_step and upcoming is not None:
+                by_step[step.id] = Planned(step.id, step, None, None, None, "", upcoming)
+        groups = [[by_step[s.id]] for s in sequence.steps if s.id in by_step]
+        for rule in sequence.catch_up:
+            for step_id, change in rule.steps.items():
+                if change.merge_into and step_id in by_step and change.merge_into in by_step:
+                    groups.append([by_step[change.merge_into], by_step[step_id]])
+        for parts in groups:
+            key = "+".join(p.step.id for p in parts)
+            mailing_id = mailing_id_for(sequence.name, parts[0].key)
+            out[f"onboarding:{sequence.name}:{key}"] = build_message(
+                db,
+                settings,
+                enrolment,
+                parts,
+                message_id(settings, mailing_id, subscriber_id),
+                person,
+            )
+    return out
 
 
 def status_rows(db: Database, settings: Settings, now: datetime) -> list[dict[str, Any]]:

@@ -64,8 +64,8 @@ class PreflightReport:
         return [f for f in self.findings if f.severity == "warning"]
 
     def summary(self) -> str:
-        ran = [t.tool for t in self.tools if t.ran]
-        skipped = [t.tool for t in self.tools if not t.ran]
+        ran = list(dict.fromkeys(t.tool for t in self.tools if t.ran))
+        skipped = list(dict.fromkeys(t.tool for t in self.tools if not t.ran))
         line = (
             f"Preflight{' ' + self.month if self.month else ''}: {len(self.errors)} errors, "
             f"{len(self.warnings)} warnings in {len(self.names) - ('all' in self.names)} "
@@ -338,7 +338,25 @@ def check_issue(
 ) -> PreflightReport:
     """Build the issue and check every variant and its web pages."""
     allowed_hosts(settings)  # a bad [preflight] setting stops us before anything is written
-    return check_built(settings, build_issue(db, settings, month), run_tools=run_tools)
+    report = check_built(settings, build_issue(db, settings, month), run_tools=run_tools)
+    from .onboarding import sample_messages  # late: onboarding imports the delivery engine
+
+    steps = sample_messages(db, settings)
+    if steps:  # the onboarding steps go out on their own, with Auto-Submitted
+        extra = check_messages(
+            steps,
+            settings=settings,
+            workdir=settings.build_dir / "onboarding" / "preflight",
+            run_tools=run_tools,
+            extra_required=["Auto-Submitted"],
+        )
+        report.names += [n for n in extra.names if n not in report.names]
+        known = {(f.check, f.message) for f in report.findings if f.part == "tool"}
+        report.findings += [  # a missing tool is said once
+            f for f in extra.findings if f.part != "tool" or (f.check, f.message) not in known
+        ]
+        report.tools += extra.tools
+    return report
 
 
 def blocking_errors(report: PreflightReport) -> list[Finding]:

@@ -412,6 +412,8 @@ def test_the_demo_issue_passes_every_check_with_every_tool(settings, loaded, dec
     assert report.errors == []
     assert report.names[:13] == [*settings.provinces, "ALG"]
     assert {"web:2026-12", "web:archief", "web:aanmelden"} <= set(report.names)
+    steps = [n for n in report.names if n.startswith("onboarding:av-lid:")]
+    assert len(steps) == 10  # the nine steps and the merged message of the catch-up rule
     ran = {t.tool: t.ran for t in report.tools}
     need(all(ran.values()), f"every preflight tool ({ran})")
     spam = next(t for t in report.tools if t.tool == "SpamAssassin")
@@ -423,15 +425,15 @@ def test_issue_check_prints_tools_and_summary_and_json(run, december) -> None:
     assert result.exit_code == 0, result.output
     last = result.stdout.splitlines()[-1]
     assert re.fullmatch(
-        r"Preflight 2026-12: 0 errors, \d+ warnings in 16 messages and pages.*", last
+        r"Preflight 2026-12: 0 errors, \d+ warnings in 26 messages and pages.*", last
     )
     data = json.loads(run("issue", "check", "2026-12", "--json").stdout)
     assert data["errors"] == 0 and data["month"] == "2026-12"
-    assert [t["tool"] for t in data["tools"]] == [
+    assert [t["tool"] for t in data["tools"]] == [  # the issue, then the onboarding steps
         "SpamAssassin",
         "Nu HTML checker",
         "axe-core (Chromium)",
-    ]
+    ] * 2
 
 
 def seed_vague_link(december: Path) -> None:
@@ -494,7 +496,7 @@ def test_issue_check_without_the_tools_still_reports_errors_and_how_to_install(
         vague,
     ), vague
     assert lines[-1] == (
-        "Preflight 2026-12: 14 errors, 3 warnings in 16 messages and pages; not run: "
+        "Preflight 2026-12: 14 errors, 3 warnings in 26 messages and pages; not run: "
         "SpamAssassin, Nu HTML checker, axe-core (Chromium)"
     )
 
@@ -518,3 +520,31 @@ def test_issue_preview_writes_each_variant_and_screenshots(run, settings, decemb
     assert len(paths) == 28
     png = Path(settings.project / paths[0]).read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_faulty_onboarding_step_is_found_and_tick_does_not_send_it(
+    settings, loaded, december, instance
+) -> None:
+    from datetime import datetime
+
+    from newsletter import clock, onboarding
+    from newsletter.transports.memory import MemoryTransport
+
+    step = instance / "content" / "onboarding" / "av-lid" / "01-welkom.md"
+    step.write_text(
+        step.read_text(encoding="utf-8") + "\nMeer: [klik hier](http://www.ipo.example/av).\n",
+        encoding="utf-8",
+    )
+    report = preflight.check_issue(loaded, settings, "2026-12", run_tools=False)
+    found = {(f.name, f.check) for f in report.errors}
+    assert ("onboarding:av-lid:welkom", "link-text") in found
+    assert ("onboarding:av-lid:welkom", "link-https") in found
+    now = datetime(2026, 12, 1, 9, 5, tzinfo=clock.AMSTERDAM)
+    relay = MemoryTransport()
+    due = onboarding.run_due(loaded, settings, now, lambda: relay)
+    assert relay.sent == []  # the welcomes were due, and not one went
+    assert due.failed
+    reply = loaded.execute(
+        "select last_reply from deliveries where mailing_id = 'onboarding-av-lid-welkom' limit 1"
+    ).fetchone()[0]
+    assert reply.startswith("not sent: preflight: ") and "01-welkom.md" in reply
