@@ -681,7 +681,7 @@ def enrol_new_members(
             existing = _find(db, row["subscriber_id"], sequence.name)
             reappointed = existing is not None and (
                 existing.status == "stopped"
-                and existing.stopped_reason.startswith("mandate ended")
+                and existing.stopped_reason.startswith(("mandate ended", "term ended"))
                 and start > existing.starts_on
                 and row["mandate_id"] != existing.mandate_id
             )
@@ -745,7 +745,9 @@ def _mandate_end(
     return max(date.fromisoformat(r["ends_on"]) for r in rows)
 
 
-def stop_if_done(db: Database, enrolment: Enrolment, sequence: Sequence, today: date) -> str:
+def stop_if_done(
+    db: Database, settings: Settings, enrolment: Enrolment, sequence: Sequence, today: date
+) -> str:
     """Stop an enrolment when the person unsubscribed, bounced or their mandate ended."""
     status = db.execute(
         "select status from subscribers where id = ?", [enrolment.subscriber_id]
@@ -755,8 +757,11 @@ def stop_if_done(db: Database, enrolment: Enrolment, sequence: Sequence, today: 
         reason = STOPPING.get(status[0] if status else "erased", "forgotten")
     else:  # enrolled by hand or from a mandate: the mandate's end ends it either way
         end = _mandate_end(db, enrolment, sequence, today)
+        term_end = term_end_for(settings, enrolment.starts_on)
         if end is not None and end < today:
             reason = f"mandate ended on {end.isoformat()}"
+        elif term_end < today:  # nothing can come any more: off the list tick goes through
+            reason = f"term ended on {term_end.isoformat()}"
     if reason:
         with transaction(db):
             db.table("onboarding_enrolments").update(
@@ -886,7 +891,7 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
                 f"sequence {enrolment.sequence} is gone from content/onboarding/"
             )
             continue
-        reason = stop_if_done(db, enrolment, sequence, today)
+        reason = stop_if_done(db, settings, enrolment, sequence, today)
         if reason:
             report.stopped.append(reason)
             continue

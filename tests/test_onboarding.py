@@ -241,6 +241,13 @@ def test_a_replayed_year_sends_each_step_once_on_its_day_and_nothing_stale(world
         if r["email"] == "ulla.afmelder@ut.example"
     )
     assert (ulla["status"], ulla["stopped_reason"]) == ("stopped", "unsubscribed")
+    # After 31 March 2027 the 2023-2027 members' programmes are over: tick leaves them alone.
+    ended = {
+        r["email"]
+        for r in onboarding.status_rows(db, settings, clock.now())
+        if r["stopped_reason"] == "term ended on 2027-03-31"
+    }
+    assert ended == set(JOINERS) - {"ulla.afmelder@ut.example", "eva.vroeg@gr.example"}
 
 
 def test_the_merged_message_carries_both_steps_and_the_personal_facts(world) -> None:
