@@ -143,9 +143,16 @@ def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
 
 
 def sync_feeds(
-    db: Database, settings: Settings, report: SyncReport, names: Sequence[str] | None = None
+    db: Database,
+    settings: Settings,
+    report: SyncReport,
+    names: Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Each configured feed on its own: one that fails is named and the others go on."""
+    """Each configured feed on its own: one that fails is named and the others go on.
+
+    `now` is tick's moment: fetched_at records it (not the end of a slow fetch), so the feed
+    is due again exactly an interval later."""
     state = db.table("feeds")
     for feed in settings.feeds:
         if names and feed.name not in names:
@@ -171,7 +178,7 @@ def sync_feeds(
                     "url": feed.url,
                     "etag": result.etag,
                     "last_modified": result.last_modified,
-                    "fetched_at": clock.utc_iso(),
+                    "fetched_at": clock.utc_iso(now),
                     "status": result.status,
                     "error": result.error,
                     "items_seen": len(result.items),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from . import (
 )
 from . import onboarding as onboarding_module
 from .build import build_issue
-from .config import Settings, load_settings
+from .config import Settings, load_settings, read_env_file
 from .content import KINDS
 from .dates import nl_date
 from .delivery import SendOptions
@@ -120,11 +121,21 @@ def echo_problems(lines: list[str], *, warning: bool = False) -> None:
 )
 @click.option("--now", metavar="ISO", help="Act as if it were this moment (Europe/Amsterdam).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read NAME=value lines (secrets) into the environment, literally: no shell.",
+)
 @click.version_option(package_name="ipo-newsletter")
 @click.pass_context
-def cli(ctx: click.Context, project: Path, now: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context, project: Path, now: str | None, debug: bool, env_file: Path | None
+) -> None:
     """The IPO newsletter for the members of the 12 Provinciale Staten."""
     ctx.meta["debug"] = debug
+    if env_file is not None:  # before any setting is read: settings load on first use
+        os.environ.update(read_env_file(env_file))
     ctx.obj = State(project)
     if now:
         clock.set_now(now)  # a ConfigError naming --now: one line, exit 2
@@ -479,10 +490,36 @@ def issue_build(settings: Settings, month: str) -> None:
     click.echo(result.summary(settings.project))
 
 
+def _check_actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Every --by: not empty, no CR/LF, control or invisible characters (exit 2)."""
+    return None if value is None else workflow.actor_name(value)
+
+
 def by_option(func: F) -> F:
     return click.option(
-        "--by", "by", required=True, metavar="NAME", help="Who does this (for the audit log)."
+        "--by",
+        "by",
+        required=True,
+        metavar="NAME",
+        callback=_check_actor,
+        help="Who does this (for the audit log).",
     )(func)
+
+
+def actor_option(what: str) -> Callable[[F], F]:
+    """An optional --by; without it the user running the command (or the one behind sudo)."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--by",
+            "by",
+            default=workflow.default_actor,
+            metavar="NAME",
+            callback=_check_actor,
+            help=f"Who {what} (audit log; default: your user name).",
+        )(func)
+
+    return decorate
 
 
 @issue.command("review")
@@ -521,7 +558,7 @@ def issue_approve(settings: Settings, month: str, by: str) -> None:
 )
 @click.option("--as", "as_email", metavar="EMAIL", help="Render it as this subscriber sees it.")
 @click.option("--transport", metavar="URL", help="Override [delivery] transport.")
-@click.option("--by", "by", default="cli", metavar="NAME", help="Who sends it (audit log).")
+@actor_option("sends it")
 @pass_settings
 def issue_test(
     settings: Settings,
@@ -554,7 +591,7 @@ def issue_test(
 @issue.command("schedule")
 @month_argument
 @click.option("--at", "at", required=True, metavar="ISO", help="When (Europe/Amsterdam).")
-@click.option("--by", "by", default="cli", metavar="NAME", help="Who schedules it (audit log).")
+@actor_option("schedules it")
 @pass_settings
 def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
     """Send an approved issue at a moment; tick starts it, if it is still approved then.
@@ -570,7 +607,7 @@ def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
 
 @issue.command("unschedule")
 @month_argument
-@click.option("--by", "by", default="cli", metavar="NAME", help="Who does it (audit log).")
+@actor_option("does it")
 @pass_settings
 def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     """Take an issue off its schedule (or clear a missed one); it stays approved.
@@ -601,6 +638,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     help="Messages a crashed send left in doubt: send again (same Message-ID) or leave "
     "them for staff.",
 )
+@actor_option("sends it")
 @pass_settings
 def issue_send(
     settings: Settings,
@@ -609,14 +647,16 @@ def issue_send(
     connections: int | None,
     rate: float | None,
     in_doubt: str,
+    by: str,
 ) -> None:
     """Send the approved issue to every active subscriber; a rerun sends nothing twice.
 
     What goes out is the version frozen by 'issue approve' (with [workflow] require_approval
     off: the issue as it builds now). An issue edited since approval is not sent: it is a
     draft again and the message says what changed. Safe to stop and run again at any moment:
-    it continues with what was not sent. Runs 'issue check' first and sends nothing when it
-    finds errors (warnings do not stop it).
+    it continues with what was not sent (a send once begun finishes the frozen version, even
+    when the files no longer build). Runs the checks of 'issue check' on the version it sends
+    first and sends nothing when they find errors (warnings do not stop it).
 
     \b
         newsletter issue send 2026-12
@@ -624,17 +664,30 @@ def issue_send(
     """
     db = store.open_store(settings)
     preflight.allowed_hosts(settings)  # a bad [preflight] setting: exit 2 before building
-    # The check before anything changes state: what is sent is what approval froze, and
-    # an approved issue builds to exactly that (workflow refuses it otherwise).
-    preflight.refuse_if_blocked(
-        preflight.check_built(settings, build_issue(db, settings, month), fail_fast=True)
-    )
+    # What is sent: the version approval froze (a send already begun finishes it, whatever
+    # the files say now). rendered_for_send changes no state; "sending" is recorded once the
+    # mailing exists, so a refusal of the check below leaves the issue approved.
+    rendered = workflow.rendered_for_send(db, settings, month, by)
+    checked = preflight.check_rendered(settings, rendered, fail_fast=True)
+    preflight.refuse_if_blocked(checked)
+    for finding in checked.warnings:  # they do not stop the send, but nobody misses them
+        if finding.part == "tool":  # a tool that did not run: this send is checked less
+            click.echo(f"Warning: {finding.message}; {finding.fix}", err=True)
+    if checked.warnings:
+        click.echo(f"Warning: {checked.summary()}", err=True)
     factory = transport_factory(transport or settings.transport, settings.project)
     options = SendOptions.from_settings(settings, connections, rate, in_doubt)
-    rendered = workflow.rendered_for_send(db, settings, month, "cli")  # the approved version
     with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
-        report = send_issue(db, settings, rendered, factory, options, progress=bar)
-    workflow.after_send(db, month, "cli")
+        report = send_issue(
+            db,
+            settings,
+            rendered,
+            factory,
+            options,
+            progress=bar,
+            on_queued=lambda: workflow.after_send(db, month, by),
+        )
+    workflow.after_send(db, month, by)
     for email, reply in report.failed + report.deferred:
         click.echo(f"Failed: {email}: {reply}", err=True)
     for email in report.in_doubt:
@@ -693,33 +746,36 @@ def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
 
 @issue.command("pause")
 @month_argument
+@actor_option("pauses it")
 @pass_settings
-def issue_pause(settings: Settings, month: str) -> None:
+def issue_pause(settings: Settings, month: str, by: str) -> None:
     """Pause a send; the running sender stops within a second, nothing is lost.
 
     \b
         newsletter issue pause 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause"))
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by))
 
 
 @issue.command("resume")
 @month_argument
+@actor_option("resumes it")
 @pass_settings
-def issue_resume(settings: Settings, month: str) -> None:
+def issue_resume(settings: Settings, month: str, by: str) -> None:
     """Allow a paused send again; the next 'issue send' (or tick) goes on where it stopped.
 
     \b
         newsletter issue resume 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume"))
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by))
 
 
 @issue.command("cancel")
 @month_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@actor_option("cancels it")
 @pass_settings
-def issue_cancel(settings: Settings, month: str, yes: bool) -> None:
+def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
     """Cancel a send for good: what was not sent yet will not be sent.
 
     \b
@@ -727,7 +783,7 @@ def issue_cancel(settings: Settings, month: str, yes: bool) -> None:
     """
     if not yes and not click.confirm(f"Cancel issue {month}? Unsent messages will not go out"):
         raise Failed
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel"))
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by))
 
 
 @issue.command("report")

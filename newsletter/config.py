@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -513,6 +514,11 @@ def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
     window = parse_minutes(reader.data.get("missed_window", "2h"))
     if window is None:
         reader.fail("missed_window", 'must be a duration, e.g. missed_window = "2h" (or "90m")')
+    elif not math.isfinite(window) or window < 10:
+        reader.fail(
+            "missed_window",
+            'must be 10 minutes or more (tick runs every 5) and finite, e.g. missed_window = "2h"',
+        )
     raw = reader.data.get("test_recipients", [])
     if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
         reader.fail(
@@ -537,3 +543,30 @@ def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
 
 def _flag_default(reader: _Reader, key: str, default: bool) -> bool:
     return _flag(reader, key) if key in reader.data else default
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, read literally (no shell: `$`, `;`, backticks and quotes are part of
+    the value); blank lines and lines starting with # are skipped. A malformed line is a
+    ConfigError naming the file and line (never its value: it may be a secret)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--env-file {path}: cannot read it ({exc})") from None
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not ENV_NAME.match(name):
+            raise ConfigError(
+                f"--env-file {path}, line {number}: not NAME=value (a name of letters, digits "
+                "and _, then =, no spaces around it), e.g. NEWSLETTER_SECRET_KEY=..."
+            )
+        if "\0" in value:
+            raise ConfigError(f"--env-file {path}, line {number}: the value contains a NUL byte")
+        found[name] = value
+    return found

@@ -401,7 +401,7 @@ def pending_count(db: Database, mailing_id: str) -> int:
     return count(db, mailing_id, *OPEN)
 
 
-def change_mailing(db: Database, mailing_id: str, action: str) -> str:
+def change_mailing(db: Database, mailing_id: str, action: str, actor: str = "cli") -> str:
     """pause, resume or cancel a mailing; returns what was done, in a sentence."""
     status = mailing_status(db, mailing_id)
     allowed = {"pause": {"sending"}, "resume": {"paused"}, "cancel": {"sending", "paused"}}
@@ -413,7 +413,7 @@ def change_mailing(db: Database, mailing_id: str, action: str) -> str:
     new = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
     set_mailing_status(db, mailing_id, new)
     with transaction(db):
-        audit.record(db, "cli", action, mailing_id)
+        audit.record(db, actor, action, mailing_id)
     open_rows = count(db, mailing_id, *OPEN)
     if action == "cancel":
         dropped = count(db, mailing_id, "cancelled")

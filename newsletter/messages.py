@@ -83,6 +83,7 @@ class Skeleton:
     html: Template
     text: Template
     mailto_unsubscribe: str
+    list_unsubscribe: bool = True  # False for test copies: no unsubscribe button
 
     def build(self, recipient: Recipient, date: datetime | None = None) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP."""
@@ -98,7 +99,11 @@ class Skeleton:
             f"To: {format_address(recipient.name, recipient.email)}\r\n"
             f"Date: {format_datetime((date or clock.now()).astimezone(clock.AMSTERDAM))}\r\n"
             f"Message-ID: {check_header_value(recipient.message_id, 'Message-ID')}\r\n"
-            f"List-Unsubscribe: <{unsubscribe}>, <{self.mailto_unsubscribe}>\r\n"
+            + (
+                f"List-Unsubscribe: <{unsubscribe}>, <{self.mailto_unsubscribe}>\r\n"
+                if self.list_unsubscribe
+                else ""
+            )
         ).encode("ascii")
         boundary = self.boundary.encode()
         return b"".join(
@@ -155,9 +160,16 @@ def _fit(line: bytes) -> bytes:
 
 
 def make_skeleton(
-    settings: Settings, subject: str, variant: Variant, extra_headers: dict[str, str] | None = None
+    settings: Settings,
+    subject: str,
+    variant: Variant,
+    extra_headers: dict[str, str] | None = None,
+    *,
+    list_unsubscribe: bool = True,
 ) -> Skeleton:
-    """The per-variant skeleton; every header value passes the CR/LF/encoded-word gate."""
+    """The per-variant skeleton; every header value passes the CR/LF/encoded-word gate.
+
+    list_unsubscribe=False leaves out List-Unsubscribe and List-Unsubscribe-Post (test copies)."""
     check_header_value(subject, "subject")
     mailto = f"mailto:{settings.sender_address}?subject=afmelden"
     headers = {
@@ -169,6 +181,8 @@ def make_skeleton(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Content-Language": "nl",
     }
+    if not list_unsubscribe:
+        del headers["List-Unsubscribe-Post"]
     for name, value in (extra_headers or {}).items():
         headers[name] = encode_header(check_header_value(value, name))
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("ascii")
@@ -180,6 +194,7 @@ def make_skeleton(
         Template.compile(variant.html, escape=True),
         Template.compile(variant.text, escape=False),
         mailto,
+        list_unsubscribe,
     )
 
 

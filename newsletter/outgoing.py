@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlite_utils import Database
 
 from . import clock, ledger
@@ -96,9 +98,19 @@ def send_issue(
     factory: TransportFactory,
     options: SendOptions | None = None,
     progress: Progress | None = None,
+    on_queued: Callable[[], object] | None = None,
 ) -> SendReport:
-    """Send the issue to everyone who has not had it; a rerun sends nothing twice."""
+    """Send the issue to everyone who has not had it; a rerun sends nothing twice.
+
+    `on_queued` runs under the mailing's lock as soon as the mailing exists, before anything
+    is sent (the workflow records "sending" there)."""
     mailing_id = mailing_id_for(rendered.issue.month)
+
+    def prepare() -> None:
+        queue_issue(db, settings, rendered)
+        if on_queued is not None:
+            on_queued()
+
     return deliver_mailing(
         db,
         settings,
@@ -107,5 +119,5 @@ def send_issue(
         factory,
         options,
         progress,
-        prepare=lambda: queue_issue(db, settings, rendered),
+        prepare=prepare,
     )

@@ -14,12 +14,15 @@ import os
 import re
 import shutil
 import subprocess
+import time
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .errors import NewsletterError
 
@@ -142,15 +145,27 @@ class Cache:
             pass  # a cache that cannot be written only costs time
 
 
+def _stamp(path: str | Path | None) -> str:
+    """A file's identity for the cache: an installed or upgraded tool changes it."""
+    try:
+        info = Path(path).resolve().stat() if path else None
+    except OSError:
+        info = None
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}" if info else str(path)
+
+
 def _cached(
     cache: Cache | None,
     tool: str,
     contents: Mapping[str, bytes],
     run: Callable[[dict[str, bytes]], dict[str, list[Issue]]],
     key_content: Callable[[bytes], bytes] = lambda data: data,
+    version: str = "",
 ) -> dict[str, list[Issue]]:
-    """Run the tool only on what the cache does not know yet (keyed by key_content(data))."""
-    keys = {name: Cache.key(tool, key_content(data)) for name, data in contents.items()}
+    """Run the tool only on what the cache does not know yet (keyed by key_content(data) and
+    the tool's version and settings: an upgraded tool or a changed limit checks again)."""
+    salt = f"{version}\x1f".encode()
+    keys = {name: Cache.key(tool, salt + key_content(data)) for name, data in contents.items()}
     found: dict[str, list[Issue]] = {}
     todo: dict[str, bytes] = {}
     for name, data in contents.items():
@@ -163,18 +178,20 @@ def _cached(
         fresh = run(todo)
         for name in todo:
             found[name] = fresh.get(name, [])
-            if cache:
+            if cache and name in fresh:  # only what the tool reported on
                 cache.put(keys[name], found[name])
     return found
 
 
 # -- SpamAssassin ---------------------------------------------------------------------------
 
+SPAM_DEADLINE = 120.0  # seconds for all messages of one check together
+
 _SCORE = re.compile(rb"^X-Spam-Status: .*?score=(-?\d+(?:\.\d+)?)", re.M)
 _RULE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z0-9_]+)\s+(.*)$")
 
 
-def spam_score(raw: bytes) -> tuple[float, list[tuple[float, str, str]]]:
+def spam_score(raw: bytes, timeout: float = 120) -> tuple[float, list[tuple[float, str, str]]]:
     """SpamAssassin's offline score of one message, and the rules that fired (points, name, text).
 
     -L: no network tests (so a lower bound); -x: never writes a preferences file; no Bayes, so
@@ -184,7 +201,7 @@ def spam_score(raw: bytes) -> tuple[float, list[tuple[float, str, str]]]:
         ["spamassassin", "-L", "-t", "-x", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0"],
         input=raw,
         capture_output=True,
-        timeout=120,
+        timeout=max(1.0, timeout),
     )
     match = _SCORE.search(result.stdout)
     if not match:
@@ -215,8 +232,15 @@ def run_spamassassin(
 
     def score_all(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
         workers = max(1, min(4, os.cpu_count() or 1, len(todo)))
+        # One deadline for the whole run: a spamassassin that hangs costs SPAM_DEADLINE once,
+        # not two minutes per message (each later call gets what is left, at least a second).
+        deadline = time.monotonic() + SPAM_DEADLINE
+
+        def score_one(raw: bytes) -> tuple[float, list[tuple[float, str, str]]]:
+            return spam_score(raw, deadline - time.monotonic())
+
         with ThreadPoolExecutor(workers) as pool:
-            scored = dict(zip(todo, pool.map(spam_score, todo.values()), strict=True))
+            scored = dict(zip(todo, pool.map(score_one, todo.values()), strict=True))
         out = {}
         for name, (score, rules) in scored.items():
             fired = ", ".join(f"{n} {p:g}" for p, n, _ in rules if p) or "none with points"
@@ -234,7 +258,14 @@ def run_spamassassin(
                 )
         return out
 
-    found = _cached(cache, "spamassassin", messages, score_all, key_content)
+    found = _cached(
+        cache,
+        "spamassassin",
+        messages,
+        score_all,
+        key_content,
+        f"{_stamp(shutil.which('spamassassin'))} {SPAM_LIMIT}",
+    )
     scores = {
         name: float(i.message) + 0.0  # SpamAssassin says -0.0 for "nothing"
         for name, issues in found.items()
@@ -257,6 +288,15 @@ def vnu_jar() -> Path | None:
     return jar if jar.is_file() else None
 
 
+def _file_key(path: Path) -> str:
+    return unicodedata.normalize("NFC", str(path.resolve()))
+
+
+def _url_key(url: str) -> str:
+    """vnu's file: URL (percent-encoded or not, any accents) as the path it names."""
+    return unicodedata.normalize("NFC", str(Path(unquote(urlsplit(url).path)).resolve()))
+
+
 def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
     """All files in one Java call (the JVM start is most of its time)."""
     jar = vnu_jar()
@@ -266,9 +306,7 @@ def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
         return missing("Nu HTML checker", "java is not installed", "java")
 
     def check(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
-        paths = {
-            files[name].resolve().as_uri().replace("file:///", "file:/"): name for name in todo
-        }
+        paths = {_file_key(files[name]): name for name in todo}
         result = subprocess.run(
             [
                 "java",
@@ -293,7 +331,13 @@ def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
             ) from None
         out: dict[str, list[Issue]] = {name: [] for name in todo}
         for message in messages:
-            name = paths.get(str(message.get("url", "")))
+            url = str(message.get("url", ""))
+            if message.get("type") == "non-document-error":
+                raise NewsletterError(f"the Nu HTML checker could not read {url or 'a file'}")
+            name = paths.get(_url_key(url))
+            if name is None and url:
+                # A report for a file we cannot place: never a clean result for it.
+                raise NewsletterError(f"the Nu HTML checker reported on an unknown file: {url}")
             if name is None or message.get("type") != "error":
                 continue
             out[name].append(
@@ -309,7 +353,7 @@ def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
         return out
 
     contents = {name: files[name].read_bytes() for name in files}
-    found = _cached(cache, "vnu", contents, check, _without_csrf)
+    found = _cached(cache, "vnu", contents, check, _without_csrf, f"{_stamp(jar)} {VNU_FILTER}")
     errors = sum(len(v) for v in found.values())
     return ToolRun("Nu HTML checker", True, f"ran; {errors} errors in {len(files)} files", found)
 

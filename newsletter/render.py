@@ -170,6 +170,10 @@ def inline_css(html: str) -> str:
             disable_validation=True,
             allow_network=False,
             cssutils_logging_level=logging.CRITICAL,
+            # MJML's img { height: auto; width: 100% } would become height="auto" and
+            # width="100%" on every image, which is invalid HTML (and overwrote the real
+            # sizes): sizes from CSS stay in the style attribute only.
+            disable_basic_attributes=["height", "width"],
         )
     )
     if not inlined.lstrip()[:9].lower().startswith("<!doctype"):

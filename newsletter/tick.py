@@ -63,7 +63,7 @@ def _content(db: Database, settings: Settings, now: datetime) -> JobResult:
     sync_files(db, settings, report)
     due = due_feeds(db, settings, now)
     if due:
-        sync_feeds(db, settings, report, due)
+        sync_feeds(db, settings, report, due, now)
     for feed in settings.feeds:
         report.feeds.setdefault(feed.name, "not due")
     line = report.summary()

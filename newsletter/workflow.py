@@ -10,9 +10,12 @@ archive use.
 
 from __future__ import annotations
 
+import functools
+import getpass
 import hashlib
 import os
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,6 +64,10 @@ class WorkflowError(NewsletterError):
     """A workflow step that is not allowed now (exit 2; nothing changed)."""
 
 
+def _mailing_exists(db: Database, month: str) -> bool:
+    return db.table("mailings").count_where("id = ?", [mailing_id_for(month)]) > 0
+
+
 def _row(db: Database, month: str) -> dict[str, Any]:
     """The issue's workflow row; a month without one is a draft."""
     found = next(iter(db.table("issue_workflow").rows_where("month = ?", [month])), None)
@@ -72,7 +79,10 @@ def state_of(db: Database, month: str) -> str:
     mailing = next(iter(db.table("mailings").rows_where("id = ?", [mailing_id_for(month)])), None)
     if mailing is not None and mailing["status"] in FROM_MAILING:
         return FROM_MAILING[str(mailing["status"])]
-    return str(_row(db, month)["state"])
+    state = str(_row(db, month)["state"])
+    # A start interrupted before the mailing existed (an older version wrote "sending" first):
+    # nothing was sent, so the issue is still approved and `issue send` starts it.
+    return "approved" if state == "sending" and mailing is None else state
 
 
 def _save(
@@ -87,18 +97,48 @@ def _save(
         audit.record(db, actor, action, mailing_id_for(month), **detail)
 
 
+def _comparable(name: str) -> str:
+    """A name as four-eyes compares it: NFKC (look-alike forms folded), casefolded, single
+    spaces."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 def _same_person(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and " ".join(str(a).lower().split()) == " ".join(str(b).lower().split())
+    return bool(a and b) and _comparable(str(a)) == _comparable(str(b))
 
 
 def _name(value: str, option: str = "--by") -> str:
-    name = " ".join(value.split())
+    """An actor's name for the audit log: no control or invisible (format) characters, which
+    would make one person look like two; spaces collapsed, NFKC-normalised."""
+    hidden = next((c for c in value if unicodedata.category(c).startswith("C")), None)
+    if hidden is not None:
+        raise WorkflowError(
+            f"{option}: the name contains an invisible or control character "
+            f"(U+{ord(hidden):04X}); type it plainly, e.g. {option} 'Sanne de Vries'"
+        )
+    name = " ".join(unicodedata.normalize("NFKC", value).split())
     if not name:
         raise WorkflowError(f"{option}: give a name, e.g. {option} 'Sanne de Vries'")
     return name
 
 
-def _when(instant: str | datetime) -> str:
+def actor_name(value: str, option: str = "--by") -> str:
+    """The checked name of who runs a command (for the audit log); see _name."""
+    return _name(value, option)
+
+
+def default_actor() -> str:
+    """Who runs a command without --by: the user behind sudo, else the login user."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (a bare container)
+        user = ""
+    return user or "cli"
+
+
+def _when(instant: str | datetime | None) -> str:
+    if instant is None:
+        return "(time unknown)"
     value = clock.parse_instant(instant) if isinstance(instant, str) else instant
     local = value.astimezone(clock.AMSTERDAM)
     return f"{nl_date(local)} {nl_time(local)}"
@@ -179,20 +219,21 @@ def revoke(db: Database, month: str, actor: str, reason: str) -> None:
     with transaction(db):
         db.table("approved_variants").delete_where("month = ?", [month])
         db.table("approved_calendar").delete_where("month = ?", [month])
-    _save(
-        db,
-        month,
-        actor,
-        "revoke",
-        {
-            "state": "draft",
-            "revoked_reason": reason,
-            "scheduled_for": None,
-            "approved_hash": None,
-            "approved_issue": None,
-        },
-        reason=reason,
-    )
+        _save(
+            db,
+            month,
+            actor,
+            "revoke",
+            {
+                "state": "draft",
+                "revoked_reason": reason,
+                "scheduled_for": None,
+                "schedule_missed_at": None,
+                "approved_hash": None,
+                "approved_issue": None,
+            },
+            reason=reason,
+        )
 
 
 def check_all(db: Database, settings: Settings, actor: str) -> list[tuple[str, str]]:
@@ -292,12 +333,13 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
             f"'newsletter issue review {month} --by NAME'"
         )
     # Errors of the preflight checks block an approval as they block a send.
+    # (With errors in the fast checks, the slow tools are not started: it is refused anyway.)
     preflight.refuse_if_blocked(
-        preflight.check_built(settings, built), "the issue was not approved"
+        preflight.check_built(settings, built, fail_fast=True), "the issue was not approved"
     )
     digest = rendered_hash(rendered, settings)
     frozen = _freeze_variants(db, settings, rendered)
-    with transaction(db):
+    with transaction(db):  # the frozen version and the state change land together
         db.table("approved_variants").delete_where("month = ?", [month])
         db.table("approved_variants").insert_all(
             {"month": month, "variant": v.key, "html": v.html, "text": v.text} for v in frozen
@@ -307,27 +349,27 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
             {"month": month, "item_id": item_id, "ics": data}
             for item_id, data in rendered.calendar.items()
         )
-    _save(
-        db,
-        month,
-        by,
-        "approve",
-        {
-            "state": "approved",
-            "approved_by": by,
-            "approved_at": clock.utc_iso(),
-            "approved_hash": digest,
-            "approved_content_hash": issue.content_hash(),
-            "approved_items": dumps(_item_hashes(issue)),
-            "approved_subject": issue.subject,
-            "approved_issue": issue_snapshot(issue),
-            "revoked_reason": None,
-            "scheduled_for": None,
-            "schedule_missed_at": None,
-        },
-        version=digest[:12],
-        editor=row.get("editor"),
-    )
+        _save(
+            db,
+            month,
+            by,
+            "approve",
+            {
+                "state": "approved",
+                "approved_by": by,
+                "approved_at": clock.utc_iso(),
+                "approved_hash": digest,
+                "approved_content_hash": issue.content_hash(),
+                "approved_items": dumps(_item_hashes(issue)),
+                "approved_subject": issue.subject,
+                "approved_issue": issue_snapshot(issue),
+                "revoked_reason": None,
+                "scheduled_for": None,
+                "schedule_missed_at": None,
+            },
+            version=digest[:12],
+            editor=row.get("editor"),
+        )
     return (
         f"Issue {month}: approved by {by} (submitted by {row.get('editor')}); "
         f"version {digest[:12]} frozen, {len(frozen)} variants"
@@ -413,18 +455,14 @@ def rendered_for_send(db: Database, settings: Settings, month: str, actor: str) 
                 f"issue {month} is not sent: {reason}; it is a draft again: check the preview, "
                 f"then 'newsletter issue review {month} --by NAME' and approval"
             )
-        _save(
-            db,
-            month,
-            actor,
-            "state",
-            {"state": "sending", "scheduled_for": None, "schedule_missed_at": None},
-        )
+        # No state is written here: "sending" is recorded once the mailing exists (after_send,
+        # called by send_issue's on_queued), so a start that fails before that (Busy, a
+        # preflight refusal, a crash) leaves the issue approved or scheduled, never stranded.
         return _frozen_rendered(db, settings, issue_from_snapshot(row["approved_issue"]))
     if state in ("sending", "sent", "cancelled") and row.get("approved_issue"):
         # Begun: the approved version goes on to the end, whatever was edited since.
         return _frozen_rendered(db, settings, issue_from_snapshot(row["approved_issue"]))
-    started = db.table("mailings").count_where("id = ?", [mailing_id_for(month)]) > 0
+    started = _mailing_exists(db, month)
     if settings.workflow.require_approval and not started:
         raise WorkflowError(
             f"issue {month} is {state}, not approved; run 'newsletter issue review {month} "
@@ -435,10 +473,19 @@ def rendered_for_send(db: Database, settings: Settings, month: str, actor: str) 
 
 
 def after_send(db: Database, month: str, actor: str) -> None:
-    """Record sent or cancelled once the mailing says so."""
+    """Record sending, sent or cancelled once the mailing says so (it exists: the send began);
+    a schedule is done with then."""
+    if not _mailing_exists(db, month):
+        return
     state = state_of(db, month)
-    if _row(db, month)["state"] != state and state in ("sent", "cancelled"):
-        _save(db, month, actor, "state", {"state": state})
+    if _row(db, month)["state"] != state and state in ("sending", "sent", "cancelled"):
+        _save(
+            db,
+            month,
+            actor,
+            "state",
+            {"state": state, "scheduled_for": None, "schedule_missed_at": None},
+        )
 
 
 # -- test copies -------------------------------------------------------------------------------
@@ -476,7 +523,11 @@ def send_test(
     transport: str,
     actor: str,
 ) -> TestCopy:
-    """A copy marked [TEST] to staff addresses, as one subscriber would see it; no ledger row."""
+    """A copy marked [TEST] to staff addresses, as one subscriber would see it; no ledger row.
+
+    Each address is written to the audit log as it goes (test-send, or test-send-failed with
+    the error), so a copy that fails partway still shows who got one."""
+    actor = _name(actor)
     for address in to:
         try:
             check_address(address, "--to")
@@ -502,7 +553,9 @@ def send_test(
         person["province"] if person else None, loads(person["themes"], []) if person else ()
     )
     subject = TEST_PREFIX + rendered.issue.subject
-    skeleton = make_skeleton(settings, subject, rendered.variant(key))
+    # No List-Unsubscribe (nor -Post): a colleague's "unsubscribe" button would mail
+    # "afmelden" to the list from a staff address.
+    skeleton = make_skeleton(settings, subject, rendered.variant(key), list_unsubscribe=False)
     name = str(person["name"]) if person else "Testlezer"
     base = settings.base_url
     for address in to:
@@ -521,22 +574,37 @@ def send_test(
                 message_id=message_id,
             )
         )
-        send_one(
-            transport,
-            settings.project,
-            Envelope(settings.sender_address, address, message_id),
-            data,
-        )
-    with transaction(db):
-        audit.record(
-            db,
-            actor,
-            "test-send",
-            mailing_id_for(month),
-            to=", ".join(to),
-            variant=key,
-            version="approved" if frozen else "draft",
-        )
+        version = "approved" if frozen else "draft"
+        try:
+            send_one(
+                transport,
+                settings.project,
+                Envelope(settings.sender_address, address, message_id),
+                data,
+            )
+        except Exception as exc:
+            with transaction(db):
+                audit.record(
+                    db,
+                    actor,
+                    "test-send-failed",
+                    mailing_id_for(month),
+                    to=address,
+                    variant=key,
+                    version=version,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            raise
+        with transaction(db):
+            audit.record(
+                db,
+                actor,
+                "test-send",
+                mailing_id_for(month),
+                to=address,
+                variant=key,
+                version=version,
+            )
     return TestCopy(list(to), key, subject, frozen)
 
 
@@ -557,6 +625,7 @@ def _reader(db: Database, email: str) -> dict[str, Any]:
 
 def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) -> str:
     """Send an approved issue at a moment (naive times are Europe/Amsterdam); tick starts it."""
+    actor = _name(actor)
     when = clock.parse_instant(at, what="--at")
     now = clock.now()
     if when <= now:
@@ -584,16 +653,17 @@ def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) 
 
 
 def unschedule(db: Database, month: str, actor: str) -> str:
-    row = _row(db, month)
-    if state_of(db, month) != "scheduled" and not row.get("schedule_missed_at"):
-        raise WorkflowError(f"issue {month} is {state_of(db, month)}, not scheduled")
-    _save(
-        db,
-        month,
-        actor,
-        "unschedule",
-        {"state": "approved", "scheduled_for": None, "schedule_missed_at": None},
-    )
+    """Take a scheduled issue off its schedule, or clear the note of a missed one; the state
+    stays what it is otherwise (an unschedule never approves anything)."""
+    actor = _name(actor)
+    row, state = _row(db, month), state_of(db, month)
+    missed = state == "approved" and row["state"] == "approved" and row.get("schedule_missed_at")
+    if state != "scheduled" and not missed:
+        raise WorkflowError(f"issue {month} is {state}, not scheduled")
+    changes: dict[str, Any] = {"scheduled_for": None, "schedule_missed_at": None}
+    if state == "scheduled":
+        changes["state"] = "approved"
+    _save(db, month, actor, "unschedule", changes)
     return f"Issue {month}: no longer scheduled; still approved"
 
 
@@ -623,6 +693,11 @@ def run_scheduled(
     )
     for row in due:
         month, at = row["month"], clock.parse_instant(row["scheduled_for"])
+        if _mailing_exists(db, month):
+            # Begun (the state write after the mailing was made did not land): the mailing
+            # decides now, and tick's deliveries job finishes it.
+            after_send(db, month, "tick")
+            continue
         if now - at > window:
             _save(
                 db,
@@ -645,6 +720,7 @@ def run_scheduled(
                 rendered,
                 factory,
                 SendOptions.from_settings(settings, in_doubt="skip"),
+                on_queued=functools.partial(after_send, db, month, "tick"),
             )
         except Busy:
             run.lines.append(f"issue {month} is being sent by another process")
@@ -740,9 +816,12 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
             "scheduled": f"approved by {row.get('approved_by')}, scheduled",
             "sending": "sending",
         }[state]
-        if row.get("schedule_missed_at"):
+        if row["state"] == "sending" and state == "approved":  # begun, but no mailing was made
+            text += f"; start interrupted: run 'newsletter issue send {month}'"
+        elif row.get("schedule_missed_at") and state == "approved":
+            missed = row.get("scheduled_for")
             text += (
-                f"; MISSED its schedule {_when(row['scheduled_for'])}, held back: "
+                f"; MISSED its schedule{' ' + _when(missed) if missed else ''}, held back: "
                 f"'newsletter issue send {month}' sends it"
             )
         lines.append(f"issue {month}: {text}")

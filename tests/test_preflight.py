@@ -13,7 +13,6 @@ import pytest
 
 from newsletter import preflight
 from newsletter import preflight_tools as tools
-from newsletter.build import build_issue
 from newsletter.config import Settings
 from newsletter.messages import Recipient, make_skeleton
 from newsletter.render import Variant
@@ -445,6 +444,12 @@ def seed_vague_link(december: Path) -> None:
 
 
 def test_issue_send_refuses_an_issue_with_an_error(run, instance, loaded, december) -> None:
+    """Without the approval step ([workflow] require_approval = false) the check still stands
+    between the files and the readers."""
+    config = instance / "newsletter.toml"
+    config.write_text(
+        config.read_text().replace("require_approval = true", "require_approval = false")
+    )
     seed_vague_link(december)
     sent = run("issue", "send", "2026-12")
     assert sent.exit_code == 2
@@ -457,23 +462,27 @@ def test_issue_send_refuses_an_issue_with_an_error(run, instance, loaded, decemb
     assert not (instance / "outbox").exists()
 
 
-def test_approving_can_be_refused_the_same_way(settings, loaded, december) -> None:
-    """What `issue approve` calls: the blocking errors, and one line that says what to do."""
-    december.write_text(
-        december.read_text(encoding="utf-8")
-        .replace('subject: "Nieuwsbrief', 'subject: "NIEUWSBRIEF')
-        .replace('Statenleden december 2026"', 'STATENLEDEN DECEMBER 2026"', 1),
-        encoding="utf-8",
-    )
-    built = build_issue(loaded, settings, "2026-12")
-    report = preflight.check_rendered(settings, built.rendered, run_tools=False)
-    assert {f.check for f in preflight.blocking_errors(report)} == {"subject-caps"}
-    with pytest.raises(preflight.PreflightFailed) as refused:
-        preflight.refuse_if_blocked(report, "the issue was not approved")
-    assert str(refused.value) == (
-        "issue 2026-12 has 13 preflight errors (subject-caps); the issue was not approved. "
-        "Run 'newsletter issue check 2026-12' for where and how to fix them"
-    )
+def test_approve_refuses_an_issue_with_an_error_and_not_one_with_warnings(
+    run, instance, loaded, december
+) -> None:
+    text = december.read_text(encoding="utf-8")
+    seed_vague_link(december)
+    assert run("issue", "review", "2026-12", "--by", "Sanne de Vries").exit_code == 0
+    refused = run("issue", "approve", "2026-12", "--by", "Joris Bakker")
+    assert refused.exit_code == 2
+    assert "preflight errors (link-text); the issue was not approved" in refused.stderr
+    assert "approved" not in run("status").stdout.split("issue 2026-12:")[1].splitlines()[0]
+    # Only a warning (a subject of 80 characters): approved, and sendable.
+    long_subject = 'subject: "' + "Nieuwsbrief voor de Statenleden over december 2026, " * 2
+    december.write_text(text.replace('subject: "', long_subject[:79] + " ", 1), encoding="utf-8")
+    assert run("issue", "review", "2026-12", "--by", "Sanne de Vries").exit_code == 0
+    approved = run("issue", "approve", "2026-12", "--by", "Joris Bakker")
+    assert approved.exit_code == 0, approved.output
+    sent = run("issue", "send", "2026-12")
+    assert sent.exit_code == 0, sent.output
+    assert "626 sent now" in sent.stdout
+    # Said (once per variant, all 62 frozen ones were checked), and not blocking.
+    assert re.search(r"Warning: Preflight 2026-12: 0 errors, \d+ warnings", sent.stderr)
 
 
 def test_issue_check_without_the_tools_still_reports_errors_and_how_to_install(
@@ -548,3 +557,72 @@ def test_a_faulty_onboarding_step_is_found_and_tick_does_not_send_it(
         "select last_reply from deliveries where mailing_id = 'onboarding-av-lid-welkom' limit 1"
     ).fetchone()[0]
     assert reply.startswith("not sent: preflight: ") and "01-welkom.md" in reply
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<img src="https://www.ipo.example/o.gif" style="display:none" alt="">',
+        '<div style="visibility:hidden"><img src="https://www.ipo.example/o.gif" alt=""></div>',
+        '<img src="https://www.ipo.example/o.gif" width="0 !important" alt="">',
+        '<img src="https://www.ipo.example/o.gif" style="max-height:0;overflow:hidden" alt="">',
+        '<img src="https://www.ipo.example/o.gif" style="opacity:0.01" alt="">',
+    ],
+)
+def test_a_tracking_pixel_hidden_by_css_is_an_error(settings, snippet) -> None:
+    html, _ = with_item(snippet)
+    assert only(findings(settings, mail(settings, html=html)), "tracking-pixel").severity == "error"
+
+
+def test_a_link_missing_from_the_text_part_is_found_even_inside_a_longer_link(settings) -> None:
+    page = "https://www.ipo.example/nieuwsbrief/archief/2026-12/"
+    html, _ = with_item(f'<p><a href="{page}">De webversie van deze nieuwsbrief</a></p>')
+    text = GOOD_TEXT + f"\nAgenda: {page}agenda/av.ics\n"  # only the longer address
+    found = only(findings(settings, mail(settings, html=html, text=text)), "text-part-link")
+    assert page in found.message
+    ok = GOOD_TEXT + f"\nDe webversie: {page}.\n"  # at the end of a sentence: that is fine
+    assert [f for f in findings(settings, mail(settings, html=html, text=ok))] == []
+
+
+def test_a_phone_link_is_fine(settings) -> None:
+    html, _ = with_item('<p>Bel <a href="tel:+31703888888">070 388 88 88</a>.</p>')
+    text = GOOD_TEXT + "\nBel 070 388 88 88.\n"
+    assert findings(settings, mail(settings, html=html, text=text)) == []
+
+
+def test_the_size_counts_the_html_as_sent(settings) -> None:
+    # 93 KB of text with many characters quoted-printable must escape ("=" and accents):
+    # under the limit decoded, over it on the wire.
+    filler = "<p>" + ("é=ü " * 8000) + "</p>"
+    html, _ = with_item(filler)
+    assert len(html.encode()) < 96 * 1024
+    found = only(findings(settings, mail(settings, html=html)), "html-size")
+    assert found.severity == "error" and "as sent" in found.message
+
+
+def test_an_image_in_a_template_passes_the_nu_checker(settings, tmp_path) -> None:
+    """premailer used to turn MJML's img { height: auto } into height="auto" (invalid)."""
+    import mjml
+
+    from newsletter.render import inline_css
+
+    source = (
+        '<mjml lang="nl"><mj-head><mj-title>Kaart</mj-title></mj-head>'
+        "<mj-body><mj-section><mj-column><mj-image "
+        'src="https://www.ipo.example/kaart.png" alt="Kaart van de twaalf provincies" '
+        'width="600px" height="400px" /></mj-column></mj-section></mj-body></mjml>'
+    )
+    html = inline_css(mjml.mjml2html(source, fonts={}))
+    assert 'height="auto"' not in html
+    need(have_vnu(), "the Nu HTML checker (make tools) or Java")
+    folder = tmp_path / "Fryslân"  # an accent in the path: vnu's report must still be placed
+    folder.mkdir()
+    (folder / "image.html").write_text(html, encoding="utf-8")
+    (folder / "bad.html").write_text(
+        '<!doctype html><html lang="nl"><head><title>x</title></head><body>'
+        '<p id="a">a</p><p id="a">b</p></body></html>',
+        encoding="utf-8",
+    )
+    run = tools.run_vnu({"image": folder / "image.html", "bad": folder / "bad.html"}, None)
+    assert run.ran and run.issues["image"] == []
+    assert any("Duplicate ID" in i.message for i in run.issues["bad"])

@@ -7,6 +7,7 @@ import json
 from newsletter.build import build_issue
 from newsletter.outgoing import send_issue
 from newsletter.transports import MemoryTransport
+from newsletter.workflow import default_actor
 
 
 def test_status_says_when_tick_never_ran_and_then_how_it_went(settings, loaded, run) -> None:
@@ -30,7 +31,8 @@ def test_log_records_sends_pauses_and_unsubscribes_per_issue(settings, loaded, d
     send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
     run("issue", "pause", "2026-12")
     entries = json.loads(run("log", "--issue", "2026-12", "--json").output)
-    assert [(e["actor"], e["action"]) for e in entries] == [("send", "send"), ("cli", "pause")]
+    user = default_actor()  # no --by: the user running the command
+    assert [(e["actor"], e["action"]) for e in entries] == [("send", "send"), (user, "pause")]
     assert "625 sent now" in json.loads(entries[0]["detail"])["summary"]
     text = run("log", "--issue", "2026-12").output.splitlines()
-    assert text[1].startswith("2026-12-01 08:30  cli") and "pause" in text[1]
+    assert text[1].startswith(f"2026-12-01 08:30  {user}") and "pause" in text[1]

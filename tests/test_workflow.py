@@ -18,6 +18,7 @@ from newsletter import clock, store
 from newsletter.render import MARKER
 from newsletter.tick import run_tick, tick_lock
 from newsletter.web import create_app
+from newsletter.workflow import default_actor
 from tests.conftest import approve_issue
 
 REPO = Path(__file__).parent.parent
@@ -258,7 +259,7 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
         (SANNE, "review"),
         (JORIS, "approve"),
         (SANNE, "test-send"),
-        ("cli", "schedule"),
+        (default_actor(), "schedule"),  # no --by: the user running the command
         ("tick", "state"),
         ("send", "send"),
         ("tick", "state"),
@@ -451,9 +452,8 @@ def test_the_archive_shows_the_approved_version_not_a_later_build(
     assert ics.mimetype == "text/calendar" and b"DTSTART;TZID=Europe/Amsterdam:20270210" in ics.data
 
 
-def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
-    settings, loaded, approved, run
-) -> None:
+def begin_send_with_one_deferred(settings, loaded) -> None:
+    """The approved December issue sent, one reader's copy deferred: a send under way."""
     from newsletter import workflow
     from newsletter.outgoing import send_issue
     from newsletter.transports import MemoryTransport
@@ -461,7 +461,16 @@ def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
     rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
     send_issue(loaded, settings, rendered, lambda: flaky)
-    assert state(loaded, "2026-12") == "sending"
+
+
+def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
+    settings, loaded, approved, run
+) -> None:
+    from newsletter import workflow
+
+    begin_send_with_one_deferred(settings, loaded)
+    # Begun: the mailing decides the state (the row follows once after_send records it).
+    assert workflow.state_of(loaded, "2026-12") == "sending"
     # Edits once sending has begun change nothing: the approved version goes on to the end.
     approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
     [variant] = [
@@ -589,3 +598,282 @@ def test_a_test_copy_goes_through_a_real_smtp_server(settings, loaded, approved,
     assert message["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
     assert is_rendering_of(html_of(message), frozen_html(loaded, "2026-12", "ALG"))  # type: ignore[arg-type]
     assert loaded.table("deliveries").count == 0
+
+
+# -- review findings (issue #7): regressions -------------------------------------------------
+
+
+def test_a_scheduled_start_that_fails_before_the_mailing_exists_is_retried(
+    settings, small, db, run, monkeypatch
+) -> None:
+    """Busy (or any error) before send_issue made the mailing must not strand it in sending."""
+    from newsletter import workflow
+    from newsletter.errors import Busy
+
+    small(3)
+    approve_issue(db, settings)
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    real = workflow.send_issue
+
+    def busy(*args, **kwargs):
+        raise Busy("issue-2026-12 is being sent by another process")
+
+    monkeypatch.setattr(workflow, "send_issue", busy)
+    clock.set_now("2026-12-01T09:00")
+    run_tick(db, settings, clock.now())
+    assert state(db, "2026-12") == "scheduled" and db.table("mailings").count == 0
+    monkeypatch.setattr(workflow, "send_issue", real)
+    clock.set_now("2026-12-01T09:05")  # the next tick, inside the missed window
+    [line] = [j.line for j in run_tick(db, settings, clock.now()).jobs if j.name == "scheduled"]
+    assert "issue-2026-12: 3 sent now" in line
+    assert state(db, "2026-12") == "sent"
+
+
+def test_an_issue_left_sending_without_a_mailing_is_still_approved(
+    settings, loaded, approved, run
+) -> None:
+    """A row an older version left in 'sending' before the mailing existed: status says what
+    to do and `issue send` starts it."""
+    loaded.table("issue_workflow").update("2026-12", {"state": "sending"})
+    status = run("status").output
+    assert (
+        "issue 2026-12: approved by Joris Bakker; start interrupted: run "
+        "'newsletter issue send 2026-12'"
+    ) in status
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 0 and "626 sent now" in result.output
+    assert state(loaded, "2026-12") == "sent"
+
+
+def test_a_preflight_refusal_of_send_leaves_the_issue_approved(
+    settings, loaded, approved, run, monkeypatch
+) -> None:
+    """Guard for the order of `issue send` (rendered_for_send before the check)."""
+    from newsletter import preflight
+    from newsletter.errors import NewsletterError
+
+    def refuse(report, consequence="nothing was sent"):
+        raise NewsletterError(f"preflight: 1 error; {consequence}")
+
+    monkeypatch.setattr(preflight, "refuse_if_blocked", refuse)
+    result = run("issue", "send", "2026-12")
+    assert result.exit_code == 2 and "nothing was sent" in result.output
+    assert state(loaded, "2026-12") == "approved" and loaded.table("mailings").count == 0
+
+
+def test_status_after_a_missed_schedule_and_an_edit_does_not_crash(
+    settings, loaded, approved, run
+) -> None:
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    assert "NOT sent" in run("--now", "2026-12-01T12:00", "tick").output
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    result = run("--now", "2026-12-01T12:05", "status")
+    assert result.exit_code == 0, result.output
+    assert "issue 2026-12: draft (approval revoked: the issue file changed" in result.output
+    row = loaded.table("issue_workflow").get("2026-12")
+    assert row["schedule_missed_at"] is None and row["scheduled_for"] is None
+
+
+def test_unschedule_never_turns_a_draft_back_into_approved(settings, loaded, approved, run) -> None:
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    run("--now", "2026-12-01T12:00", "tick")  # missed
+    approved.write_text(approved.read_text().replace("laatste nieuwsbrief", "slotnummer"))
+    run("--now", "2026-12-01T12:05", "tick")  # revoked: a draft
+    # As an older version left it: a draft that still carries the missed note.
+    loaded.table("issue_workflow").update(
+        "2026-12", {"schedule_missed_at": "2026-12-01T11:00:00+00:00"}
+    )
+    result = run("--now", "2026-12-01T12:10", "issue", "unschedule", "2026-12")
+    assert result.exit_code == 2 and result.output == (
+        "Error: issue 2026-12 is draft, not scheduled\n"
+    )
+    assert state(loaded, "2026-12") == "draft"
+
+
+def test_unschedule_of_a_missed_schedule_clears_the_note_only(
+    settings, loaded, approved, run
+) -> None:
+    run("issue", "schedule", "2026-12", "--at", "2026-12-01T09:00")
+    run("--now", "2026-12-01T12:00", "tick")  # missed: held back, approved
+    result = run("--now", "2026-12-01T12:05", "issue", "unschedule", "2026-12")
+    assert result.exit_code == 0 and state(loaded, "2026-12") == "approved"
+    assert "MISSED" not in run("--now", "2026-12-01T12:10", "status").output
+
+
+def test_four_eyes_sees_through_invisible_and_look_alike_characters(
+    settings, loaded, december, run
+) -> None:
+    assert run("issue", "review", "2026-12", "--by", SANNE).exit_code == 0
+    hidden = run("issue", "approve", "2026-12", "--by", "Sanne de Vries\u200b")
+    assert hidden.exit_code == 2 and hidden.output == (
+        "Error: --by: the name contains an invisible or control character (U+200B); type it "
+        "plainly, e.g. --by 'Sanne de Vries'\n"
+    )
+    # Fullwidth letters and a no-break space are the same name after NFKC.
+    alike = run("issue", "approve", "2026-12", "--by", "\uff33anne\u00a0de VRIES")
+    assert alike.exit_code == 2 and "cannot also approve it" in alike.output
+    assert state(loaded, "2026-12") == "review"
+    assert loaded.table("approved_variants").count == 0
+
+
+def test_every_by_is_checked_and_defaults_to_the_user(
+    settings, loaded, approved, run, monkeypatch
+) -> None:
+    from newsletter import workflow
+
+    for args in [
+        ("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00", "--by", "Joris\nBakker"),
+        ("issue", "unschedule", "2026-12", "--by", " "),
+        ("issue", "test", "2026-12", "--to", "redactie@ipo.example", "--by", "x\x1b[2J"),
+        ("issue", "review", "2026-12", "--by", "Sanne\r"),
+        ("issue", "send", "2026-12", "--by", "\u202eSanne"),
+        ("issue", "pause", "2026-12", "--by", ""),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, (args, result.output)
+        assert result.output.startswith("Error: --by: "), (args, result.output)
+    assert state(loaded, "2026-12") == "approved" and not (settings.project / "outbox").exists()
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.setenv("LOGNAME", "jbakker")
+    assert workflow.default_actor() == "jbakker"
+    run("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00")
+    monkeypatch.setenv("SUDO_USER", "svries")
+    run("issue", "unschedule", "2026-12")
+    assert log_actions(run, "2026-12")[-2:] == [("jbakker", "schedule"), ("svries", "unschedule")]
+
+
+def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run) -> None:
+    from newsletter import workflow
+    from newsletter.outgoing import send_issue
+    from newsletter.transports import MemoryTransport
+
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    send_issue(
+        loaded,
+        settings,
+        workflow.rendered_for_send(loaded, settings, "2026-12", "x"),
+        lambda: flaky,
+    )
+    assert run("issue", "pause", "2026-12", "--by", JORIS).exit_code == 0
+    assert run("issue", "resume", "2026-12", "--by", SANNE).exit_code == 0
+    assert run("issue", "cancel", "2026-12", "--yes", "--by", JORIS).exit_code == 0
+    assert log_actions(run, "2026-12")[-3:] == [
+        (JORIS, "pause"),
+        (SANNE, "resume"),
+        (JORIS, "cancel"),
+    ]
+
+
+def test_a_begun_send_finishes_the_frozen_version_when_the_files_no_longer_build(
+    settings, loaded, approved, run
+) -> None:
+
+    begin_send_with_one_deferred(settings, loaded)
+    approved.write_text("---\nmonth: [kapot\n---\n")  # the issue file no longer loads
+    assert run("issue", "build", "2026-12").exit_code == 2
+    result = run("--now", "2026-12-01T09:30", "issue", "send", "2026-12")
+    assert result.exit_code == 0, result.output
+    assert "1 sent now, 625 sent before" in result.output
+    assert state(loaded, "2026-12") == "sent"
+
+
+def test_a_test_copy_that_fails_partway_is_in_the_log(
+    settings, loaded, approved, run, monkeypatch
+) -> None:
+    from newsletter import workflow
+    from newsletter.errors import TransportError
+
+    real = workflow.send_one
+
+    def second_fails(transport, project, envelope, data):
+        if envelope.recipient == "eindredactie@ipo.example":
+            raise TransportError("relay down: connection refused")
+        return real(transport, project, envelope, data)
+
+    monkeypatch.setattr(workflow, "send_one", second_fails)
+    result = run(
+        "issue", "test", "2026-12", "--to", "redactie@ipo.example",
+        "--to", "eindredactie@ipo.example", "--by", SANNE,
+    )  # fmt: skip
+    assert result.exit_code == 1 and "relay down" in result.output
+    entries = json.loads(run("log", "--issue", "2026-12", "--json").output)
+    tests = [(e["action"], json.loads(e["detail"])) for e in entries if "test" in e["action"]]
+    assert [(a, d["to"]) for a, d in tests] == [
+        ("test-send", "redactie@ipo.example"),
+        ("test-send-failed", "eindredactie@ipo.example"),
+    ]
+    assert "relay down" in tests[1][1]["error"]
+
+
+def test_a_test_copy_has_no_list_unsubscribe(settings, loaded, approved, run) -> None:
+    assert run("issue", "test", "2026-12", "--to", "redactie@ipo.example").exit_code == 0
+    [copy] = sent_mail(settings.project)
+    assert copy["List-Unsubscribe"] is None and copy["List-Unsubscribe-Post"] is None
+    assert copy["List-Id"]  # the other list headers stay
+    assert run("issue", "send", "2026-12").exit_code == 0  # the real issue keeps them
+    real = [m for m in sent_mail(settings.project) if not str(m["Subject"]).startswith("[TEST]")]
+    assert real[0]["List-Unsubscribe"] and real[0]["List-Unsubscribe-Post"]
+
+
+def test_env_file_values_are_read_literally(tmp_path, settings, run, monkeypatch) -> None:
+    import os
+
+    from newsletter.config import read_env_file
+
+    env = tmp_path / "env"
+    env.write_text(
+        "# secrets\n\nNEWSLETTER_SECRET_KEY=ab$HOME;echo hi`id`'x'\n"
+        "NEWSLETTER_SMTP_PASSWORD=p=q #not a comment\n",
+        encoding="utf-8",
+    )
+    assert read_env_file(env) == {
+        "NEWSLETTER_SECRET_KEY": "ab$HOME;echo hi`id`'x'",
+        "NEWSLETTER_SMTP_PASSWORD": "p=q #not a comment",
+    }
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "old")  # restored after the test
+    result = run("--env-file", str(env), "status")
+    assert result.exit_code == 0, result.output
+    assert os.environ["NEWSLETTER_SMTP_PASSWORD"] == "p=q #not a comment"
+    os.environ.pop("NEWSLETTER_SECRET_KEY", None)
+    bad = tmp_path / "bad"
+    bad.write_text("A=1\nexport B=geheim\n", encoding="utf-8")
+    refused = run("--env-file", str(bad), "status")
+    assert refused.exit_code == 2 and refused.output == (
+        f"Error: --env-file {bad}, line 2: not NAME=value (a name of letters, digits and _, "
+        "then =, no spaces around it), e.g. NEWSLETTER_SECRET_KEY=...\n"
+    )
+    assert "geheim" not in refused.output
+    missing = run("--env-file", str(tmp_path / "none"), "status")
+    assert missing.exit_code == 2 and missing.output.startswith(f"Error: --env-file {tmp_path}")
+
+
+def test_the_crontab_reads_the_env_file_without_a_shell() -> None:
+    crontab = (REPO / "cron" / "crontab").read_text(encoding="utf-8")
+    [job] = [line for line in crontab.splitlines() if line.startswith("*/5")]
+    assert ". /etc/ipo-nieuwsbrief/env" not in job and "set -a" not in job
+    assert "newsletter --env-file /etc/ipo-nieuwsbrief/env tick" in job
+    rotate = (REPO / "cron" / "logrotate").read_text(encoding="utf-8")
+    assert "    su newsletter newsletter\n" in rotate
+
+
+def test_missed_window_must_be_finite_and_at_least_ten_minutes(settings, run) -> None:
+    config = settings.config_file
+    for value in ['"5m"', "inf"]:
+        set_workflow(config, "missed_window", value)
+        result = run("status")
+        assert result.exit_code == 2 and "missed_window: must be 10 minutes or more" in (
+            result.output
+        ), (value, result.output)
+
+
+def test_a_feed_is_due_an_interval_after_the_tick_that_fetched_it(settings, loaded, db) -> None:
+    config = settings.config_file
+    config.write_text(config.read_text().replace("timeout = 10", 'timeout = 10\ninterval = "30m"'))
+    from newsletter.config import load_settings
+
+    slow = load_settings(settings.project)
+    clock.set_now("2026-12-01T09:00:40")  # the fetch ended 40 seconds after the tick began
+    run_tick(db, slow, clock.parse_instant("2026-12-01T09:00"))
+    clock.set_now("2026-12-01T09:30")
+    [content] = [j.line for j in run_tick(db, slow, clock.now()).jobs if j.name == "content"]
+    assert content.endswith("feeds: ipo-nieuws ok"), content
