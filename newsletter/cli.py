@@ -959,9 +959,9 @@ def inbox_theme(settings: Settings, number: int, theme: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The answer, in Markdown.",
 )
-@click.option("--by", "author", default="staf", show_default=True, help="Who wrote it.")
+@actor_option("wrote the answer")
 @pass_settings
-def inbox_reply(settings: Settings, number: int, answer: Path, author: str) -> None:
+def inbox_reply(settings: Settings, number: int, answer: Path, by: str) -> None:
     """Answer from the contact mailbox, the last message quoted; the status becomes waiting.
 
     \b
@@ -971,7 +971,7 @@ def inbox_reply(settings: Settings, number: int, answer: Path, author: str) -> N
         markdown = answer.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NewsletterError(f"cannot read {answer} as UTF-8 text: {exc}") from None
-    sent = conversations.reply(store.open_store(settings), settings, number, markdown, author)
+    sent = conversations.reply(store.open_store(settings), settings, number, markdown, by)
     click.echo(f"Conversation {number}: replied to {sent.to} ({sent.subject}); status waiting")
 
 
@@ -1017,9 +1017,30 @@ sequence_option = click.option(
 day_type = click.DateTime(["%Y-%m-%d"])
 
 
+def _in_a_term(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A day a Statenperiode can hold (not the year 9999): else one line, exit 2."""
+    if value is not None and not 2000 <= value.year <= 2099:
+        raise click.BadParameter(
+            f"{value:%Y-%m-%d} is not a day of a Statenperiode; check the year"
+        )
+    return value
+
+
 @onboarding.command("plan")
-@click.option("--joined", type=day_type, required=True, help="The first day of the mandate (T0).")
-@click.option("--until", "ends", type=day_type, help="The day the mandate ends, if known.")
+@click.option(
+    "--joined",
+    type=day_type,
+    required=True,
+    callback=_in_a_term,
+    help="The first day of the mandate (T0).",
+)
+@click.option(
+    "--until",
+    "ends",
+    type=day_type,
+    callback=_in_a_term,
+    help="The day the mandate ends, if known.",
+)
 @sequence_option
 @json_option
 @pass_settings
@@ -1031,6 +1052,8 @@ def onboarding_plan(
     \b
         newsletter onboarding plan --joined 2026-10-20
     """
+    if ends is not None and ends < joined:
+        raise NewsletterError("--until is before --joined: the mandate ends after it starts")
     db = store.open_store(settings)
     chosen = onboarding_module.only_sequence(settings, sequence)
     items = onboarding_module.plan(
@@ -1050,7 +1073,12 @@ def onboarding_plan(
 
 @onboarding.command("enroll")
 @click.argument("email")
-@click.option("--start", type=day_type, help="T0 (default: the start of their AV mandate).")
+@click.option(
+    "--start",
+    type=day_type,
+    callback=_in_a_term,
+    help="T0 (default: the start of their AV mandate).",
+)
 @sequence_option
 @pass_settings
 def onboarding_enroll(settings: Settings, email: str, start: Any, sequence: str | None) -> None:
@@ -1114,7 +1142,7 @@ def onboarding_preview(settings: Settings, step: str, email: str, sequence: str 
     )
     folder = settings.build_dir / "onboarding"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{planned.key.replace('@', '--')}-{email.split('@')[0]}"
+    stem = f"preview-{planned.key.replace('@', '--')}"  # no name in it: overwritten each time
     (folder / f"{stem}.html").write_text(rendered.html, encoding="utf-8")
     (folder / f"{stem}.txt").write_text(rendered.text, encoding="utf-8")
     when = nl_date(planned.at, weekday=True) if planned.at else "no date yet"

@@ -221,6 +221,8 @@ def term_end_for(settings: Settings, start: date) -> date:
     """The last day of the Statenperiode `start` falls in: [onboarding] term_end, moved by
     whole four-year terms (Provinciale Staten are elected every four years, in March)."""
     end = settings.onboarding.term_end
+    if not 1900 < start.year < 2200:
+        raise NewsletterError(f"{start.isoformat()}: not a day inside any Statenperiode")
     while end < start:
         end = end.replace(year=end.year + 4)
     while end.replace(year=end.year - 4) >= start:
@@ -885,105 +887,122 @@ def decide(db: Database, settings: Settings, now: datetime, report: DueReport) -
     calendar = load_calendar(db)
     sending = may_send_at(settings, now)
     for enrolment in enrolments(db, "active"):
-        sequence = sequences.get(enrolment.sequence)
-        if sequence is None:
-            report.problems.append(
-                f"sequence {enrolment.sequence} is gone from content/onboarding/"
+        try:
+            _decide_for(db, settings, now, report, enrolment, sequences, calendar, sending, today)
+        except NewsletterError as exc:  # this member only: the others still get theirs
+            report.problems.append(f"subscriber {enrolment.subscriber_id}: {exc}")
+        except (ValueError, OverflowError) as exc:
+            report.problems.append(f"subscriber {enrolment.subscriber_id}: {exc}")
+
+
+def _decide_for(
+    db: Database,
+    settings: Settings,
+    now: datetime,
+    report: DueReport,
+    enrolment: Enrolment,
+    sequences: dict[str, Sequence],
+    calendar: list[Meeting],
+    sending: bool,
+    today: date,
+) -> None:
+    sequence = sequences.get(enrolment.sequence)
+    if sequence is None:
+        report.problems.append(f"sequence {enrolment.sequence} is gone from content/onboarding/")
+        return
+    reason = stop_if_done(db, settings, enrolment, sequence, today)
+    if reason:
+        report.stopped.append(reason)
+        return
+    items = member_plan(db, settings, enrolment, sequence, calendar, today)
+    reader = db.execute(
+        "select status from subscribers where id = ?", [enrolment.subscriber_id]
+    ).fetchone()[0]
+    open_ = [p for p in items if p.decision is None and not p.skip and not p.merged_into]
+    stale = [p for p in open_ if p.at and p.expires and now > p.expires]
+    due = [p for p in open_ if p.at and p.at <= now and p not in stale]
+    away = _away_until(db, enrolment.subscriber_id, today)
+    with transaction(db):
+        for p in stale:
+            _record(
+                db,
+                enrolment,
+                p,
+                "skipped",
+                None,
+                f"stale: planned for {nl_date(p.at) if p.at else '?'}, "
+                f"its moment passed on {nl_date(p.expires) if p.expires else '?'}",
             )
-            continue
-        reason = stop_if_done(db, settings, enrolment, sequence, today)
-        if reason:
-            report.stopped.append(reason)
-            continue
-        items = member_plan(db, settings, enrolment, sequence, calendar, today)
-        reader = db.execute(
-            "select status from subscribers where id = ?", [enrolment.subscriber_id]
-        ).fetchone()[0]
-        open_ = [p for p in items if p.decision is None and not p.skip and not p.merged_into]
-        stale = [p for p in open_ if p.at and p.expires and now > p.expires]
-        due = [p for p in open_ if p.at and p.at <= now and p not in stale]
-        away = _away_until(db, enrolment.subscriber_id, today)
-        with transaction(db):
-            for p in stale:
+            report.skipped.append(p.key)
+            for key in p.merged:
                 _record(
                     db,
                     enrolment,
-                    p,
+                    _by_key(items, key),
                     "skipped",
                     None,
-                    f"stale: planned for {nl_date(p.at) if p.at else '?'}, "
-                    f"its moment passed on {nl_date(p.expires) if p.expires else '?'}",
+                    f"stale, like {p.key} it would have gone with",
                 )
-                report.skipped.append(p.key)
-                for key in p.merged:
-                    _record(
-                        db,
-                        enrolment,
-                        _by_key(items, key),
-                        "skipped",
-                        None,
-                        f"stale, like {p.key} it would have gone with",
-                    )
-            if not due or not sending or away is not None or reader != "active":
-                continue  # a paused reader's steps wait (until they are stale)
-            if _had_message_today(db, enrolment, today) or _still_going(db, enrolment):
-                continue  # at most one message a day, and one at a time: the rest waits
-            host, *later = due
-            # What fell behind (an outage, a late import) goes along in one message, never as
-            # a burst; a step whose day is today waits for tomorrow's message instead, and so
-            # does one about another meeting.
-            others = [
-                p
-                for p in later
-                if p.at and p.at.astimezone(clock.AMSTERDAM).date() < today and p.av == host.av
-            ]
-            mailing_id = mailing_id_for(enrolment.sequence, host.key)
-            ledger.create_mailing(
-                db,
-                mailing_id,
-                "onboarding",
-                host.step.text.subject,
-                _step_hash(host.step),
-                None,
+        if not due or not sending or away is not None or reader != "active":
+            return  # a paused reader's steps wait (until they are stale)
+        if _had_message_today(db, enrolment, today) or _still_going(db, enrolment):
+            return  # at most one message a day, and one at a time: the rest waits
+        host, *later = due
+        # What fell behind (an outage, a late import) goes along in one message, never as
+        # a burst; a step whose day is today waits for tomorrow's message instead, and so
+        # does one about another meeting.
+        others = [
+            p
+            for p in later
+            if p.at and p.at.astimezone(clock.AMSTERDAM).date() < today and p.av == host.av
+        ]
+        mailing_id = mailing_id_for(enrolment.sequence, host.key)
+        ledger.create_mailing(
+            db,
+            mailing_id,
+            "onboarding",
+            host.step.text.subject,
+            _step_hash(host.step),
+            None,
+        )
+        person = db.execute(
+            "select email from subscribers where id = ?", [enrolment.subscriber_id]
+        ).fetchone()
+        ledger.queue(
+            db,
+            [
+                {
+                    "mailing_id": mailing_id,
+                    "subscriber_id": enrolment.subscriber_id,
+                    "email": person[0],
+                    "variant": "onboarding",
+                    "status": "queued",
+                    "message_id": message_id(settings, mailing_id, enrolment.subscriber_id),
+                    "attempts": 0,
+                    "queued_at": clock.utc_iso(),
+                }
+            ],
+        )
+        _record(db, enrolment, host, "queued", mailing_id, host.why)
+        report.queued += 1
+        for p in [*(_by_key(items, k) for k in host.merged), *others]:
+            merged_reason = (
+                f"sent with {host.key}"
+                if p.merged_into
+                else f"fell due with {host.key} (planned "
+                f"{nl_date(p.at) if p.at else '?'}): one message"
             )
-            person = db.execute(
-                "select email from subscribers where id = ?", [enrolment.subscriber_id]
-            ).fetchone()
-            ledger.queue(
-                db,
-                [
-                    {
-                        "mailing_id": mailing_id,
-                        "subscriber_id": enrolment.subscriber_id,
-                        "email": person[0],
-                        "variant": "onboarding",
-                        "status": "queued",
-                        "message_id": message_id(settings, mailing_id, enrolment.subscriber_id),
-                        "attempts": 0,
-                        "queued_at": clock.utc_iso(),
-                    }
-                ],
-            )
-            _record(db, enrolment, host, "queued", mailing_id, host.why)
-            report.queued += 1
-            for p in [*(_by_key(items, k) for k in host.merged), *others]:
-                merged_reason = (
-                    f"sent with {host.key}"
-                    if p.merged_into
-                    else f"fell due with {host.key} (planned "
-                    f"{nl_date(p.at) if p.at else '?'}): one message"
+            _record(db, enrolment, p, "merged", mailing_id, merged_reason)
+            report.merged += 1
+            for key in p.merged if not p.merged_into else []:
+                _record(
+                    db,
+                    enrolment,
+                    _by_key(items, key),
+                    "merged",
+                    mailing_id,
+                    f"sent with {host.key}",
                 )
-                _record(db, enrolment, p, "merged", mailing_id, merged_reason)
-                report.merged += 1
-                for key in p.merged if not p.merged_into else []:
-                    _record(
-                        db,
-                        enrolment,
-                        _by_key(items, key),
-                        "merged",
-                        mailing_id,
-                        f"sent with {host.key}",
-                    )
 
 
 def _still_going(db: Database, enrolment: Enrolment) -> bool:

@@ -341,7 +341,21 @@ def check_issue(
     report = check_built(settings, build_issue(db, settings, month), run_tools=run_tools)
     from .onboarding import sample_messages  # late: onboarding imports the delivery engine
 
-    steps = sample_messages(db, settings)
+    try:
+        steps = sample_messages(db, settings)
+    except NewsletterError as exc:  # a broken sequence: the issue's report still comes
+        steps = {}
+        report.findings.append(
+            Finding(
+                "error",
+                "onboarding",
+                "onboarding",
+                str(exc),
+                "fix the sequence file",
+                part="message",
+            )
+        )
+        report.names.append("onboarding")
     if steps:  # the onboarding steps go out on their own, with Auto-Submitted
         extra = check_messages(
             steps,

@@ -190,7 +190,13 @@ def _erase_events(db: Database, settings: Settings, subject: Subject) -> int:
     cursor = db.execute(
         "delete from events where subject = ?", [f"subscriber:{subject.subscriber_id}"]
     )
-    return int(cursor.rowcount)
+    # Events about something else that name the person's address (a test copy sent to them).
+    named = db.execute(
+        "delete from events where detail is not null and json_valid(detail) "
+        "and json_extract(detail, '$.to') = ?",
+        [subject.email],
+    )
+    return int(cursor.rowcount) + int(named.rowcount)
 
 
 def _collect_events(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ def _onboarding_lines(db: Database, settings: Settings) -> list[str]:
 
     try:
         rows = onboarding.status_rows(db, settings, clock.now())
-    except NewsletterError as exc:
-        return [f"onboarding: {exc}"]
+    except (NewsletterError, ValueError, OverflowError) as exc:
+        return [f"onboarding: cannot say ({exc})"]
     active = [r for r in rows if r["status"] == "active"]
     due = [r for r in active if r["due_today"]]
     if not rows:

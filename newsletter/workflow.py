@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from . import audit, clock, ledger, preflight
+from . import audit, clock, ledger, preflight, privacy
 from .build import build_issue
 from .catalog import item_to_row, row_to_item
 from .config import Settings
@@ -714,6 +714,11 @@ def run_scheduled(
             continue
         try:
             rendered = rendered_for_send(db, settings, month, "tick")
+            # The same check as `issue send` (approval ran it on this very version; a tool
+            # or a template that changed since is caught here, before anyone gets it).
+            preflight.refuse_if_blocked(
+                preflight.check_rendered(settings, rendered, fail_fast=True)
+            )
             report: SendReport = send_issue(
                 db,
                 settings,
@@ -833,3 +838,35 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
     else:
         lines.append("next: no issue scheduled")
     return lines
+
+
+def _erase_frozen(db: Database, settings: Settings, subject: privacy.Subject) -> int:
+    """`forget`: a frozen (approved) version naming the person (a province block) goes. An
+    issue not sent yet is a draft again, to be approved anew without them; of a sent one only
+    the web version (which names nobody) is kept, for the archive."""
+    if not subject.email:
+        return 0
+    like = f"%{subject.email}%"
+    rows = list(
+        db.query(
+            "select distinct month from approved_variants where html like ? or text like ?",
+            [like, like],
+        )
+    )
+    for row in rows:
+        month = str(row["month"])
+        mailing = db.execute(
+            "select status from mailings where id = ?", [mailing_id_for(month)]
+        ).fetchone()
+        if mailing is None:
+            revoke(db, month, "forget", "a person named in it was forgotten")
+        else:
+            db.execute(
+                "delete from approved_variants where month = ? and variant != ? "
+                "and (html like ? or text like ?)",
+                [month, WEB, like, like],
+            )
+    return len(rows)
+
+
+privacy.register("approved versions", _erase_frozen)

@@ -344,7 +344,7 @@ def test_preview_renders_one_step_for_one_member(run, loaded, instance) -> None:
     result = run("onboarding", "preview", "kennismaking", "--for", "hans.deboer@ut.example")
     assert result.exit_code == 0, result.output
     assert "Subject: " in result.output
-    html = (instance / "build" / "onboarding" / "kennismaking-hans.deboer.html").read_text()
+    html = (instance / "build" / "onboarding" / "preview-kennismaking.html").read_text()
     assert "Marieke Verhoef" in html  # [onboarding] secretary
     bad = run("onboarding", "preview", "nope", "--for", "hans.deboer@ut.example")
     assert bad.exit_code == 2 and "there is no step 'nope'" in bad.output
@@ -543,3 +543,11 @@ def test_the_readme_shows_the_plan_as_it_is(run, loaded) -> None:
     shown = readme.split("$ newsletter onboarding plan --joined 2026-10-20\n", 1)[1]
     shown = shown.split("```", 1)[0]
     assert run("onboarding", "plan", "--joined", "2026-10-20").output == shown
+
+
+def test_dates_outside_any_term_are_refused(run, loaded) -> None:
+    far = run("onboarding", "enroll", "zoe.mulder@nb.example", "--start", "9999-12-31")
+    assert far.exit_code == 2 and "is not a day of a Statenperiode" in far.output
+    assert loaded.table("onboarding_enrolments").count == 0
+    backwards = run("onboarding", "plan", "--joined", "2026-10-20", "--until", "2026-01-01")
+    assert backwards.exit_code == 2 and "--until is before --joined" in backwards.output

@@ -877,3 +877,27 @@ def test_a_feed_is_due_an_interval_after_the_tick_that_fetched_it(settings, load
     clock.set_now("2026-12-01T09:30")
     [content] = [j.line for j in run_tick(db, slow, clock.now()).jobs if j.name == "content"]
     assert content.endswith("feeds: ipo-nieuws ok"), content
+
+
+def test_forget_removes_a_person_from_a_frozen_version_and_the_log(
+    settings, loaded, approved, run
+) -> None:
+    """Hans de Boer is in the Utrecht province block of the approved December issue."""
+    from newsletter import workflow
+
+    like = "%hans.deboer@ut.example%"
+    frozen = "select count(*) from approved_variants where html like ? or text like ?"
+    assert loaded.execute(frozen, [like, like]).fetchone()[0] > 0
+    staff = "henk.willems@ipo.example"  # a colleague on the list, who later leaves
+    copy = run("issue", "test", "2026-12", "--to", staff, "--by", "Sanne de Vries")
+    assert copy.exit_code == 0, copy.output
+    named = "select count(*) from events where json_extract(detail, '$.to') = ?"
+    assert loaded.execute(named, [staff]).fetchone()[0] == 1
+    assert run("subscribers", "forget", staff, "--yes").exit_code == 0
+    assert loaded.execute(named, [staff]).fetchone()[0] == 0  # the log no longer names them
+    gone = run("subscribers", "forget", "hans.deboer@ut.example", "--yes")
+    assert gone.exit_code == 0, gone.output
+    assert loaded.execute(frozen, [like, like]).fetchone()[0] == 0
+    # Not sent yet: a draft again, to be approved anew without him.
+    assert workflow.state_of(loaded, "2026-12") == "draft"
+    assert "forgotten" in run("status").stdout
