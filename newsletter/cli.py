@@ -739,9 +739,7 @@ def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
     built = build_issue(store.open_store(settings), settings, month)
     paths = preflight.write_previews(settings, built.rendered, screenshot)
     for path in paths:
-        click.echo(
-            path.relative_to(settings.project) if path.is_relative_to(settings.project) else path
-        )
+        click.echo(settings.shown(path))
 
 
 @issue.command("pause")

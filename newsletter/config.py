@@ -126,6 +126,12 @@ class Settings:
     onboarding: Onboarding = field(default_factory=Onboarding)
     workflow: Workflow = field(default_factory=Workflow)
 
+    def shown(self, path: Path) -> str:
+        """A path as messages show it: inside the instance folder relative to it."""
+        return (
+            str(path.relative_to(self.project)) if path.is_relative_to(self.project) else str(path)
+        )
+
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]

@@ -104,18 +104,10 @@ def issue_files(settings: Settings) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if MONTH.match(p.stem)) if folder.is_dir() else []
 
 
-def _relative(settings: Settings, path: Path) -> str:
-    return (
-        str(path.relative_to(settings.project))
-        if path.is_relative_to(settings.project)
-        else str(path)
-    )
-
-
 def read_issue_file(settings: Settings, month: str) -> IssueFile:
     """Parse and validate an issue file; every problem names the file and the field."""
     path = issue_path(settings, month)
-    where = _relative(settings, path)
+    where = settings.shown(path)
     if not path.is_file():
         raise ContentError(f"{where}: no such issue; create it with 'newsletter issue new {month}'")
     try:
@@ -255,8 +247,7 @@ def create_issue(
     path = issue_path(settings, month)
     if path.exists() and not force:
         raise ContentError(
-            f"{_relative(settings, path)} already exists; edit it, or pass --force "
-            "to start it again"
+            f"{settings.shown(path)} already exists; edit it, or pass --force to start it again"
         )
     day = day or first_working_day(month)
     chosen = select_items(db, settings, month, day)
@@ -271,7 +262,7 @@ def load_issue(db: Database, settings: Settings, month: str) -> Issue:
     """The issue file with every item resolved from the store, or a ContentError."""
     draft = read_issue_file(settings, month)
     items = get_items(db, draft.item_ids)
-    where = _relative(settings, draft.path)
+    where = settings.shown(draft.path)
     for key, ids in draft.sections.items():
         for item_id in ids:
             if item_id not in items:

@@ -568,6 +568,54 @@ def _insert_enrolment(
     )
 
 
+def _restart(
+    db: Database,
+    enrolment: Enrolment,
+    start: date,
+    actor: str,
+    changes: dict[str, Any],
+    **detail: Any,
+) -> None:
+    """An enrolment active again from a new start (a manual re-enrol or a re-appointment);
+    the steps decided before stay decided, so nothing they had comes again."""
+    db.table("onboarding_enrolments").update(
+        enrolment.id,
+        {
+            "starts_on": start.isoformat(),
+            "status": "active",
+            "stopped_reason": None,
+            "updated_at": clock.utc_iso(),
+            **changes,
+        },
+    )
+    audit.record(
+        db,
+        actor,
+        "onboarding-enrol",
+        f"subscriber:{enrolment.subscriber_id}",
+        sequence=enrolment.sequence,
+        start=start.isoformat(),
+        **detail,
+    )
+
+
+def _trial(
+    db: Database, subscriber_id: int, province: str | None, sequence: str, start: date
+) -> Enrolment:
+    """An enrolment that is not stored: to render a step for someone (preview, preflight)."""
+    return Enrolment(
+        0,
+        subscriber_id,
+        sequence,
+        start,
+        "preview",
+        None,
+        _choose_buddy(db, subscriber_id, province, start),
+        "preview",
+        "",
+    )
+
+
 def enrol(
     db: Database,
     settings: Settings,
@@ -604,24 +652,7 @@ def enrol(
         if existing is not None:
             if existing.status == "active" and existing.starts_on == start:
                 return existing, False
-            db.table("onboarding_enrolments").update(
-                existing.id,
-                {
-                    "starts_on": start.isoformat(),
-                    "status": "active",
-                    "stopped_reason": None,
-                    "updated_at": clock.utc_iso(),
-                },
-            )
-            audit.record(
-                db,
-                actor,
-                "onboarding-enrol",
-                f"subscriber:{subscriber_id}",
-                sequence=sequence.name,
-                start=start.isoformat(),
-                again=True,
-            )
+            _restart(db, existing, start, actor, {}, again=True)
         else:
             _insert_enrolment(
                 db, sequence.name, subscriber_id, province, start, "manual", None, actor
@@ -705,23 +736,12 @@ def enrol_new_members(
                 else:
                     # Re-appointed: the programme goes on from the new start; steps already
                     # decided stay decided, so nothing they had comes again.
-                    db.table("onboarding_enrolments").update(
-                        existing.id,
-                        {
-                            "starts_on": start.isoformat(),
-                            "mandate_id": row["mandate_id"],
-                            "status": "active",
-                            "stopped_reason": None,
-                            "updated_at": clock.utc_iso(),
-                        },
-                    )
-                    audit.record(
+                    _restart(
                         db,
+                        existing,
+                        start,
                         "onboarding",
-                        "onboarding-enrol",
-                        f"subscriber:{row['subscriber_id']}",
-                        sequence=sequence.name,
-                        start=start.isoformat(),
+                        {"mandate_id": row["mandate_id"]},
                         reappointed=True,
                     )
                     count += 1
@@ -1170,7 +1190,7 @@ class OnboardingMessages:
         if not parts:
             raise NewsletterError(f"{mailing_id}: the step is no longer in {sequence.path.name}")
         raw = build_message(
-            self.db, self.settings, enrolment, parts, str(row["message_id"]), person
+            self.db, self.settings, enrolment, parts, str(row["message_id"]), person, self.calendar
         )
         # Tick is the sender here, so the fast preflight checks run on every step message:
         # one with an error (an http: link, a missing alt ...) is not sent, and says why.
@@ -1311,11 +1331,14 @@ class RenderedStep:
 
 
 def render_step(
-    db: Database, settings: Settings, enrolment: Enrolment, parts: list[Planned]
+    db: Database,
+    settings: Settings,
+    enrolment: Enrolment,
+    parts: list[Planned],
+    calendar: list[Meeting],
 ) -> RenderedStep:
     """One message: the first part's step, with any merged steps after it."""
     host = parts[0]
-    calendar = load_calendar(db)
     now = clock.now()
     limit = term_end_for(settings, enrolment.starts_on)
     upcoming = [m for m in calendar if m.is_av and m.item.starts_at and m.item.starts_at > now]
@@ -1385,8 +1408,9 @@ def build_message(
     parts: list[Planned],
     msg_id: str,
     person: dict[str, object],
+    calendar: list[Meeting],
 ) -> bytes:
-    rendered = render_step(db, settings, enrolment, parts)
+    rendered = render_step(db, settings, enrolment, parts, calendar)
     skeleton = make_skeleton(
         settings,
         rendered.subject,
@@ -1421,20 +1445,13 @@ def preview(
     ).fetchone()
     if row is None:
         raise NewsletterError(f"{email}: not a subscriber; preview for someone in the list")
-    enrolment = _find(db, row[0], sequence.name) or Enrolment(
-        0,
-        row[0],
-        sequence.name,
-        clock.now().astimezone(clock.AMSTERDAM).date(),
-        "preview",
-        None,
-        _choose_buddy(db, row[0], row[1], clock.today()),
-        "preview",
-        "",
+    enrolment = _find(db, row[0], sequence.name) or _trial(
+        db, row[0], row[1], sequence.name, clock.today()
     )
     base, _, _meeting = step_id.partition("@")
     sequence.step(base)  # an unknown step is named with the known ones
-    items = member_plan(db, settings, enrolment, sequence, load_calendar(db), clock.today())
+    calendar = load_calendar(db)
+    items = member_plan(db, settings, enrolment, sequence, calendar, clock.today())
     chosen = [p for p in items if p.key == step_id] or [p for p in items if p.step.id == base]
     if not chosen:
         raise NewsletterError(
@@ -1442,7 +1459,7 @@ def preview(
         )
     host = chosen[0]
     parts = [host, *(_by_key(items, k) for k in host.merged)]
-    return render_step(db, settings, enrolment, parts), host
+    return render_step(db, settings, enrolment, parts, calendar), host
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1465,17 +1482,7 @@ def sample_messages(db: Database, settings: Settings) -> dict[str, bytes]:
     calendar = load_calendar(db)
     out: dict[str, bytes] = {}
     for sequence in load_sequences(settings):
-        enrolment = Enrolment(
-            0,
-            subscriber_id,
-            sequence.name,
-            today,
-            "preview",
-            None,
-            _choose_buddy(db, subscriber_id, province, today),
-            "preview",
-            "",
-        )
+        enrolment = _trial(db, subscriber_id, province, sequence.name, today)
         items = plan(settings, sequence, today, calendar)
         by_step: dict[str, Planned] = {}
         for p in items:
@@ -1499,6 +1506,7 @@ def sample_messages(db: Database, settings: Settings) -> dict[str, bytes]:
                 parts,
                 message_id(settings, mailing_id, subscriber_id),
                 person,
+                calendar,
             )
     return out
 

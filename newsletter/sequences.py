@@ -368,7 +368,7 @@ def load_sequence(settings: Settings, name: str) -> Sequence:
 def _load_sequence(settings: Settings, name: str) -> Sequence:
     folder = onboarding_dir(settings)
     path = folder / f"{name}.yaml"
-    shown = _shown(settings, path)
+    shown = settings.shown(path)
     if not path.is_file():
         names = ", ".join(sequence_names(settings)) or "none yet"
         raise SequenceError(
@@ -441,14 +441,6 @@ def _catch_up_list(value: object, fail: Any) -> list[Any]:
     return value
 
 
-def _shown(settings: Settings, path: Path) -> str:
-    return (
-        str(path.relative_to(settings.project))
-        if path.is_relative_to(settings.project)
-        else str(path)
-    )
-
-
 def _unknown_keys(data: dict[str, Any], allowed: set[str], fail: Any) -> None:
     unknown = sorted(set(map(str, data)) - allowed)
     if unknown:
@@ -492,7 +484,7 @@ def _step(
     path = (folder / file).resolve()
     if not path.is_relative_to(folder.resolve()):
         raise fail(f"file: '{file}' is outside content/onboarding/; keep step files in there")
-    text = load_step_text(path, _shown(settings, folder / file), fail)
+    text = load_step_text(path, settings.shown(folder / file), fail)
     return Step(
         id=step_id,
         number=number,

@@ -282,11 +282,7 @@ def review(db: Database, settings: Settings, month: str, by: str) -> str:
 
 
 def _shown(settings: Settings, month: str) -> str:
-    folder = settings.build_dir / "issues" / month
-    shown = (
-        folder.relative_to(settings.project) if folder.is_relative_to(settings.project) else folder
-    )
-    return f"{shown}/"
+    return f"{settings.shown(settings.build_dir / 'issues' / month)}/"
 
 
 def approve(db: Database, settings: Settings, month: str, by: str) -> str:
