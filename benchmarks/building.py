@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from newsletter import store
-from newsletter.messages import Recipient, make_skeleton
-from newsletter.render import environment, render_variant
+from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.render.issue import environment, render_variant
 from tests.golden import render_demo
 
 ROUNDS = 7

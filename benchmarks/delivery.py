@@ -36,8 +36,8 @@ def free_port() -> int:
 def make_instance(folder: Path, recipients: int) -> Path:
     """The demo instance with `recipients` synthetic active subscribers and a built issue."""
     from newsletter import clock
-    from newsletter.build import build_issue
     from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo, write_demo_issue
+    from newsletter.issues.build import build_issue
 
     clock.set_now(DEMO_NOW)
     copy_instance(demo_source(), folder, fresh=False)
@@ -124,12 +124,12 @@ def run_child(
     from dataclasses import replace
 
     from newsletter import clock, store
-    from newsletter.build import build_issue
     from newsletter.config import load_settings
-    from newsletter.delivery import SendOptions
-    from newsletter.dkim import signer_for
-    from newsletter.outgoing import IssueMessages, queue_issue, send_issue
-    from newsletter.transports import transport_factory
+    from newsletter.issues.build import build_issue
+    from newsletter.mail.dkim import signer_for
+    from newsletter.outbound.delivery import SendOptions
+    from newsletter.outbound.send import IssueMessages, queue_issue, send_issue
+    from newsletter.outbound.transports import transport_factory
 
     clock.set_now("2026-12-01T09:00:00+01:00")
     settings = load_settings(instance)

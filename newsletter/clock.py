@@ -6,7 +6,7 @@ import os
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigError
+from newsletter.errors import ConfigError
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 

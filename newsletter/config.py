@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, HeaderError
-from .headers import check_address, check_header_value, parse_sender
+from newsletter.errors import ConfigError, HeaderError
+from newsletter.headers import check_address, check_header_value, parse_sender
 
 CONFIG_NAME = "newsletter.toml"
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"

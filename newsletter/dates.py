@@ -8,7 +8,7 @@ from functools import lru_cache
 import holidays
 from babel.dates import format_date
 
-from .clock import AMSTERDAM
+from newsletter.clock import AMSTERDAM
 
 
 def _as_date(value: date | datetime | str) -> date:

@@ -10,18 +10,20 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import clock, ledger, store, workflow
-from .build import build_issue
-from .catalog import sync_content
-from .config import CONFIG_NAME, Settings, load_settings
-from .content import Item
-from .delivery import SendOptions, SendReport
-from .errors import NewsletterError
-from .issues import INTRO_PLACEHOLDER, create_issue
-from .outgoing import mailing_id_for, send_issue
-from .subscribers import import_subscribers
-from .tokens import UNSUBSCRIBE, make_token
-from .transports import describe_transport, transport_factory
+from newsletter import clock, store
+from newsletter.config import CONFIG_NAME, Settings, load_settings
+from newsletter.content.items import Item
+from newsletter.editorial import workflow
+from newsletter.errors import NewsletterError
+from newsletter.issues.build import build_issue
+from newsletter.issues.files import INTRO_PLACEHOLDER, create_issue
+from newsletter.outbound import ledger
+from newsletter.outbound.delivery import SendOptions, SendReport
+from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.transports import describe_transport, transport_factory
+from newsletter.people.subscribers import import_subscribers
+from newsletter.sources.catalog import sync_content
+from newsletter.tokens import UNSUBSCRIBE, make_token
 
 DEMO_MONTH = "2026-12"
 # The demo tells the same story whatever the date: it is the morning of 1 December 2026.
@@ -170,8 +172,8 @@ def run_demo(
 def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list[str]:
     """What comes back after the send: the repository's mailbox-demo/ messages, filled in from
     the deliveries they are about (X-Demo-Delivery), put in mailbox/new/, fetched, processed."""
-    from .mailbox import maildir_folder
-    from .tick import run_tick
+    from newsletter.inbound.mailbox import maildir_folder
+    from newsletter.tick import run_tick
 
     target = maildir_folder(settings, settings.inbox.source) / "new"
     target.mkdir(parents=True, exist_ok=True)
@@ -209,13 +211,13 @@ def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> l
     """At 09.05 the next tick sends the onboarding steps that are due: the welcome for the new
     substitute AV member in Noord-Brabant; the Utrecht member, imported six weeks after
     appointment, has the steps whose moment passed skipped (never sent stale)."""
-    from .tick import run_tick
+    from newsletter.tick import run_tick
 
     later = clock.now() + timedelta(minutes=35)
     clock.set_now(later)
     report = run_tick(db, settings, later)
     summary.problems += [f"tick {job.name}: {job.line}" for job in report.jobs if job.failed]
-    from .onboarding import status_rows
+    from newsletter.onboarding.programme import status_rows
 
     rows = status_rows(db, settings, later)
     done = sum(r["done"] for r in rows)

@@ -10,7 +10,7 @@ import re
 from email.header import Header, decode_header
 from email.utils import formataddr, parseaddr
 
-from .errors import HeaderError
+from newsletter.errors import HeaderError
 
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)

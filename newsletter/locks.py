@@ -11,8 +11,8 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .config import Settings
-from .errors import Busy
+from newsletter.config import Settings
+from newsletter.errors import Busy
 
 
 @contextmanager

@@ -14,23 +14,18 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from . import (
-    audit,
-    conversations,  # noqa: F401  (registers with processing: questions thread)
-    ledger,
-    locks,
-    mailbox,
-    onboarding,
-    processing,
-    store,
-    workflow,
-)
-from .catalog import SyncReport, due_feeds, sync_feeds, sync_files
-from .config import Settings
-from .delivery import SendOptions
-from .errors import Busy, NewsletterError
-from .outgoing import send_issue
-from .transports import transport_factory
+from newsletter import locks, store
+from newsletter.config import Settings
+from newsletter.editorial import workflow
+from newsletter.errors import Busy, NewsletterError
+from newsletter.inbound import mailbox, processing
+from newsletter.onboarding import programme as onboarding
+from newsletter.outbound import ledger
+from newsletter.outbound.delivery import SendOptions
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import transport_factory
+from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
+from newsletter.store import audit
 
 
 @dataclass

@@ -9,7 +9,7 @@ import re
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
-from .config import Settings, require_secret
+from newsletter.config import Settings, require_secret
 
 UNSUBSCRIBE = "afmelden"
 PREFERENCES = "voorkeuren"

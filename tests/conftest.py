@@ -9,9 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
-from newsletter import clock, store, workflow
-from newsletter.catalog import sync_content
-from newsletter.cli import cli
+from newsletter import clock, store
+from newsletter.cli.main import cli
 from newsletter.config import Settings, load_settings
 from newsletter.demo import (
     DEMO_NOW,
@@ -21,7 +20,9 @@ from newsletter.demo import (
     load_demo,
     write_demo_issue,
 )
-from newsletter.subscribers import import_subscribers
+from newsletter.editorial import workflow
+from newsletter.people.subscribers import import_subscribers
+from newsletter.sources.catalog import sync_content
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

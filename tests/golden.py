@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from newsletter import clock
-from newsletter.build import build_issue
 from newsletter.demo import (
     DEMO_MONTH,
     DEMO_NOW,
@@ -21,7 +20,8 @@ from newsletter.demo import (
     load_demo,
     write_demo_issue,
 )
-from newsletter.render import RenderedIssue
+from newsletter.issues.build import build_issue
+from newsletter.render.issue import RenderedIssue
 
 GOLDEN = Path(__file__).parent / "golden" / DEMO_MONTH
 # One province variant, the variant without a province, and the web version.

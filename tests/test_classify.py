@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsletter.classify import Finding, Verdict, classify, split_mbox
-from newsletter.cli import cli
+from newsletter.cli.main import cli
+from newsletter.inbound.classify import Finding, Verdict, classify, split_mbox
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bounces"
 BOUNCE_KINDS = {"bounce", "complaint"}

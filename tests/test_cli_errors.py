@@ -15,8 +15,8 @@ import pytest
 
 from newsletter.demo import DEMO_INTRO
 from newsletter.errors import ConfigError, ContentError
-from newsletter.issues import INTRO_PLACEHOLDER
-from newsletter.sources.files import NOT_ITEMS  # the folders of content/ that hold no items
+from newsletter.issues.files import INTRO_PLACEHOLDER
+from newsletter.sources.files import NOT_ITEMS
 
 FEED_ITEMS = 3  # the demo feed's items, synced along with the files
 

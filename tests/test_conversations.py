@@ -17,9 +17,9 @@ from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.config import Settings, load_settings
-from newsletter.conversations import Added, add_inbound
-from newsletter.mailbox import fetch_inbox
-from newsletter.transports.base import safe_filename
+from newsletter.inbound.conversations import Added, add_inbound
+from newsletter.inbound.mailbox import fetch_inbox
+from newsletter.outbound.transports.base import safe_filename
 
 from .conftest import Runner
 
@@ -542,8 +542,8 @@ def test_a_question_fetched_from_the_mailbox_becomes_a_conversation(settings, db
 def test_a_question_whose_conversation_failed_once_is_threaded_on_the_next_fetch(
     settings, db, instance, run, monkeypatch
 ):
-    from newsletter import conversations
     from newsletter.errors import NewsletterError
+    from newsletter.inbound import conversations
 
     new = instance / "mailbox" / "new"
     new.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ from email import policy
 import pytest
 
 from newsletter import clock
-from newsletter.build import build_issue
-from newsletter.delivery import SendOptions
 from newsletter.errors import NewsletterError, TransportError
-from newsletter.outgoing import send_issue
-from newsletter.transports import Envelope, MemoryTransport
+from newsletter.issues.build import build_issue
+from newsletter.outbound.delivery import SendOptions
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import Envelope, MemoryTransport
 
 
 class Crash(BaseException):
@@ -188,7 +188,7 @@ def test_markers_written_in_content_never_become_anyones_fields(settings, loaded
         "&e=@@email@@) en @@foo@@\n",
         encoding="utf-8",
     )
-    from newsletter.catalog import sync_content
+    from newsletter.sources.catalog import sync_content
 
     sync_content(loaded, settings)
     outbox = MemoryTransport()
@@ -224,8 +224,8 @@ def test_a_message_that_cannot_be_built_fails_that_person_only(settings, loaded,
 
 
 def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
-    from newsletter import ledger
-    from newsletter.outgoing import queue_issue
+    from newsletter.outbound import ledger
+    from newsletter.outbound.send import queue_issue
 
     mailing = queue_issue(loaded, settings, rendered)
     rows = list(ledger.pending(loaded, mailing, include_in_doubt=True))[:3]

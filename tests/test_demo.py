@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from newsletter import store
-from newsletter.cli import cli
+from newsletter.cli.main import cli
 from tests.test_smtp import Sink, free_port
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 import dkim
 import pytest
 
-from newsletter import clock, ledger, store
-from newsletter.build import build_issue
-from newsletter.delivery import RateLimit, SendOptions, mailing_lock
+from newsletter import clock, store
 from newsletter.errors import Busy
-from newsletter.outgoing import queue_issue, send_issue
+from newsletter.issues.build import build_issue
+from newsletter.outbound import ledger
+from newsletter.outbound.delivery import RateLimit, SendOptions, mailing_lock
+from newsletter.outbound.send import queue_issue, send_issue
+from newsletter.outbound.transports import transport_factory
 from newsletter.tokens import bounce_address, read_bounce_address
-from newsletter.transports import transport_factory
 from tests.conftest import approve_issue
 from tests.faultsmtp import Server
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from newsletter.catalog import SyncReport, sync_content, sync_feeds
 from newsletter.config import Feed, Settings
+from newsletter.sources.catalog import SyncReport, sync_content, sync_feeds
 from newsletter.sources.feeds import FeedResult, read_feed
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"

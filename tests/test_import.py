@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.imports import import_list, read_import
-from newsletter.privacy import forget
-from newsletter.subscribers import current_holders
+from newsletter.people.imports import import_list, read_import
+from newsletter.people.privacy import forget
+from newsletter.people.subscribers import current_holders
 
 HEADER = "Voornaam;Tussenvoegsel;Achternaam;Aanhef;E-mail;Provincie;Rol;Ingangsdatum\n"
 ANOUK = "Anouk;;Verbeek;mevrouw;anouk.verbeek@gld.example;GLD;statenlid;2023-03-30"
@@ -569,7 +569,7 @@ def statuses_id(db, email: str) -> int:
 
 
 def test_addresses_are_stored_in_the_ascii_form_every_header_can_carry(settings, db, tmp_path):
-    from newsletter.subscribers import import_subscribers
+    from newsletter.people.subscribers import import_subscribers
 
     path = tmp_path / "idn.csv"
     path.write_text(

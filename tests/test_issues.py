@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import frontmatter
 
-from newsletter.build import build_issue
-from newsletter.issues import create_issue, read_issue_file
+from newsletter.issues.build import build_issue
+from newsletter.issues.files import create_issue, read_issue_file
 
 
 def proposed(path) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Inbox, Settings, load_settings
 from newsletter.errors import ConfigError
-from newsletter.mailbox import PASSWORD_ENV, fetch_inbox, purge_raw, raw_message
+from newsletter.inbound.mailbox import PASSWORD_ENV, fetch_inbox, purge_raw, raw_message
 
 from .conftest import Runner
 

@@ -10,8 +10,8 @@ import pytest
 
 from newsletter.errors import HeaderError
 from newsletter.headers import check_header_value, encode_header, format_address
-from newsletter.messages import Recipient, make_skeleton, message_id
-from newsletter.render import Variant
+from newsletter.mail.messages import Recipient, make_skeleton, message_id
+from newsletter.render.issue import Variant
 
 
 def variant() -> Variant:

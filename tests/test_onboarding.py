@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from newsletter import clock, onboarding, store
-from newsletter.catalog import sync_content
+from newsletter import clock, store
 from newsletter.config import load_settings
 from newsletter.dates import is_working_day
-from newsletter.preferences import unsubscribe
-from newsletter.sequences import SequenceError, load_sequence
-from newsletter.subscribers import import_subscribers
-from newsletter.transports import transport_factory
-from newsletter.transports.memory import MemoryTransport
+from newsletter.onboarding import programme as onboarding
+from newsletter.onboarding.sequences import SequenceError, load_sequence
+from newsletter.outbound.transports import transport_factory
+from newsletter.outbound.transports.memory import MemoryTransport
+from newsletter.people.preferences import unsubscribe
+from newsletter.people.subscribers import import_subscribers
+from newsletter.sources.catalog import sync_content
 
 AV_TEMPLATE = """\
 ---

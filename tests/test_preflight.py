@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import preflight
-from newsletter import preflight_tools as tools
 from newsletter.config import Settings
-from newsletter.messages import Recipient, make_skeleton
-from newsletter.render import Variant
+from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.preflight import runner as preflight
+from newsletter.preflight import tools
+from newsletter.render.issue import Variant
 
 IN_CI = os.environ.get("CI") == "true"
 WORDS = " ".join(["De Algemene Vergadering besluit over het regionaal openbaar vervoer."] * 8)
@@ -536,8 +536,9 @@ def test_a_faulty_onboarding_step_is_found_and_tick_does_not_send_it(
 ) -> None:
     from datetime import datetime
 
-    from newsletter import clock, onboarding
-    from newsletter.transports.memory import MemoryTransport
+    from newsletter import clock
+    from newsletter.onboarding import programme as onboarding
+    from newsletter.outbound.transports.memory import MemoryTransport
 
     step = instance / "content" / "onboarding" / "av-lid" / "01-welkom.md"
     step.write_text(
@@ -604,7 +605,7 @@ def test_an_image_in_a_template_passes_the_nu_checker(settings, tmp_path) -> Non
     """premailer used to turn MJML's img { height: auto } into height="auto" (invalid)."""
     import mjml
 
-    from newsletter.render import inline_css
+    from newsletter.render.issue import inline_css
 
     source = (
         '<mjml lang="nl"><mj-head><mj-title>Kaart</mj-title></mj-head>'

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsletter import privacy, store
-from newsletter.build import build_issue
-from newsletter.cli import cli
+from newsletter import store
+from newsletter.cli.main import cli
 from newsletter.errors import TransportError
-from newsletter.outgoing import send_issue
-from newsletter.transports import MemoryTransport
-from newsletter.transports.base import Envelope
-from newsletter.transports.outbox import OutboxTransport
+from newsletter.issues.build import build_issue
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import MemoryTransport
+from newsletter.outbound.transports.base import Envelope
+from newsletter.outbound.transports.outbox import OutboxTransport
+from newsletter.people import privacy
 
 # Two fictional Drenthe AV members from subscribers/demo/drenthe.csv.
 LOTTE, LOTTE_NAME = "lotte.claessens@dr.example", "Lotte Claessens"
@@ -430,8 +431,8 @@ def typed(run, text: str, *args: str):
 def test_forget_removes_the_persons_audit_trail_and_records_only_that_someone_was_forgotten(
     settings, loaded, run
 ) -> None:
-    from newsletter import audit
-    from newsletter.preferences import unsubscribe
+    from newsletter.people.preferences import unsubscribe
+    from newsletter.store import audit
 
     kees = next(loaded.query("select id from subscribers where email = 'kees.sanders@gld.example'"))
     unsubscribe(loaded, kees["id"], "web", "one-click")

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from newsletter import clock, ledger, store, tokens
+from newsletter import clock, store, tokens
 from newsletter.config import Settings, load_settings
 from newsletter.demo import run_demo
-from newsletter.messages import message_id
-from newsletter.processing import process_inbox, return_date
-from newsletter.subscribers import import_subscribers
+from newsletter.inbound.processing import process_inbox, return_date
+from newsletter.mail.messages import message_id
+from newsletter.outbound import ledger
+from newsletter.people.subscribers import import_subscribers
 
 from .conftest import Runner, write_people
 
@@ -517,7 +518,7 @@ def test_the_report_names_the_messages_for_staff(
         mail("Kees <kees@gld.example>", "Vraag over de AV", "Wanneer is de AV?"),
         mail(f"Lid <{people[1]}>", "Afmelden", "Graag afmelden.", number=2),
     )
-    from newsletter.mailbox import fetch_inbox
+    from newsletter.inbound.mailbox import fetch_inbox
 
     fetch_inbox(db, settings, clock.now())
     report = process_inbox(db, settings)
@@ -566,8 +567,8 @@ def test_a_registered_hook_gets_each_message_for_staff_once(
     people: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from newsletter import processing
-    from newsletter.mailbox import fetch_inbox
+    from newsletter.inbound import processing
+    from newsletter.inbound.mailbox import fetch_inbox
 
     seen: list[int] = []
     monkeypatch.setattr(processing, "MESSAGE_HOOKS", [])
@@ -591,7 +592,7 @@ def test_a_message_processing_fails_on_is_quarantined_and_the_rest_go_on(
     people: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from newsletter import processing
+    from newsletter.inbound import processing
 
     def broken(*args: object) -> dict:
         raise RuntimeError("kapot")

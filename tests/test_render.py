@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import build_issue
 from newsletter.dates import nl_date, nl_time, nl_when
-from newsletter.render import MARKERS, inline_css, marker
+from newsletter.issues.build import build_issue
+from newsletter.render.issue import MARKERS, inline_css, marker
 from tests.golden import GOLDEN, render_demo, rendered_files
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.build import build_issue
 from newsletter.errors import ContentError
-from newsletter.outgoing import send_issue
-from newsletter.segments import parse_segment, recipients
-from newsletter.transports import MemoryTransport
+from newsletter.issues.build import build_issue
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import MemoryTransport
+from newsletter.people.segments import parse_segment, recipients
 
 
 def emails(db, segment_text, settings, on="2026-12-01"):

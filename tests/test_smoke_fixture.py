@@ -1,6 +1,6 @@
 from datetime import date
 
-from newsletter.segments import parse_segment, recipients
+from newsletter.people.segments import parse_segment, recipients
 
 
 def test_demo_lists_hold_every_statenlid_and_the_other_roles(loaded, settings):

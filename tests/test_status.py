@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from newsletter.build import build_issue
-from newsletter.outgoing import send_issue
-from newsletter.transports import MemoryTransport
-from newsletter.workflow import default_actor
+from newsletter.editorial.workflow import default_actor
+from newsletter.issues.build import build_issue
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import MemoryTransport
 
 
 def test_status_says_when_tick_never_ran_and_then_how_it_went(settings, loaded, run) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import fcntl
 
-from newsletter.build import build_issue
-from newsletter.outgoing import send_issue
-from newsletter.transports import MemoryTransport
+from newsletter.issues.build import build_issue
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import MemoryTransport
 
 
 def write_mail(instance, name: str, body: bytes) -> None:

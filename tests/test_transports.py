@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import ConfigError, TransportError
-from newsletter.transports import Envelope, MemoryTransport, Transport, make_transport
+from newsletter.outbound.transports import Envelope, MemoryTransport, Transport, make_transport
 from tests.test_smtp import Sink, free_port
 
 MESSAGE = (

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import audit, store
-from newsletter.build import build_issue
+from newsletter import store
 from newsletter.config import load_settings
-from newsletter.outgoing import send_issue
+from newsletter.issues.build import build_issue
+from newsletter.outbound.send import send_issue
+from newsletter.outbound.transports import MemoryTransport
+from newsletter.store import audit
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
-from newsletter.transports import MemoryTransport
-from newsletter.web import create_app
+from newsletter.web.public import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 

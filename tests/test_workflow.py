@@ -15,10 +15,10 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from newsletter import clock, store
-from newsletter.render import MARKER
+from newsletter.editorial.workflow import default_actor
+from newsletter.render.issue import MARKER
 from newsletter.tick import run_tick, tick_lock
-from newsletter.web import create_app
-from newsletter.workflow import default_actor
+from newsletter.web.public import create_app
 from tests.conftest import approve_issue
 
 REPO = Path(__file__).parent.parent
@@ -454,9 +454,9 @@ def test_the_archive_shows_the_approved_version_not_a_later_build(
 
 def begin_send_with_one_deferred(settings, loaded) -> None:
     """The approved December issue sent, one reader's copy deferred: a send under way."""
-    from newsletter import workflow
-    from newsletter.outgoing import send_issue
-    from newsletter.transports import MemoryTransport
+    from newsletter.editorial import workflow
+    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.transports import MemoryTransport
 
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
     rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
@@ -466,7 +466,7 @@ def begin_send_with_one_deferred(settings, loaded) -> None:
 def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
     settings, loaded, approved, run
 ) -> None:
-    from newsletter import workflow
+    from newsletter.editorial import workflow
 
     begin_send_with_one_deferred(settings, loaded)
     # Begun: the mailing decides the state (the row follows once after_send records it).
@@ -607,7 +607,7 @@ def test_a_scheduled_start_that_fails_before_the_mailing_exists_is_retried(
     settings, small, db, run, monkeypatch
 ) -> None:
     """Busy (or any error) before send_issue made the mailing must not strand it in sending."""
-    from newsletter import workflow
+    from newsletter.editorial import workflow
     from newsletter.errors import Busy
 
     small(3)
@@ -649,8 +649,8 @@ def test_a_preflight_refusal_of_send_leaves_the_issue_approved(
     settings, loaded, approved, run, monkeypatch
 ) -> None:
     """Guard for the order of `issue send` (rendered_for_send before the check)."""
-    from newsletter import preflight
     from newsletter.errors import NewsletterError
+    from newsletter.preflight import runner as preflight
 
     def refuse(report, consequence="nothing was sent"):
         raise NewsletterError(f"preflight: 1 error; {consequence}")
@@ -719,7 +719,7 @@ def test_four_eyes_sees_through_invisible_and_look_alike_characters(
 def test_every_by_is_checked_and_defaults_to_the_user(
     settings, loaded, approved, run, monkeypatch
 ) -> None:
-    from newsletter import workflow
+    from newsletter.editorial import workflow
 
     for args in [
         ("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00", "--by", "Joris\nBakker"),
@@ -743,9 +743,9 @@ def test_every_by_is_checked_and_defaults_to_the_user(
 
 
 def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run) -> None:
-    from newsletter import workflow
-    from newsletter.outgoing import send_issue
-    from newsletter.transports import MemoryTransport
+    from newsletter.editorial import workflow
+    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.transports import MemoryTransport
 
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
     send_issue(
@@ -780,7 +780,7 @@ def test_a_begun_send_finishes_the_frozen_version_when_the_files_no_longer_build
 def test_a_test_copy_that_fails_partway_is_in_the_log(
     settings, loaded, approved, run, monkeypatch
 ) -> None:
-    from newsletter import workflow
+    from newsletter.editorial import workflow
     from newsletter.errors import TransportError
 
     real = workflow.send_one
@@ -883,7 +883,7 @@ def test_forget_removes_a_person_from_a_frozen_version_and_the_log(
     settings, loaded, approved, run
 ) -> None:
     """Hans de Boer is in the Utrecht province block of the approved December issue."""
-    from newsletter import workflow
+    from newsletter.editorial import workflow
 
     like = "%hans.deboer@ut.example%"
     frozen = "select count(*) from approved_variants where html like ? or text like ?"

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 
 import feedparser
 
-from .. import __version__
-from ..clock import AMSTERDAM
-from ..config import Feed, Settings
-from ..content import Item
-from ..errors import FeedError
-from ..sanitize import clean_html, html_to_text, is_web_url
+from newsletter import __version__
+from newsletter.clock import AMSTERDAM
+from newsletter.config import Feed, Settings
+from newsletter.content.items import Item
+from newsletter.errors import FeedError
+from newsletter.sanitize import clean_html, html_to_text, is_web_url
 
 USER_AGENT = f"ipo-newsletter/{__version__} (+https://www.ipo.example/nieuwsbrief)"
 _SPACE = re.compile(r"\s+")

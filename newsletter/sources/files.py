@@ -13,9 +13,9 @@ import frontmatter
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from ..config import Settings
-from ..content import Item, item_from_front_matter, unknown_fields
-from ..errors import ContentError
+from newsletter.config import Settings
+from newsletter.content.items import Item, item_from_front_matter, unknown_fields
+from newsletter.errors import ContentError
 
 # Folders under content/ that hold something other than items.
 NOT_ITEMS = {"issues", "onboarding", "feeds"}

@@ -1,0 +1,49 @@
+"""`issue build`: resolve the issue file, render every variant, write build/ and record it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.issues.files import load_issue
+from newsletter.render.issue import RenderedIssue, render_issue, write_build
+from newsletter.store import dumps, transaction
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    rendered: RenderedIssue
+    web_dir: Path
+
+    def summary(self, project: Path) -> str:
+        issue = self.rendered.issue
+        web = self.web_dir / "index.html"
+        where = web.relative_to(project) if web.is_relative_to(project) else web
+        return (
+            f"Built {issue.month}: {len(issue.items)} items, {len(self.rendered.variants)} "
+            f"variants, {len(self.rendered.calendar)} calendar files; web version {where}"
+        )
+
+
+def build_issue(db: Database, settings: Settings, month: str) -> BuildResult:
+    """Render an issue and write its files; the store records what was built."""
+    issue = load_issue(db, settings, month)
+    rendered = render_issue(db, settings, issue)
+    web_dir = write_build(settings, rendered)
+    with transaction(db):
+        db.table("issues").upsert(
+            {
+                "month": month,
+                "subject": issue.subject,
+                "content_hash": issue.content_hash(),
+                "item_ids": dumps([item.id for item in issue.items]),
+                "variants": dumps(list(rendered.variants)),
+                "built_at": clock.utc_iso(),
+            },
+            pk="month",
+        )
+    return BuildResult(rendered, web_dir)

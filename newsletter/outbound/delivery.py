@@ -1,0 +1,480 @@
+"""The delivery engine: every recipient exactly one copy, through faults, crashes and restarts.
+
+- The ledger (ledger.py) holds one row per (mailing, recipient). A row is committed as
+  `sending` before its SMTP transaction starts and as `sent` right after the 250 (in the same
+  commit that claims the next row), so a crash leaves at most one message per connection in
+  doubt. The next run marks those `in-doubt` and resends them with the same Message-ID
+  (`--in-doubt resend`, the default) or leaves them for staff (`skip`).
+- 4xx replies and lost connections defer a message with doubling backoff inside a retry
+  window; a 5xx fails it and records a bounce; a 421 or a dropped connection makes that
+  connection wait and reconnect; a relay that stays away stops the run with nothing lost.
+- A lock per mailing (flock: released even by kill -9) keeps two senders off one mailing;
+  pause and cancel are read from the store while sending, so they act within a second.
+- N connections are N threads each with its own transport; the main thread alone touches
+  the store and builds messages (a dictionary lookup and a join: see messages.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlite_utils import Database
+
+from newsletter import clock, locks, store
+from newsletter.config import Delivery, Settings
+from newsletter.errors import NewsletterError, TransportError
+from newsletter.mail.dkim import Signer, signer_for
+from newsletter.outbound import ledger
+from newsletter.outbound.ledger import Outcome
+from newsletter.outbound.transports import Envelope, Transport
+from newsletter.store import audit
+from newsletter.tokens import bounce_address
+
+Progress = Callable[[int], None]
+TransportFactory = Callable[[], Transport]
+
+
+class MessageSource(Protocol):
+    """Builds the bytes of one ledger row's message; the engine owns everything else."""
+
+    def build(self, row: dict[str, object], person: dict[str, object]) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    connections: int = 1
+    rate_per_minute: float = 0.0  # per relay, shared by all connections; 0 is no limit
+    in_doubt: str = "resend"  # or "skip"
+    reconnect_delays: tuple[float, ...] = (0.5, 2.0, 5.0)  # seconds, then the relay is "down"
+    signer: Signer | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        connections: int | None = None,
+        rate_per_minute: float | None = None,
+        in_doubt: str = "resend",
+    ) -> SendOptions:
+        """[delivery] of newsletter.toml, overridden by command-line flags."""
+        delivery = settings.delivery
+        return cls(
+            connections=connections or delivery.connections,
+            rate_per_minute=delivery.rate_per_minute
+            if rate_per_minute is None
+            else rate_per_minute,
+            in_doubt=in_doubt,
+            signer=signer_for(settings),
+        )
+
+
+@dataclass
+class SendReport:
+    mailing_id: str
+    total: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    skipped: int = 0  # unsubscribed or bounced while the mailing was under way
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)  # the relay may have them; see the report
+    relay_down: str = ""  # why the run stopped early
+    stopped: str = ""  # paused or cancelled while sending
+    waiting: int = 0  # still open after this run (deferred until later, queued, in doubt)
+    next_retry: str | None = None
+    status: str = ""
+
+    @property
+    def had_failures(self) -> bool:
+        return bool(self.failed or self.deferred or self.relay_down or self.in_doubt)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.mailing_id}: {self.sent} sent now, {self.already_sent} sent before, "
+            f"{len(self.deferred)} deferred, {len(self.failed)} failed"
+        )
+        if self.skipped:
+            line += f", {self.skipped} skipped (no longer subscribed)"
+        if self.in_doubt:
+            line += f", {len(self.in_doubt)} in doubt"
+        line += f" of {self.total} recipients"
+        if self.stopped:
+            line += f"; {self.stopped}, {self.waiting} waiting"
+        elif self.relay_down:
+            line += f"; stopped, the relay is unreachable ({self.relay_down}); {self.waiting} wait"
+        elif self.waiting and self.next_retry:
+            local = clock.parse_instant(self.next_retry).astimezone(clock.AMSTERDAM)
+            line += f"; {self.waiting} waiting, next retry {local:%Y-%m-%d %H:%M}"
+        return line
+
+
+@contextmanager
+def mailing_lock(settings: Settings, mailing_id: str) -> Iterator[None]:
+    """Exclusive right to send this mailing; a second sender gets Busy at once."""
+    with locks.hold(
+        settings,
+        mailing_id,
+        lambda owner: (
+            f"{mailing_id} is being sent by {owner}; nothing done. It goes on by "
+            "itself; 'newsletter issue pause' stops it"
+        ),
+    ):
+        yield
+
+
+class RateLimit:
+    """At most `per_minute` messages per minute over all connections (0: no limit)."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.next_slot = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = max(self.next_slot, time.monotonic())
+            self.next_slot = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+
+
+@dataclass
+class Job:
+    row: dict[str, object]
+    envelope: Envelope
+    data: bytes
+
+
+@dataclass
+class Result:
+    job: Job
+    status: str  # sent, deferred, failed, in-doubt, queued (never reached the relay)
+    reply: str
+    duration_ms: float | None = None
+    relay_down: bool = False
+
+
+class Connection:
+    """One connection to the relay, reconnecting with backoff; one thread uses it."""
+
+    def __init__(
+        self,
+        factory: TransportFactory,
+        options: SendOptions,
+        limit: RateLimit,
+        stop: threading.Event,
+    ) -> None:
+        self.factory, self.options, self.limit, self.stop = factory, options, limit, stop
+        self.transport: Transport | None = None
+
+    def deliver(self, job: Job) -> Result:
+        """Send one job; never raises: whatever goes wrong becomes this job's result."""
+        try:
+            return self._deliver(job)
+        except Exception as exc:  # a bug or an odd transport: name it, keep the others going
+            self.close()
+            return Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
+
+    def _deliver(self, job: Job) -> Result:
+        last = "stopped"
+        started = False
+        for delay in (0.0, *self.options.reconnect_delays):
+            if delay and self.stop.wait(delay):
+                break
+            try:
+                if self.transport is None:
+                    transport = self.factory()
+                    transport.open()
+                    self.transport = transport
+            except TransportError as exc:  # no connection at all: wait and try again
+                last = exc.reply
+                continue
+            self.limit.wait(self.stop)
+            began = time.perf_counter()
+            started = True
+            try:
+                reply = self.transport.send(job.envelope, job.data)
+            except TransportError as exc:
+                if not exc.connection_lost:
+                    return Result(
+                        job, "failed" if exc.permanent else "deferred", exc.reply, _ms(began)
+                    )
+                self.close()
+                if exc.maybe_delivered:  # lost after the data: never resent within this run
+                    return Result(job, "in-doubt", exc.reply, _ms(began))
+                # a 421 or a drop before the data: wait, then a fresh connection
+                last = exc.reply
+                continue
+            return Result(job, "sent", reply, _ms(began))
+        return Result(job, "deferred" if started else "queued", last, relay_down=True)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            try:
+                self.transport.close()
+            finally:
+                self.transport = None
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 2)
+
+
+class Pool:
+    """Runs jobs on N connections: inline for one, one thread per connection for more."""
+
+    def __init__(self, factory: TransportFactory, options: SendOptions) -> None:
+        self.stop = threading.Event()
+        limit = RateLimit(options.rate_per_minute)
+        self.connections = [
+            Connection(factory, options, limit, self.stop) for _ in range(options.connections)
+        ]
+        self.done: collections.deque[Result] = collections.deque()
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.results: queue.Queue[Result | BaseException] = queue.Queue()
+        self.threads = []
+        if len(self.connections) > 1:
+            for connection in self.connections:
+                thread = threading.Thread(target=self._work, args=(connection,), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    def _work(self, connection: Connection) -> None:
+        try:
+            while (job := self.jobs.get()) is not None:
+                self.results.put(connection.deliver(job))
+        except BaseException as exc:  # hand it to the main thread, which owns the store
+            self.results.put(exc)
+        finally:
+            connection.close()
+
+    def submit(self, job: Job) -> None:
+        if self.threads:
+            self.jobs.put(job)
+        else:
+            self.done.append(self.connections[0].deliver(job))
+
+    def get_ready(self) -> list[Result]:
+        """At least one result (waiting for it), and every other one already finished."""
+        if not self.threads:
+            ready = list(self.done)
+            self.done.clear()
+            return ready
+        waiting = [self.results.get()]
+        while True:
+            try:
+                waiting.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        results = []
+        for result in waiting:
+            if isinstance(result, BaseException):
+                raise result
+            results.append(result)
+        return results
+
+    def close(self) -> None:
+        self.stop.set()
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join(timeout=30)
+        if not self.threads:
+            self.connections[0].close()
+
+
+def _person(db: Database, subscriber_id: object) -> dict[str, object]:
+    row = db.execute(
+        "select id, email, name, salutation, status from subscribers where id = ?", [subscriber_id]
+    ).fetchone()
+    if row is None:  # forgotten (subscribers forget) while the mailing was going: skip it
+        return {"id": subscriber_id, "email": "", "name": "", "salutation": "", "status": "erased"}
+    return dict(zip(("id", "email", "name", "salutation", "status"), row, strict=True))
+
+
+def deliver_mailing(
+    db: Database,
+    settings: Settings,
+    mailing_id: str,
+    source: MessageSource,
+    factory: TransportFactory,
+    options: SendOptions | None = None,
+    progress: Progress | None = None,
+    prepare: Callable[[], object] | None = None,
+) -> SendReport:
+    """Send everything of a mailing that is due now; safe to run again at any moment.
+
+    `prepare` runs under the mailing's lock before anything is read (queueing the audience).
+    """
+    options = options or SendOptions()
+    if options.in_doubt not in {"resend", "skip"}:
+        raise NewsletterError(f"--in-doubt {options.in_doubt}: use resend or skip")
+    report = SendReport(mailing_id)
+    with mailing_lock(settings, mailing_id):
+        if prepare is not None:
+            prepare()  # e.g. queue the audience: under the lock, so no sender sees it half done
+        status = ledger.mailing_status(db, mailing_id)
+        if status == "cancelled":
+            raise NewsletterError(f"{mailing_id} was cancelled; nothing is sent")
+        ledger.mark_in_doubt(db, mailing_id)
+        report.total = ledger.count(db, mailing_id, *ledger.OPEN, *ledger.DONE)
+        report.already_sent = ledger.count(db, mailing_id, "sent")
+        if status == "paused":
+            report.stopped = "paused ('newsletter issue resume' continues)"
+        else:
+            _run(db, settings, mailing_id, source, factory, options, progress, report)
+        if options.in_doubt == "skip":
+            report.in_doubt = [
+                r["email"]
+                for r in db.query(
+                    "select email from deliveries where mailing_id = ? and status = 'in-doubt' "
+                    "order by id",
+                    [mailing_id],
+                )
+            ]
+        report.status = ledger.finish_if_done(db, mailing_id)
+        report.waiting = ledger.count(db, mailing_id, *ledger.OPEN)
+        report.next_retry = ledger.next_retry(db, mailing_id)
+        if report.sent or report.failed or report.deferred or report.in_doubt:
+            with store.transaction(db):
+                audit.record(db, "send", "send", mailing_id, summary=report.summary())
+    return report
+
+
+def _run(
+    db: Database,
+    settings: Settings,
+    mailing_id: str,
+    source: MessageSource,
+    factory: TransportFactory,
+    options: SendOptions,
+    progress: Progress | None,
+    report: SendReport,
+) -> None:
+    policy = settings.delivery
+    pool = Pool(factory, options)
+    outcomes: list[Outcome] = []
+    rows = ledger.pending(db, mailing_id, include_in_doubt=options.in_doubt == "resend")
+    in_flight, exhausted = 0, False
+    checked = time.monotonic()
+    try:
+        while True:
+            if in_flight and (in_flight >= options.connections or exhausted):
+                # Wait for one result, take whatever else is ready: one commit for them all.
+                for result in pool.get_ready():
+                    in_flight -= 1
+                    outcomes.append(_outcome(result, mailing_id, policy, report))
+                    if result.relay_down and not report.relay_down:
+                        report.relay_down, exhausted = result.reply, True
+                    if progress:
+                        progress(1)
+            if exhausted:
+                if in_flight:
+                    continue
+                break
+            if time.monotonic() - checked > 1.0:  # pause or cancel from another process
+                checked = time.monotonic()
+                status = ledger.mailing_status(db, mailing_id)
+                if status in {"paused", "cancelled"}:
+                    report.stopped, exhausted = status, True
+                    continue
+            jobs: list[Job] = []
+            while in_flight + len(jobs) < options.connections:
+                row = next(rows, None)
+                if row is None:
+                    exhausted = True
+                    break
+                person = _person(db, row["subscriber_id"])
+                if person["status"] != "active":  # unsubscribed while the mailing was going
+                    outcomes.append(_skipped(row, person))
+                    report.skipped += 1
+                    continue
+                try:
+                    data = source.build(row, person)
+                    if options.signer is not None:
+                        data = options.signer.sign(data)
+                except (NewsletterError, UnicodeError, ValueError) as exc:
+                    # This one person's message cannot be made (an address our headers cannot
+                    # carry, ...): named as failed, and everyone else still gets theirs.
+                    outcomes.append(_unbuildable(row, f"not sent: {exc}", report))
+                    continue
+                sender = (
+                    bounce_address(settings, int(str(row["id"])))
+                    if policy.bounce_address
+                    else settings.sender_address
+                )
+                jobs.append(
+                    Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
+                )
+            # Outcomes and claims in one commit: every claimed row is on disk as `sending`
+            # before its transaction starts, so at most one per connection can be in doubt.
+            claimed = ledger.commit(
+                db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs]
+            )
+            outcomes = []
+            for job in jobs:
+                if int(str(job.row["id"])) in claimed:  # not cancelled or skipped meanwhile
+                    pool.submit(job)
+                    in_flight += 1
+    finally:
+        # Whatever happens (even an exception), record what is known before leaving.
+        ledger.commit(db, outcomes)
+        pool.close()
+
+
+def _unbuildable(row: dict[str, object], reason: str, report: SendReport) -> Outcome:
+    report.failed.append((str(row["email"]), reason))
+    return Outcome(row_id=int(str(row["id"])), status="failed", reply=reason)
+
+
+def _skipped(row: dict[str, object], person: dict[str, object]) -> Outcome:
+    return Outcome(
+        row_id=int(str(row["id"])), status="skipped", reply=f"subscriber is {person['status']}"
+    )
+
+
+def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendReport) -> Outcome:
+    """The ledger's record of a result; a deferral past the retry window becomes a failure."""
+    row = result.job.row
+    email = str(row["email"])
+    attempts = int(str(row["attempts"])) + 1
+    first = str(row["first_attempt_at"] or clock.utc_iso())
+    status, reply, retry, bounce = result.status, result.reply, None, ""
+    if status == "deferred":
+        status, retry = ledger.deferral(policy, attempts, first, clock.now())
+        if status == "failed":
+            reply = f"gave up after {attempts} attempts in {policy.retry_window_hours:g} h: {reply}"
+            bounce = "soft"
+    elif status == "failed":
+        bounce = "policy" if reply[4:7] == "5.7" else "hard"  # 5.7.x is about us, not them
+    elif status == "in-doubt":
+        report.in_doubt.append(email)
+    if status == "sent":
+        report.sent += 1
+    elif status == "failed":
+        report.failed.append((email, reply))
+    elif status == "deferred":
+        report.deferred.append((email, reply))
+    return Outcome(
+        row_id=int(str(row["id"])),
+        status=status,
+        reply=reply,
+        duration_ms=result.duration_ms,
+        attempts=attempts,
+        first_attempt_at=first,
+        subscriber_id=int(str(row["subscriber_id"])),
+        mailing_id=mailing_id,
+        next_attempt_at=retry,
+        bounce=bounce,
+        first_attempt_before=str(row["first_attempt_at"]) if row["first_attempt_at"] else None,
+    )

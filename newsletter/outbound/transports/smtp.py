@@ -1,0 +1,175 @@
+"""smtp://[user@]host:port[?starttls=1] and smtps:// through smtplib; NEWSLETTER_SMTP_PASSWORD."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import smtplib
+import ssl
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from newsletter.errors import ConfigError, TransportError
+from newsletter.outbound.transports.base import Envelope
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+FINAL_REPLY_TIMEOUT = 600.0  # seconds the relay may take to answer the end of the data
+_DOT = re.compile(rb"(?m)^\.")  # a line that starts with a dot gets a second one (RFC 5321)
+
+
+class SMTPTransport:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ConfigError(
+                f"transport '{url}': no host; write smtp://relay.example:587?starttls=1"
+            )
+        self.url = url
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        try:
+            self.port = parts.port or (465 if self.implicit_tls else 25)
+        except ValueError:
+            raise ConfigError(f"transport '{url}': the port is not a number") from None
+        query = parse_qs(parts.query)
+        self.starttls = query.get("starttls", ["0"])[0] in {"1", "true", "yes"}
+        self.user = unquote(parts.username) if parts.username else None
+        self.timeout = timeout
+        self.connection: smtplib.SMTP | None = None
+        if self.user and not os.environ.get(PASSWORD_ENV):
+            raise ConfigError(f"transport '{url}' logs in as {self.user}; set {PASSWORD_ENV}")
+
+    def open(self) -> None:
+        context = ssl.create_default_context()
+        try:
+            if self.implicit_tls:
+                self.connection = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                self.connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.starttls:
+                    self.connection.starttls(context=context)
+            if self.user:
+                self.connection.login(self.user, os.environ[PASSWORD_ENV])
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ConfigError(
+                f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
+                f"and {PASSWORD_ENV}"
+            ) from None
+        except smtplib.SMTPResponseException as exc:  # e.g. 421 too many connections
+            self.connection = None
+            raise self._error(exc.smtp_code, exc.smtp_error, connecting=True) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self.connection = None
+            raise TransportError(
+                f"{self.describe()}: cannot connect ({exc})", connection_lost=True
+            ) from None
+
+    def send(self, envelope: Envelope, data: bytes) -> str:
+        """One SMTP transaction (MAIL, RCPT, DATA); returns the server's reply to DATA.
+
+        With PIPELINING (RFC 2920, which Postfix, Exchange and every large relay offer) the
+        three commands go in one round trip. Dot-stuffing is skipped when no line starts with
+        a dot, which is a scan instead of a regular expression over the whole message.
+        """
+        if self.connection is None:
+            self.open()
+        connection = self.connection
+        assert connection is not None
+        handed_over = False
+        try:
+            connection.ehlo_or_helo_if_needed()
+            size = f" SIZE={len(data)}" if connection.has_extn("size") else ""
+            commands = [
+                f"MAIL FROM:<{envelope.sender}>{size}",
+                f"RCPT TO:<{envelope.recipient}>",
+                "DATA",
+            ]
+            accepted = ((250,), (250, 251), (354,))
+            if connection.has_extn("pipelining"):
+                connection.send("".join(f"{c}\r\n" for c in commands).encode("ascii"))
+                replies = [connection.getreply() for _ in commands]
+            else:
+                replies = []
+                for command in commands:
+                    connection.putcmd(command)
+                    replies.append(connection.getreply())
+                    if replies[-1][0] not in accepted[len(replies) - 1]:
+                        break
+            for (code, message), ok in zip(replies, accepted, strict=False):
+                if code not in ok:
+                    if replies[-1][0] == 354:  # DATA was taken after all: end it empty
+                        connection.send(b".\r\n")
+                        connection.getreply()
+                    raise self._error(code, message)
+            if data.startswith(b".") or b"\n." in data:
+                data = _DOT.sub(b"..", data)
+            if not data.endswith(b"\r\n"):
+                data += b"\r\n"
+            handed_over = True
+            connection.send(data + b".\r\n")
+            if connection.sock is not None:  # content filters may take minutes (RFC 5321: 10)
+                connection.sock.settimeout(max(self.timeout, FINAL_REPLY_TIMEOUT))
+            code, message = connection.getreply()
+            if connection.sock is not None:
+                connection.sock.settimeout(self.timeout)
+            if code != 250:
+                raise self._error(code, message)
+            return f"{code} {message.decode('utf-8', 'replace')}"
+        except TransportError as exc:
+            if exc.connection_lost:
+                self._drop()
+            else:
+                self._reset()
+            raise
+        except smtplib.SMTPResponseException as exc:
+            error = self._error(exc.smtp_code, exc.smtp_error)
+            if error.connection_lost:
+                self._drop()
+            else:
+                self._reset()
+            raise error from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransportError(
+                f"{self.describe()}: connection lost ({exc})",
+                connection_lost=True,
+                maybe_delivered=handed_over,
+            ) from None
+
+    def _error(self, code: int, message: bytes | str, connecting: bool = False) -> TransportError:
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        reply = f"{code} {text}".strip()
+        # 421: the server is closing the connection (busy, too many connections).
+        lost = code == 421 or connecting
+        what = "cannot connect: " if connecting else ""
+        return TransportError(
+            f"{self.describe()}: {what}{reply}",
+            permanent=500 <= code < 600 and not connecting,  # a refused greeting is about us
+            reply=reply,
+            connection_lost=lost,
+        )
+
+    def _reset(self) -> None:
+        """After a refused transaction: RSET, so the next one starts clean."""
+        if self.connection is not None:
+            try:
+                self.connection.rset()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.close()
+        self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.quit()
+            self.connection = None
+
+    def describe(self) -> str:
+        return f"SMTP {self.host}:{self.port}"

@@ -1,0 +1,121 @@
+"""What a reader decides about their own mail: unsubscribe, themes, pause. Each change audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.errors import NewsletterError
+from newsletter.store import audit, dumps, loads, transaction
+
+# A reader can leave these states by their own choice; bounced and erased are not theirs.
+CHOOSABLE = {"active", "paused", "pending", "unsubscribed"}
+
+
+@dataclass(frozen=True)
+class Reader:
+    id: int
+    email: str
+    name: str
+    status: str
+    themes: tuple[str, ...]  # empty: every theme
+
+
+def reader(db: Database, subscriber_id: int) -> Reader | None:
+    row = db.execute(
+        "select id, email, name, status, themes from subscribers where id = ?", [subscriber_id]
+    ).fetchone()
+    if row is None:
+        return None
+    return Reader(row[0], row[1], row[2], row[3], tuple(loads(row[4], [])))
+
+
+def unsubscribe(db: Database, subscriber_id: int, actor: str, how: str) -> bool:
+    """Unsubscribe; True when this changed anything (a replay changes nothing, audits nothing)."""
+    with transaction(db):
+        cursor = db.execute(
+            "update subscribers set status = 'unsubscribed', updated_at = ? "
+            "where id = ? and status in ('active', 'paused', 'pending')",
+            [clock.utc_iso(), subscriber_id],
+        )
+        changed = cursor.rowcount > 0
+        if changed:
+            audit.record(db, actor, "unsubscribe", f"subscriber:{subscriber_id}", how=how)
+    return changed
+
+
+def set_preferences(
+    db: Database,
+    settings: Settings,
+    subscriber_id: int,
+    themes: Iterable[str],
+    paused: bool,
+    actor: str,
+) -> Reader:
+    """Themes (an empty choice means all) and pause; unknown themes are refused."""
+    chosen = sorted(set(themes))
+    unknown = [t for t in chosen if t not in settings.themes]
+    if unknown:
+        raise NewsletterError(
+            f"unknown theme {', '.join(unknown)}; use {', '.join(settings.themes)}"
+        )
+    if sorted(chosen) == sorted(k for k, t in settings.themes.items() if t.bac):
+        chosen = []  # everything ticked is the same as no choice: new BAC's come along too
+    current = reader(db, subscriber_id)
+    if current is None or current.status not in CHOOSABLE:
+        raise NewsletterError("this subscription cannot be changed any more")
+    status = current.status
+    if current.status in {"active", "paused"}:
+        status = "paused" if paused else "active"
+    with transaction(db):
+        db.table("subscribers").update(
+            subscriber_id,
+            {"themes": dumps(chosen), "status": status, "updated_at": clock.utc_iso()},
+        )
+        if (tuple(chosen), status) != (current.themes, current.status):
+            audit.record(
+                db,
+                actor,
+                "preferences",
+                f"subscriber:{subscriber_id}",
+                themes=chosen,
+                status=status,
+            )
+    updated = reader(db, subscriber_id)
+    assert updated is not None
+    return updated
+
+
+def set_preferences_by_email(
+    db: Database,
+    settings: Settings,
+    email: str,
+    themes: str | None,
+    paused: bool | None,
+    actor: str,
+) -> Reader:
+    """Staff set a reader's themes ("a,b" or "all") and/or pause; unset ones stay as they are."""
+    row = db.execute(
+        "select id from subscribers where email = ?", [email.strip().lower()]
+    ).fetchone()
+    if row is None:
+        raise NewsletterError(
+            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
+        )
+    current = reader(db, row[0])
+    assert current is not None
+    chosen = (
+        current.themes
+        if themes is None
+        else (
+            ()
+            if themes.strip() == "all"
+            else tuple(t.strip() for t in themes.split(",") if t.strip())
+        )
+    )
+    pause = current.status == "paused" if paused is None else paused
+    return set_preferences(db, settings, row[0], chosen, pause, actor)

@@ -1,0 +1,487 @@
+"""The AVG (GDPR) duties: show a person everything held about them, list, export, forget.
+
+Personal data lives in the store (subscribers, mandates, deliveries, bounces) and in whatever
+other modules register here as holders (the contact mailbox's messages, for one). `forget`
+erases a person from every holder, then their subscriber row, and keeps only a keyed hash of
+the address in `suppressions` so that no later import brings them back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings, require_secret
+from newsletter.errors import NewsletterError
+from newsletter.outbound.transports import outbox_folder
+from newsletter.outbound.transports.base import safe_filename
+from newsletter.people.subscribers import (
+    ROLES,
+    canonical_address,
+    email_hash,
+    email_hashes,
+    find_suppression,
+)
+from newsletter.store import audit, loads, transaction
+
+STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "erased")
+ROLE_KEYS = tuple(ROLES)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person an erasure or a look-up is about, gathered before anything is erased."""
+
+    email: str  # normalised
+    subscriber_id: int | None
+    name: str | None
+    delivery_ids: tuple[int, ...]
+    message_ids: tuple[str, ...]
+
+
+Eraser = Callable[[Database, Settings, Subject], int]  # returns how many things it erased
+Collector = Callable[[Database, Settings, Subject], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One place that holds personal data: what `forget` erases there, what `show` lists."""
+
+    name: str
+    erase: Eraser
+    collect: Collector | None = None
+
+
+HOLDERS: list[Holder] = []
+
+
+def register(name: str, erase: Eraser, collect: Collector | None = None) -> None:
+    """Add (or replace) a holder of personal data, e.g. the contact mailbox's messages.
+
+    Call it when your module is imported, and make sure cli.py imports that module: `forget`
+    runs every eraser in one transaction, in registration order, before it deletes the
+    subscriber row itself (so rows with a foreign key to subscribers go first). `collect`, when
+    given, returns what `show` and its JSON list under `name`.
+    """
+    HOLDERS[:] = [h for h in HOLDERS if h.name != name]
+    HOLDERS.append(Holder(name, erase, collect))
+
+
+def canonical_email(raw: str) -> str:
+    """An address as the import stores it, or NewsletterError for what is not an address."""
+    try:
+        return canonical_address(raw)
+    except EmailNotValidError as exc:
+        raise NewsletterError(f"'{raw}' is not an e-mail address ({exc})") from None
+
+
+def subject_for(db: Database, address: str) -> Subject:
+    email = canonical_email(address)
+    row = db.execute("select id, name from subscribers where email = ?", [email]).fetchone()
+    subscriber_id, name = (row[0], row[1]) if row else (None, None)
+    deliveries = db.execute(
+        "select id, message_id from deliveries where email = ? or subscriber_id = ? order by id",
+        [email, subscriber_id],
+    ).fetchall()
+    return Subject(
+        email,
+        subscriber_id,
+        name,
+        tuple(d[0] for d in deliveries),
+        tuple(d[1] for d in deliveries if d[1]),
+    )
+
+
+def _marks(values: tuple[Any, ...]) -> str:
+    return ",".join("?" * len(values)) or "null"
+
+
+def _rows(db: Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    return [dict(row) for row in db.query(sql, args)]
+
+
+# -- the holders in the store (and the outbox) -------------------------------------------------
+
+
+def _outbox(settings: Settings) -> Path | None:
+    """The outbox folder, when the instance's transport writes .eml files there."""
+    return outbox_folder(settings.transport, settings.project)
+
+
+def _outbox_files(settings: Settings, subject: Subject) -> list[Path]:
+    folder = _outbox(settings)
+    if folder is None:
+        return []
+    paths = (folder / f"{safe_filename(m)}.eml" for m in subject.message_ids)
+    return [p for p in paths if p.is_file()]
+
+
+def _erase_outbox(db: Database, settings: Settings, subject: Subject) -> int:
+    files = _outbox_files(settings, subject)
+    for path in files:
+        path.unlink()
+    return len(files)
+
+
+def _collect_outbox(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+    return [{"file": str(p)} for p in _outbox_files(settings, subject)]
+
+
+def _erase_bounces(db: Database, settings: Settings, subject: Subject) -> int:
+    ids = subject.delivery_ids
+    cursor = db.execute(
+        f"delete from bounces where subscriber_id = ? or delivery_id in ({_marks(ids)})",
+        [subject.subscriber_id, *ids],
+    )
+    return int(cursor.rowcount)
+
+
+def _collect_bounces(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+    ids = subject.delivery_ids
+    return _rows(
+        db,
+        f"select mailing_id, delivery_id, source, kind, reply, created_at from bounces "
+        f"where subscriber_id = ? or delivery_id in ({_marks(ids)}) order by id",
+        [subject.subscriber_id, *ids],
+    )
+
+
+def _erase_deliveries(db: Database, settings: Settings, subject: Subject) -> int:
+    ids = subject.delivery_ids
+    return int(db.execute(f"delete from deliveries where id in ({_marks(ids)})", ids).rowcount)
+
+
+def _collect_deliveries(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+    ids = subject.delivery_ids
+    return _rows(
+        db,
+        f"""select d.mailing_id, m.subject, d.email, d.variant, d.status, d.attempts,
+            d.queued_at, d.first_attempt_at, d.sending_at, d.sent_at, d.next_attempt_at,
+            d.message_id, d.envelope_from, d.last_reply
+        from deliveries d left join mailings m on m.id = d.mailing_id
+        where d.id in ({_marks(ids)}) order by d.id""",
+        list(ids),
+    )
+
+
+def _erase_mandates(db: Database, settings: Settings, subject: Subject) -> int:
+    cursor = db.execute("delete from mandates where subscriber_id = ?", [subject.subscriber_id])
+    return int(cursor.rowcount)
+
+
+def _collect_mandates(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        "select role, province, starts_on, ends_on, source from mandates "
+        "where subscriber_id = ? order by starts_on, role",
+        [subject.subscriber_id],
+    )
+
+
+def _erase_events(db: Database, settings: Settings, subject: Subject) -> int:
+    cursor = db.execute(
+        "delete from events where subject = ?", [f"subscriber:{subject.subscriber_id}"]
+    )
+    # Events about something else that name the person's address (a test copy sent to them).
+    named = db.execute(
+        "delete from events where detail is not null and json_valid(detail) "
+        "and json_extract(detail, '$.to') = ?",
+        [subject.email],
+    )
+    return int(cursor.rowcount) + int(named.rowcount)
+
+
+def _collect_events(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        "select at, actor, action, detail from events where subject = ? order by id",
+        [f"subscriber:{subject.subscriber_id}"],
+    )
+
+
+register("mandates", _erase_mandates, _collect_mandates)
+register("deliveries", _erase_deliveries, _collect_deliveries)
+register("bounces", _erase_bounces, _collect_bounces)
+register("outbox", _erase_outbox, _collect_outbox)
+register("events", _erase_events, _collect_events)
+
+
+# -- show -------------------------------------------------------------------------------------
+
+
+def _subscriber(db: Database, subscriber_id: int | None) -> dict[str, Any] | None:
+    row = next(db.query("select * from subscribers where id = ?", [subscriber_id]), None)
+    if row is None:
+        return None
+    return {**row, "themes": loads(row.get("themes"), [])}
+
+
+def person_record(db: Database, settings: Settings, address: str) -> dict[str, Any] | None:
+    """Everything held about one person, by holder; None when nothing is held at all."""
+    subject = subject_for(db, address)
+    record: dict[str, Any] = {
+        "email": subject.email,
+        "subscriber": _subscriber(db, subject.subscriber_id),
+    }
+    for holder in HOLDERS:
+        if holder.collect is not None:
+            record[holder.name] = holder.collect(db, settings, subject)
+    if not any(record[k] for k in record if k != "email"):
+        return None
+    record["suppression"] = _suppression(db, settings, subject.email)
+    return record
+
+
+def _suppression(db: Database, settings: Settings, email: str) -> dict[str, str] | None:
+    # Only to explain: without a key configured, show works and leaves this out.
+    return find_suppression(db, settings, email) if settings.secret_keys else None
+
+
+def unknown(db: Database, settings: Settings, address: str) -> NewsletterError:
+    """The error for an address nothing is held about (saying so when it is suppressed)."""
+    email = canonical_email(address)
+    line = f"{email}: no such subscriber; nothing is held about this address"
+    suppression = _suppression(db, settings, email)
+    if suppression:
+        line += f" (it is suppressed, reason {suppression['reason']}: imports skip it)"
+    return NewsletterError(line)
+
+
+def _mandate_text(m: dict[str, Any]) -> str:
+    span = f"{m['starts_on']} to {m['ends_on']}" if m["ends_on"] else f"since {m['starts_on']}"
+    return f"{m['role']} {m['province'] or '-'} {span}"
+
+
+def format_person(record: dict[str, Any]) -> str:
+    """A person's record as staff read it: every field, every mandate, delivery and bounce."""
+    sub = record["subscriber"]
+    lines = [f"{sub['name']} <{record['email']}>" if sub else record["email"]]
+    if sub:
+        for key, value in sub.items():
+            if key not in {"email", "name"}:
+                shown = (", ".join(value) or "all") if key == "themes" else value
+                lines.append(f"  {key + ':':<15} {'-' if shown in (None, '') else shown}")
+    else:
+        lines.append("  no subscriber record")
+    if record.get("suppression"):
+        s = record["suppression"]
+        lines.append(f"  {'suppressed:':<15} {s['reason']} since {s['created_at']}")
+    lines.append(f"Mandates ({len(record['mandates'])}):")
+    lines += [f"  {_mandate_text(m)} ({m['source']})" for m in record["mandates"]]
+    lines.append(f"Deliveries ({len(record['deliveries'])}):")
+    for d in record["deliveries"]:
+        lines.append(
+            f"  {d['mailing_id']}  {d['status']} {d['sent_at'] or ''}  (queued {d['queued_at']}, "
+            f"attempts {d['attempts']})"
+        )
+        lines.append(f"    Message-ID {d['message_id']}  to {d['email']}")
+        lines.append(f"    variant {d['variant']}; last reply: {d['last_reply'] or '-'}")
+    lines.append(f"Bounces ({len(record['bounces'])}):")
+    lines += [
+        f"  {b['created_at']}  {b['mailing_id']}  {b['kind']} ({b['source']}): {b['reply']}"
+        for b in record["bounces"]
+    ]
+    for name, rows in record.items():
+        if name in {"email", "subscriber", "suppression", "mandates", "deliveries", "bounces"}:
+            continue
+        lines.append(f"{name[:1].upper() + name[1:]} ({len(rows)}):")
+        lines += ["  " + "  ".join(f"{k}: {v}" for k, v in row.items()) for row in rows]
+    return "\n".join(lines)
+
+
+# -- list and export --------------------------------------------------------------------------
+
+
+def list_people(
+    db: Database,
+    settings: Settings,
+    status: str | None = None,
+    province: str | None = None,
+    role: str | None = None,
+) -> list[dict[str, Any]]:
+    """One row per person (id, email, name, province, status, current roles), by province."""
+    if province and province.upper() not in settings.provinces:
+        raise NewsletterError(
+            f"--province {province}: not a province; use one of {', '.join(settings.provinces)}"
+        )
+    today = clock.today().isoformat()
+    current = "m.subscriber_id = s.id and (m.ends_on is null or m.ends_on >= :today)"
+    where = ["1"]
+    if status:
+        where.append("s.status = :status")
+    if province:
+        where.append("s.province = :province")
+    if role:
+        where.append(f"exists (select 1 from mandates m where {current} and m.role = :role)")
+    rows = db.query(
+        f"""select s.id, s.email, s.name, s.province, s.status,
+            (select group_concat(role, ',') from (select distinct m.role from mandates m
+             where {current} order by m.role)) roles
+        from subscribers s where {" and ".join(where)}
+        order by coalesce(s.province, ''), s.name, s.id""",
+        {
+            "today": today,
+            "status": status,
+            "province": province.upper() if province else None,
+            "role": role,
+        },
+    )
+    return [{**r, "roles": r["roles"].split(",") if r["roles"] else []} for r in rows]
+
+
+def format_list(people: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{p['province'] or '-':<4}{p['status']:<13}{p['email']:<42}{p['name']:<32}"
+        f"{','.join(p['roles'])}".rstrip()
+        for p in people
+    )
+
+
+def export_people(db: Database) -> list[dict[str, Any]]:
+    """Every subscriber with every column and their mandates: what the AVG lets them ask for."""
+    mandates: dict[int, list[dict[str, Any]]] = {}
+    for m in db.query(
+        "select subscriber_id, role, province, starts_on, ends_on, source from mandates "
+        "order by subscriber_id, starts_on, role"
+    ):
+        mandates.setdefault(m.pop("subscriber_id"), []).append(m)
+    return [
+        {**row, "themes": loads(row.get("themes"), []), "mandates": mandates.get(row["id"], [])}
+        for row in db.query("select * from subscribers order by id")
+    ]
+
+
+def neutralise(cell: object) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs: a leading quote before = + - @ etc."""
+    text = "" if cell is None else str(cell)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def export_text(db: Database, fmt: str) -> str:
+    """All subscribers as JSON, or as CSV for Excel (; separated, UTF-8 with a BOM)."""
+    people = export_people(db)
+    if fmt == "json":
+        return json.dumps(people, ensure_ascii=False, indent=2) + "\n"
+    if fmt != "csv":
+        raise NewsletterError(f"--format {fmt}: use csv or json")
+    columns = [c for c in db.table("subscribers").columns_dict if c != "themes"]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([*columns, "themes", "mandates"])
+    for p in people:
+        cells = [p[c] for c in columns]
+        cells += [",".join(p["themes"]), "; ".join(_mandate_text(m) for m in p["mandates"])]
+        writer.writerow([neutralise(c) for c in cells])
+    return "\ufeff" + out.getvalue()
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write atomically (a temporary file renamed over it), readable by the owner only."""
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise NewsletterError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise NewsletterError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+# -- forget -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ForgetReport:
+    email: str
+    erased: dict[str, int] = field(default_factory=dict)
+    already: bool = False
+    scrubbed: bool = True  # no old copy is left in the database file or its WAL
+
+    def summary(self) -> str:
+        if self.already:
+            line = f"{self.email}: already forgotten; nothing is held, imports skip it"
+        else:
+            done = ", ".join(f"{name} {n}" for name, n in self.erased.items())
+            line = f"Forgot {self.email}: erased {done}; kept only a keyed hash so imports skip it"
+        if not self.scrubbed:
+            line += (
+                "; another process has the store open, so old copies may stay in the "
+                "database file until it closes: run forget again then"
+            )
+        return line
+
+
+def forget_question(settings: Settings, record: dict[str, Any]) -> str:
+    """What to ask before forgetting; first checks the key the suppression will need is set."""
+    require_secret(settings)
+    sub = record["subscriber"]
+    who = f"{sub['name']} <{record['email']}>" if sub else record["email"]
+    held = ", ".join(f"{len(record[h.name])} {h.name}" for h in HOLDERS if h.collect)
+    return f"Forget {who} everywhere ({held})? This cannot be undone"
+
+
+def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
+    """Erase a person from every holder and the subscribers table; suppress the address.
+
+    All in one transaction; then the database file is vacuumed and its WAL truncated, so the
+    erased rows are not left behind in free pages or old WAL frames either.
+    """
+    require_secret(settings)  # before anything is erased: the suppression needs the key
+    email = canonical_email(address)
+    report = ForgetReport(email)
+    db.execute("PRAGMA secure_delete = ON")  # deleted cells are overwritten with zeros
+    with transaction(db):
+        subject = subject_for(db, email)
+        for holder in HOLDERS:
+            report.erased[holder.name] = holder.erase(db, settings, subject)
+        cursor = db.execute("delete from subscribers where id = ?", [subject.subscriber_id])
+        report.erased = {"subscriber": int(cursor.rowcount), **report.erased}
+        suppression = find_suppression(db, settings, email)
+        if not any(report.erased.values()):
+            if not suppression or suppression["reason"] != "forgotten":
+                raise unknown(db, settings, email)
+            report.already = True  # run again: the scrub below gets another chance
+        else:
+            db.execute(
+                "insert or replace into suppressions (email_hash, reason, created_at) "
+                "values (?, 'forgotten', ?)",
+                [email_hash(settings, email), clock.utc_iso()],
+            )
+            # No hash of the address under an older key stays behind either.
+            old = email_hashes(settings, email)[:-1]
+            db.execute(f"delete from suppressions where email_hash in ({_marks(old)})", old)
+            # That someone was forgotten is on record; who it was is not.
+            audit.record(db, "cli", "forget", "subscriber:forgotten")
+    report.scrubbed = _scrub(db)
+    return report
+
+
+def _scrub(db: Database) -> bool:
+    """Rewrite the file without free pages and empty the WAL; False when another holds it."""
+    try:
+        db.execute("VACUUM")
+        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.OperationalError:
+        return False
+    return not busy

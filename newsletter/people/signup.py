@@ -1,0 +1,151 @@
+"""Sign-up with double opt-in, for people not on a griffie list (griffie staff, for instance).
+
+The request makes a `pending` subscriber and mails a signed link that expires; only the click
+(a POST from the page it opens: link scanners only GET) makes them active. Consent is recorded:
+which text, when, from where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from email_validator import EmailNotValidError
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.errors import HeaderError, NewsletterError
+from newsletter.headers import check_header_value, format_address
+from newsletter.outbound.transports import Envelope, send_one
+from newsletter.people.subscribers import canonical_address, find_suppression
+from newsletter.store import audit, transaction
+from newsletter.tokens import CONFIRM, make_timed_token
+
+CONSENT_VERSION = "aanmelden-2026-12"
+CONSENT_TEXT = (
+    "Ik wil de nieuwsbrief Statenleden van het IPO ontvangen. Het IPO bewaart daarvoor mijn naam, "
+    "e-mailadres en provincie, en gebruikt ze alleen voor deze nieuwsbrief. Afmelden kan altijd, "
+    "met de link onderaan elke nieuwsbrief."
+)
+
+
+class SignupError(NewsletterError):
+    """What the reader typed cannot be used; the message is Dutch, for the form."""
+
+
+@dataclass(frozen=True)
+class Signup:
+    subscriber_id: int | None  # None: nothing to confirm (already subscribed, or refused)
+    email: str
+
+
+def request_signup(
+    db: Database, settings: Settings, name: str, address: str, province: str | None, source: str
+) -> Signup:
+    """Record a pending sign-up and mail the confirmation link; refusals look the same outside."""
+    name = " ".join(name.split())
+    if not name or len(name) > 120:
+        raise SignupError("Vul uw naam in.")
+    try:
+        check_header_value(name, "naam")
+    except HeaderError:
+        raise SignupError("Uw naam bevat tekens die wij niet kunnen gebruiken.") from None
+    try:
+        email = canonical_address(address)
+    except EmailNotValidError:
+        raise SignupError("Dit e-mailadres klopt niet; controleer het.") from None
+    if province and province not in settings.provinces:
+        raise SignupError("Kies een provincie uit de lijst.")
+    row = next(db.query("select id, name, status from subscribers where email = ?", [email]), None)
+    # Someone who was forgotten, bounced or is already subscribed gets no mail; the page they
+    # see is the same, so the form tells nobody who is on the list.
+    if find_suppression(db, settings, email) is not None or (
+        row and row["status"] in {"active", "paused", "bounced", "erased"}
+    ):
+        return Signup(None, email)
+    now = clock.utc_iso()
+    with transaction(db):
+        values = {
+            "name": name,
+            "province": province or None,
+            "status": "pending",
+            "source": source,
+            "consent_text": CONSENT_VERSION,
+            "updated_at": now,
+        }
+        if row is None:
+            new = {
+                **values,
+                "email": email,
+                "first_name": name.split(" ")[0],
+                "last_name": name.partition(" ")[2],
+                "salutation": f"Beste {name}",
+                "themes": "[]",
+                "created_at": now,
+            }
+            subscriber_id = int(str(db.table("subscribers").insert(new).last_pk))
+        else:
+            # Someone known (pending, or unsubscribed earlier): nothing about them changes
+            # until the owner of the address confirms; the mail uses the name we have.
+            subscriber_id = int(row["id"])
+            name = str(row["name"])
+        audit.record(
+            db,
+            "web",
+            "subscribe-request",
+            f"subscriber:{subscriber_id}",
+            consent=CONSENT_VERSION,
+            source=source,
+        )
+    send_confirmation(settings, subscriber_id, name, email)
+    return Signup(subscriber_id, email)
+
+
+def send_confirmation(settings: Settings, subscriber_id: int, name: str, email: str) -> None:
+    """The one mail a pending subscriber gets: the link that confirms."""
+    token = make_timed_token(settings, CONFIRM, subscriber_id)
+    link = f"{settings.base_url}/aanmelden/bevestig/{token}"
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = format_address(name, email)
+    message["Subject"] = "Bevestig uw aanmelding voor de nieuwsbrief Statenleden"
+    message["Date"] = format_datetime(clock.now().astimezone(clock.AMSTERDAM))
+    message["Message-ID"] = make_msgid(domain=settings.sender_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message["Content-Language"] = "nl"
+    message.set_content(
+        f"Beste {name},\n\n"
+        "U hebt zich aangemeld voor de nieuwsbrief Statenleden van het IPO. Bevestig dat met\n"
+        f"deze link (drie dagen geldig):\n\n{link}\n\n"
+        "Hebt u zich niet aangemeld? Dan hoeft u niets te doen: zonder bevestiging ontvangt u\n"
+        "niets van ons.\n\n"
+        f"Interprovinciaal Overleg\n{settings.sender_address}\n"
+    )
+    send_one(
+        settings.transport,
+        settings.project,
+        Envelope(settings.sender_address, email, str(message["Message-ID"])),
+        message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+    )
+
+
+def confirm_signup(db: Database, subscriber_id: int) -> bool:
+    """Pending becomes active, consent time recorded; True when this changed anything."""
+    now = clock.utc_iso()
+    with transaction(db):
+        cursor = db.execute(
+            "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
+            "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
+            [CONSENT_VERSION, now, now, subscriber_id],
+        )
+        if cursor.rowcount:
+            audit.record(
+                db,
+                "web",
+                "subscribe-confirm",
+                f"subscriber:{subscriber_id}",
+                consent=CONSENT_VERSION,
+            )
+    return bool(cursor.rowcount)

@@ -1,0 +1,143 @@
+"""Subscribers and their mandates: addresses, suppressions, the active audience (the griffie
+list import itself is in imports.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from email_validator import validate_email
+from sqlite_utils import Database
+
+from newsletter.config import Settings, require_secret
+
+if TYPE_CHECKING:
+    from newsletter.people.imports import ImportReport
+
+ROLES = {
+    "statenlid": "Statenlid",
+    "av_lid": "AV-lid",
+    "plv_av_lid": "Plaatsvervangend AV-lid",
+    "griffier": "Griffier",
+    "griffiecontactpersoon": "Griffiecontactpersoon",
+    "gs_lid": "Gedeputeerde",
+    "cdk": "Commissaris van de Koning",
+    "ipo_staff": "Medewerker IPO",
+    "burgerstatenlid": "Burgerstatenlid",
+}
+_FORMAL = {
+    "mevrouw": "mevrouw",
+    "mw": "mevrouw",
+    "mevr": "mevrouw",
+    "heer": "heer",
+    "deheer": "heer",
+    "dhr": "heer",
+    "hr": "heer",
+}
+
+
+def normalise_email(raw: str) -> str:
+    """Trim, NFKC and lowercase an address (we never rely on case-sensitive local parts)."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
+def canonical_address(raw: str) -> str:
+    """The address as we store and send it, or EmailNotValidError (the caller words it).
+
+    ASCII only: a non-ASCII local part needs SMTPUTF8, which relays do not all offer, and an
+    internationalised domain is kept in its punycode (xn--) form, which every header can carry.
+    """
+    result = validate_email(normalise_email(raw), check_deliverability=False, allow_smtputf8=False)
+    return str(result.ascii_email).lower()
+
+
+def email_hashes(settings: Settings, address: str) -> tuple[str, ...]:
+    """The suppression key of an address under every secret key in rotation, newest last.
+
+    Keyed (HMAC-SHA256), so the list of hashes cannot be turned back into addresses by hashing
+    guesses without the instance's secret key.
+    """
+    message = b"newsletter.suppression/" + normalise_email(address).encode()
+    return tuple(
+        hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+        for key in require_secret(settings)
+    )
+
+
+def email_hash(settings: Settings, address: str) -> str:
+    """The suppression key to store: a person can be refused later without keeping their address."""
+    return email_hashes(settings, address)[-1]
+
+
+def find_suppression(db: Database, settings: Settings, address: str) -> dict[str, str] | None:
+    """The suppression of an address (reason, created_at), or None: the one suppression check.
+
+    Accepts a hash made with any key in rotation (NEWSLETTER_SECRET_KEY=OLD,NEW), so keep a
+    retired key in the list: hashes made with it are not recognised once it is gone. Writes nothing.
+    """
+    if not settings.secret_keys and not db.table("suppressions").count:
+        return None  # nothing is suppressed, so no key is needed to know it
+    hashes = email_hashes(settings, address)
+    marks = ",".join("?" * len(hashes))
+    row = db.execute(
+        f"select reason, created_at from suppressions where email_hash in ({marks})", hashes
+    ).fetchone()
+    return None if row is None else {"reason": row[0], "created_at": row[1]}
+
+
+def salutation_for(aanhef: str, first_name: str, last_name: str, name: str) -> str:
+    """The aanhef column as the opening line of a mail: "Geachte mevrouw De Vries"."""
+    key = re.sub(r"[^a-z]", "", aanhef.lower())
+    surname = last_name or name.rsplit(" ", 1)[-1]
+    surname = surname[:1].upper() + surname[1:]
+    if key in _FORMAL:
+        return f"Geachte {_FORMAL[key]} {surname}"
+    if aanhef.strip():
+        return aanhef.strip()
+    return f"Beste {first_name or name}"
+
+
+def import_subscribers(
+    db: Database,
+    settings: Settings,
+    path: Path,
+    province: str | None = None,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    rejects: Path | None = None,
+) -> ImportReport:
+    """Import one griffie list (see newsletter.imports.import_list, where the import lives)."""
+    from newsletter.people.imports import import_list
+
+    return import_list(
+        db, settings, path, province, replace=replace, dry_run=dry_run, rejects=rejects
+    )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    email: str
+    name: str
+    salutation: str
+    province: str | None
+    themes: tuple[str, ...]
+
+
+def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:
+    """People with one of these roles on a day: name, email, role, province."""
+    marks = ",".join("?" * len(roles))
+    sql = f"""
+        select s.name, s.email, m.role, m.province from mandates m
+        join subscribers s on s.id = m.subscriber_id
+        where m.role in ({marks}) and m.starts_on <= ? and (m.ends_on is null or m.ends_on >= ?)
+          and s.status != 'erased'
+        order by m.province, m.role, s.name"""
+    return [dict(row) for row in db.query(sql, [*roles, on.isoformat(), on.isoformat()])]

@@ -1,0 +1,495 @@
+"""The external tools of the preflight check: SpamAssassin, the Nu HTML checker, Chromium + axe.
+
+Each runner takes every message or page at once (one JVM, one browser, SpamAssassin in
+parallel), returns findings, and never raises for a tool that is missing: it says which tool and
+how to install it, and the other checks run on. Results are cached by content hash in
+build/preflight/cache.json, so `issue send` right after `issue check` does not run them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from newsletter.errors import NewsletterError
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = Path(os.environ.get("NEWSLETTER_TOOLS_DIR") or REPO / "tools")
+SPAM_LIMIT = 2.0
+# Email HTML is table layout for Outlook: "obsolete" presentational markup, Outlook's mso-*
+# CSS and its VML namespaces are expected; real faults (no alt, bad nesting, ids) still show.
+VNU_FILTER = (
+    r".*(obsolete|Almost standards mode|Property “mso-[a-z-]+” doesn't exist"
+    r"|Attribute “xmlns:[vo]” not allowed).*"
+)
+CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Mail has no landmarks: these two fire on every email, so they stay on for web pages only.
+EMAIL_AXE = {
+    "resultTypes": ["violations"],
+    "rules": {"region": {"enabled": False}, "landmark-one-main": {"enabled": False}},
+}
+WEB_AXE = {"resultTypes": ["violations"]}
+INSTALL = {
+    "spamassassin": "sudo apt-get install --no-install-recommends spamassassin",
+    "java": "sudo apt-get install --no-install-recommends default-jre-headless",
+    "vnu": "make tools (npm install --prefix tools vnu-jar axe-core)",
+    "playwright": "make tools (pip install -e '.[check]' into the venv)",
+    "chromium": "sudo apt-get install --no-install-recommends chromium fonts-liberation",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem a tool found: the preflight module turns it into a Finding."""
+
+    check: str
+    severity: str
+    message: str
+    fix: str
+    line: int | None = None
+    selector: str = ""
+
+
+@dataclass
+class ToolRun:
+    """What one tool did: run or not (and how to install it), and what it found per name."""
+
+    tool: str
+    ran: bool
+    note: str
+    issues: dict[str, list[Issue]] = field(default_factory=dict)
+    install: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tool": self.tool, "ran": self.ran, "note": self.note, "install": self.install}
+
+
+def missing(tool: str, what: str, key: str) -> ToolRun:
+    return ToolRun(tool, False, f"not run: {what}", install=INSTALL[key])
+
+
+def cache_file(build_dir: Path) -> Path:
+    """build/preflight/cache.json, or $NEWSLETTER_PREFLIGHT_CACHE (one cache for many instances)."""
+    return Path(os.environ.get("NEWSLETTER_PREFLIGHT_CACHE") or build_dir / "preflight/cache.json")
+
+
+def guarded(tool: str, run: Callable[..., ToolRun], *args: Any) -> ToolRun:
+    """A tool that breaks (a crash, a timeout, output we cannot read) is reported, not raised:
+    the other checks' findings still reach the reader."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        note = f"not run: it failed ({type(exc).__name__}: {str(exc).strip()[:200]})"
+        return ToolRun(tool, False, note)
+
+
+class Cache:
+    """Tool results by content hash; a JSON file written atomically, shared by every run."""
+
+    LIMIT = 2000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    @staticmethod
+    def key(tool: str, content: bytes) -> str:
+        return f"{tool}:{hashlib.sha256(content).hexdigest()}"
+
+    def get(self, key: str) -> list[Issue] | None:
+        value = self.data.get(key)
+        if not isinstance(value, list):
+            return None
+        try:
+            return [Issue(**entry) for entry in value]
+        except TypeError:
+            return None
+
+    def put(self, key: str, issues: list[Issue]) -> None:
+        self.data.pop(key, None)
+        self.data[key] = [asdict(i) for i in issues]
+
+    def save(self) -> None:
+        keep = dict(list(self.data.items())[-self.LIMIT :])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(keep), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+def _stamp(path: str | Path | None) -> str:
+    """A file's identity for the cache: an installed or upgraded tool changes it."""
+    try:
+        info = Path(path).resolve().stat() if path else None
+    except OSError:
+        info = None
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}" if info else str(path)
+
+
+def _cached(
+    cache: Cache | None,
+    tool: str,
+    contents: Mapping[str, bytes],
+    run: Callable[[dict[str, bytes]], dict[str, list[Issue]]],
+    key_content: Callable[[bytes], bytes] = lambda data: data,
+    version: str = "",
+) -> dict[str, list[Issue]]:
+    """Run the tool only on what the cache does not know yet (keyed by key_content(data) and
+    the tool's version and settings: an upgraded tool or a changed limit checks again)."""
+    salt = f"{version}\x1f".encode()
+    keys = {name: Cache.key(tool, salt + key_content(data)) for name, data in contents.items()}
+    found: dict[str, list[Issue]] = {}
+    todo: dict[str, bytes] = {}
+    for name, data in contents.items():
+        hit = cache.get(keys[name]) if cache else None
+        if hit is None:
+            todo[name] = data
+        else:
+            found[name] = hit
+    if todo:
+        fresh = run(todo)
+        for name in todo:
+            found[name] = fresh.get(name, [])
+            if cache and name in fresh:  # only what the tool reported on
+                cache.put(keys[name], found[name])
+    return found
+
+
+# -- SpamAssassin ---------------------------------------------------------------------------
+
+SPAM_DEADLINE = 120.0  # seconds for all messages of one check together
+
+_SCORE = re.compile(rb"^X-Spam-Status: .*?score=(-?\d+(?:\.\d+)?)", re.M)
+_RULE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z0-9_]+)\s+(.*)$")
+
+
+def spam_score(raw: bytes, timeout: float = 120) -> tuple[float, list[tuple[float, str, str]]]:
+    """SpamAssassin's offline score of one message, and the rules that fired (points, name, text).
+
+    -L: no network tests (so a lower bound); -x: never writes a preferences file; no Bayes, so
+    the score does not depend on what this machine learnt before.
+    """
+    result = subprocess.run(
+        ["spamassassin", "-L", "-t", "-x", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0"],
+        input=raw,
+        capture_output=True,
+        timeout=max(1.0, timeout),
+    )
+    match = _SCORE.search(result.stdout)
+    if not match:
+        raise NewsletterError(
+            f"spamassassin gave no score: {result.stderr.decode(errors='replace')[:200]}"
+        )
+    rules = []
+    report = result.stdout.decode("utf-8", "replace").split("Content analysis details:", 1)
+    if len(report) == 2:
+        lines = report[1].splitlines()
+        start = next((n for n, line in enumerate(lines) if line.startswith("----")), len(lines))
+        for line in lines[start + 1 :]:
+            rule = _RULE.match(line)
+            if rule:
+                rules.append((float(rule[1]), rule[2], rule[3].strip()))
+            elif line.strip() and not line.startswith(" "):
+                break
+    return float(match[1]), rules
+
+
+def run_spamassassin(
+    messages: Mapping[str, bytes],
+    cache: Cache | None,
+    key_content: Callable[[bytes], bytes] = lambda data: data,
+) -> ToolRun:
+    if not shutil.which("spamassassin"):
+        return missing("SpamAssassin", "spamassassin is not installed", "spamassassin")
+
+    def score_all(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
+        workers = max(1, min(4, os.cpu_count() or 1, len(todo)))
+        # One deadline for the whole run: a spamassassin that hangs costs SPAM_DEADLINE once,
+        # not two minutes per message (each later call gets what is left, at least a second).
+        deadline = time.monotonic() + SPAM_DEADLINE
+
+        def score_one(raw: bytes) -> tuple[float, list[tuple[float, str, str]]]:
+            return spam_score(raw, deadline - time.monotonic())
+
+        with ThreadPoolExecutor(workers) as pool:
+            scored = dict(zip(todo, pool.map(score_one, todo.values()), strict=True))
+        out = {}
+        for name, (score, rules) in scored.items():
+            fired = ", ".join(f"{n} {p:g}" for p, n, _ in rules if p) or "none with points"
+            # The score rides along as an "info" issue, so the cache keeps it too.
+            out[name] = [Issue("spam-score", "info", f"{score:g}", "")]
+            if score > SPAM_LIMIT:
+                worst = "; ".join(f"{n} ({p:g}): {d}" for p, n, d in rules if p > 0)
+                out[name].append(
+                    Issue(
+                        "spamassassin",
+                        "error",
+                        f"SpamAssassin scores {score:g} (limit {SPAM_LIMIT:g}); rules: {fired}",
+                        f"remove what the rules point at: {worst}",
+                    )
+                )
+        return out
+
+    found = _cached(
+        cache,
+        "spamassassin",
+        messages,
+        score_all,
+        key_content,
+        f"{_stamp(shutil.which('spamassassin'))} {SPAM_LIMIT}",
+    )
+    scores = {
+        name: float(i.message) + 0.0  # SpamAssassin says -0.0 for "nothing"
+        for name, issues in found.items()
+        for i in issues
+        if i.check == "spam-score"
+    }
+    issues = {n: [i for i in v if i.severity != "info"] for n, v in found.items()}
+    highest = max(scores.values(), default=0.0)
+    shown = ", ".join(f"{n} {s:g}" for n, s in scores.items())
+    note = f"ran; score {shown} (highest {highest:g}, limit {SPAM_LIMIT:g})"
+    return ToolRun("SpamAssassin", True, note, issues)
+
+
+# -- Nu HTML checker --------------------------------------------------------------------------
+
+
+def vnu_jar() -> Path | None:
+    path = Path(os.environ.get("NEWSLETTER_VNU_JAR") or TOOLS / "node_modules/vnu-jar/build/dist")
+    jar = path / "vnu.jar" if path.is_dir() else path
+    return jar if jar.is_file() else None
+
+
+def _file_key(path: Path) -> str:
+    return unicodedata.normalize("NFC", str(path.resolve()))
+
+
+def _url_key(url: str) -> str:
+    """vnu's file: URL (percent-encoded or not, any accents) as the path it names."""
+    return unicodedata.normalize("NFC", str(Path(unquote(urlsplit(url).path)).resolve()))
+
+
+def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
+    """All files in one Java call (the JVM start is most of its time)."""
+    jar = vnu_jar()
+    if jar is None:
+        return missing("Nu HTML checker", f"vnu.jar not found under {TOOLS}", "vnu")
+    if not shutil.which("java"):
+        return missing("Nu HTML checker", "java is not installed", "java")
+
+    def check(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
+        paths = {_file_key(files[name]): name for name in todo}
+        result = subprocess.run(
+            [
+                "java",
+                "-jar",
+                str(jar),
+                "--errors-only",
+                "--format",
+                "json",
+                "--stdout",
+                "--filterpattern",
+                VNU_FILTER,
+                *(str(files[name]) for name in todo),
+            ],
+            capture_output=True,
+            timeout=300,
+        )
+        try:
+            messages = json.loads(result.stdout)["messages"]
+        except (ValueError, KeyError):
+            raise NewsletterError(
+                f"the Nu HTML checker gave no report: {result.stderr.decode()[:200]}"
+            ) from None
+        out: dict[str, list[Issue]] = {name: [] for name in todo}
+        for message in messages:
+            url = str(message.get("url", ""))
+            if message.get("type") == "non-document-error":
+                raise NewsletterError(f"the Nu HTML checker could not read {url or 'a file'}")
+            name = paths.get(_url_key(url))
+            if name is None and url:
+                # A report for a file we cannot place: never a clean result for it.
+                raise NewsletterError(f"the Nu HTML checker reported on an unknown file: {url}")
+            if name is None or message.get("type") != "error":
+                continue
+            out[name].append(
+                Issue(
+                    "vnu",
+                    "error",
+                    f"HTML error: {message.get('message', '')}",
+                    "fix the markup in the template or the content it comes from "
+                    f"(near: {str(message.get('extract', '')).strip()[:80]!r})",
+                    line=message.get("lastLine"),
+                )
+            )
+        return out
+
+    contents = {name: files[name].read_bytes() for name in files}
+    found = _cached(cache, "vnu", contents, check, _without_csrf, f"{_stamp(jar)} {VNU_FILTER}")
+    errors = sum(len(v) for v in found.values())
+    return ToolRun("Nu HTML checker", True, f"ran; {errors} errors in {len(files)} files", found)
+
+
+# -- Chromium + axe-core ------------------------------------------------------------------------
+
+
+def axe_script() -> Path | None:
+    """axe-core from `make tools` (npm), else the copy axe-playwright-python bundles."""
+    path = TOOLS / "node_modules/axe-core/axe.min.js"
+    if path.is_file():
+        return path
+    try:
+        from importlib.resources import files
+
+        bundled = Path(str(files("axe_playwright_python") / "axe.min.js"))
+    except (ImportError, ModuleNotFoundError):
+        return None
+    return bundled if bundled.is_file() else None
+
+
+def chromium_path() -> Path | None:
+    """$CHROMIUM when set, else Debian's chromium."""
+    configured = os.environ.get("CHROMIUM")
+    for candidate in (configured,) if configured else CHROMIUM_PATHS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def browser_problem() -> ToolRun | None:
+    """Why no browser check can run here (with how to install it), or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return missing("axe-core (Chromium)", "Python playwright is not installed", "playwright")
+    if chromium_path() is None:
+        return missing("axe-core (Chromium)", "Chromium is not installed", "chromium")
+    if axe_script() is None:
+        return missing("axe-core (Chromium)", "axe.min.js not found", "vnu")
+    return None
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through playwright; never downloads a browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(chromium_path()), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@contextmanager
+def page_in(instance: Any, width: int, script: str = "") -> Iterator[Any]:
+    """One offline page (remote images fail fast, nothing leaves the machine), reused for every
+    file; script (axe) is loaded into each document as it opens."""
+    context = instance.new_context(offline=True, viewport={"width": width, "height": 600})
+    try:
+        if script:
+            context.add_init_script(script)
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def run_axe(pages: Mapping[str, tuple[Path, bool]], cache: Cache | None) -> ToolRun:
+    """axe-core on each page (path, is_email): serious/critical are errors, moderate warnings."""
+    problem = browser_problem()
+    if problem:
+        return problem
+    script = axe_script()
+    assert script is not None
+    source = script.read_text(encoding="utf-8")
+    version = source[:40].encode()
+
+    def scan(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
+        out: dict[str, list[Issue]] = {}
+        with browser() as instance, page_in(instance, 375, source) as page:
+            for name in todo:
+                path, is_email = pages[name]
+                page.goto(path.resolve().as_uri(), wait_until="load")
+                options = EMAIL_AXE if is_email else WEB_AXE
+                result = page.evaluate("o => axe.run(document, o)", options)
+                out[name] = [
+                    _axe_issue(v, node)
+                    for v in result["violations"]
+                    if v.get("impact") in ("serious", "critical", "moderate")
+                    for node in v["nodes"][:5]
+                ]
+        return out
+
+    contents = {name: version + path.read_bytes() for name, (path, _) in pages.items()}
+    found = _cached(cache, "axe", contents, scan, _without_csrf)
+    serious = sum(1 for v in found.values() for i in v if i.severity == "error")
+    note = f"ran; {len(pages)} pages, {serious} serious or critical violations"
+    return ToolRun("axe-core (Chromium)", True, note, found)
+
+
+def _without_csrf(page: bytes) -> bytes:
+    """A web form's CSRF token changes on every render; the page is the same for axe."""
+    return re.sub(rb'name="csrf" value="[^"]*"', b'name="csrf"', page)
+
+
+def _axe_issue(violation: dict[str, Any], node: dict[str, Any]) -> Issue:
+    impact = violation.get("impact", "")
+    summary = " ".join(str(node.get("failureSummary", "")).split())
+    return Issue(
+        f"axe-{violation['id']}",
+        "error" if impact in ("serious", "critical") else "warning",
+        f"axe {impact}: {violation.get('help', '')} ({str(node.get('html', ''))[:100]})",
+        f"{summary[:300]} (see {violation.get('helpUrl', '')})",
+        selector=" ".join(map(str, node.get("target", []))),
+    )
+
+
+def screenshots(pages: Mapping[str, Path], folder: Path, widths: tuple[int, ...]) -> list[Path]:
+    """Full-page PNGs of each page at each width, in folder; raises when no browser is here."""
+    problem = browser_problem()
+    if problem:
+        raise NewsletterError(
+            f"no screenshots: {problem.note.removeprefix('not run: ')}; install with: "
+            f"{problem.install}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with browser() as instance, page_in(instance, widths[0]) as page:
+        for name, path in pages.items():
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            for width in widths:
+                # a small height: a full-page shot of a short mail is never padded
+                page.set_viewport_size({"width": width, "height": 600})
+                target = folder / f"{name}-{width}.png"
+                page.screenshot(path=str(target), full_page=True)
+                written.append(target)
+    return written

@@ -1,0 +1,301 @@
+"""Rendering: Jinja2 -> MJML -> mjml-python -> premailer, once per issue variant; Jinja2 -> text.
+
+Per-recipient fields are left in as markers (@@aanhef@@ ...) that survive premailer, and are
+substituted by messages.py; nothing here knows about a single recipient.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date
+from pathlib import Path
+from typing import Any
+
+import mjml
+import premailer
+from icalendar import Calendar, Event
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.content.items import EVENT_TYPES, SECTIONS, Item
+from newsletter.dates import nl_date, nl_time, nl_when
+from newsletter.errors import ContentError
+from newsletter.issues.files import Issue
+from newsletter.people.subscribers import ROLES, current_holders
+
+# The per-recipient markers; messages.py substitutes them. Letters and underscores only,
+# so premailer and quoted-printable leave them intact.
+MARKERS = ("aanhef", "naam", "email", "afmelden_url", "voorkeuren_url")
+MARKER = re.compile(r"@@([a-z_]+)@@")
+PROVINCE_ROLES = (
+    ("av_lid", "Uw AV-leden"),
+    ("plv_av_lid", "Plaatsvervangend AV-lid"),
+    ("griffiecontactpersoon", "Uw griffiecontactpersoon"),
+)
+GENERAL = "ALG"  # the variant for readers without a province (IPO staff)
+WEB = "WEB"  # the public web version: no personal data, no "Uw provincie"
+
+logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
+logging.getLogger("cssutils").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str  # province code, ALG or WEB; "GLD:a,b" leaves out the BAC blocks a and b
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    issue: Issue
+    variants: dict[str, Variant]  # the 14 of every issue, then those readers' choices need
+    web_url: str
+    calendar: dict[str, bytes]  # item id -> .ics
+    render: Callable[[str], Variant] | None = None  # for a variant not made yet
+    bac: frozenset[str] = frozenset()  # the themes that are BAC blocks
+
+    def variant_key(self, province: str | None, themes: Iterable[str] = ()) -> str:
+        """The variant a reader gets: their province, less the BAC blocks they opted out of.
+
+        `themes` are the reader's chosen themes; none chosen (or none that is a BAC) is all.
+        """
+        base = province if province in self.variants else GENERAL
+        in_issue = {item.theme for item in self.issue.sections.get("bac", [])}
+        chosen = set(themes) & self.bac
+        left_out = sorted(in_issue - chosen) if chosen else []
+        return f"{base}:{','.join(left_out)}" if left_out else base
+
+    def variant(self, key: str) -> Variant:
+        """A variant by key, rendered now (once) if no reader needed it before."""
+        if key not in self.variants:
+            if self.render is None:
+                raise KeyError(key)
+            self.variants[key] = self.render(key)
+        return self.variants[key]
+
+
+class Marker(Markup):
+    """A per-recipient field: the only text in a rendered issue allowed to hold "@@"."""
+
+
+def marker(name: str) -> Marker:
+    if name not in MARKERS:
+        raise ContentError(f"templates: unknown field marker '{name}'; use {', '.join(MARKERS)}")
+    return Marker(f"@@{name}@@")
+
+
+# A zero-width non-joiner between the two @: looks the same, is never a marker.
+_DEFUSED = "@\u200c@"
+
+
+def defuse_markers(value: Any) -> Any:
+    """Jinja's finalize: "@@" in content, feeds or names can never become someone's field."""
+    if isinstance(value, Marker) or not isinstance(value, str) or "@@" not in value:
+        return value
+    defused = value.replace("@@", _DEFUSED)
+    return Markup(defused) if isinstance(value, Markup) else defused
+
+
+def environment(settings: Settings) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(settings.templates_dir)),
+        autoescape=select_autoescape(["html", "mjml", "mjml.j2", "html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=defuse_markers,
+    )
+    env.filters.update(nl_date=nl_date, nl_time=nl_time, nl_when=nl_when)
+    env.globals.update(
+        marker=marker,
+        SECTIONS=SECTIONS,
+        EVENT_TYPES=EVENT_TYPES,
+        ROLES=ROLES,
+        PROVINCE_ROLES=PROVINCE_ROLES,
+    )
+    return env
+
+
+def issue_web_url(settings: Settings, month: str) -> str:
+    return f"{settings.base_url}/archief/{month}/"
+
+
+def ics_url(settings: Settings, month: str, item: Item) -> str:
+    return f"{issue_web_url(settings, month)}agenda/{item.id}.ics"
+
+
+def _bac_blocks(settings: Settings, items: list[Item]) -> list[tuple[str, list[Item]]]:
+    """The BAC section grouped per BAC (Werkgeverszaken and Digitalisering too), in config order."""
+    blocks = []
+    for key, theme in settings.themes.items():
+        group = [i for i in items if i.theme == key]
+        if group:
+            blocks.append((theme.title, group))
+    return blocks
+
+
+def province_block(db: Database, province: str, on: date) -> dict[str, list[dict[str, str]]]:
+    """Who a reader in this province can turn to: AV members, substitutes, griffiecontactpersoon."""
+    people = [
+        p
+        for p in current_holders(db, ("av_lid", "plv_av_lid", "griffiecontactpersoon"), on)
+        if p["province"] == province
+    ]
+    return {
+        role: [p for p in people if p["role"] == role]
+        for role in ("av_lid", "plv_av_lid", "griffiecontactpersoon")
+    }
+
+
+def inline_css(html: str) -> str:
+    """premailer, once per variant: CSS rules into style attributes, media queries kept.
+
+    premailer drops MJML's <!doctype html>; without it browsers and mail apps render in quirks
+    mode (the Nu HTML checker of `issue check` reports it), so it is put back.
+    """
+    inlined = str(
+        premailer.transform(
+            html,
+            keep_style_tags=True,
+            remove_classes=False,
+            strip_important=False,
+            disable_validation=True,
+            allow_network=False,
+            cssutils_logging_level=logging.CRITICAL,
+            # MJML's img { height: auto; width: 100% } would become height="auto" and
+            # width="100%" on every image, which is invalid HTML (and overwrote the real
+            # sizes): sizes from CSS stay in the style attribute only.
+            disable_basic_attributes=["height", "width"],
+        )
+    )
+    if not inlined.lstrip()[:9].lower().startswith("<!doctype"):
+        inlined = "<!doctype html>\n" + inlined
+    return inlined
+
+
+def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[str, object]:
+    base, _, left_out = key.partition(":")
+    personal = base != WEB
+    province = base if base not in (GENERAL, WEB) else None
+    sections = dict(issue.sections)
+    if left_out:
+        kept = [i for i in sections.get("bac", []) if i.theme not in left_out.split(",")]
+        sections = {k: v for k, v in sections.items() if k != "bac"} | (
+            {"bac": kept} if kept else {}
+        )
+    return {
+        "settings": settings,
+        "issue": issue,
+        "sections": sections,
+        "bac_blocks": _bac_blocks(settings, sections.get("bac", [])),
+        "personal": personal,
+        "province": province,
+        "province_name": settings.provinces.get(province or "", ""),
+        "province_people": province_block(db, province, issue.date) if province else {},
+        "web_url": issue_web_url(settings, issue.month),
+        "ics_url": lambda item: ics_url(settings, issue.month, item),
+        "contact": settings.sender_address,
+        "salutation": marker("aanhef") if personal else "Beste lezer",
+        "unsubscribe_url": marker("afmelden_url"),
+        "preferences_url": marker("voorkeuren_url"),
+    }
+
+
+def render_variant(
+    env: Environment, settings: Settings, issue: Issue, key: str, db: Database
+) -> Variant:
+    """One variant's HTML and text; the expensive steps run here and nowhere per recipient."""
+    context = _context(settings, issue, key, db)
+    source = env.get_template("email/issue.mjml.j2").render(context)
+    try:
+        html = mjml.mjml2html(source, fonts={})
+    except Exception as exc:  # MRML reports template mistakes as plain exceptions
+        raise ContentError(f"templates/email/issue.mjml.j2: MJML error: {exc}") from None
+    html = inline_css(html)
+    text = env.get_template("email/issue.txt.j2").render(context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return Variant(key, html, text)
+
+
+def item_ics(settings: Settings, item: Item) -> bytes:
+    """An .ics file for one meeting or event (Europe/Amsterdam times, stable UID)."""
+    assert item.starts_at is not None
+    calendar = Calendar()
+    calendar.add("prodid", "-//IPO//Nieuwsbrief Statenleden//NL")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{item.id}@{settings.sender_domain}")
+    event.add("summary", item.title)
+    event.add("dtstart", item.starts_at.astimezone(clock.AMSTERDAM))
+    if item.ends_at:
+        event.add("dtend", item.ends_at.astimezone(clock.AMSTERDAM))
+    event.add(
+        "dtstamp", item.starts_at.astimezone(UTC)
+    )  # stable: the file only changes with the item
+    if item.place:
+        event.add("location", item.place)
+    if item.summary:
+        event.add("description", item.summary + (f"\n\n{item.link}" if item.link else ""))
+    if item.link:
+        event.add("url", item.link)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return bytes(calendar.to_ical())
+
+
+def variant_keys(settings: Settings) -> list[str]:
+    return [*settings.provinces, GENERAL, WEB]
+
+
+def render_issue(db: Database, settings: Settings, issue: Issue) -> RenderedIssue:
+    """Every variant of an issue (12 provinces, general, web) and its calendar files."""
+    env = environment(settings)
+    variants = {
+        key: render_variant(env, settings, issue, key, db) for key in variant_keys(settings)
+    }
+    calendar = {
+        item.id: item_ics(settings, item) for item in issue.items if item.has_calendar_entry
+    }
+    return RenderedIssue(
+        issue,
+        variants,
+        issue_web_url(settings, issue.month),
+        calendar,
+        render=lambda key: render_variant(env, settings, issue, key, db),
+        bac=frozenset(k for k, t in settings.themes.items() if t.bac),
+    )
+
+
+def write_build(settings: Settings, rendered: RenderedIssue) -> Path:
+    """build/issues/MONTH/<variant>.{html,txt} for preview, build/archief/MONTH/ for the web."""
+    month = rendered.issue.month
+    mail_dir = settings.build_dir / "issues" / month
+    web_dir = settings.build_dir / "archief" / month
+    for folder in (mail_dir, web_dir / "agenda"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for key, variant in rendered.variants.items():
+        if key == WEB:
+            continue
+        _write(mail_dir / f"{key}.html", variant.html.encode())
+        _write(mail_dir / f"{key}.txt", variant.text.encode())
+    web = rendered.variants[WEB]
+    _write(web_dir / "index.html", web.html.encode())
+    _write(web_dir / "index.txt", web.text.encode())
+    for item_id, data in rendered.calendar.items():
+        _write(web_dir / "agenda" / f"{item_id}.ics", data)
+    return web_dir
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomic: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

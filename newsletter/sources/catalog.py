@@ -1,0 +1,256 @@
+"""The items in the store: sync from the sources, list, and look up by id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.content.items import Item
+from newsletter.sources.feeds import read_feed
+from newsletter.sources.files import read_content_files
+from newsletter.store import dumps, loads, transaction
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    feeds: dict[str, str] = field(default_factory=dict)  # name -> ok / not-modified / error
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def summary(self) -> str:
+        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        feeds = ", ".join(f"{name} {status}" for name, status in self.feeds.items())
+        line = "Content: " + ", ".join(parts)
+        if feeds:
+            line += f"; feeds: {feeds}"
+        if self.errors:
+            line += f"; {len(self.errors)} failed"
+        return line
+
+
+def item_to_row(item: Item) -> dict[str, object]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "source": item.source,
+        "path": item.path,
+        "title": item.title,
+        "theme": item.theme,
+        "section": item.section,
+        "published": item.published.isoformat(),
+        "starts_at": item.starts_at.isoformat() if item.starts_at else None,
+        "link": item.link,
+        "data": dumps(
+            {
+                "summary": item.summary,
+                "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+                "place": item.place,
+                "featured": item.featured,
+                "fields": dict(item.fields),
+            }
+        ),
+        "body_html": item.body_html,
+        "body_text": item.body_text,
+        "content_hash": item.content_hash(),
+    }
+
+
+def row_to_item(row: dict[str, object]) -> Item:
+    data = loads(str(row["data"]), {})
+    ends = data.get("ends_at")
+    starts = row.get("starts_at")
+    return Item(
+        id=str(row["id"]),
+        kind=str(row["kind"]),
+        title=str(row["title"]),
+        theme=str(row["theme"]),
+        section=str(row["section"]),
+        published=date.fromisoformat(str(row["published"])),
+        summary=data.get("summary", ""),
+        link=str(row["link"] or ""),
+        starts_at=datetime.fromisoformat(str(starts)) if starts else None,
+        ends_at=datetime.fromisoformat(ends) if ends else None,
+        place=data.get("place", ""),
+        fields=data.get("fields", {}),
+        body_html=str(row["body_html"] or ""),
+        body_text=str(row["body_text"] or ""),
+        source=str(row["source"]),
+        path=str(row["path"]),
+        featured=bool(data.get("featured", False)),
+    )
+
+
+def _save(db: Database, items: Iterable[Item], report: SyncReport) -> None:
+    now = clock.utc_iso()
+    table = db.table("items")
+    for item in items:
+        row = item_to_row(item)
+        existing = next(iter(table.rows_where("id = ?", [item.id])), None)
+        if existing is None:
+            report.added += 1
+        elif existing["content_hash"] == row["content_hash"] and not existing["removed_at"]:
+            report.unchanged += 1
+            continue
+        else:
+            report.updated += 1
+        table.upsert({**row, "synced_at": now, "removed_at": None}, pk="id")
+
+
+def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
+    """Content files into the store; a bad file is reported and its stored version left alone."""
+    good: list[Item] = []
+    seen_paths: set[str] = set()
+    owner: dict[str, str] = {}
+    for result in read_content_files(settings):
+        seen_paths.add(result.path)
+        report.warnings.extend(result.warnings)
+        if result.item is None:
+            report.errors.append(result.error)
+            continue
+        if result.item.id in owner:
+            report.errors.append(
+                f"{result.path}: id '{result.item.id}' is also used by {owner[result.item.id]}; "
+                "give one of them another id"
+            )
+            continue
+        owner[result.item.id] = result.path
+        good.append(result.item)
+    with transaction(db):
+        _save(db, good, report)
+        gone = [
+            row["id"]
+            for row in db.table("items").rows_where("source = 'file' and removed_at is null")
+            if row["path"] not in seen_paths
+        ]
+        for item_id in gone:
+            db.table("items").update(item_id, {"removed_at": clock.utc_iso()})
+        report.removed += len(gone)
+
+
+def sync_feeds(
+    db: Database,
+    settings: Settings,
+    report: SyncReport,
+    names: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Each configured feed on its own: one that fails is named and the others go on.
+
+    `now` is tick's moment: fetched_at records it (not the end of a slow fetch), so the feed
+    is due again exactly an interval later."""
+    state = db.table("feeds")
+    for feed in settings.feeds:
+        if names and feed.name not in names:
+            continue
+        previous = next(iter(state.rows_where("name = ? and url = ?", [feed.name, feed.url])), {})
+        result = read_feed(
+            feed,
+            settings,
+            clock.today(),
+            previous.get("etag") or "",
+            previous.get("last_modified") or "",
+        )
+        report.feeds[feed.name] = result.status
+        if result.warning:
+            report.warnings.append(result.warning)
+        if result.error:
+            report.errors.append(result.error)
+        with transaction(db):
+            _save(db, [item for item in result.items if not _republished(db, item)], report)
+            state.upsert(
+                {
+                    "name": feed.name,
+                    "url": feed.url,
+                    "etag": result.etag,
+                    "last_modified": result.last_modified,
+                    "fetched_at": clock.utc_iso(now),
+                    "status": result.status,
+                    "error": result.error,
+                    "items_seen": len(result.items),
+                },
+                pk="name",
+            )
+
+
+def due_feeds(db: Database, settings: Settings, now: datetime) -> list[str]:
+    """The feeds whose [[feeds]] interval has passed since they were last fetched (for tick)."""
+    due = []
+    for feed in settings.feeds:
+        row = next(
+            iter(db.table("feeds").rows_where("name = ? and url = ?", [feed.name, feed.url])), {}
+        )
+        last = row.get("fetched_at")
+        if not last or now - clock.parse_instant(last) >= timedelta(minutes=feed.interval_minutes):
+            due.append(feed.name)
+    return due
+
+
+def _republished(db: Database, item: Item) -> bool:
+    """The same story (same link) already stored from this feed under another guid."""
+    if not item.link:
+        return False
+    row = db.execute(
+        "select 1 from items where source = ? and link = ? and id != ?",
+        [item.source, item.link, item.id],
+    ).fetchone()
+    return row is not None
+
+
+def sync_content(db: Database, settings: Settings) -> SyncReport:
+    """Files and feeds into the store."""
+    report = SyncReport()
+    sync_files(db, settings, report)
+    sync_feeds(db, settings, report)
+    return report
+
+
+def list_items(
+    db: Database,
+    *,
+    kind: str | None = None,
+    theme: str | None = None,
+    since: date | None = None,
+    include_removed: bool = False,
+) -> list[Item]:
+    """Items in the store, newest first, filtered."""
+    where, args = [], []
+    if not include_removed:
+        where.append("removed_at is null")
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    if theme:
+        where.append("theme = ?")
+        args.append(theme)
+    if since:
+        where.append("published >= ?")
+        args.append(since.isoformat())
+    rows = db.table("items").rows_where(
+        " and ".join(where) or None, args, order_by="published desc, id"
+    )
+    return [row_to_item(row) for row in rows]
+
+
+def get_items(db: Database, ids: Iterable[str]) -> dict[str, Item]:
+    """The stored, not removed, items with these ids."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    rows = db.table("items").rows_where(f"id in ({marks}) and removed_at is null", wanted)
+    return {row["id"]: row_to_item(row) for row in rows}

@@ -1,0 +1,302 @@
+"""The public web endpoints (Flask app factory, any WSGI server; `newsletter serve` for one).
+
+/afmelden/<token>    GET: a page with one button, never unsubscribes (mail scanners prefetch
+                     links); POST: unsubscribes, the page's button and RFC 8058 one-click alike
+                     (urlencoded or multipart, no cookies, 200 without a redirect).
+/voorkeuren/<token>  themes and pause (CSRF-protected form)
+/archief/            sent issues, each web version, its .ics files, and an Atom feed
+Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, never a 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flask import Flask, abort, g, render_template, request, send_file, session
+from jinja2 import select_autoescape
+from sqlite_utils import Database
+from werkzeug.exceptions import HTTPException
+
+from newsletter import clock, store
+from newsletter.config import Settings, load_settings, require_secret
+from newsletter.dates import nl_date
+from newsletter.editorial.workflow import approved_ics, approved_web_html
+from newsletter.errors import NewsletterError
+from newsletter.issues.files import MONTH
+from newsletter.people.preferences import reader, set_preferences, unsubscribe
+from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
+from newsletter.render.issue import item_ics
+from newsletter.sources.catalog import row_to_item
+from newsletter.tokens import (
+    CONFIRM,
+    CONFIRM_MAX_AGE,
+    PREFERENCES,
+    UNSUBSCRIBE,
+    read_timed_token,
+    read_token,
+)
+
+BAD_LINK = 400
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The app for one instance (default: NEWSLETTER_PROJECT or the current folder)."""
+    settings = settings or load_settings(os.environ.get("NEWSLETTER_PROJECT", "."))
+    app = Flask(__name__, template_folder=str(settings.templates_dir / "web"), static_folder=None)
+    app.secret_key = require_secret(settings)[-1]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    # Flask autoescapes only *.html; ours are *.html.j2: escape them too.
+    app.jinja_env.autoescape = select_autoescape(["html", "j2"])
+    app.jinja_env.globals.update(settings=settings, nl_date=nl_date)
+
+    def db() -> Database:
+        if "db" not in g:
+            g.db = store.open_store(settings)
+        db_: Database = g.db
+        return db_
+
+    @app.teardown_appcontext
+    def close(_: BaseException | None) -> None:
+        connection = g.pop("db", None)
+        if connection is not None:
+            connection.conn.close()
+
+    @app.after_request
+    def headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")  # tokens stay ours
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def error(exc: HTTPException) -> tuple[str, int]:
+        return render_template("error.html.j2", code=exc.code), exc.code or 500
+
+    def subscriber_for(purpose: str, token: str) -> int:
+        subscriber_id = read_token(settings, purpose, token)
+        if subscriber_id is None or reader(db(), subscriber_id) is None:
+            abort(BAD_LINK)
+        return subscriber_id
+
+    def csrf_token() -> str:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(24)
+        return str(session["csrf"])
+
+    def check_csrf() -> None:
+        sent = request.form.get("csrf", "")
+        if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+            abort(BAD_LINK)
+
+    @app.get("/afmelden/<token>")
+    def unsubscribe_page(token: str) -> str:
+        person = reader(db(), subscriber_for(UNSUBSCRIBE, token))
+        return render_template("unsubscribe.html.j2", person=person, done=False)
+
+    @app.post("/afmelden/<token>")
+    def unsubscribe_post(token: str) -> tuple[str, int]:
+        subscriber_id = subscriber_for(UNSUBSCRIBE, token)
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        unsubscribe(db(), subscriber_id, "web", "one-click" if one_click else "page")
+        return render_template(
+            "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
+        ), 200
+
+    @app.route("/voorkeuren/<token>", methods=["GET", "POST"])
+    def preferences(token: str) -> str:
+        subscriber_id = subscriber_for(PREFERENCES, token)
+        saved = False
+        if request.method == "POST":
+            check_csrf()
+            try:
+                set_preferences(
+                    db(),
+                    settings,
+                    subscriber_id,
+                    request.form.getlist("thema"),
+                    request.form.get("pauze") == "ja",
+                    "web",
+                )
+            except NewsletterError:  # an unknown theme, or a subscription no longer theirs
+                abort(BAD_LINK)
+            saved = True
+        return render_template(
+            "preferences.html.j2",
+            person=reader(db(), subscriber_id),
+            themes=[t for t in settings.themes.values() if t.bac],
+            csrf=csrf_token(),
+            saved=saved,
+        )
+
+    @app.route("/aanmelden", methods=["GET", "POST"])
+    def signup() -> tuple[str, int]:
+        values = {"naam": "", "email": "", "provincie": ""}
+        problem = ""
+        if request.method == "POST":
+            check_csrf()
+            values = {k: request.form.get(k, "").strip() for k in values}
+            if request.form.get("toestemming") != "ja":
+                problem = "Geef toestemming om u aan te melden."
+            else:
+                try:
+                    request_signup(
+                        db(),
+                        settings,
+                        values["naam"],
+                        values["email"],
+                        values["provincie"] or None,
+                        "web:aanmelden",
+                    )
+                except SignupError as exc:
+                    problem = str(exc)
+                else:
+                    return render_template("signup_sent.html.j2", email=values["email"]), 200
+        return render_template(
+            "signup.html.j2",
+            values=values,
+            problem=problem,
+            consent=CONSENT_TEXT,
+            csrf=csrf_token(),
+            provinces=settings.provinces,
+        ), 422 if problem else 200
+
+    @app.route("/aanmelden/bevestig/<token>", methods=["GET", "POST"])
+    def signup_confirm(token: str) -> str:
+        subscriber_id = read_timed_token(settings, CONFIRM, token, CONFIRM_MAX_AGE)
+        if subscriber_id is None or reader(db(), subscriber_id) is None:
+            abort(BAD_LINK)
+        if request.method == "POST":  # a GET only shows the button: scanners prefetch links
+            confirm_signup(db(), subscriber_id)
+        return render_template("signup_confirm.html.j2", person=reader(db(), subscriber_id))
+
+    def sent_issues() -> list[dict[str, Any]]:
+        rows = db().query(
+            "select issue_month, subject, finished_at, started_at from mailings "
+            "where kind = 'issue' and status in ('sent', 'sent-with-failures') "
+            "order by issue_month desc"
+        )
+        return [
+            row
+            for row in rows
+            if (settings.build_dir / "archief" / row["issue_month"] / "index.html").is_file()
+            or approved_web_html(db(), row["issue_month"]) is not None
+        ]
+
+    def archived(month: str) -> Path:
+        if not MONTH.match(month) or month not in {r["issue_month"] for r in sent_issues()}:
+            abort(404)  # drafts and unsent issues are not public
+        return settings.build_dir / "archief" / month
+
+    @app.get("/archief/")
+    def archive() -> str:
+        return render_template("archive.html.j2", issues=sent_issues())
+
+    @app.get("/archief/<month>/")
+    def archive_issue(month: str) -> Any:
+        folder = archived(month)
+        frozen = approved_web_html(db(), month)  # what was approved, not a later build
+        response = (
+            app.response_class(frozen, mimetype="text/html")
+            if frozen is not None
+            else send_file(folder / "index.html", mimetype="text/html")
+        )
+        # The web version is a mail layout: it needs its own inline styles, nothing else.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'"
+        )
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    @app.get("/archief/<month>/agenda/<name>.ics")
+    def archive_ics(month: str, name: str) -> Any:
+        path = archived(month) / "agenda" / f"{name}.ics"
+        frozen = approved_ics(db(), month, name)  # what was approved, not a later build
+        if frozen is None and ("/" in name or not path.is_file()):
+            abort(404)
+        return send_file(
+            BytesIO(frozen) if frozen is not None else path,
+            mimetype="text/calendar",
+            as_attachment=True,
+            download_name=f"{name}.ics",
+        )
+
+    @app.get("/agenda/<item_id>.ics")
+    def agenda_ics(item_id: str) -> Any:
+        """Any AV meeting or event of the calendar (public information), for onboarding mail."""
+        row = next(
+            db().query(
+                "select * from items where id = ? and kind in ('av_meeting', 'event') "
+                "and starts_at is not null and published <= ?",  # announced ones only
+                [item_id, clock.today().isoformat()],
+            ),
+            None,
+        )
+        if row is None:
+            abort(404)
+        return app.response_class(
+            item_ics(settings, row_to_item(row)),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{item_id}.ics"'},
+        )
+
+    @app.get("/archief/feed.atom")
+    def archive_feed() -> Any:
+        return app.response_class(
+            atom_feed(settings, sent_issues()), mimetype="application/atom+xml"
+        )
+
+    return app
+
+
+def atom_feed(settings: Settings, issues: list[dict[str, Any]]) -> str:
+    """The archive as Atom: one entry per sent issue, linking to its web version."""
+    base = settings.base_url
+    updated = max(
+        (str(i["finished_at"] or i["started_at"]) for i in issues), default=clock.utc_iso()
+    )
+    entries = "".join(
+        f"""  <entry>
+    <id>{escape(base)}/archief/{i["issue_month"]}/</id>
+    <title>{escape(str(i["subject"]))}</title>
+    <link rel="alternate" type="text/html" href="{escape(base)}/archief/{i["issue_month"]}/"/>
+    <updated>{escape(str(i["finished_at"] or i["started_at"]))}</updated>
+  </entry>
+"""
+        for i in issues
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="nl">
+  <id>{escape(base)}/archief/</id>
+  <title>{escape(settings.name)}: archief van de nieuwsbrief</title>
+  <link rel="self" href="{escape(base)}/archief/feed.atom"/>
+  <link rel="alternate" type="text/html" href="{escape(base)}/archief/"/>
+  <author>
+    <name>Interprovinciaal Overleg</name>
+    <email>{escape(settings.sender_address)}</email>
+  </author>
+  <updated>{escape(updated)}</updated>
+{entries}</feed>
+"""
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the app with Werkzeug's threaded server (put a real web server in front of it)."""
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
