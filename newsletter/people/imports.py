@@ -23,14 +23,13 @@ from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from newsletter import clock
+from newsletter.addresses import canonical_address, normalise_email
 from newsletter.config import Settings
 from newsletter.errors import HeaderError, ImportRowError, NewsletterError
 from newsletter.headers import check_header_value
 from newsletter.people.subscribers import (
     ROLES,
-    canonical_address,
     find_suppression,
-    normalise_email,
     salutation_for,
 )
 from newsletter.store import audit, dumps, transaction

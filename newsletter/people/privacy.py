@@ -23,15 +23,13 @@ from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from newsletter import clock
+from newsletter.addresses import canonical_address, email_hash, email_hashes
 from newsletter.config import Settings, require_secret
 from newsletter.errors import NewsletterError
 from newsletter.outbound.transports import outbox_folder
 from newsletter.outbound.transports.base import safe_filename
 from newsletter.people.subscribers import (
     ROLES,
-    canonical_address,
-    email_hash,
-    email_hashes,
     find_suppression,
 )
 from newsletter.store import audit, loads, transaction

@@ -15,11 +15,12 @@ from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from newsletter import clock
+from newsletter.addresses import canonical_address
 from newsletter.config import Settings
 from newsletter.errors import HeaderError, NewsletterError
 from newsletter.headers import check_header_value, format_address
 from newsletter.outbound.transports import Envelope, send_one
-from newsletter.people.subscribers import canonical_address, find_suppression
+from newsletter.people.subscribers import find_suppression
 from newsletter.store import audit, transaction
 from newsletter.tokens import CONFIRM, make_timed_token
 
