@@ -19,6 +19,7 @@ from newsletter.onboarding import programme as onboarding
 from newsletter.onboarding.sequences import SequenceError, load_sequence
 from newsletter.outbound.transports import transport_factory
 from newsletter.outbound.transports.memory import MemoryTransport
+from newsletter.people import privacy
 from newsletter.people.preferences import unsubscribe
 from newsletter.people.subscribers import import_subscribers
 from newsletter.sources.catalog import sync_content
@@ -552,3 +553,39 @@ def test_dates_outside_any_term_are_refused(run, loaded) -> None:
     assert loaded.table("onboarding_enrolments").count == 0
     backwards = run("onboarding", "plan", "--joined", "2026-10-20", "--until", "2026-01-01")
     assert backwards.exit_code == 2 and "--until is before --joined" in backwards.output
+
+
+def test_show_lists_the_programme_and_forget_erases_it_and_the_person_as_buddy(
+    run, loaded, settings
+) -> None:
+    now = datetime(2026, 12, 1, 9, 5, tzinfo=clock.AMSTERDAM)
+    clock.set_now(now)
+    onboarding.run_due(loaded, settings, now, lambda: MemoryTransport())
+    hans = "hans.deboer@ut.example"
+    [row] = loaded.query(
+        "select e.subscriber_id, e.buddy_id, b.email buddy from onboarding_enrolments e "
+        "join subscribers s on s.id = e.subscriber_id join subscribers b on b.id = e.buddy_id "
+        "where s.email = ?",
+        [hans],
+    )
+    held = privacy.person_record(loaded, settings, hans)
+    assert held is not None
+    by_step = {r["step_key"]: r for r in held["onboarding"]}
+    assert by_step["welkom"]["step_status"] == "queued"
+    assert by_step["vergaderstukken"]["step_status"] == "skipped"
+    assert {(r["sequence"], r["starts_on"]) for r in held["onboarding"]} == {
+        ("av-lid", "2026-10-20")
+    }
+
+    assert run("subscribers", "forget", row["buddy"], "--yes").exit_code == 0
+    buddy = loaded.execute(
+        "select buddy_id from onboarding_enrolments where subscriber_id = ?",
+        [row["subscriber_id"]],
+    ).fetchone()
+    assert buddy == (None,)  # Hans keeps his programme, without the forgotten buddy
+
+    result = run("subscribers", "forget", hans, "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"onboarding {len(held['onboarding']) + 1}" in result.stdout  # steps + enrolment
+    for table in ("onboarding_enrolments", "onboarding_steps"):
+        assert loaded.table(table).count_where("subscriber_id = ?", [row["subscriber_id"]]) == 0
