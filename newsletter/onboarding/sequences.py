@@ -38,6 +38,7 @@ from newsletter.onboarding.expressions import (
     parse_condition,
     parse_expression,
 )
+from newsletter.people.subscribers import ROLES
 
 # What a step file may use; onboarding.py fills in every one of them.
 PLACEHOLDERS = frozenset(
@@ -206,8 +207,6 @@ def _load_sequence(settings: Settings, name: str) -> Sequence:
     roles = data.get("roles", ["av_lid", "plv_av_lid"])
     if isinstance(roles, str):
         roles = [roles]
-    from newsletter.people.subscribers import ROLES
-
     if not isinstance(roles, list) or not all(isinstance(r, str) and r in ROLES for r in roles):
         raise SequenceError(f"{shown}: roles: use roles from {', '.join(ROLES)}")
     stale = data.get("stale_after", "14 days")
