@@ -40,7 +40,7 @@ from newsletter.onboarding.expressions import (
 )
 from newsletter.people.subscribers import ROLES
 
-# What a step file may use; onboarding.py fills in every one of them.
+# What a step file may use; render/onboarding.py fills in every one of them.
 PLACEHOLDERS = frozenset(
     {
         "voornaam",
