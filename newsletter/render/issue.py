@@ -23,10 +23,10 @@ from markupsafe import Markup
 
 from newsletter import clock
 from newsletter.config import Settings
+from newsletter.content.issue import Issue
 from newsletter.content.items import EVENT_TYPES, SECTIONS, Item
 from newsletter.dates import nl_date, nl_time, nl_when
 from newsletter.errors import ContentError
-from newsletter.issues.files import Issue
 
 # The per-recipient markers; messages.py substitutes them. Letters and underscores only,
 # so premailer and quoted-printable leave them intact.
