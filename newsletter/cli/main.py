@@ -1176,7 +1176,7 @@ def log(settings: Settings, month: str | None, as_json: bool) -> None:
     """
     entries = log_entries(store.open_store(settings), check_month(month) if month else None)
     if as_json:
-        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return
     for entry in entries:
         click.echo(format_entry(entry))
