@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import Settings
+from newsletter.config import Settings, load_settings
 from newsletter.mail.messages import Recipient, make_skeleton
 from newsletter.preflight import runner as preflight
 from newsletter.preflight import tools
@@ -280,6 +280,7 @@ def test_allowed_hosts_come_from_newsletter_toml(settings, instance) -> None:
         config.read_text(encoding="utf-8") + '\n[preflight]\nallowed_hosts = ["evil.example"]\n',
         encoding="utf-8",
     )
+    settings = load_settings(instance)  # newsletter.toml is read when settings are loaded
     html, _ = with_item('<p><a href="https://evil.example/ov">Het OV-besluit</a></p>')
     text = GOOD_TEXT + "Het OV-besluit: https://evil.example/ov\n"
     assert findings(settings, mail(settings, html, text)) == []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import colorsys
 import email
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
@@ -40,17 +39,6 @@ REQUIRED_HEADERS = (
     "List-Unsubscribe-Post",
 )
 AT_MOST_ONCE = ("Sender", "Cc", "Bcc", "In-Reply-To", "References", "Content-Type")
-# Public sites an issue commonly links to; [preflight] allowed_hosts replaces this list.
-DEFAULT_HOSTS = (
-    "ipo.nl",
-    "bij12.nl",
-    "statenlid.nu",
-    "rijksoverheid.nl",
-    "overheid.nl",
-    "officielebekendmakingen.nl",
-    "tweedekamer.nl",
-    "europa.eu",
-)
 VAGUE_LINKS = {
     "klik hier",
     "klik",
@@ -371,18 +359,12 @@ class _Context:
 
 def allowed_hosts(settings: Settings) -> tuple[str, ...]:
     """The hosts links may point to: ours (base_url, privacy_url, the sender's domain, the
-    feeds') and [preflight] allowed_hosts in newsletter.toml (default: DEFAULT_HOSTS)."""
-    try:
-        data = tomllib.loads(settings.config_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        data = {}
-    section = data.get("preflight", {})
-    extra = section.get("allowed_hosts", list(DEFAULT_HOSTS)) if isinstance(section, dict) else None
-    if not isinstance(extra, list) or not all(isinstance(h, str) and h.strip() for h in extra):
-        raise ConfigError(
-            f"{settings.config_file}: [preflight] allowed_hosts: must be a list of host names, "
-            'e.g. allowed_hosts = ["ipo.nl", "rijksoverheid.nl"]'
-        )
+    feeds') and [preflight] allowed_hosts (default: config.DEFAULT_ALLOWED_HOSTS).
+
+    A bad [preflight] setting is a ConfigError here, before anything is built."""
+    if settings.preflight.problem:
+        raise ConfigError(settings.preflight.problem)
+    extra = settings.preflight.allowed_hosts
     ours = [
         urlsplit(settings.base_url).hostname or "",
         urlsplit(settings.privacy_url).hostname or "",
