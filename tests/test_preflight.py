@@ -13,6 +13,7 @@ import pytest
 
 from newsletter.config import Settings, load_settings
 from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.onboarding.programme import sample_messages
 from newsletter.preflight import runner as preflight
 from newsletter.preflight import tools
 from newsletter.render.issue import Variant
@@ -408,7 +409,9 @@ def test_axe_asks_landmarks_of_web_pages(axe_run) -> None:
 
 
 def test_the_demo_issue_passes_every_check_with_every_tool(settings, loaded, december) -> None:
-    report = preflight.check_issue(loaded, settings, "2026-12")
+    report = preflight.check_issue(
+        loaded, settings, "2026-12", onboarding_samples=lambda: sample_messages(loaded, settings)
+    )
     assert report.errors == []
     assert report.names[:13] == [*settings.provinces, "ALG"]
     assert {"web:2026-12", "web:archief", "web:aanmelden"} <= set(report.names)
@@ -546,7 +549,13 @@ def test_a_faulty_onboarding_step_is_found_and_tick_does_not_send_it(
         step.read_text(encoding="utf-8") + "\nMeer: [klik hier](http://www.ipo.example/av).\n",
         encoding="utf-8",
     )
-    report = preflight.check_issue(loaded, settings, "2026-12", run_tools=False)
+    report = preflight.check_issue(
+        loaded,
+        settings,
+        "2026-12",
+        run_tools=False,
+        onboarding_samples=lambda: sample_messages(loaded, settings),
+    )
     found = {(f.name, f.check) for f in report.errors}
     assert ("onboarding:av-lid:welkom", "link-text") in found
     assert ("onboarding:av-lid:welkom", "link-https") in found

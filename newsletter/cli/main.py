@@ -712,7 +712,13 @@ def issue_check(settings: Settings, month: str, as_json: bool) -> None:
     """
     if sys.stderr.isatty():  # the tools take some seconds the first time; quiet in cron
         click.echo(f"Checking {month}: building, then SpamAssassin, vnu and axe …", err=True)
-    report = preflight.check_issue(store.open_store(settings), settings, month)
+    db = store.open_store(settings)
+    report = preflight.check_issue(
+        db,
+        settings,
+        month,
+        onboarding_samples=lambda: onboarding_module.sample_messages(db, settings),
+    )
     click.echo(
         json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
     )
