@@ -637,3 +637,36 @@ def test_an_image_in_a_template_passes_the_nu_checker(settings, tmp_path) -> Non
     run = tools.run_vnu({"image": folder / "image.html", "bad": folder / "bad.html"}, None)
     assert run.ran and run.issues["image"] == []
     assert any("Duplicate ID" in i.message for i in run.issues["bad"])
+
+
+# -- the web pages preflight checks are the pages the web serves ------------------------------
+
+
+def test_the_archive_page_checked_is_byte_for_byte_the_page_served(
+    settings, loaded, december
+) -> None:
+    from newsletter.issues.build import build_issue
+    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.transports import MemoryTransport
+    from newsletter.web.public import create_app
+
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    send_issue(loaded, settings, rendered, MemoryTransport)  # now the archive lists it
+    served = create_app(settings).test_client().get("/archief/")
+    checked = preflight.web_pages(settings, rendered)["web:archief"]
+    assert served.status_code == 200
+    assert '<a href="2026-12/">Nieuwsbrief Statenleden december 2026</a>' in checked
+    assert checked.encode("utf-8") == served.data
+
+
+def test_the_sign_up_page_checked_is_the_page_served_but_for_its_csrf_token(
+    settings, loaded, december
+) -> None:
+    from newsletter.issues.build import build_issue
+    from newsletter.web.public import create_app
+
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    served = create_app(settings).test_client().get("/aanmelden").get_data(as_text=True)
+    checked = preflight.web_pages(settings, rendered)["web:aanmelden"]
+    token = re.compile(r'name="csrf" value="[^"]*"')
+    assert token.search(checked) and token.sub("", checked) == token.sub("", served)

@@ -21,10 +21,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from newsletter.config import Settings
+from newsletter import store
+from newsletter.config import Settings, require_secret
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.issues.archive import archived_issues
 from newsletter.issues.build import BuildResult, build_issue
 from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.people.signup import CONSENT_TEXT
 from newsletter.preflight import tools
 from newsletter.preflight.checks import (
     Finding,
@@ -34,6 +37,7 @@ from newsletter.preflight.checks import (
     python_checks,
 )
 from newsletter.render.issue import WEB, RenderedIssue
+from newsletter.render.web import archive_page, signup_page, web_environment
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 __all__ = [
@@ -50,6 +54,10 @@ __all__ = [
     "refuse_if_blocked",
     "write_previews",
 ]
+
+
+# The sign-up form's CSRF token is random per visitor; the checked page has one of that shape.
+SAMPLE_CSRF = "preflight-csrf-token-0123456789ab"
 
 
 @dataclass
@@ -293,18 +301,23 @@ def issue_messages(settings: Settings, rendered: RenderedIssue) -> dict[str, byt
 
 
 def web_pages(settings: Settings, rendered: RenderedIssue) -> dict[str, str]:
-    """The public pages readers reach from the issue: its web version and the archive list."""
+    """The public pages readers reach from the issue: its web version, the archive list and the
+    sign-up form, rendered as web/public.py serves them (render/web.py)."""
     pages = {"web:" + rendered.issue.month: rendered.variants[WEB].html}
     try:
-        from newsletter.web.public import create_app
-
-        client = create_app(settings).test_client()
-        for path in ("/archief/", "/aanmelden"):
-            response = client.get(path)
-            if response.status_code == 200:
-                pages["web:" + path.strip("/")] = response.get_data(as_text=True)
+        require_secret(settings)
     except ConfigError:
-        pass  # no signing key: the app cannot start; the issue's own pages are still checked
+        return pages  # no signing key: the web app cannot start, so it serves no such pages
+    env = web_environment(settings)
+    db = store.open_store(settings)
+    try:
+        pages["web:archief"] = archive_page(env, archived_issues(db, settings))
+    finally:
+        db.conn.close()
+    empty = {"naam": "", "email": "", "provincie": ""}
+    pages["web:aanmelden"] = signup_page(
+        env, settings, values=empty, problem="", consent=CONSENT_TEXT, csrf=SAMPLE_CSRF
+    )
     return pages
 
 

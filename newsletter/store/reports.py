@@ -84,3 +84,36 @@ def first_active_reader(db: Database, province: str) -> Reader | None:
         None,
     )
     return Reader(int(row["id"]), str(row["email"])) if row else None
+
+
+@dataclass(frozen=True)
+class SentIssue:
+    """An issue mailing that was sent (with or without failures)."""
+
+    issue_month: str
+    subject: str
+    finished_at: str | None
+    started_at: str | None
+
+
+def sent_issues(db: Database) -> list[SentIssue]:
+    """The sent issue mailings, newest month first."""
+    rows = db.query(
+        "select issue_month, subject, finished_at, started_at from mailings "
+        "where kind = 'issue' and status in ('sent', 'sent-with-failures') "
+        "order by issue_month desc"
+    )
+    return [
+        SentIssue(str(r["issue_month"]), str(r["subject"]), r["finished_at"], r["started_at"])
+        for r in rows
+    ]
+
+
+def has_frozen_web_version(db: Database, month: str) -> bool:
+    """True when an approval froze this month's web version (variant WEB)."""
+    if "approved_variants" not in db.table_names():
+        return False
+    row = db.execute(
+        "select 1 from approved_variants where month = ? and variant = 'WEB'", [month]
+    ).fetchone()
+    return row is not None
