@@ -3,8 +3,8 @@
 `check_message(name, raw, settings=...)` checks one complete RFC 5322 message (any message: an
 issue variant, an onboarding step); `check_issue(db, settings, month)` builds an issue and checks
 every variant as a sample reader would get it, plus the web archive pages. The Python checks
-(preflight_checks) always run; SpamAssassin, the Nu HTML checker and axe-core in
-Chromium run through preflight_tools, and a missing tool is a warning that says how to install it.
+(checks, headers, model) always run; SpamAssassin, the Nu HTML checker and axe-core in
+Chromium run through tools, and a missing tool is a warning that says how to install it.
 Errors block `issue send`; warnings do not (issue #8).
 """
 
@@ -29,13 +29,9 @@ from newsletter.issues.build import BuildResult, build_issue
 from newsletter.mail.messages import Recipient, make_skeleton
 from newsletter.people.signup import CONSENT_TEXT
 from newsletter.preflight import tools
-from newsletter.preflight.checks import (
-    Finding,
-    allowed_hosts,
-    check_page,
-    message_parts,
-    python_checks,
-)
+from newsletter.preflight.checks import check_page, message_parts, python_checks
+from newsletter.preflight.headers import allowed_hosts
+from newsletter.preflight.model import Finding
 from newsletter.render.issue import WEB, RenderedIssue
 from newsletter.render.web import archive_page, signup_page, web_environment
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
