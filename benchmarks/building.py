@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from newsletter import store
 from newsletter.mail.messages import Recipient, make_skeleton
-from newsletter.render.issue import environment, render_variant
+from newsletter.people.subscribers import current_holders
+from newsletter.render.issue import HOLDER_ROLES, environment, render_variant
 from tests.golden import render_demo
 
 ROUNDS = 7
@@ -76,7 +77,8 @@ def main() -> None:
             message.as_bytes()
 
         def render_once() -> None:
-            render_variant(env, settings, rendered.issue, "GLD", db)
+            holders = current_holders(db, HOLDER_ROLES, rendered.issue.date)
+            render_variant(env, settings, rendered.issue, "GLD", holders)
 
         ours_ms, base_ms = [], []
         for _ in range(ROUNDS):

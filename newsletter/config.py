@@ -98,6 +98,29 @@ class Workflow:
     test_recipients: tuple[str, ...] = ()
 
 
+# Public sites an issue commonly links to; [preflight] allowed_hosts replaces this list.
+DEFAULT_ALLOWED_HOSTS = (
+    "ipo.nl",
+    "bij12.nl",
+    "statenlid.nu",
+    "rijksoverheid.nl",
+    "overheid.nl",
+    "officielebekendmakingen.nl",
+    "tweedekamer.nl",
+    "europa.eu",
+)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """[preflight]: the hosts beyond ours that links in a message may point to."""
+
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    # A bad [preflight] setting, said when the preflight runs: only the commands that check
+    # (issue check, send, approve) stop on it; the others keep working.
+    problem: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
@@ -125,6 +148,7 @@ class Settings:
     inbox: Inbox = field(default_factory=Inbox)
     onboarding: Onboarding = field(default_factory=Onboarding)
     workflow: Workflow = field(default_factory=Workflow)
+    preflight: Preflight = field(default_factory=Preflight)
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -272,6 +296,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         inbox=inbox,
         onboarding=onboarding,
         workflow=_read_workflow(path, data),
+        preflight=_read_preflight(path, data),
     )
 
 
@@ -513,6 +538,22 @@ def _feed_interval(where: str, value: object) -> float:
     if minutes is None or minutes < 1:
         raise ConfigError(f'{where}: interval must be a duration of 1 minute or more, e.g. "60m"')
     return minutes
+
+
+def _read_preflight(path: Path, data: dict[str, Any]) -> Preflight:
+    section = data.get("preflight", {})
+    hosts = (
+        section.get("allowed_hosts", DEFAULT_ALLOWED_HOSTS) if isinstance(section, dict) else None
+    )
+    if not isinstance(hosts, list | tuple) or not all(
+        isinstance(h, str) and h.strip() for h in hosts
+    ):
+        return Preflight(
+            (),
+            f"{path}: [preflight] allowed_hosts: must be a list of host names, "
+            'e.g. allowed_hosts = ["ipo.nl", "rijksoverheid.nl"]',
+        )
+    return Preflight(tuple(hosts))
 
 
 def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:

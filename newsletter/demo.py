@@ -23,6 +23,7 @@ from newsletter.outbound.send import mailing_id_for, send_issue
 from newsletter.outbound.transports import describe_transport, transport_factory
 from newsletter.people.subscribers import import_subscribers
 from newsletter.sources.catalog import sync_content
+from newsletter.store import reports
 from newsletter.tokens import UNSUBSCRIBE, make_token
 
 DEMO_MONTH = "2026-12"
@@ -99,8 +100,8 @@ def load_demo(folder: Path, summary: DemoSummary | None = None) -> tuple[Setting
         report = import_subscribers(db, settings, path)
         summary.problems += report.rejected
         imported += report.added
-    people = db.table("subscribers").count
-    av = db.table("mandates").count_where("role = 'av_lid'")
+    people = reports.people_count(db)
+    av = reports.role_count(db, "av_lid")
     summary.lines.append(
         f"Subscribers: {imported} imported from {settings.subscribers_dir.name}/demo/ "
         f"({people} people, {av} AV members)"
@@ -182,21 +183,14 @@ def demo_mailbox(db: Database, settings: Settings, summary: DemoSummary) -> list
         if text.startswith("X-Demo-Delivery:"):
             first, text = text.split("\n", 1)
             address = first.split(":", 1)[1].strip()
-            row = next(
-                db.query(
-                    "select d.message_id, m.subject from deliveries d join mailings m "
-                    "on m.id = d.mailing_id where d.email = ? order by d.id desc limit 1",
-                    [address],
-                ),
-                None,
-            )
-            if row is None:
+            last = reports.last_delivery_to(db, address)
+            if last is None:
                 summary.problems.append(f"{path.name}: no delivery to {address}")
                 continue
             for key, value in (
-                ("message_id", row["message_id"]),
+                ("message_id", last.message_id),
                 ("email", address),
-                ("subject", row["subject"]),
+                ("subject", last.subject),
             ):
                 text = text.replace("{{" + key + "}}", str(value))
         name = f"{1764576000 + number}.M{number}P1.demo"
@@ -222,10 +216,7 @@ def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> l
     rows = status_rows(db, settings, later)
     done = sum(r["done"] for r in rows)
     skipped = sum(r["skipped"] for r in rows)
-    messages = db.execute(
-        "select count(*) from deliveries d join mailings m on m.id = d.mailing_id "
-        "where m.kind = 'onboarding' and d.status = 'sent'"
-    ).fetchone()[0]
+    messages = reports.sent_count(db, "onboarding")
     return [
         f"Onboarding: {len(rows)} new AV members enrolled; at 09.05 {done} steps sent in "
         f"{messages} messages, {skipped} out of date skipped — newsletter --project "
@@ -235,17 +226,11 @@ def demo_onboarding(db: Database, settings: Settings, summary: DemoSummary) -> l
 
 def web_line(db: Database, settings: Settings, folder: Path) -> str:
     """How to see the public pages of the demo, with one reader's real unsubscribe link."""
-    row = next(
-        db.query(
-            "select id, email from subscribers where status = 'active' "
-            "and province = 'GLD' order by id limit 1"
-        ),
-        None,
-    )
+    reader = reports.first_active_reader(db, "GLD")
     link = ""
-    if row is not None:
-        token = make_token(settings, UNSUBSCRIBE, int(row["id"]))
-        link = f"; {row['email']} unsubscribes at http://127.0.0.1:8000/afmelden/{token}"
+    if reader is not None:
+        token = make_token(settings, UNSUBSCRIBE, reader.id)
+        link = f"; {reader.email} unsubscribes at http://127.0.0.1:8000/afmelden/{token}"
     return (
         f"Web: newsletter --project {_shown(folder)} serve, then http://127.0.0.1:8000/archief/"
         f"{link}"

@@ -25,7 +25,7 @@ from newsletter.outbound.delivery import SendOptions
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
-from newsletter.store import audit
+from newsletter.store import audit, reports
 
 
 @dataclass
@@ -78,13 +78,7 @@ def _inbox(db: Database, settings: Settings, now: datetime) -> JobResult:
 
 def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
     """Issue mailings still under way: what is due again (deferred, or left by a crash) goes."""
-    months = [
-        row["issue_month"]
-        for row in db.query(
-            "select issue_month from mailings where kind = 'issue' and status = 'sending' "
-            "order by issue_month"
-        )
-    ]
+    months = reports.issue_months_sending(db)
     parts, failed = [], False
     for month in months:
         mailing_id = f"issue-{month}"

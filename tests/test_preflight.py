@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import Settings
+from newsletter.config import Settings, load_settings
 from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.onboarding.programme import sample_messages
 from newsletter.preflight import runner as preflight
 from newsletter.preflight import tools
 from newsletter.render.issue import Variant
@@ -280,6 +281,7 @@ def test_allowed_hosts_come_from_newsletter_toml(settings, instance) -> None:
         config.read_text(encoding="utf-8") + '\n[preflight]\nallowed_hosts = ["evil.example"]\n',
         encoding="utf-8",
     )
+    settings = load_settings(instance)  # newsletter.toml is read when settings are loaded
     html, _ = with_item('<p><a href="https://evil.example/ov">Het OV-besluit</a></p>')
     text = GOOD_TEXT + "Het OV-besluit: https://evil.example/ov\n"
     assert findings(settings, mail(settings, html, text)) == []
@@ -407,7 +409,9 @@ def test_axe_asks_landmarks_of_web_pages(axe_run) -> None:
 
 
 def test_the_demo_issue_passes_every_check_with_every_tool(settings, loaded, december) -> None:
-    report = preflight.check_issue(loaded, settings, "2026-12")
+    report = preflight.check_issue(
+        loaded, settings, "2026-12", onboarding_samples=lambda: sample_messages(loaded, settings)
+    )
     assert report.errors == []
     assert report.names[:13] == [*settings.provinces, "ALG"]
     assert {"web:2026-12", "web:archief", "web:aanmelden"} <= set(report.names)
@@ -545,7 +549,13 @@ def test_a_faulty_onboarding_step_is_found_and_tick_does_not_send_it(
         step.read_text(encoding="utf-8") + "\nMeer: [klik hier](http://www.ipo.example/av).\n",
         encoding="utf-8",
     )
-    report = preflight.check_issue(loaded, settings, "2026-12", run_tools=False)
+    report = preflight.check_issue(
+        loaded,
+        settings,
+        "2026-12",
+        run_tools=False,
+        onboarding_samples=lambda: sample_messages(loaded, settings),
+    )
     found = {(f.name, f.check) for f in report.errors}
     assert ("onboarding:av-lid:welkom", "link-text") in found
     assert ("onboarding:av-lid:welkom", "link-https") in found
@@ -627,3 +637,36 @@ def test_an_image_in_a_template_passes_the_nu_checker(settings, tmp_path) -> Non
     run = tools.run_vnu({"image": folder / "image.html", "bad": folder / "bad.html"}, None)
     assert run.ran and run.issues["image"] == []
     assert any("Duplicate ID" in i.message for i in run.issues["bad"])
+
+
+# -- the web pages preflight checks are the pages the web serves ------------------------------
+
+
+def test_the_archive_page_checked_is_byte_for_byte_the_page_served(
+    settings, loaded, december
+) -> None:
+    from newsletter.issues.build import build_issue
+    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.transports import MemoryTransport
+    from newsletter.web.public import create_app
+
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    send_issue(loaded, settings, rendered, MemoryTransport)  # now the archive lists it
+    served = create_app(settings).test_client().get("/archief/")
+    checked = preflight.web_pages(settings, rendered)["web:archief"]
+    assert served.status_code == 200
+    assert '<a href="2026-12/">Nieuwsbrief Statenleden december 2026</a>' in checked
+    assert checked.encode("utf-8") == served.data
+
+
+def test_the_sign_up_page_checked_is_the_page_served_but_for_its_csrf_token(
+    settings, loaded, december
+) -> None:
+    from newsletter.issues.build import build_issue
+    from newsletter.web.public import create_app
+
+    rendered = build_issue(loaded, settings, "2026-12").rendered
+    served = create_app(settings).test_client().get("/aanmelden").get_data(as_text=True)
+    checked = preflight.web_pages(settings, rendered)["web:aanmelden"]
+    token = re.compile(r'name="csrf" value="[^"]*"')
+    assert token.search(checked) and token.sub("", checked) == token.sub("", served)

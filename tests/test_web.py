@@ -79,7 +79,7 @@ def test_a_replayed_unsubscribe_is_harmless_and_audited_once(client, settings, l
     for _ in range(3):
         assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     events = audit.events(loaded, f"subscriber:{kees['id']}")
-    assert [(e["actor"], e["action"]) for e in events] == [("web", "unsubscribe")]
+    assert [(e.actor, e.action) for e in events] == [("web", "unsubscribe")]
     assert "U bent afgemeld" in client.get(url).get_data(as_text=True)
 
 
@@ -251,7 +251,7 @@ def test_signup_is_double_opt_in_with_recorded_consent(settings, loaded, instanc
     assert "U bent aangemeld" in done.get_data(as_text=True)
     row = person(loaded, "noor.vandijk@griffie.example")
     assert row["status"] == "active" and row["consent_at"]
-    actions = [e["action"] for e in audit.events(loaded, f"subscriber:{row['id']}")]
+    actions = [e.action for e in audit.events(loaded, f"subscriber:{row['id']}")]
     assert actions == ["subscribe-request", "subscribe-confirm"]
 
 

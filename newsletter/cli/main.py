@@ -712,7 +712,13 @@ def issue_check(settings: Settings, month: str, as_json: bool) -> None:
     """
     if sys.stderr.isatty():  # the tools take some seconds the first time; quiet in cron
         click.echo(f"Checking {month}: building, then SpamAssassin, vnu and axe …", err=True)
-    report = preflight.check_issue(store.open_store(settings), settings, month)
+    db = store.open_store(settings)
+    report = preflight.check_issue(
+        db,
+        settings,
+        month,
+        onboarding_samples=lambda: onboarding_module.sample_messages(db, settings),
+    )
     click.echo(
         json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
     )
@@ -1176,7 +1182,7 @@ def log(settings: Settings, month: str | None, as_json: bool) -> None:
     """
     entries = log_entries(store.open_store(settings), check_month(month) if month else None)
     if as_json:
-        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return
     for entry in entries:
         click.echo(format_entry(entry))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -75,16 +74,15 @@ def status_lines(db: Database, settings: Settings | None = None) -> list[str]:
     return lines
 
 
-def log_entries(db: Database, issue: str | None = None) -> list[dict[str, Any]]:
+def log_entries(db: Database, issue: str | None = None) -> list[audit.AuditEntry]:
     """The audit log, oldest first; for one issue only its mailing's events."""
     return audit.events(db, f"issue-{issue}" if issue else None)
 
 
-def format_entry(entry: dict[str, Any]) -> str:
-    when = clock.parse_instant(entry["at"]).astimezone(clock.AMSTERDAM)
-    detail = json.loads(entry["detail"]) if entry["detail"] else {}
-    extra = "; ".join(f"{k}={v}" for k, v in detail.items())
+def format_entry(entry: audit.AuditEntry) -> str:
+    when = clock.parse_instant(entry.at).astimezone(clock.AMSTERDAM)
+    extra = "; ".join(f"{k}={v}" for k, v in entry.details.items())
     return (
-        f"{when:%Y-%m-%d %H:%M}  {entry['actor']:<20} {entry['action']:<18} "
-        f"{entry['subject']}{'  ' + extra if extra else ''}"
+        f"{when:%Y-%m-%d %H:%M}  {entry.actor:<20} {entry.action:<18} "
+        f"{entry.subject}{'  ' + extra if extra else ''}"
     )

@@ -37,8 +37,10 @@ from newsletter.outbound.send import mailing_id_for, send_issue
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.people import privacy
 from newsletter.people.segments import parse_segment, recipients
+from newsletter.people.subscribers import current_holders
 from newsletter.preflight import runner as preflight
 from newsletter.render.issue import (
+    HOLDER_ROLES,
     WEB,
     RenderedIssue,
     Variant,
@@ -418,12 +420,13 @@ def _frozen_rendered(db: Database, settings: Settings, issue: Issue) -> Rendered
     """The approved version as a RenderedIssue. A variant not frozen (a reader chose themes
     after approval) is rendered from the approved issue's snapshot, not from the files."""
     env = environment(settings)
+    holders = current_holders(db, HOLDER_ROLES, issue.date)
     return RenderedIssue(
         issue,
         frozen_variants(db, issue.month),
         issue_web_url(settings, issue.month),
         {},
-        render=lambda key: render_variant(env, settings, issue, key, db),
+        render=lambda key: render_variant(env, settings, issue, key, holders),
         bac=frozenset(k for k, t in settings.themes.items() if t.bac),
     )
 

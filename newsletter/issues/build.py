@@ -10,8 +10,10 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.issues.files import load_issue
-from newsletter.render.issue import RenderedIssue, render_issue, write_build
-from newsletter.store import dumps, transaction
+from newsletter.people.subscribers import current_holders
+from newsletter.render.issue import HOLDER_ROLES, RenderedIssue, render_issue, write_build
+from newsletter.store import transaction
+from newsletter.store.builds import IssueBuild, record_build
 
 
 @dataclass(frozen=True)
@@ -32,18 +34,17 @@ class BuildResult:
 def build_issue(db: Database, settings: Settings, month: str) -> BuildResult:
     """Render an issue and write its files; the store records what was built."""
     issue = load_issue(db, settings, month)
-    rendered = render_issue(db, settings, issue)
+    holders = current_holders(db, HOLDER_ROLES, issue.date)
+    rendered = render_issue(settings, issue, holders)
     web_dir = write_build(settings, rendered)
+    build = IssueBuild(
+        month=month,
+        subject=issue.subject,
+        content_hash=issue.content_hash(),
+        item_ids=tuple(item.id for item in issue.items),
+        variants=tuple(rendered.variants),
+        built_at=clock.utc_iso(),
+    )
     with transaction(db):
-        db.table("issues").upsert(
-            {
-                "month": month,
-                "subject": issue.subject,
-                "content_hash": issue.content_hash(),
-                "item_ids": dumps([item.id for item in issue.items]),
-                "variants": dumps(list(rendered.variants)),
-                "built_at": clock.utc_iso(),
-            },
-            pk="month",
-        )
+        record_build(db, build)
     return BuildResult(rendered, web_dir)

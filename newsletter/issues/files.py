@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,6 +14,7 @@ from babel.dates import format_date
 from sqlite_utils import Database
 
 from newsletter.config import Settings
+from newsletter.content.issue import Issue
 from newsletter.content.items import SECTIONS, Item
 from newsletter.dates import next_working_day
 from newsletter.errors import ContentError, HeaderError
@@ -44,42 +44,6 @@ class IssueFile:
     @property
     def item_ids(self) -> list[str]:
         return [i for ids in self.sections.values() for i in ids]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An issue ready to render: every item resolved."""
-
-    month: str
-    subject: str
-    preheader: str
-    date: date
-    intro_html: str
-    intro_text: str
-    sections: dict[str, list[Item]]
-    audience: str = "all"
-
-    @property
-    def items(self) -> list[Item]:
-        return [item for items in self.sections.values() for item in items]
-
-    @property
-    def title(self) -> str:
-        return f"Nieuwsbrief Statenleden {format_date(self.date, 'MMMM y', locale='nl')}"
-
-    def content_hash(self) -> str:
-        parts = [
-            self.month,
-            self.subject,
-            self.preheader,
-            str(self.date),
-            self.intro_html,
-            self.audience,
-        ]
-        parts += [
-            f"{key}:{item.content_hash()}" for key, items in self.sections.items() for item in items
-        ]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def check_month(month: str) -> str:

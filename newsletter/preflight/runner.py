@@ -3,8 +3,8 @@
 `check_message(name, raw, settings=...)` checks one complete RFC 5322 message (any message: an
 issue variant, an onboarding step); `check_issue(db, settings, month)` builds an issue and checks
 every variant as a sample reader would get it, plus the web archive pages. The Python checks
-(preflight_checks) always run; SpamAssassin, the Nu HTML checker and axe-core in
-Chromium run through preflight_tools, and a missing tool is a warning that says how to install it.
+(checks, headers, model) always run; SpamAssassin, the Nu HTML checker and axe-core in
+Chromium run through tools, and a missing tool is a warning that says how to install it.
 Errors block `issue send`; warnings do not (issue #8).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email import policy
@@ -21,19 +21,19 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from newsletter.config import Settings
+from newsletter import store
+from newsletter.config import Settings, require_secret
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.issues.archive import archived_issues
 from newsletter.issues.build import BuildResult, build_issue
 from newsletter.mail.messages import Recipient, make_skeleton
+from newsletter.people.signup import CONSENT_TEXT
 from newsletter.preflight import tools
-from newsletter.preflight.checks import (
-    Finding,
-    allowed_hosts,
-    check_page,
-    message_parts,
-    python_checks,
-)
+from newsletter.preflight.checks import check_page, message_parts, python_checks
+from newsletter.preflight.headers import allowed_hosts
+from newsletter.preflight.model import Finding
 from newsletter.render.issue import WEB, RenderedIssue
+from newsletter.render.web import archive_page, signup_page, web_environment
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 __all__ = [
@@ -50,6 +50,10 @@ __all__ = [
     "refuse_if_blocked",
     "write_previews",
 ]
+
+
+# The sign-up form's CSRF token is random per visitor; the checked page has one of that shape.
+SAMPLE_CSRF = "preflight-csrf-token-0123456789ab"
 
 
 @dataclass
@@ -293,18 +297,23 @@ def issue_messages(settings: Settings, rendered: RenderedIssue) -> dict[str, byt
 
 
 def web_pages(settings: Settings, rendered: RenderedIssue) -> dict[str, str]:
-    """The public pages readers reach from the issue: its web version and the archive list."""
+    """The public pages readers reach from the issue: its web version, the archive list and the
+    sign-up form, rendered as web/public.py serves them (render/web.py)."""
     pages = {"web:" + rendered.issue.month: rendered.variants[WEB].html}
     try:
-        from newsletter.web.public import create_app
-
-        client = create_app(settings).test_client()
-        for path in ("/archief/", "/aanmelden"):
-            response = client.get(path)
-            if response.status_code == 200:
-                pages["web:" + path.strip("/")] = response.get_data(as_text=True)
+        require_secret(settings)
     except ConfigError:
-        pass  # no signing key: the app cannot start; the issue's own pages are still checked
+        return pages  # no signing key: the web app cannot start, so it serves no such pages
+    env = web_environment(settings)
+    db = store.open_store(settings)
+    try:
+        pages["web:archief"] = archive_page(env, archived_issues(db, settings))
+    finally:
+        db.conn.close()
+    empty = {"naam": "", "email": "", "provincie": ""}
+    pages["web:aanmelden"] = signup_page(
+        env, settings, values=empty, problem="", consent=CONSENT_TEXT, csrf=SAMPLE_CSRF
+    )
     return pages
 
 
@@ -340,15 +349,25 @@ def check_rendered(
 
 
 def check_issue(
-    db: Database, settings: Settings, month: str, *, run_tools: bool = True
+    db: Database,
+    settings: Settings,
+    month: str,
+    *,
+    run_tools: bool = True,
+    onboarding_samples: Callable[[], Mapping[str, bytes]] | None = None,
 ) -> PreflightReport:
-    """Build the issue and check every variant and its web pages."""
+    """Build the issue and check every variant and its web pages.
+
+    onboarding_samples: the caller's way to get the onboarding step messages (name -> bytes),
+    checked too, each with Auto-Submitted; a NewsletterError from it (a broken sequence) is
+    reported as an error and the issue's report still comes.
+    """
     allowed_hosts(settings)  # a bad [preflight] setting stops us before anything is written
     report = check_built(settings, build_issue(db, settings, month), run_tools=run_tools)
-    from newsletter.onboarding.programme import sample_messages
-
+    if onboarding_samples is None:
+        return report
     try:
-        steps = sample_messages(db, settings)
+        steps = onboarding_samples()
     except NewsletterError as exc:  # a broken sequence: the issue's report still comes
         steps = {}
         report.findings.append(

@@ -1,16 +1,17 @@
 """Rendering: Jinja2 -> MJML -> mjml-python -> premailer, once per issue variant; Jinja2 -> text.
 
 Per-recipient fields are left in as markers (@@aanhef@@ ...) that survive premailer, and are
-substituted by messages.py; nothing here knows about a single recipient.
+substituted by messages.py; nothing here knows about a single recipient. Pure: the people a
+province's readers can turn to (HOLDER_ROLES on the issue's date) are passed in by the caller.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,13 @@ import premailer
 from icalendar import Calendar, Event
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.config import Settings
+from newsletter.content.issue import Issue
 from newsletter.content.items import EVENT_TYPES, SECTIONS, Item
 from newsletter.dates import nl_date, nl_time, nl_when
 from newsletter.errors import ContentError
-from newsletter.issues.files import Issue
-from newsletter.people.subscribers import ROLES, current_holders
 
 # The per-recipient markers; messages.py substitutes them. Letters and underscores only,
 # so premailer and quoted-printable leave them intact.
@@ -38,8 +37,13 @@ PROVINCE_ROLES = (
     ("plv_av_lid", "Plaatsvervangend AV-lid"),
     ("griffiecontactpersoon", "Uw griffiecontactpersoon"),
 )
+# The roles of the "Uw provincie" block: callers fetch their holders on the issue's date.
+HOLDER_ROLES = tuple(role for role, _ in PROVINCE_ROLES)
 GENERAL = "ALG"  # the variant for readers without a province (IPO staff)
 WEB = "WEB"  # the public web version: no personal data, no "Uw provincie"
+
+# A role holder as the store gives it: name, email, role, province.
+Holder = Mapping[str, str]
 
 logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
 logging.getLogger("cssutils").setLevel(logging.CRITICAL)
@@ -118,7 +122,6 @@ def environment(settings: Settings) -> Environment:
         marker=marker,
         SECTIONS=SECTIONS,
         EVENT_TYPES=EVENT_TYPES,
-        ROLES=ROLES,
         PROVINCE_ROLES=PROVINCE_ROLES,
     )
     return env
@@ -142,17 +145,10 @@ def _bac_blocks(settings: Settings, items: list[Item]) -> list[tuple[str, list[I
     return blocks
 
 
-def province_block(db: Database, province: str, on: date) -> dict[str, list[dict[str, str]]]:
+def province_block(holders: Sequence[Holder], province: str) -> dict[str, list[Holder]]:
     """Who a reader in this province can turn to: AV members, substitutes, griffiecontactpersoon."""
-    people = [
-        p
-        for p in current_holders(db, ("av_lid", "plv_av_lid", "griffiecontactpersoon"), on)
-        if p["province"] == province
-    ]
-    return {
-        role: [p for p in people if p["role"] == role]
-        for role in ("av_lid", "plv_av_lid", "griffiecontactpersoon")
-    }
+    people = [p for p in holders if p["province"] == province]
+    return {role: [p for p in people if p["role"] == role] for role in HOLDER_ROLES}
 
 
 def inline_css(html: str) -> str:
@@ -181,7 +177,9 @@ def inline_css(html: str) -> str:
     return inlined
 
 
-def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[str, object]:
+def _context(
+    settings: Settings, issue: Issue, key: str, holders: Sequence[Holder]
+) -> dict[str, object]:
     base, _, left_out = key.partition(":")
     personal = base != WEB
     province = base if base not in (GENERAL, WEB) else None
@@ -199,7 +197,7 @@ def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[s
         "personal": personal,
         "province": province,
         "province_name": settings.provinces.get(province or "", ""),
-        "province_people": province_block(db, province, issue.date) if province else {},
+        "province_people": province_block(holders, province) if province else {},
         "web_url": issue_web_url(settings, issue.month),
         "ics_url": lambda item: ics_url(settings, issue.month, item),
         "contact": settings.sender_address,
@@ -210,10 +208,12 @@ def _context(settings: Settings, issue: Issue, key: str, db: Database) -> dict[s
 
 
 def render_variant(
-    env: Environment, settings: Settings, issue: Issue, key: str, db: Database
+    env: Environment, settings: Settings, issue: Issue, key: str, holders: Sequence[Holder]
 ) -> Variant:
-    """One variant's HTML and text; the expensive steps run here and nowhere per recipient."""
-    context = _context(settings, issue, key, db)
+    """One variant's HTML and text; the expensive steps run here and nowhere per recipient.
+
+    holders: the people with a HOLDER_ROLES role on the issue's date (all provinces)."""
+    context = _context(settings, issue, key, holders)
     source = env.get_template("email/issue.mjml.j2").render(context)
     try:
         html = mjml.mjml2html(source, fonts={})
@@ -255,11 +255,13 @@ def variant_keys(settings: Settings) -> list[str]:
     return [*settings.provinces, GENERAL, WEB]
 
 
-def render_issue(db: Database, settings: Settings, issue: Issue) -> RenderedIssue:
-    """Every variant of an issue (12 provinces, general, web) and its calendar files."""
+def render_issue(settings: Settings, issue: Issue, holders: Sequence[Holder]) -> RenderedIssue:
+    """Every variant of an issue (12 provinces, general, web) and its calendar files.
+
+    holders: the people with a HOLDER_ROLES role on the issue's date (all provinces)."""
     env = environment(settings)
     variants = {
-        key: render_variant(env, settings, issue, key, db) for key in variant_keys(settings)
+        key: render_variant(env, settings, issue, key, holders) for key in variant_keys(settings)
     }
     calendar = {
         item.id: item_ics(settings, item) for item in issue.items if item.has_calendar_entry
@@ -269,7 +271,7 @@ def render_issue(db: Database, settings: Settings, issue: Issue) -> RenderedIssu
         variants,
         issue_web_url(settings, issue.month),
         calendar,
-        render=lambda key: render_variant(env, settings, issue, key, db),
+        render=lambda key: render_variant(env, settings, issue, key, holders),
         bac=frozenset(k for k, t in settings.themes.items() if t.bac),
     )
 

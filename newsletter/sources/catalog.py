@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -14,6 +14,7 @@ from newsletter.content.items import Item
 from newsletter.sources.feeds import read_feed
 from newsletter.sources.files import read_content_files
 from newsletter.store import dumps, loads, transaction
+from newsletter.store import items as stored
 
 
 @dataclass
@@ -43,19 +44,20 @@ class SyncReport:
         return line
 
 
-def item_to_row(item: Item) -> dict[str, object]:
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "source": item.source,
-        "path": item.path,
-        "title": item.title,
-        "theme": item.theme,
-        "section": item.section,
-        "published": item.published.isoformat(),
-        "starts_at": item.starts_at.isoformat() if item.starts_at else None,
-        "link": item.link,
-        "data": dumps(
+def stored_row(item: Item, synced_at: str | None = None) -> stored.ItemRow:
+    """An Item as the store keeps it."""
+    return stored.ItemRow(
+        id=item.id,
+        kind=item.kind,
+        source=item.source,
+        path=item.path,
+        title=item.title,
+        theme=item.theme,
+        section=item.section,
+        published=item.published.isoformat(),
+        starts_at=item.starts_at.isoformat() if item.starts_at else None,
+        link=item.link,
+        data=dumps(
             {
                 "summary": item.summary,
                 "ends_at": item.ends_at.isoformat() if item.ends_at else None,
@@ -64,13 +66,24 @@ def item_to_row(item: Item) -> dict[str, object]:
                 "fields": dict(item.fields),
             }
         ),
-        "body_html": item.body_html,
-        "body_text": item.body_text,
-        "content_hash": item.content_hash(),
-    }
+        body_html=item.body_html,
+        body_text=item.body_text,
+        content_hash=item.content_hash(),
+        synced_at=synced_at,
+    )
 
 
-def row_to_item(row: dict[str, object]) -> Item:
+def item_to_row(item: Item) -> dict[str, object]:
+    """An Item as a plain dict of its stored columns (JSON output, approval snapshots)."""
+    row = stored_row(item).as_dict()
+    del row["synced_at"], row["removed_at"]
+    return row
+
+
+def row_to_item(row: stored.ItemRow | Mapping[str, object]) -> Item:
+    """A stored row (or its dict, as in an approval snapshot) as an Item."""
+    if isinstance(row, stored.ItemRow):
+        row = row.as_dict()
     data = loads(str(row["data"]), {})
     ends = data.get("ends_at")
     starts = row.get("starts_at")
@@ -97,18 +110,17 @@ def row_to_item(row: dict[str, object]) -> Item:
 
 def _save(db: Database, items: Iterable[Item], report: SyncReport) -> None:
     now = clock.utc_iso()
-    table = db.table("items")
     for item in items:
-        row = item_to_row(item)
-        existing = next(iter(table.rows_where("id = ?", [item.id])), None)
+        row = stored_row(item, now)
+        existing = stored.get_item(db, item.id)
         if existing is None:
             report.added += 1
-        elif existing["content_hash"] == row["content_hash"] and not existing["removed_at"]:
+        elif existing.content_hash == row.content_hash and not existing.removed_at:
             report.unchanged += 1
             continue
         else:
             report.updated += 1
-        table.upsert({**row, "synced_at": now, "removed_at": None}, pk="id")
+        stored.save_item(db, row)
 
 
 def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
@@ -132,13 +144,8 @@ def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
         good.append(result.item)
     with transaction(db):
         _save(db, good, report)
-        gone = [
-            row["id"]
-            for row in db.table("items").rows_where("source = 'file' and removed_at is null")
-            if row["path"] not in seen_paths
-        ]
-        for item_id in gone:
-            db.table("items").update(item_id, {"removed_at": clock.utc_iso()})
+        gone = [row.id for row in stored.file_items(db) if row.path not in seen_paths]
+        stored.mark_removed(db, gone, clock.utc_iso())
         report.removed += len(gone)
 
 
@@ -153,17 +160,16 @@ def sync_feeds(
 
     `now` is tick's moment: fetched_at records it (not the end of a slow fetch), so the feed
     is due again exactly an interval later."""
-    state = db.table("feeds")
     for feed in settings.feeds:
         if names and feed.name not in names:
             continue
-        previous = next(iter(state.rows_where("name = ? and url = ?", [feed.name, feed.url])), {})
+        previous = stored.feed_state(db, feed.name, feed.url)
         result = read_feed(
             feed,
             settings,
             clock.today(),
-            previous.get("etag") or "",
-            previous.get("last_modified") or "",
+            (previous and previous.etag) or "",
+            (previous and previous.last_modified) or "",
         )
         report.feeds[feed.name] = result.status
         if result.warning:
@@ -172,18 +178,18 @@ def sync_feeds(
             report.errors.append(result.error)
         with transaction(db):
             _save(db, [item for item in result.items if not _republished(db, item)], report)
-            state.upsert(
-                {
-                    "name": feed.name,
-                    "url": feed.url,
-                    "etag": result.etag,
-                    "last_modified": result.last_modified,
-                    "fetched_at": clock.utc_iso(now),
-                    "status": result.status,
-                    "error": result.error,
-                    "items_seen": len(result.items),
-                },
-                pk="name",
+            stored.save_feed_state(
+                db,
+                stored.FeedState(
+                    name=feed.name,
+                    url=feed.url,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    fetched_at=clock.utc_iso(now),
+                    status=result.status,
+                    error=result.error,
+                    items_seen=len(result.items),
+                ),
             )
 
 
@@ -191,10 +197,8 @@ def due_feeds(db: Database, settings: Settings, now: datetime) -> list[str]:
     """The feeds whose [[feeds]] interval has passed since they were last fetched (for tick)."""
     due = []
     for feed in settings.feeds:
-        row = next(
-            iter(db.table("feeds").rows_where("name = ? and url = ?", [feed.name, feed.url])), {}
-        )
-        last = row.get("fetched_at")
+        state = stored.feed_state(db, feed.name, feed.url)
+        last = state.fetched_at if state else None
         if not last or now - clock.parse_instant(last) >= timedelta(minutes=feed.interval_minutes):
             due.append(feed.name)
     return due
@@ -204,11 +208,7 @@ def _republished(db: Database, item: Item) -> bool:
     """The same story (same link) already stored from this feed under another guid."""
     if not item.link:
         return False
-    row = db.execute(
-        "select 1 from items where source = ? and link = ? and id != ?",
-        [item.source, item.link, item.id],
-    ).fetchone()
-    return row is not None
+    return stored.link_stored_under_other_id(db, item.source, item.link, item.id)
 
 
 def sync_content(db: Database, settings: Settings) -> SyncReport:
@@ -228,29 +228,12 @@ def list_items(
     include_removed: bool = False,
 ) -> list[Item]:
     """Items in the store, newest first, filtered."""
-    where, args = [], []
-    if not include_removed:
-        where.append("removed_at is null")
-    if kind:
-        where.append("kind = ?")
-        args.append(kind)
-    if theme:
-        where.append("theme = ?")
-        args.append(theme)
-    if since:
-        where.append("published >= ?")
-        args.append(since.isoformat())
-    rows = db.table("items").rows_where(
-        " and ".join(where) or None, args, order_by="published desc, id"
+    rows = stored.find_items(
+        db, kind=kind, theme=theme, since=since, include_removed=include_removed
     )
     return [row_to_item(row) for row in rows]
 
 
 def get_items(db: Database, ids: Iterable[str]) -> dict[str, Item]:
     """The stored, not removed, items with these ids."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return {}
-    marks = ",".join("?" * len(wanted))
-    rows = db.table("items").rows_where(f"id in ({marks}) and removed_at is null", wanted)
-    return {row["id"]: row_to_item(row) for row in rows}
+    return {item_id: row_to_item(row) for item_id, row in stored.items_by_id(db, ids).items()}

@@ -1,13 +1,47 @@
-"""The audit log: who changed what, when. Every state change worth answering for is written here."""
+"""The audit repository: who changed what, when. Every state change worth answering for is here."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from newsletter import clock
-from newsletter.store import dumps
+from newsletter.store.db import dumps, loads
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of `events`: `detail` is the JSON text as stored (None when there is none)."""
+
+    id: int
+    at: str  # UTC ISO 8601
+    actor: str  # web, cli:<user>, tick, import:<file> ...
+    action: str  # unsubscribe, preferences, subscribe, confirm, forget, send ...
+    subject: str  # what it was about: subscriber:<id>, issue-2026-12 ...
+    detail: str | None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The detail as a dict ({} when there is none)."""
+        value: dict[str, Any] = loads(self.detail, {})
+        return value
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as `newsletter log --json` prints it (detail as its JSON text)."""
+        return asdict(self)
+
+
+def _entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        id=int(row["id"]),
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        subject=row["subject"],
+        detail=row["detail"],
+    )
 
 
 def record(db: Database, actor: str, action: str, subject: str, **detail: Any) -> None:
@@ -23,6 +57,14 @@ def record(db: Database, actor: str, action: str, subject: str, **detail: Any) -
     )
 
 
-def events(db: Database, subject: str | None = None) -> list[dict[str, Any]]:
+def events(db: Database, subject: str | None = None) -> list[AuditEntry]:
+    """The log oldest first; with a subject, only the events about it."""
     where, args = ("subject = ?", [subject]) if subject else (None, [])
-    return [dict(row) for row in db.table("events").rows_where(where, args, order_by="id")]
+    return [_entry(row) for row in db.table("events").rows_where(where, args, order_by="id")]
+
+
+def last_event(db: Database, action: str) -> AuditEntry | None:
+    """The most recent event of this action (e.g. 'tick'), or None."""
+    rows = db.table("events").rows_where("action = ?", [action], order_by="id desc", limit=1)
+    row = next(iter(rows), None)
+    return _entry(row) if row is not None else None

@@ -18,21 +18,22 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Flask, abort, g, render_template, request, send_file, session
-from jinja2 import select_autoescape
+from flask import Flask, abort, g, request, send_file, session
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
 from newsletter import clock, store
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.dates import nl_date
 from newsletter.editorial.workflow import approved_ics, approved_web_html
 from newsletter.errors import NewsletterError
+from newsletter.issues.archive import archived_issues
 from newsletter.issues.files import MONTH
 from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
 from newsletter.render.issue import item_ics
+from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
+from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
     CONFIRM,
     CONFIRM_MAX_AGE,
@@ -56,9 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    # Flask autoescapes only *.html; ours are *.html.j2: escape them too.
-    app.jinja_env.autoescape = select_autoescape(["html", "j2"])
-    app.jinja_env.globals.update(settings=settings, nl_date=nl_date)
+    pages = web_environment(settings)  # render/web.py: the same pages preflight checks
 
     def db() -> Database:
         if "db" not in g:
@@ -86,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def error(exc: HTTPException) -> tuple[str, int]:
-        return render_template("error.html.j2", code=exc.code), exc.code or 500
+        return render_page(pages, "error.html.j2", code=exc.code), exc.code or 500
 
     def subscriber_for(purpose: str, token: str) -> int:
         subscriber_id = read_token(settings, purpose, token)
@@ -107,15 +106,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/afmelden/<token>")
     def unsubscribe_page(token: str) -> str:
         person = reader(db(), subscriber_for(UNSUBSCRIBE, token))
-        return render_template("unsubscribe.html.j2", person=person, done=False)
+        return render_page(pages, "unsubscribe.html.j2", person=person, done=False)
 
     @app.post("/afmelden/<token>")
     def unsubscribe_post(token: str) -> tuple[str, int]:
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
         one_click = request.form.get("List-Unsubscribe") == "One-Click"
         unsubscribe(db(), subscriber_id, "web", "one-click" if one_click else "page")
-        return render_template(
-            "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
+        return render_page(
+            pages, "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
         ), 200
 
     @app.route("/voorkeuren/<token>", methods=["GET", "POST"])
@@ -136,7 +135,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             except NewsletterError:  # an unknown theme, or a subscription no longer theirs
                 abort(BAD_LINK)
             saved = True
-        return render_template(
+        return render_page(
+            pages,
             "preferences.html.j2",
             person=reader(db(), subscriber_id),
             themes=[t for t in settings.themes.values() if t.bac],
@@ -166,14 +166,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                 except SignupError as exc:
                     problem = str(exc)
                 else:
-                    return render_template("signup_sent.html.j2", email=values["email"]), 200
-        return render_template(
-            "signup.html.j2",
-            values=values,
-            problem=problem,
-            consent=CONSENT_TEXT,
-            csrf=csrf_token(),
-            provinces=settings.provinces,
+                    return render_page(pages, "signup_sent.html.j2", email=values["email"]), 200
+        return signup_page(
+            pages, settings, values=values, problem=problem, consent=CONSENT_TEXT, csrf=csrf_token()
         ), 422 if problem else 200
 
     @app.route("/aanmelden/bevestig/<token>", methods=["GET", "POST"])
@@ -183,29 +178,17 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(BAD_LINK)
         if request.method == "POST":  # a GET only shows the button: scanners prefetch links
             confirm_signup(db(), subscriber_id)
-        return render_template("signup_confirm.html.j2", person=reader(db(), subscriber_id))
-
-    def sent_issues() -> list[dict[str, Any]]:
-        rows = db().query(
-            "select issue_month, subject, finished_at, started_at from mailings "
-            "where kind = 'issue' and status in ('sent', 'sent-with-failures') "
-            "order by issue_month desc"
-        )
-        return [
-            row
-            for row in rows
-            if (settings.build_dir / "archief" / row["issue_month"] / "index.html").is_file()
-            or approved_web_html(db(), row["issue_month"]) is not None
-        ]
+        return render_page(pages, "signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
     def archived(month: str) -> Path:
-        if not MONTH.match(month) or month not in {r["issue_month"] for r in sent_issues()}:
+        issues = archived_issues(db(), settings)
+        if not MONTH.match(month) or month not in {i.issue_month for i in issues}:
             abort(404)  # drafts and unsent issues are not public
         return settings.build_dir / "archief" / month
 
     @app.get("/archief/")
     def archive() -> str:
-        return render_template("archive.html.j2", issues=sent_issues())
+        return archive_page(pages, archived_issues(db(), settings))
 
     @app.get("/archief/<month>/")
     def archive_issue(month: str) -> Any:
@@ -258,24 +241,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/archief/feed.atom")
     def archive_feed() -> Any:
         return app.response_class(
-            atom_feed(settings, sent_issues()), mimetype="application/atom+xml"
+            atom_feed(settings, archived_issues(db(), settings)), mimetype="application/atom+xml"
         )
 
     return app
 
 
-def atom_feed(settings: Settings, issues: list[dict[str, Any]]) -> str:
+def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
     """The archive as Atom: one entry per sent issue, linking to its web version."""
     base = settings.base_url
-    updated = max(
-        (str(i["finished_at"] or i["started_at"]) for i in issues), default=clock.utc_iso()
-    )
+    updated = max((str(i.finished_at or i.started_at) for i in issues), default=clock.utc_iso())
     entries = "".join(
         f"""  <entry>
-    <id>{escape(base)}/archief/{i["issue_month"]}/</id>
-    <title>{escape(str(i["subject"]))}</title>
-    <link rel="alternate" type="text/html" href="{escape(base)}/archief/{i["issue_month"]}/"/>
-    <updated>{escape(str(i["finished_at"] or i["started_at"]))}</updated>
+    <id>{escape(base)}/archief/{i.issue_month}/</id>
+    <title>{escape(i.subject)}</title>
+    <link rel="alternate" type="text/html" href="{escape(base)}/archief/{i.issue_month}/"/>
+    <updated>{escape(str(i.finished_at or i.started_at))}</updated>
   </entry>
 """
         for i in issues
