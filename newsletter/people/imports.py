@@ -8,6 +8,7 @@ applies in one transaction. Printing is the CLI's job: this module returns an Im
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
 import os
@@ -27,12 +28,10 @@ from newsletter.addresses import canonical_address, normalise_email
 from newsletter.config import Settings
 from newsletter.errors import HeaderError, ImportRowError, NewsletterError
 from newsletter.headers import check_header_value
-from newsletter.people.subscribers import (
-    ROLES,
-    find_suppression,
-    salutation_for,
-)
-from newsletter.store import audit, dumps, transaction
+from newsletter.people.roles import ROLES, salutation_for
+from newsletter.store import audit, transaction
+from newsletter.store import subscribers as rows
+from newsletter.store.subscribers import Details, Mandate
 
 _ROLE_ALIASES = (
     {re.sub(r"[^a-z]", "", label.lower()): key for key, label in ROLES.items()}
@@ -440,17 +439,10 @@ def read_import(
             by_province.setdefault(person.province, []).append(number)
             if person.email in people:  # the same person twice: their roles are merged
                 earlier = people[person.email]
-                person = Person(
-                    earlier.row,
-                    earlier.email,
-                    earlier.name,
-                    earlier.first_name,
-                    earlier.last_name,
-                    earlier.salutation,
-                    earlier.province,
-                    tuple(dict.fromkeys(earlier.roles + person.roles)),
-                    min(earlier.starts_on, person.starts_on),
-                    earlier.themes,
+                person = dataclasses.replace(
+                    earlier,
+                    roles=tuple(dict.fromkeys(earlier.roles + person.roles)),
+                    starts_on=min(earlier.starts_on, person.starts_on),
                 )
             people[person.email] = person
     except csv.Error as exc:
@@ -511,11 +503,22 @@ def replace_province(listed: ImportFile, province: str | None) -> str | None:
 # -- planning and applying ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _NewMandate:
+    subscriber_id: int | None  # None: a subscriber the same import adds, found by email
+    email: str
+    role: str
+    province: str | None
+    starts_on: str
+
+
 @dataclass
 class _Plan:
-    new: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    mandates: list[dict[str, Any]] = field(default_factory=list)  # subscriber_id or email
+    source: str  # import:<file name>
+    now: str  # UTC: when the import runs
+    new: list[tuple[Details, tuple[str, ...]]] = field(default_factory=list)  # with themes
+    updates: list[tuple[int, Details]] = field(default_factory=list)
+    mandates: list[_NewMandate] = field(default_factory=list)
     reopen: list[int] = field(default_factory=list)
     end: list[tuple[int, str]] = field(default_factory=list)
 
@@ -536,83 +539,64 @@ def _plan(
 
     Writes nothing.
     """
-    plan = _Plan()
-    now = clock.utc_iso()
-    source = f"import:{listed.path.name}"
+    plan = _Plan(f"import:{listed.path.name}", clock.utc_iso())
     listed_emails = set()
     listed_roles: set[tuple[str, str]] = set()
     for person in listed.people:
         listed_emails.add(person.email)
         listed_roles.update((person.email, role) for role in person.roles)
-        existing = next(iter(db.table("subscribers").rows_where("email = ?", [person.email])), None)
-        stopped = existing is not None and existing["status"] in STOPPED
-        if stopped or find_suppression(db, settings, person.email) is not None:
+        existing = rows.find_by_email(db, person.email)
+        stopped = existing is not None and existing.status in STOPPED
+        if stopped or rows.find_suppression(db, settings, person.email) is not None:
             report.skipped_suppressed += 1
-            why = existing["status"] if existing and stopped else "on the suppression list"
+            why = existing.status if existing and stopped else "on the suppression list"
             report.changes.append(Change("leave alone", f"{person.email} ({why})"))
             continue
-        values = {
-            "email": person.email,
-            "name": person.name,
-            "first_name": person.first_name,
-            "last_name": person.last_name,
-            "salutation": person.salutation,
-            "province": person.province,
-        }
-        held: list[dict[str, Any]] = []
+        details = Details(
+            person.email,
+            person.name,
+            person.first_name,
+            person.last_name,
+            person.salutation,
+            person.province,
+        )
+        held: list[Mandate] = []
         if existing is None:
-            plan.new.append(
-                {
-                    **values,
-                    "status": "active",
-                    "themes": dumps(list(person.themes)),
-                    "source": source,
-                    "consent_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            plan.new.append((details, person.themes))
             report.added += 1
             report.changes.append(
                 Change("add", f"{person.name} <{person.email}>, {person.province or '-'}")
             )
         else:
-            changed = [k for k, v in values.items() if existing[k] != v]
+            changed = details.changed_from(existing)
             if changed:
-                plan.updates.append((existing["id"], {**values, "updated_at": now}))
+                plan.updates.append((existing.id, details))
                 report.updated += 1
                 report.changes.append(
                     Change("update", f"{person.name} <{person.email}>: {', '.join(changed)}")
                 )
             else:
                 report.unchanged += 1
-            held = [
-                dict(m)
-                for m in db.table("mandates").rows_where(
-                    "subscriber_id = ?", [existing["id"]], order_by="id"
-                )
-            ]
+            held = rows.mandates_of(db, existing.id)
         for role in person.roles:
-            mine = [m for m in held if m["role"] == role and m["province"] == person.province]
-            if any(m["ends_on"] is None or m["ends_on"] >= start.isoformat() for m in mine):
+            mine = [m for m in held if m.role == role and m.province == person.province]
+            if any(m.ends_on is None or m.ends_on >= start.isoformat() for m in mine):
                 continue  # held already: kept as it is
             what = _describe_mandate(role, person.province, person.starts_on.isoformat())
-            same = [m for m in mine if m["starts_on"] == person.starts_on.isoformat()]
+            same = [m for m in mine if m.starts_on == person.starts_on.isoformat()]
             if same:  # ended earlier, on the list again with the same start
-                plan.reopen.append(same[0]["id"])
+                plan.reopen.append(same[0].id)
                 report.mandates_reopened += 1
                 report.changes.append(Change("reopen mandate", f"{person.email}: {what}"))
                 continue
             plan.mandates.append(
-                {
-                    "subscriber_id": existing["id"] if existing else None,
-                    "email": person.email,
-                    "role": role,
-                    "province": person.province,
-                    "starts_on": person.starts_on.isoformat(),
-                    "ends_on": None,
-                    "source": source,
-                }
+                _NewMandate(
+                    existing.id if existing else None,
+                    person.email,
+                    role,
+                    person.province,
+                    person.starts_on.isoformat(),
+                )
             )
             report.mandates_added += 1
             report.changes.append(Change("add mandate", f"{person.email}: {what}"))
@@ -620,18 +604,12 @@ def _plan(
         return plan
     ends_on = (start - timedelta(days=1)).isoformat()
     leaving = [
-        row
-        for row in db.query(
-            """select m.id, m.role, m.province, m.starts_on, s.email, s.name
-               from mandates m join subscribers s on s.id = m.subscriber_id
-               where m.province = ? and (m.ends_on is null or m.ends_on > ?)
-               order by s.name, s.email, m.role, m.starts_on""",
-            [replace, ends_on],
-        )
-        if row["email"] not in listed_emails
+        held_by
+        for held_by in rows.open_mandates_in(db, replace, ends_on)
+        if held_by.email not in listed_emails
         # A list with a role column also ends a role someone no longer has (an AV member
         # who is now only a Statenlid); without one, everyone listed keeps their roles.
-        or (has_role_column(listed) and (row["email"], row["role"]) not in listed_roles)
+        or (has_role_column(listed) and (held_by.email, held_by.mandate.role) not in listed_roles)
     ]
     if listed.rejected:
         report.notes.append(
@@ -641,30 +619,45 @@ def _plan(
             "in this file and import it with --replace again"
         )
         return plan
-    for row in leaving:
-        plan.end.append((row["id"], ends_on))
+    for held_by in leaving:
+        mandate = held_by.mandate
+        plan.end.append((mandate.id, ends_on))
         report.mandates_ended += 1
-        what = _describe_mandate(row["role"], row["province"], row["starts_on"])
+        what = _describe_mandate(mandate.role, mandate.province, mandate.starts_on)
         report.changes.append(
-            Change("end mandate", f"{row['name']} <{row['email']}>: {what}, ends {ends_on}")
+            Change("end mandate", f"{held_by.name} <{held_by.email}>: {what}, ends {ends_on}")
         )
     return plan
 
 
 def _apply(db: Database, plan: _Plan) -> None:
-    ids: dict[str, Any] = {}  # e-mail: the id of a new subscriber
-    for values in plan.new:
-        ids[values["email"]] = db.table("subscribers").insert(values).last_pk
-    for subscriber_id, values in plan.updates:
-        db.table("subscribers").update(subscriber_id, values)
+    ids: dict[str, int] = {}  # e-mail: the id of a new subscriber
+    for details, themes in plan.new:
+        ids[details.email] = rows.add(
+            db,
+            details,
+            status="active",
+            themes=themes,
+            source=plan.source,
+            consent_at=plan.now,
+            created_at=plan.now,
+            updated_at=plan.now,
+        )
+    for subscriber_id, details in plan.updates:
+        rows.update_details(db, subscriber_id, details, plan.now)
     for mandate in plan.mandates:
-        row = {k: v for k, v in mandate.items() if k != "email"}
-        row["subscriber_id"] = mandate["subscriber_id"] or ids[mandate["email"]]
-        db.table("mandates").insert(row)
+        rows.add_mandate(
+            db,
+            mandate.subscriber_id or ids[mandate.email],
+            mandate.role,
+            mandate.province,
+            mandate.starts_on,
+            plan.source,
+        )
     for mandate_id in plan.reopen:
-        db.table("mandates").update(mandate_id, {"ends_on": None})
+        rows.set_mandate_end(db, mandate_id, None)
     for mandate_id, ends_on in plan.end:
-        db.table("mandates").update(mandate_id, {"ends_on": ends_on})
+        rows.set_mandate_end(db, mandate_id, ends_on)
 
 
 def write_rejects(path: Path, listed: ImportFile) -> None:

@@ -33,6 +33,8 @@ from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
 from newsletter.render.issue import item_ics
 from newsletter.sources.catalog import row_to_item
+from newsletter.store.archive import SentIssue, announced_event
+from newsletter.store.archive import sent_issues as sent_mailings
 from newsletter.tokens import (
     CONFIRM,
     CONFIRM_MAX_AGE,
@@ -185,21 +187,16 @@ def create_app(settings: Settings | None = None) -> Flask:
             confirm_signup(db(), subscriber_id)
         return render_template("signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
-    def sent_issues() -> list[dict[str, Any]]:
-        rows = db().query(
-            "select issue_month, subject, finished_at, started_at from mailings "
-            "where kind = 'issue' and status in ('sent', 'sent-with-failures') "
-            "order by issue_month desc"
-        )
+    def sent_issues() -> list[SentIssue]:
         return [
-            row
-            for row in rows
-            if (settings.build_dir / "archief" / row["issue_month"] / "index.html").is_file()
-            or approved_web_html(db(), row["issue_month"]) is not None
+            sent
+            for sent in sent_mailings(db())
+            if (settings.build_dir / "archief" / sent.issue_month / "index.html").is_file()
+            or approved_web_html(db(), sent.issue_month) is not None
         ]
 
     def archived(month: str) -> Path:
-        if not MONTH.match(month) or month not in {r["issue_month"] for r in sent_issues()}:
+        if not MONTH.match(month) or month not in {r.issue_month for r in sent_issues()}:
             abort(404)  # drafts and unsent issues are not public
         return settings.build_dir / "archief" / month
 
@@ -239,14 +236,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/agenda/<item_id>.ics")
     def agenda_ics(item_id: str) -> Any:
         """Any AV meeting or event of the calendar (public information), for onboarding mail."""
-        row = next(
-            db().query(
-                "select * from items where id = ? and kind in ('av_meeting', 'event') "
-                "and starts_at is not null and published <= ?",  # announced ones only
-                [item_id, clock.today().isoformat()],
-            ),
-            None,
-        )
+        row = announced_event(db(), item_id, clock.today().isoformat())  # announced ones only
         if row is None:
             abort(404)
         return app.response_class(
@@ -264,18 +254,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def atom_feed(settings: Settings, issues: list[dict[str, Any]]) -> str:
+def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
     """The archive as Atom: one entry per sent issue, linking to its web version."""
     base = settings.base_url
-    updated = max(
-        (str(i["finished_at"] or i["started_at"]) for i in issues), default=clock.utc_iso()
-    )
+    updated = max((str(i.finished_at or i.started_at) for i in issues), default=clock.utc_iso())
     entries = "".join(
         f"""  <entry>
-    <id>{escape(base)}/archief/{i["issue_month"]}/</id>
-    <title>{escape(str(i["subject"]))}</title>
-    <link rel="alternate" type="text/html" href="{escape(base)}/archief/{i["issue_month"]}/"/>
-    <updated>{escape(str(i["finished_at"] or i["started_at"]))}</updated>
+    <id>{escape(base)}/archief/{i.issue_month}/</id>
+    <title>{escape(str(i.subject))}</title>
+    <link rel="alternate" type="text/html" href="{escape(base)}/archief/{i.issue_month}/"/>
+    <updated>{escape(str(i.finished_at or i.started_at))}</updated>
   </entry>
 """
         for i in issues
