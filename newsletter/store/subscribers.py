@@ -49,15 +49,18 @@ class Details:
     salutation: str
     province: str | None
 
+    def details(self) -> Details:
+        """Only the details (of a subclass that carries more, such as an import's Person)."""
+        return Details(**{f.name: getattr(self, f.name) for f in fields(Details)})
+
     def changed_from(self, subscriber: Subscriber) -> list[str]:
         """The names of the fields in which these details differ from a subscriber's row."""
-        return [
-            f.name for f in fields(self) if getattr(self, f.name) != getattr(subscriber, f.name)
-        ]
+        names = [f.name for f in fields(Details)]
+        return [n for n in names if getattr(self, n) != getattr(subscriber, n)]
 
-    def row(self) -> dict[str, Any]:
+    def columns(self) -> dict[str, Any]:
         """The columns, the address normalised."""
-        return {**asdict(self), "email": normalise_email(self.email)}
+        return {**asdict(self.details()), "email": normalise_email(self.email)}
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def add(
 ) -> int:
     """Insert a subscriber (the address normalised); their new id."""
     values: dict[str, Any] = {
-        **details.row(),
+        **details.columns(),
         "status": status,
         "themes": dumps(list(themes)),
         "source": source,
@@ -174,7 +177,7 @@ def add(
 
 def update_details(db: Database, subscriber_id: int, details: Details, updated_at: str) -> None:
     """Set who a subscriber is (as a griffie list gives it); status and choices stay."""
-    db.table("subscribers").update(subscriber_id, {**details.row(), "updated_at": updated_at})
+    db.table("subscribers").update(subscriber_id, {**details.columns(), "updated_at": updated_at})
 
 
 def set_choices(
