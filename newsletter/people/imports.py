@@ -1,142 +1,39 @@
 """The griffie-list import: read a CSV, check every row, then add and update subscribers and
 their mandates; with `replace`, end the mandates of a province's people who left its list.
 
-Reading, checking and planning write nothing; a dry run stops there. A real run plans and
-applies in one transaction. Printing is the CLI's job: this module returns an ImportReport.
+Reading and checking (import_file.py) and planning write nothing; a dry run stops there. A real
+run plans and applies in one transaction. Printing is the CLI's job: this returns an ImportReport.
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
-import os
-import re
-import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from newsletter import clock
-from newsletter.addresses import canonical_address, normalise_email
 from newsletter.config import Settings
-from newsletter.errors import HeaderError, ImportRowError, NewsletterError
-from newsletter.headers import check_header_value
-from newsletter.people.subscribers import (
-    ROLES,
-    find_suppression,
-    salutation_for,
+from newsletter.errors import NewsletterError
+from newsletter.people.import_file import (
+    ImportFile,
+    check_rejects_path,
+    has_role_column,
+    read_import,
+    replace_province,
+    write_rejects,
 )
-from newsletter.store import audit, dumps, transaction
+from newsletter.store import audit, transaction
+from newsletter.store import subscribers as rows
+from newsletter.store.subscribers import Details, Mandate
 
-_ROLE_ALIASES = (
-    {re.sub(r"[^a-z]", "", label.lower()): key for key, label in ROLES.items()}
-    | {re.sub(r"[^a-z]", "", key): key for key in ROLES}
-    | {
-        "plvavlid": "plv_av_lid",
-        "gedeputeerde": "gs_lid",
-        "gslid": "gs_lid",
-        "ipo": "ipo_staff",
-        "commissarisvandekoning": "cdk",
-        "medewerker": "ipo_staff",
-    }
-)
-# Column names as griffies write them, folded to lowercase letters only.
-COLUMNS = {
-    "naam": "naam",
-    "volledigenaam": "naam",
-    "name": "naam",
-    "voornaam": "voornaam",
-    "firstname": "voornaam",
-    "tussenvoegsel": "tussenvoegsel",
-    "tussenvoegsels": "tussenvoegsel",
-    "achternaam": "achternaam",
-    "lastname": "achternaam",
-    "aanhef": "aanhef",
-    "salutation": "aanhef",
-    "email": "email",
-    "emailadres": "email",
-    "mail": "email",
-    "provincie": "provincie",
-    "province": "provincie",
-    "rol": "rol",
-    "rollen": "rol",
-    "role": "rol",
-    "functie": "rol",
-    "ingangsdatum": "ingangsdatum",
-    "start": "ingangsdatum",
-    "startdatum": "ingangsdatum",
-    "themas": "themas",
-    "thema": "themas",
-    "themes": "themas",
-}
-# How a column is named in messages (and suggested for a misspelt one).
-TITLES = {"email": "e-mail", "themas": "thema's"}
-# The reason column of a rejects file: expected when staff import a fixed one, never read.
-REASON_COLUMN = "reden"
-_NAME_CELLS = ("voornaam", "tussenvoegsel", "achternaam", "naam", "aanhef")
-_LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+__all__ = ["Change", "ImportReport", "import_list", "read_import"]
+
 # Whoever left the list by their own choice, or whose address is gone, is never re-subscribed.
 STOPPED = ("unsubscribed", "bounced", "erased")
-SAVE_AS_CSV = "in Excel use Save As > 'CSV UTF-8 (Comma delimited)' and import that file"
-
-
-def _fold(title: str) -> str:
-    return re.sub(r"[^a-z]", "", title.lower())
-
-
-def title(key: str) -> str:
-    return TITLES.get(key, key)
-
-
-KNOWN = ", ".join(title(key) for key in dict.fromkeys(COLUMNS.values()))
-
-
-@dataclass(frozen=True)
-class Person:
-    """One validated row of an import."""
-
-    row: int
-    email: str
-    name: str
-    first_name: str
-    last_name: str
-    salutation: str
-    province: str | None
-    roles: tuple[str, ...]
-    starts_on: date
-    themes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    row: int
-    cells: list[str]  # as in the file (an address list split by the separator joined again)
-    reason: str  # "row 3, column e-mail: ..."
-
-
-@dataclass
-class ImportFile:
-    """A griffie list as read: nothing in the store has been looked at yet."""
-
-    path: Path
-    header: list[str]
-    delimiter: str
-    people: list[Person]  # duplicates merged
-    rejected: list[RejectedRow]
-    warnings: list[str]
-    rows_by_province: dict[str | None, list[int]]  # the accepted rows
-    has_reason_column: bool = False
-
-    @property
-    def rejected_lines(self) -> list[str]:
-        return [f"{self.path.name}: {r.reason}" for r in self.rejected]
 
 
 @dataclass(frozen=True)
@@ -195,327 +92,22 @@ class ImportReport:
         )
 
 
-# -- reading --------------------------------------------------------------------------------
-
-
-def read_csv_text(path: Path) -> str:
-    """The file as text: UTF-8 with or without BOM, else cp1252 as Excel writes it."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise NewsletterError(f"{path}: cannot read ({exc.strerror})") from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise NewsletterError(
-            f"{path}: is UTF-16 text, which the import does not read; {SAVE_AS_CSV}"
-        )
-    if data.startswith(b"PK\x03\x04"):
-        raise NewsletterError(f"{path}: is an Excel workbook, not a CSV file; {SAVE_AS_CSV}")
-    if b"\x00" in data:
-        raise NewsletterError(f"{path}: holds NUL bytes, so it is not CSV text; {SAVE_AS_CSV}")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise NewsletterError(f"{path}: neither UTF-8 nor Windows-1252 text; {SAVE_AS_CSV}")
-    if not text.strip():
-        raise NewsletterError(
-            f"{path}: the file is empty; export the list again with a header row "
-            "(at least 'e-mail' and 'naam') and a row per person"
-        )
-    return text
-
-
-def _columns(path: Path, header: list[str]) -> tuple[dict[str, int], list[str], bool]:
-    """The known columns by key and their index, a warning per column that is ignored."""
-    columns: dict[str, int] = {}
-    warnings = []
-    has_reason = False
-    guesses: dict[str, str] = {}  # key: "'emial' for 'e-mail'", for the error below
-    for index, heading in enumerate(header):
-        folded = _fold(heading)
-        if not heading.strip():
-            continue
-        if folded == REASON_COLUMN:
-            has_reason = True
-            continue
-        key = COLUMNS.get(folded)
-        if key is None:
-            guess = _guess(folded)
-            if guess:
-                guesses.setdefault(COLUMNS[guess], f"'{heading.strip()}' for '{_shown(guess)}'")
-            hint = f"did you mean '{_shown(guess)}'?" if guess else f"the known columns are {KNOWN}"
-            warnings.append(
-                f"{path.name}: column '{heading.strip()}' is not known and is ignored; {hint}"
-            )
-        elif key in columns:
-            warnings.append(
-                f"{path.name}: column '{heading.strip()}' is a second {title(key)} column "
-                f"and is ignored; the first one, '{header[columns[key]].strip()}', is read"
-            )
-        else:
-            columns[key] = index
-    if "email" not in columns:
-        meant = f" (did you mean {guesses['email']}?)" if "email" in guesses else ""
-        raise NewsletterError(
-            f"{path}: no e-mail column; the header row needs a column 'e-mail'{meant}"
-        )
-    if "naam" not in columns and "achternaam" not in columns:
-        meant = next(
-            (f" (did you mean {guesses[k]}?)" for k in ("naam", "achternaam") if k in guesses), ""
-        )
-        raise NewsletterError(
-            f"{path}: no name column; add 'naam' or 'voornaam' and 'achternaam'{meant}"
-        )
-    return columns, warnings, has_reason
-
-
-def _guess(folded: str) -> str | None:
-    """The known column name a misspelt one is closest to (folded), if any is close."""
-    close = difflib.get_close_matches(folded, COLUMNS, n=1, cutoff=0.75)
-    return close[0] if close else None
-
-
-def _shown(alias: str | None) -> str:
-    """A folded column name as staff write it: 'email' is shown as 'e-mail'."""
-    key = COLUMNS.get(alias or "", "")
-    return title(key) if alias == _fold(title(key)) else alias or ""
-
-
-def _overflow(
-    number: int, row: list[str], width: int, email_at: int, delimiter: str
-) -> tuple[list[str], ImportRowError | None]:
-    """A row with more cells than the header has columns: a separator in an unquoted cell."""
-    extra = len(row) - width
-    if extra <= 0:
-        return row, None
-    if any("@" in cell for cell in row[email_at + 1 : email_at + 1 + extra]):
-        joined = delimiter.join(row[email_at : email_at + 1 + extra])
-        cells = [*row[:email_at], joined, *row[email_at + 1 + extra :]]
-        return cells, ImportRowError(
-            f"row {number}, column e-mail: '{joined.strip()}' holds more than one address; "
-            "give each person one row"
-        )
-    if not any(cell.strip() for cell in row[width:]):
-        return row[:width], None  # Excel's empty cells at the end of a row
-    return row, ImportRowError(
-        f"row {number}: {len(row)} cells where the header has {width} columns; put a cell "
-        f"that holds '{delimiter}' in double quotes"
-    )
-
-
-def parse_person(
-    row_number: int,
-    cells: dict[str, str],
-    settings: Settings,
-    default_province: str | None,
-    default_start: date,
-) -> Person:
-    """One row as a Person, or ImportRowError naming the row, the column and the reason."""
-
-    def fail(column: str, what: str) -> ImportRowError:
-        return ImportRowError(f"row {row_number}, column {column}: {what}")
-
-    raw_email = cells.get("email", "").strip()
-    normalised = normalise_email(raw_email)
-    if not normalised:
-        raise fail("e-mail", "empty; every person needs an address")
-    if normalised.count("@") > 1:
-        raise fail("e-mail", f"'{raw_email}' holds more than one address; give each person one row")
-    try:
-        email = canonical_address(normalised)
-    except EmailNotValidError as exc:
-        raise fail("e-mail", f"'{raw_email}' is not a valid address ({exc})") from None
-    for column in _NAME_CELLS:
-        value = cells.get(column, "").strip()
-        if _LINE_BREAK.search(value):
-            raise fail(column, "holds a line break; write it on one line")
-        if _CONTROL.search(value):
-            raise fail(column, "holds a control character; type the text again")
-        try:
-            check_header_value(value, column)  # encoded-words, length: the gate for headers
-        except HeaderError as exc:
-            raise fail(column, str(exc)) from None
-    first = cells.get("voornaam", "").strip()
-    middle = cells.get("tussenvoegsel", "").strip()
-    last = " ".join(p for p in (middle, cells.get("achternaam", "").strip()) if p)
-    name = cells.get("naam", "").strip() or " ".join(p for p in (first, last) if p)
-    if not name:
-        raise fail("naam", "empty; write the person's name")
-    if not first and not last:  # one name column: the first word is the first name
-        first, _, last = name.partition(" ")
-    province_raw = cells.get("provincie", "").strip()
-    province = default_province
-    if province_raw:
-        by_name = {n.lower(): c for c, n in settings.provinces.items()}
-        province = (
-            province_raw.upper()
-            if province_raw.upper() in settings.provinces
-            else by_name.get(province_raw.lower())
-        )
-        if province is None:
-            raise fail("provincie", f"'{province_raw}' is not a province; use a code like GLD")
-    roles = []
-    for part in re.split(r"[,|/]", cells.get("rol", "") or "statenlid"):
-        if not part.strip():
-            continue
-        role = _ROLE_ALIASES.get(_fold(part))
-        if role is None:
-            raise fail("rol", f"'{part.strip()}' is not a role; use one of {', '.join(ROLES)}")
-        roles.append(role)
-    if province is None and set(roles) - {"ipo_staff"}:
-        raise fail("provincie", "empty; give the province, or use --province")
-    start_raw = cells.get("ingangsdatum", "").strip()
-    try:
-        starts_on = _parse_day(start_raw) if start_raw else default_start
-    except ValueError:
-        raise fail(
-            "ingangsdatum", f"'{start_raw}' is not a date; write 2023-03-30 or 30-03-2023"
-        ) from None
-    themes = []
-    for part in re.split(r"[,|]", cells.get("themas", "")):
-        key = part.strip().lower()
-        if key and key not in settings.themes:
-            raise fail(
-                "thema's", f"'{part.strip()}' is not a theme; use {', '.join(settings.themes)}"
-            )
-        if key:
-            themes.append(key)
-    return Person(
-        row_number,
-        email,
-        name,
-        first,
-        last,
-        salutation_for(cells.get("aanhef", ""), first, last, name),
-        province,
-        tuple(dict.fromkeys(roles)),
-        starts_on,
-        tuple(themes),
-    )
-
-
-def _parse_day(text: str) -> date:
-    match = re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", text)
-    if match:
-        return date(int(match[3]), int(match[2]), int(match[1]))
-    return date.fromisoformat(text)
-
-
-def read_import(
-    path: Path, settings: Settings, province: str | None = None, default_start: date | None = None
-) -> ImportFile:
-    """Every row of an import file: the valid people, the rejected rows, the warnings.
-
-    A file that cannot be read as a list (encoding, no header, no e-mail column, no rows)
-    raises NewsletterError; a bad row is a RejectedRow and the others are still read.
-    """
-    text = read_csv_text(path)
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
-    reader = enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
-    try:
-        header = next((row for _, row in reader if any(c.strip() for c in row)), None)
-        if header is None:
-            raise NewsletterError(f"{path}: the file is empty; it needs a header row")
-        columns, warnings, has_reason = _columns(path, header)
-        people: dict[str, Person] = {}
-        rejected: list[RejectedRow] = []
-        by_province: dict[str | None, list[int]] = {}
-        start = default_start or clock.today()
-        for number, raw in reader:
-            if not any(cell.strip() for cell in raw):
-                continue
-            row, problem = _overflow(number, raw, len(header), columns["email"], delimiter)
-            cells = {key: row[i] if i < len(row) else "" for key, i in columns.items()}
-            try:
-                if problem:
-                    raise problem
-                person = parse_person(number, cells, settings, province, start)
-            except ImportRowError as exc:
-                rejected.append(RejectedRow(number, row, str(exc)))
-                continue
-            by_province.setdefault(person.province, []).append(number)
-            if person.email in people:  # the same person twice: their roles are merged
-                earlier = people[person.email]
-                person = Person(
-                    earlier.row,
-                    earlier.email,
-                    earlier.name,
-                    earlier.first_name,
-                    earlier.last_name,
-                    earlier.salutation,
-                    earlier.province,
-                    tuple(dict.fromkeys(earlier.roles + person.roles)),
-                    min(earlier.starts_on, person.starts_on),
-                    earlier.themes,
-                )
-            people[person.email] = person
-    except csv.Error as exc:
-        raise NewsletterError(f"{path}: not readable as CSV ({exc}); {SAVE_AS_CSV}") from None
-    if not people and not rejected:
-        raise NewsletterError(f"{path}: has a header row but no people; add a row per person")
-    return ImportFile(
-        path,
-        header,
-        delimiter,
-        list(people.values()),
-        rejected,
-        warnings,
-        by_province,
-        has_reason,
-    )
-
-
-def _rows_text(rows: list[int]) -> str:
-    shown = ", ".join(str(r) for r in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
-
-
-def has_role_column(listed: ImportFile) -> bool:
-    return any(COLUMNS.get(_fold(heading)) == "rol" for heading in listed.header)
-
-
-def replace_province(listed: ImportFile, province: str | None) -> str | None:
-    """The one province whose mandates a --replace import replaces, or NewsletterError."""
-    path = listed.path
-    if listed.has_reason_column:
-        raise NewsletterError(
-            f"{path}: has a '{REASON_COLUMN}' column, so it looks like a rejects file; "
-            "--replace needs the province's whole list: fix the rows there and import that"
-        )
-    seen = sorted(listed.rows_by_province.items(), key=lambda kv: (-len(kv[1]), kv[0] or ""))
-    if province is not None:
-        others = [(code, rows) for code, rows in seen if code != province]
-        if others:
-            where = "; ".join(f"{_rows_text(rows)} {code or 'none'}" for code, rows in others)
-            raise NewsletterError(
-                f"{path}: --replace --province {province}, but the file has other provinces "
-                f"({where}); import one province's list at a time"
-            )
-        return province
-    if len(seen) == 1 and seen[0][0] is not None:
-        return seen[0][0]
-    if not seen:  # every row was rejected: --replace will end nothing anyway
-        return None
-    where = "; ".join(f"{code or 'no province'} in {_rows_text(rows)}" for code, rows in seen)
-    raise NewsletterError(
-        f"{path}: --replace needs one province, but the file has {where}; pass --province CODE "
-        "or import one province's list at a time"
-    )
-
-
-# -- planning and applying ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _NewMandate:
+    subscriber_id: int | None  # None: a subscriber the same import adds, found by email
+    email: str
+    role: str
+    province: str | None
+    starts_on: str
 
 
 @dataclass
 class _Plan:
-    new: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    mandates: list[dict[str, Any]] = field(default_factory=list)  # subscriber_id or email
+    source: str  # import:<file name>
+    now: str  # UTC: when the import runs
+    new: list[tuple[Details, tuple[str, ...]]] = field(default_factory=list)  # with themes
+    updates: list[tuple[int, Details]] = field(default_factory=list)
+    mandates: list[_NewMandate] = field(default_factory=list)
     reopen: list[int] = field(default_factory=list)
     end: list[tuple[int, str]] = field(default_factory=list)
 
@@ -536,83 +128,57 @@ def _plan(
 
     Writes nothing.
     """
-    plan = _Plan()
-    now = clock.utc_iso()
-    source = f"import:{listed.path.name}"
+    plan = _Plan(f"import:{listed.path.name}", clock.utc_iso())
     listed_emails = set()
     listed_roles: set[tuple[str, str]] = set()
     for person in listed.people:
         listed_emails.add(person.email)
         listed_roles.update((person.email, role) for role in person.roles)
-        existing = next(iter(db.table("subscribers").rows_where("email = ?", [person.email])), None)
-        stopped = existing is not None and existing["status"] in STOPPED
-        if stopped or find_suppression(db, settings, person.email) is not None:
+        existing = rows.find_by_email(db, person.email)
+        stopped = existing is not None and existing.status in STOPPED
+        if stopped or rows.find_suppression(db, settings, person.email) is not None:
             report.skipped_suppressed += 1
-            why = existing["status"] if existing and stopped else "on the suppression list"
+            why = existing.status if existing and stopped else "on the suppression list"
             report.changes.append(Change("leave alone", f"{person.email} ({why})"))
             continue
-        values = {
-            "email": person.email,
-            "name": person.name,
-            "first_name": person.first_name,
-            "last_name": person.last_name,
-            "salutation": person.salutation,
-            "province": person.province,
-        }
-        held: list[dict[str, Any]] = []
+        details = person.details()
+        held: list[Mandate] = []
         if existing is None:
-            plan.new.append(
-                {
-                    **values,
-                    "status": "active",
-                    "themes": dumps(list(person.themes)),
-                    "source": source,
-                    "consent_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            plan.new.append((details, person.themes))
             report.added += 1
             report.changes.append(
                 Change("add", f"{person.name} <{person.email}>, {person.province or '-'}")
             )
         else:
-            changed = [k for k, v in values.items() if existing[k] != v]
+            changed = details.changed_from(existing)
             if changed:
-                plan.updates.append((existing["id"], {**values, "updated_at": now}))
+                plan.updates.append((existing.id, details))
                 report.updated += 1
                 report.changes.append(
                     Change("update", f"{person.name} <{person.email}>: {', '.join(changed)}")
                 )
             else:
                 report.unchanged += 1
-            held = [
-                dict(m)
-                for m in db.table("mandates").rows_where(
-                    "subscriber_id = ?", [existing["id"]], order_by="id"
-                )
-            ]
+            held = rows.mandates_of(db, existing.id)
         for role in person.roles:
-            mine = [m for m in held if m["role"] == role and m["province"] == person.province]
-            if any(m["ends_on"] is None or m["ends_on"] >= start.isoformat() for m in mine):
+            mine = [m for m in held if m.role == role and m.province == person.province]
+            if any(m.ends_on is None or m.ends_on >= start.isoformat() for m in mine):
                 continue  # held already: kept as it is
             what = _describe_mandate(role, person.province, person.starts_on.isoformat())
-            same = [m for m in mine if m["starts_on"] == person.starts_on.isoformat()]
+            same = [m for m in mine if m.starts_on == person.starts_on.isoformat()]
             if same:  # ended earlier, on the list again with the same start
-                plan.reopen.append(same[0]["id"])
+                plan.reopen.append(same[0].id)
                 report.mandates_reopened += 1
                 report.changes.append(Change("reopen mandate", f"{person.email}: {what}"))
                 continue
             plan.mandates.append(
-                {
-                    "subscriber_id": existing["id"] if existing else None,
-                    "email": person.email,
-                    "role": role,
-                    "province": person.province,
-                    "starts_on": person.starts_on.isoformat(),
-                    "ends_on": None,
-                    "source": source,
-                }
+                _NewMandate(
+                    existing.id if existing else None,
+                    person.email,
+                    role,
+                    person.province,
+                    person.starts_on.isoformat(),
+                )
             )
             report.mandates_added += 1
             report.changes.append(Change("add mandate", f"{person.email}: {what}"))
@@ -620,18 +186,12 @@ def _plan(
         return plan
     ends_on = (start - timedelta(days=1)).isoformat()
     leaving = [
-        row
-        for row in db.query(
-            """select m.id, m.role, m.province, m.starts_on, s.email, s.name
-               from mandates m join subscribers s on s.id = m.subscriber_id
-               where m.province = ? and (m.ends_on is null or m.ends_on > ?)
-               order by s.name, s.email, m.role, m.starts_on""",
-            [replace, ends_on],
-        )
-        if row["email"] not in listed_emails
+        held_by
+        for held_by in rows.open_mandates_in(db, replace, ends_on)
+        if held_by.email not in listed_emails
         # A list with a role column also ends a role someone no longer has (an AV member
         # who is now only a Statenlid); without one, everyone listed keeps their roles.
-        or (has_role_column(listed) and (row["email"], row["role"]) not in listed_roles)
+        or (has_role_column(listed) and (held_by.email, held_by.mandate.role) not in listed_roles)
     ]
     if listed.rejected:
         report.notes.append(
@@ -641,65 +201,45 @@ def _plan(
             "in this file and import it with --replace again"
         )
         return plan
-    for row in leaving:
-        plan.end.append((row["id"], ends_on))
+    for held_by in leaving:
+        mandate = held_by.mandate
+        plan.end.append((mandate.id, ends_on))
         report.mandates_ended += 1
-        what = _describe_mandate(row["role"], row["province"], row["starts_on"])
+        what = _describe_mandate(mandate.role, mandate.province, mandate.starts_on)
         report.changes.append(
-            Change("end mandate", f"{row['name']} <{row['email']}>: {what}, ends {ends_on}")
+            Change("end mandate", f"{held_by.name} <{held_by.email}>: {what}, ends {ends_on}")
         )
     return plan
 
 
 def _apply(db: Database, plan: _Plan) -> None:
-    ids: dict[str, Any] = {}  # e-mail: the id of a new subscriber
-    for values in plan.new:
-        ids[values["email"]] = db.table("subscribers").insert(values).last_pk
-    for subscriber_id, values in plan.updates:
-        db.table("subscribers").update(subscriber_id, values)
-    for mandate in plan.mandates:
-        row = {k: v for k, v in mandate.items() if k != "email"}
-        row["subscriber_id"] = mandate["subscriber_id"] or ids[mandate["email"]]
-        db.table("mandates").insert(row)
-    for mandate_id in plan.reopen:
-        db.table("mandates").update(mandate_id, {"ends_on": None})
-    for mandate_id, ends_on in plan.end:
-        db.table("mandates").update(mandate_id, {"ends_on": ends_on})
-
-
-def write_rejects(path: Path, listed: ImportFile) -> None:
-    """The rejected rows as they were, plus a 'reden' column; replaced atomically.
-
-    UTF-8 with a BOM so that Excel shows the accents, in the separator of the list.
-    """
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=listed.delimiter, lineterminator="\r\n")
-    writer.writerow([*listed.header, REASON_COLUMN])
-    width = len(listed.header)
-    for rejected in listed.rejected:
-        cells = rejected.cells + [""] * (width - len(rejected.cells))
-        writer.writerow([*cells, rejected.reason])
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            out.write(buffer.getvalue())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _check_rejects_path(rejects: Path, source: Path) -> None:
-    if rejects.exists() and rejects.resolve() == source.resolve():
-        raise NewsletterError(
-            f"--rejects {rejects}: that is the list being imported; name another file"
+    ids: dict[str, int] = {}  # e-mail: the id of a new subscriber
+    for details, themes in plan.new:
+        ids[details.email] = rows.add(
+            db,
+            details,
+            status="active",
+            themes=themes,
+            source=plan.source,
+            consent_at=plan.now,
+            created_at=plan.now,
+            updated_at=plan.now,
         )
-    if rejects.is_dir():
-        raise NewsletterError(f"--rejects {rejects}: is a folder; name a file, e.g. fouten.csv")
-    if not rejects.parent.is_dir():
-        raise NewsletterError(f"--rejects {rejects}: folder {rejects.parent} does not exist")
+    for subscriber_id, details in plan.updates:
+        rows.update_details(db, subscriber_id, details, plan.now)
+    for mandate in plan.mandates:
+        rows.add_mandate(
+            db,
+            mandate.subscriber_id or ids[mandate.email],
+            mandate.role,
+            mandate.province,
+            mandate.starts_on,
+            plan.source,
+        )
+    for mandate_id in plan.reopen:
+        rows.set_mandate_end(db, mandate_id, None)
+    for mandate_id, ends_on in plan.end:
+        rows.set_mandate_end(db, mandate_id, ends_on)
 
 
 def import_list(
@@ -727,7 +267,7 @@ def import_list(
             f"province '{province}' is not known; use one of {', '.join(settings.provinces)}"
         )
     if rejects is not None:
-        _check_rejects_path(rejects, path)
+        check_rejects_path(rejects, path)
     start = default_start or clock.today()
     listed = read_import(path, settings, province, start)
     target = replace_province(listed, province) if replace else None

@@ -10,7 +10,8 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.store import audit, dumps, loads, transaction
+from newsletter.store import audit, transaction
+from newsletter.store import subscribers as rows
 
 # A reader can leave these states by their own choice; bounced and erased are not theirs.
 CHOOSABLE = {"active", "paused", "pending", "unsubscribed"}
@@ -26,23 +27,17 @@ class Reader:
 
 
 def reader(db: Database, subscriber_id: int) -> Reader | None:
-    row = db.execute(
-        "select id, email, name, status, themes from subscribers where id = ?", [subscriber_id]
-    ).fetchone()
+    """The reader with this subscriber id, or None."""
+    row = rows.get(db, subscriber_id)
     if row is None:
         return None
-    return Reader(row[0], row[1], row[2], row[3], tuple(loads(row[4], [])))
+    return Reader(row.id, row.email, row.name, row.status, row.themes)
 
 
 def unsubscribe(db: Database, subscriber_id: int, actor: str, how: str) -> bool:
     """Unsubscribe; True when this changed anything (a replay changes nothing, audits nothing)."""
     with transaction(db):
-        cursor = db.execute(
-            "update subscribers set status = 'unsubscribed', updated_at = ? "
-            "where id = ? and status in ('active', 'paused', 'pending')",
-            [clock.utc_iso(), subscriber_id],
-        )
-        changed = cursor.rowcount > 0
+        changed = rows.unsubscribe(db, subscriber_id, clock.utc_iso())
         if changed:
             audit.record(db, actor, "unsubscribe", f"subscriber:{subscriber_id}", how=how)
     return changed
@@ -72,10 +67,7 @@ def set_preferences(
     if current.status in {"active", "paused"}:
         status = "paused" if paused else "active"
     with transaction(db):
-        db.table("subscribers").update(
-            subscriber_id,
-            {"themes": dumps(chosen), "status": status, "updated_at": clock.utc_iso()},
-        )
+        rows.set_choices(db, subscriber_id, chosen, status, clock.utc_iso())
         if (tuple(chosen), status) != (current.themes, current.status):
             audit.record(
                 db,
@@ -99,14 +91,12 @@ def set_preferences_by_email(
     actor: str,
 ) -> Reader:
     """Staff set a reader's themes ("a,b" or "all") and/or pause; unset ones stay as they are."""
-    row = db.execute(
-        "select id from subscribers where email = ?", [email.strip().lower()]
-    ).fetchone()
-    if row is None:
+    found = rows.find_by_email(db, email)
+    if found is None:
         raise NewsletterError(
             f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
         )
-    current = reader(db, row[0])
+    current = reader(db, found.id)
     assert current is not None
     chosen = (
         current.themes
@@ -118,4 +108,4 @@ def set_preferences_by_email(
         )
     )
     pause = current.status == "paused" if paused is None else paused
-    return set_preferences(db, settings, row[0], chosen, pause, actor)
+    return set_preferences(db, settings, found.id, chosen, pause, actor)

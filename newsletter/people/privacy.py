@@ -12,10 +12,9 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,15 @@ from email_validator import EmailNotValidError
 from sqlite_utils import Database
 
 from newsletter import clock
-from newsletter.addresses import canonical_address, email_hash, email_hashes
+from newsletter.addresses import canonical_address
 from newsletter.config import Settings, require_secret
 from newsletter.errors import NewsletterError
 from newsletter.outbound.transports import outbox_folder
 from newsletter.outbound.transports.base import safe_filename
-from newsletter.people.subscribers import (
-    ROLES,
-    find_suppression,
-)
-from newsletter.store import audit, loads, transaction
+from newsletter.people.roles import ROLES
+from newsletter.store import audit, erasure, transaction
+from newsletter.store import subscribers as rows
+from newsletter.store.subscribers import Mandate, Subscriber
 
 STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "erased")
 ROLE_KEYS = tuple(ROLES)
@@ -89,27 +87,16 @@ def canonical_email(raw: str) -> str:
 
 def subject_for(db: Database, address: str) -> Subject:
     email = canonical_email(address)
-    row = db.execute("select id, name from subscribers where email = ?", [email]).fetchone()
-    subscriber_id, name = (row[0], row[1]) if row else (None, None)
-    deliveries = db.execute(
-        "select id, message_id from deliveries where email = ? or subscriber_id = ? order by id",
-        [email, subscriber_id],
-    ).fetchall()
+    found = rows.find_by_email(db, email)
+    subscriber_id, name = (found.id, found.name) if found else (None, None)
+    deliveries = erasure.deliveries_to(db, email, subscriber_id)
     return Subject(
         email,
         subscriber_id,
         name,
-        tuple(d[0] for d in deliveries),
-        tuple(d[1] for d in deliveries if d[1]),
+        tuple(d.id for d in deliveries),
+        tuple(d.message_id for d in deliveries if d.message_id),
     )
-
-
-def _marks(values: tuple[Any, ...]) -> str:
-    return ",".join("?" * len(values)) or "null"
-
-
-def _rows(db: Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    return [dict(row) for row in db.query(sql, args)]
 
 
 # -- the holders in the store (and the outbox) -------------------------------------------------
@@ -140,75 +127,46 @@ def _collect_outbox(db: Database, settings: Settings, subject: Subject) -> list[
 
 
 def _erase_bounces(db: Database, settings: Settings, subject: Subject) -> int:
-    ids = subject.delivery_ids
-    cursor = db.execute(
-        f"delete from bounces where subscriber_id = ? or delivery_id in ({_marks(ids)})",
-        [subject.subscriber_id, *ids],
-    )
-    return int(cursor.rowcount)
+    return erasure.delete_bounces(db, subject.subscriber_id, subject.delivery_ids)
 
 
 def _collect_bounces(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
-    ids = subject.delivery_ids
-    return _rows(
-        db,
-        f"select mailing_id, delivery_id, source, kind, reply, created_at from bounces "
-        f"where subscriber_id = ? or delivery_id in ({_marks(ids)}) order by id",
-        [subject.subscriber_id, *ids],
-    )
+    return erasure.bounce_records(db, subject.subscriber_id, subject.delivery_ids)
 
 
 def _erase_deliveries(db: Database, settings: Settings, subject: Subject) -> int:
-    ids = subject.delivery_ids
-    return int(db.execute(f"delete from deliveries where id in ({_marks(ids)})", ids).rowcount)
+    return erasure.delete_deliveries(db, subject.delivery_ids)
 
 
 def _collect_deliveries(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
-    ids = subject.delivery_ids
-    return _rows(
-        db,
-        f"""select d.mailing_id, m.subject, d.email, d.variant, d.status, d.attempts,
-            d.queued_at, d.first_attempt_at, d.sending_at, d.sent_at, d.next_attempt_at,
-            d.message_id, d.envelope_from, d.last_reply
-        from deliveries d left join mailings m on m.id = d.mailing_id
-        where d.id in ({_marks(ids)}) order by d.id""",
-        list(ids),
-    )
+    return erasure.delivery_records(db, subject.delivery_ids)
+
+
+def _mandate_record(m: Mandate) -> dict[str, Any]:
+    """A mandate as show, export and their JSON list it."""
+    return {
+        "role": m.role,
+        "province": m.province,
+        "starts_on": m.starts_on,
+        "ends_on": m.ends_on,
+        "source": m.source,
+    }
 
 
 def _erase_mandates(db: Database, settings: Settings, subject: Subject) -> int:
-    cursor = db.execute("delete from mandates where subscriber_id = ?", [subject.subscriber_id])
-    return int(cursor.rowcount)
+    return rows.delete_mandates(db, subject.subscriber_id)
 
 
 def _collect_mandates(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
-    return _rows(
-        db,
-        "select role, province, starts_on, ends_on, source from mandates "
-        "where subscriber_id = ? order by starts_on, role",
-        [subject.subscriber_id],
-    )
+    return [_mandate_record(m) for m in rows.mandates_of(db, subject.subscriber_id, "start")]
 
 
 def _erase_events(db: Database, settings: Settings, subject: Subject) -> int:
-    cursor = db.execute(
-        "delete from events where subject = ?", [f"subscriber:{subject.subscriber_id}"]
-    )
-    # Events about something else that name the person's address (a test copy sent to them).
-    named = db.execute(
-        "delete from events where detail is not null and json_valid(detail) "
-        "and json_extract(detail, '$.to') = ?",
-        [subject.email],
-    )
-    return int(cursor.rowcount) + int(named.rowcount)
+    return erasure.delete_events(db, subject.subscriber_id, subject.email)
 
 
 def _collect_events(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
-    return _rows(
-        db,
-        "select at, actor, action, detail from events where subject = ? order by id",
-        [f"subscriber:{subject.subscriber_id}"],
-    )
+    return erasure.event_records(db, subject.subscriber_id)
 
 
 register("mandates", _erase_mandates, _collect_mandates)
@@ -221,11 +179,14 @@ register("events", _erase_events, _collect_events)
 # -- show -------------------------------------------------------------------------------------
 
 
+def _subscriber_record(row: Subscriber) -> dict[str, Any]:
+    """A subscriber as show and export list them: every column, the themes as a list."""
+    return {**asdict(row), "themes": list(row.themes)}
+
+
 def _subscriber(db: Database, subscriber_id: int | None) -> dict[str, Any] | None:
-    row = next(db.query("select * from subscribers where id = ?", [subscriber_id]), None)
-    if row is None:
-        return None
-    return {**row, "themes": loads(row.get("themes"), [])}
+    row = rows.get(db, subscriber_id)
+    return None if row is None else _subscriber_record(row)
 
 
 def person_record(db: Database, settings: Settings, address: str) -> dict[str, Any] | None:
@@ -246,7 +207,10 @@ def person_record(db: Database, settings: Settings, address: str) -> dict[str, A
 
 def _suppression(db: Database, settings: Settings, email: str) -> dict[str, str] | None:
     # Only to explain: without a key configured, show works and leaves this out.
-    return find_suppression(db, settings, email) if settings.secret_keys else None
+    if not settings.secret_keys:
+        return None
+    found = rows.find_suppression(db, settings, email)
+    return None if found is None else asdict(found)
 
 
 def unknown(db: Database, settings: Settings, address: str) -> NewsletterError:
@@ -293,11 +257,11 @@ def format_person(record: dict[str, Any]) -> str:
         f"  {b['created_at']}  {b['mailing_id']}  {b['kind']} ({b['source']}): {b['reply']}"
         for b in record["bounces"]
     ]
-    for name, rows in record.items():
+    for name, held in record.items():
         if name in {"email", "subscriber", "suppression", "mandates", "deliveries", "bounces"}:
             continue
-        lines.append(f"{name[:1].upper() + name[1:]} ({len(rows)}):")
-        lines += ["  " + "  ".join(f"{k}: {v}" for k, v in row.items()) for row in rows]
+        lines.append(f"{name[:1].upper() + name[1:]} ({len(held)}):")
+        lines += ["  " + "  ".join(f"{k}: {v}" for k, v in row.items()) for row in held]
     return "\n".join(lines)
 
 
@@ -316,29 +280,14 @@ def list_people(
         raise NewsletterError(
             f"--province {province}: not a province; use one of {', '.join(settings.provinces)}"
         )
-    today = clock.today().isoformat()
-    current = "m.subscriber_id = s.id and (m.ends_on is null or m.ends_on >= :today)"
-    where = ["1"]
-    if status:
-        where.append("s.status = :status")
-    if province:
-        where.append("s.province = :province")
-    if role:
-        where.append(f"exists (select 1 from mandates m where {current} and m.role = :role)")
-    rows = db.query(
-        f"""select s.id, s.email, s.name, s.province, s.status,
-            (select group_concat(role, ',') from (select distinct m.role from mandates m
-             where {current} order by m.role)) roles
-        from subscribers s where {" and ".join(where)}
-        order by coalesce(s.province, ''), s.name, s.id""",
-        {
-            "today": today,
-            "status": status,
-            "province": province.upper() if province else None,
-            "role": role,
-        },
+    listed = rows.listing(
+        db,
+        clock.today().isoformat(),
+        status,
+        province.upper() if province else None,
+        role,
     )
-    return [{**r, "roles": r["roles"].split(",") if r["roles"] else []} for r in rows]
+    return [{**asdict(p), "roles": list(p.roles)} for p in listed]
 
 
 def format_list(people: list[dict[str, Any]]) -> str:
@@ -352,14 +301,11 @@ def format_list(people: list[dict[str, Any]]) -> str:
 def export_people(db: Database) -> list[dict[str, Any]]:
     """Every subscriber with every column and their mandates: what the AVG lets them ask for."""
     mandates: dict[int, list[dict[str, Any]]] = {}
-    for m in db.query(
-        "select subscriber_id, role, province, starts_on, ends_on, source from mandates "
-        "order by subscriber_id, starts_on, role"
-    ):
-        mandates.setdefault(m.pop("subscriber_id"), []).append(m)
+    for m in rows.all_mandates(db):
+        mandates.setdefault(m.subscriber_id, []).append(_mandate_record(m))
     return [
-        {**row, "themes": loads(row.get("themes"), []), "mandates": mandates.get(row["id"], [])}
-        for row in db.query("select * from subscribers order by id")
+        {**_subscriber_record(row), "mandates": mandates.get(row.id, [])}
+        for row in rows.all_subscribers(db)
     ]
 
 
@@ -376,7 +322,7 @@ def export_text(db: Database, fmt: str) -> str:
         return json.dumps(people, ensure_ascii=False, indent=2) + "\n"
     if fmt != "csv":
         raise NewsletterError(f"--format {fmt}: use csv or json")
-    columns = [c for c in db.table("subscribers").columns_dict if c != "themes"]
+    columns = [f.name for f in fields(Subscriber) if f.name != "themes"]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow([*columns, "themes", "mandates"])
@@ -448,38 +394,22 @@ def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
     require_secret(settings)  # before anything is erased: the suppression needs the key
     email = canonical_email(address)
     report = ForgetReport(email)
-    db.execute("PRAGMA secure_delete = ON")  # deleted cells are overwritten with zeros
+    erasure.secure_delete(db)  # deleted cells are overwritten with zeros
     with transaction(db):
         subject = subject_for(db, email)
         for holder in HOLDERS:
             report.erased[holder.name] = holder.erase(db, settings, subject)
-        cursor = db.execute("delete from subscribers where id = ?", [subject.subscriber_id])
-        report.erased = {"subscriber": int(cursor.rowcount), **report.erased}
-        suppression = find_suppression(db, settings, email)
+        deleted = rows.delete(db, subject.subscriber_id)
+        report.erased = {"subscriber": deleted, **report.erased}
+        suppression = rows.find_suppression(db, settings, email)
         if not any(report.erased.values()):
-            if not suppression or suppression["reason"] != "forgotten":
+            if not suppression or suppression.reason != "forgotten":
                 raise unknown(db, settings, email)
             report.already = True  # run again: the scrub below gets another chance
         else:
-            db.execute(
-                "insert or replace into suppressions (email_hash, reason, created_at) "
-                "values (?, 'forgotten', ?)",
-                [email_hash(settings, email), clock.utc_iso()],
-            )
             # No hash of the address under an older key stays behind either.
-            old = email_hashes(settings, email)[:-1]
-            db.execute(f"delete from suppressions where email_hash in ({_marks(old)})", old)
+            rows.suppress(db, settings, email, "forgotten", clock.utc_iso())
             # That someone was forgotten is on record; who it was is not.
             audit.record(db, "cli", "forget", "subscriber:forgotten")
-    report.scrubbed = _scrub(db)
+    report.scrubbed = erasure.scrub(db)
     return report
-
-
-def _scrub(db: Database) -> bool:
-    """Rewrite the file without free pages and empty the WAL; False when another holds it."""
-    try:
-        db.execute("VACUUM")
-        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    except sqlite3.OperationalError:
-        return False
-    return not busy

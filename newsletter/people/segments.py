@@ -20,8 +20,9 @@ from sqlite_utils import Database
 
 from newsletter.config import Settings
 from newsletter.errors import ContentError
-from newsletter.people.subscribers import ROLES, Recipient
-from newsletter.store import loads
+from newsletter.people.roles import ROLES
+from newsletter.people.subscribers import Recipient
+from newsletter.store import subscribers as rows
 
 
 @dataclass(frozen=True)
@@ -81,27 +82,9 @@ def parse_segment(text: str, settings: Settings, where: str = "audience") -> Seg
 def recipients(db: Database, segment: Segment, on: date) -> Iterator[Recipient]:
     """The active subscribers in the segment, in a stable order (a generator: lists grow)."""
     day = (segment.on or on).isoformat()
-    where, args = ["s.status = 'active'"], []
-    if segment.provinces:
-        where.append(f"s.province in ({','.join('?' * len(segment.provinces))})")
-        args += list(segment.provinces)
-    if segment.roles:
-        where.append(
-            "exists (select 1 from mandates m where m.subscriber_id = s.id and m.role in "
-            f"({','.join('?' * len(segment.roles))}) and m.starts_on <= ? "
-            "and (m.ends_on is null or m.ends_on >= ?))"
-        )
-        args += [*segment.roles, day, day]
-    rows = db.query(f"select * from subscribers s where {' and '.join(where)} order by s.id", args)
-    for r in rows:
-        themes = tuple(loads(r["themes"], []))
-        if segment.themes and themes and not set(segment.themes) & set(themes):
+    for r in rows.active(db, segment.provinces, segment.roles, day):
+        if segment.themes and r.themes and not set(segment.themes) & set(r.themes):
             continue
         yield Recipient(
-            r["id"],
-            r["email"],
-            r["name"],
-            r["salutation"] or f"Beste {r['name']}",
-            r["province"],
-            themes,
+            r.id, r.email, r.name, r.salutation or f"Beste {r.name}", r.province, r.themes
         )

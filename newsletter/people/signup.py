@@ -20,8 +20,9 @@ from newsletter.config import Settings
 from newsletter.errors import HeaderError, NewsletterError
 from newsletter.headers import check_header_value, format_address
 from newsletter.outbound.transports import Envelope, send_one
-from newsletter.people.subscribers import find_suppression
 from newsletter.store import audit, transaction
+from newsletter.store import subscribers as rows
+from newsletter.store.subscribers import Details
 from newsletter.tokens import CONFIRM, make_timed_token
 
 CONSENT_VERSION = "aanmelden-2026-12"
@@ -59,39 +60,39 @@ def request_signup(
         raise SignupError("Dit e-mailadres klopt niet; controleer het.") from None
     if province and province not in settings.provinces:
         raise SignupError("Kies een provincie uit de lijst.")
-    row = next(db.query("select id, name, status from subscribers where email = ?", [email]), None)
+    known = rows.find_by_email(db, email)
     # Someone who was forgotten, bounced or is already subscribed gets no mail; the page they
     # see is the same, so the form tells nobody who is on the list.
-    if find_suppression(db, settings, email) is not None or (
-        row and row["status"] in {"active", "paused", "bounced", "erased"}
+    if rows.find_suppression(db, settings, email) is not None or (
+        known and known.status in {"active", "paused", "bounced", "erased"}
     ):
         return Signup(None, email)
     now = clock.utc_iso()
     with transaction(db):
-        values = {
-            "name": name,
-            "province": province or None,
-            "status": "pending",
-            "source": source,
-            "consent_text": CONSENT_VERSION,
-            "updated_at": now,
-        }
-        if row is None:
-            new = {
-                **values,
-                "email": email,
-                "first_name": name.split(" ")[0],
-                "last_name": name.partition(" ")[2],
-                "salutation": f"Beste {name}",
-                "themes": "[]",
-                "created_at": now,
-            }
-            subscriber_id = int(str(db.table("subscribers").insert(new).last_pk))
+        if known is None:
+            details = Details(
+                email,
+                name,
+                name.split(" ")[0],
+                name.partition(" ")[2],
+                f"Beste {name}",
+                province or None,
+            )
+            subscriber_id = rows.add(
+                db,
+                details,
+                status="pending",
+                themes=(),
+                source=source,
+                consent_text=CONSENT_VERSION,
+                created_at=now,
+                updated_at=now,
+            )
         else:
             # Someone known (pending, or unsubscribed earlier): nothing about them changes
             # until the owner of the address confirms; the mail uses the name we have.
-            subscriber_id = int(row["id"])
-            name = str(row["name"])
+            subscriber_id = known.id
+            name = known.name
         audit.record(
             db,
             "web",
@@ -134,14 +135,9 @@ def send_confirmation(settings: Settings, subscriber_id: int, name: str, email: 
 
 def confirm_signup(db: Database, subscriber_id: int) -> bool:
     """Pending becomes active, consent time recorded; True when this changed anything."""
-    now = clock.utc_iso()
     with transaction(db):
-        cursor = db.execute(
-            "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
-            "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
-            [CONSENT_VERSION, now, now, subscriber_id],
-        )
-        if cursor.rowcount:
+        changed = rows.confirm(db, subscriber_id, CONSENT_VERSION, clock.utc_iso())
+        if changed:
             audit.record(
                 db,
                 "web",
@@ -149,4 +145,4 @@ def confirm_signup(db: Database, subscriber_id: int) -> bool:
                 f"subscriber:{subscriber_id}",
                 consent=CONSENT_VERSION,
             )
-    return bool(cursor.rowcount)
+    return changed

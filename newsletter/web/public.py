@@ -33,6 +33,7 @@ from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, 
 from newsletter.render.issue import item_ics
 from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
+from newsletter.store.items import announced_calendar_item
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
     CONFIRM,
@@ -222,14 +223,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/agenda/<item_id>.ics")
     def agenda_ics(item_id: str) -> Any:
         """Any AV meeting or event of the calendar (public information), for onboarding mail."""
-        row = next(
-            db().query(
-                "select * from items where id = ? and kind in ('av_meeting', 'event') "
-                "and starts_at is not null and published <= ?",  # announced ones only
-                [item_id, clock.today().isoformat()],
-            ),
-            None,
-        )
+        row = announced_calendar_item(db(), item_id, clock.today())  # announced ones only
         if row is None:
             abort(404)
         return app.response_class(

@@ -1,0 +1,381 @@
+"""The subscribers repository: subscribers, their mandates and the suppression list, as typed rows.
+
+Every look-up by address normalises it with newsletter.addresses.normalise_email here, so a
+caller cannot look a person up by a differently written form of the same address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from newsletter.addresses import email_hashes, normalise_email
+from newsletter.config import Settings
+from newsletter.store.db import dumps, loads
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One row of `subscribers`; the fields in the table's column order (export relies on it)."""
+
+    id: int
+    email: str
+    name: str
+    first_name: str | None
+    last_name: str | None
+    salutation: str | None
+    province: str | None
+    status: str  # pending, active, paused, unsubscribed, bounced, erased
+    themes: tuple[str, ...]  # empty: every theme
+    source: str | None
+    consent_at: str | None
+    created_at: str | None
+    updated_at: str | None
+    consent_text: str | None
+
+
+@dataclass(frozen=True)
+class Details:
+    """Who a subscriber is, as a griffie list or a sign-up gives it (not their choices)."""
+
+    email: str
+    name: str
+    first_name: str
+    last_name: str
+    salutation: str
+    province: str | None
+
+    def details(self) -> Details:
+        """Only the details (of a subclass that carries more, such as an import's Person)."""
+        return Details(**{f.name: getattr(self, f.name) for f in fields(Details)})
+
+    def changed_from(self, subscriber: Subscriber) -> list[str]:
+        """The names of the fields in which these details differ from a subscriber's row."""
+        names = [f.name for f in fields(Details)]
+        return [n for n in names if getattr(self, n) != getattr(subscriber, n)]
+
+    def columns(self) -> dict[str, Any]:
+        """The columns, the address normalised."""
+        return {**asdict(self.details()), "email": normalise_email(self.email)}
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """One row of `mandates`: a role a subscriber holds in a province from one day on."""
+
+    id: int
+    subscriber_id: int
+    role: str
+    province: str | None
+    starts_on: str  # ISO date
+    ends_on: str | None  # ISO date; None: open
+    source: str | None
+
+
+@dataclass(frozen=True)
+class MandateHeld:
+    """A mandate with the name and address of whoever holds it."""
+
+    mandate: Mandate
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A subscriber as `subscribers list` shows them: their current roles, sorted."""
+
+    id: int
+    email: str
+    name: str
+    province: str | None
+    status: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An address that is never subscribed again: why, and since when (UTC)."""
+
+    reason: str
+    created_at: str
+
+
+def _subscriber(row: Mapping[str, Any]) -> Subscriber:
+    return Subscriber(**{**row, "themes": tuple(loads(row["themes"], []))})
+
+
+def _mandate(row: Mapping[str, Any]) -> Mandate:
+    return Mandate(
+        row["id"],
+        row["subscriber_id"],
+        row["role"],
+        row["province"],
+        row["starts_on"],
+        row["ends_on"],
+        row["source"],
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values)) or "null"
+
+
+# -- subscribers ------------------------------------------------------------------------------
+
+
+def get(db: Database, subscriber_id: int | None) -> Subscriber | None:
+    """The subscriber with this id, or None."""
+    row = next(db.query("select * from subscribers where id = ?", [subscriber_id]), None)
+    return None if row is None else _subscriber(row)
+
+
+def find_by_email(db: Database, address: str) -> Subscriber | None:
+    """The subscriber with this address (normalised first), or None."""
+    row = next(
+        db.query("select * from subscribers where email = ?", [normalise_email(address)]), None
+    )
+    return None if row is None else _subscriber(row)
+
+
+def all_subscribers(db: Database) -> list[Subscriber]:
+    """Every subscriber, by id."""
+    return [_subscriber(row) for row in db.query("select * from subscribers order by id")]
+
+
+def add(
+    db: Database,
+    details: Details,
+    *,
+    status: str,
+    themes: Sequence[str],
+    source: str,
+    created_at: str,
+    updated_at: str,
+    consent_at: str | None = None,
+    consent_text: str | None = None,
+) -> int:
+    """Insert a subscriber (the address normalised); their new id."""
+    values: dict[str, Any] = {
+        **details.columns(),
+        "status": status,
+        "themes": dumps(list(themes)),
+        "source": source,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
+    if consent_at is not None:
+        values["consent_at"] = consent_at
+    if consent_text is not None:
+        values["consent_text"] = consent_text
+    return int(str(db.table("subscribers").insert(values).last_pk))
+
+
+def update_details(db: Database, subscriber_id: int, details: Details, updated_at: str) -> None:
+    """Set who a subscriber is (as a griffie list gives it); status and choices stay."""
+    db.table("subscribers").update(subscriber_id, {**details.columns(), "updated_at": updated_at})
+
+
+def set_choices(
+    db: Database, subscriber_id: int, themes: Sequence[str], status: str, updated_at: str
+) -> None:
+    """Set a reader's own choices: their themes (empty: all) and status (active or paused)."""
+    db.table("subscribers").update(
+        subscriber_id, {"themes": dumps(list(themes)), "status": status, "updated_at": updated_at}
+    )
+
+
+def unsubscribe(db: Database, subscriber_id: int, at: str) -> bool:
+    """Active, paused or pending becomes unsubscribed; True when a row changed."""
+    cursor = db.execute(
+        "update subscribers set status = 'unsubscribed', updated_at = ? "
+        "where id = ? and status in ('active', 'paused', 'pending')",
+        [at, subscriber_id],
+    )
+    return cursor.rowcount > 0
+
+
+def confirm(db: Database, subscriber_id: int, consent_text: str, at: str) -> bool:
+    """Pending or unsubscribed becomes active with consent recorded; True when a row changed."""
+    cursor = db.execute(
+        "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
+        "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
+        [consent_text, at, at, subscriber_id],
+    )
+    return cursor.rowcount > 0
+
+
+def delete(db: Database, subscriber_id: int | None) -> int:
+    """Delete the subscriber row itself (after everything that points at it); rows deleted."""
+    return int(db.execute("delete from subscribers where id = ?", [subscriber_id]).rowcount)
+
+
+def active(
+    db: Database, provinces: Sequence[str], roles: Sequence[str], on: str
+) -> Iterator[Subscriber]:
+    """Active subscribers, by id: in one of `provinces` (if any) with a mandate in one of
+    `roles` (if any) on day `on`. A generator: lists grow."""
+    where, args = ["s.status = 'active'"], []
+    if provinces:
+        where.append(f"s.province in ({_marks(provinces)})")
+        args += list(provinces)
+    if roles:
+        where.append(
+            "exists (select 1 from mandates m where m.subscriber_id = s.id and m.role in "
+            f"({_marks(roles)}) and m.starts_on <= ? "
+            "and (m.ends_on is null or m.ends_on >= ?))"
+        )
+        args += [*roles, on, on]
+    sql = f"select * from subscribers s where {' and '.join(where)} order by s.id"
+    for row in db.query(sql, args):
+        yield _subscriber(row)
+
+
+def listing(
+    db: Database,
+    today: str,
+    status: str | None = None,
+    province: str | None = None,
+    role: str | None = None,
+) -> list[Listed]:
+    """Subscribers with their current roles, by province, name and id; filters optional."""
+    current = "m.subscriber_id = s.id and (m.ends_on is null or m.ends_on >= :today)"
+    where = ["1"]
+    if status:
+        where.append("s.status = :status")
+    if province:
+        where.append("s.province = :province")
+    if role:
+        where.append(f"exists (select 1 from mandates m where {current} and m.role = :role)")
+    rows = db.query(
+        f"""select s.id, s.email, s.name, s.province, s.status,
+            (select group_concat(role, ',') from (select distinct m.role from mandates m
+             where {current} order by m.role)) roles
+        from subscribers s where {" and ".join(where)}
+        order by coalesce(s.province, ''), s.name, s.id""",
+        {"today": today, "status": status, "province": province, "role": role},
+    )
+    return [
+        Listed(
+            r["id"],
+            r["email"],
+            r["name"],
+            r["province"],
+            r["status"],
+            tuple(r["roles"].split(",")) if r["roles"] else (),
+        )
+        for r in rows
+    ]
+
+
+# -- mandates ---------------------------------------------------------------------------------
+
+
+def mandates_of(
+    db: Database, subscriber_id: int | None, order: Literal["id", "start"] = "id"
+) -> list[Mandate]:
+    """A subscriber's mandates, by id (the order they were added) or by start and role."""
+    order_by = "id" if order == "id" else "starts_on, role"
+    return [
+        _mandate(row)
+        for row in db.query(
+            f"select * from mandates where subscriber_id = ? order by {order_by}", [subscriber_id]
+        )
+    ]
+
+
+def all_mandates(db: Database) -> list[Mandate]:
+    """Every mandate, by subscriber, start and role."""
+    return [
+        _mandate(row)
+        for row in db.query("select * from mandates order by subscriber_id, starts_on, role")
+    ]
+
+
+def add_mandate(
+    db: Database,
+    subscriber_id: int,
+    role: str,
+    province: str | None,
+    starts_on: str,
+    source: str,
+    ends_on: str | None = None,
+) -> int:
+    """Insert a mandate; its id."""
+    row = {
+        "subscriber_id": subscriber_id,
+        "role": role,
+        "province": province,
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "source": source,
+    }
+    return int(str(db.table("mandates").insert(row).last_pk))
+
+
+def set_mandate_end(db: Database, mandate_id: int, ends_on: str | None) -> None:
+    """End a mandate on a day (ISO date), or open it again (None)."""
+    db.table("mandates").update(mandate_id, {"ends_on": ends_on})
+
+
+def open_mandates_in(db: Database, province: str, after: str) -> list[MandateHeld]:
+    """The mandates in a province not ended on or before `after`, by name, address, role, start."""
+    rows = db.query(
+        """select m.*, s.email, s.name
+           from mandates m join subscribers s on s.id = m.subscriber_id
+           where m.province = ? and (m.ends_on is null or m.ends_on > ?)
+           order by s.name, s.email, m.role, m.starts_on""",
+        [province, after],
+    )
+    return [MandateHeld(_mandate(row), row["email"], row["name"]) for row in rows]
+
+
+def delete_mandates(db: Database, subscriber_id: int | None) -> int:
+    """Delete a subscriber's mandates; how many."""
+    cursor = db.execute("delete from mandates where subscriber_id = ?", [subscriber_id])
+    return int(cursor.rowcount)
+
+
+def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:
+    """People with one of these roles on a day: name, email, role, province."""
+    sql = f"""
+        select s.name, s.email, m.role, m.province from mandates m
+        join subscribers s on s.id = m.subscriber_id
+        where m.role in ({_marks(roles)}) and m.starts_on <= ?
+          and (m.ends_on is null or m.ends_on >= ?)
+          and s.status != 'erased'
+        order by m.province, m.role, s.name"""
+    return [dict(row) for row in db.query(sql, [*roles, on.isoformat(), on.isoformat()])]
+
+
+# -- suppressions -----------------------------------------------------------------------------
+
+
+def find_suppression(db: Database, settings: Settings, address: str) -> Suppression | None:
+    """The suppression of an address, or None: the one suppression check.
+
+    Accepts a hash made with any key in rotation (NEWSLETTER_SECRET_KEY=OLD,NEW), so keep a
+    retired key in the list: hashes made with it are not recognised once it is gone. Writes nothing.
+    """
+    if not settings.secret_keys and not db.table("suppressions").count:
+        return None  # nothing is suppressed, so no key is needed to know it
+    hashes = email_hashes(settings, address)  # normalises the address
+    row = db.execute(
+        f"select reason, created_at from suppressions where email_hash in ({_marks(hashes)})",
+        hashes,
+    ).fetchone()
+    return None if row is None else Suppression(row[0], row[1])
+
+
+def suppress(db: Database, settings: Settings, address: str, reason: str, at: str) -> None:
+    """Suppress an address under the newest key, and drop its hashes under older keys."""
+    *old, newest = email_hashes(settings, address)
+    db.execute(
+        "insert or replace into suppressions (email_hash, reason, created_at) values (?, ?, ?)",
+        [newest, reason, at],
+    )
+    db.execute(f"delete from suppressions where email_hash in ({_marks(old)})", old)
