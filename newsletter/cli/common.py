@@ -60,6 +60,16 @@ def echo_json(data: Any, *, ascii_only: bool = False) -> None:
     click.echo(json.dumps(data, ensure_ascii=ascii_only, indent=2))
 
 
+def echo_data(
+    data: Any, as_json: bool, present: Callable[[Any], str], *, ascii_only: bool = False
+) -> None:
+    """With --json the data itself, else the text present() makes of it: one source for both."""
+    if as_json:
+        echo_json(data, ascii_only=ascii_only)
+    else:
+        click.echo(present(data))
+
+
 def echo_lines(lines: list[str]) -> None:
     """Print each line."""
     for line in lines:

@@ -14,17 +14,19 @@ from newsletter.cli.common import (
     Failed,
     actor_option,
     by_option,
+    echo_data,
     json_option,
     month_argument,
     pass_settings,
     progress_bar,
 )
+from newsletter.cli.present import format_mailing_report
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import create_issue
 from newsletter.outbound.delivery import SendOptions
-from newsletter.outbound.ledger import change_mailing, format_report, mailing_report, pending_count
+from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.preflight import runner as preflight
@@ -347,6 +349,4 @@ def issue_report(settings: Settings, month: str, as_json: bool) -> None:
         newsletter issue report 2026-12 --json
     """
     report = mailing_report(store.open_store(settings), mailing_id_for(month))
-    click.echo(
-        json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report)
-    )
+    echo_data(report, as_json, format_mailing_report)
