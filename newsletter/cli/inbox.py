@@ -13,9 +13,15 @@ from newsletter.cli.common import (
     F,
     Failed,
     actor_option,
+    echo_data,
     echo_problems,
     json_option,
     pass_settings,
+)
+from newsletter.cli.present import (
+    format_conversation,
+    format_conversation_line,
+    format_inbox_report,
 )
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
@@ -102,7 +108,7 @@ def inbox_list(settings: Settings, status: str | None, theme: str | None, as_jso
         click.echo(json.dumps([conversations.as_json_row(r) for r in rows], indent=2))
     else:
         for row in rows:
-            click.echo(conversations.format_line(row))
+            click.echo(format_conversation_line(row))
     click.echo(f"{len(rows)} conversations", err=True)
 
 
@@ -117,7 +123,7 @@ def inbox_show(settings: Settings, number: int) -> None:
     """
     db = store.open_store(settings)
     conversation = conversations.get(db, number)
-    click.echo(conversations.format_thread(conversation, conversations.thread(db, number)))
+    click.echo(format_conversation(conversation, conversations.thread(db, number)))
 
 
 @inbox.command("assign")
@@ -196,4 +202,4 @@ def inbox_report(settings: Settings, as_json: bool) -> None:
         newsletter inbox report --json
     """
     data = conversations.report(store.open_store(settings), settings)
-    click.echo(json.dumps(data, indent=2) if as_json else conversations.format_report(data))
+    echo_data(data, as_json, format_inbox_report, ascii_only=True)
