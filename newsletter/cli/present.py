@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from newsletter.inbound import conversations
+from newsletter.people import privacy
 
 
 def format_mailing_report(report: dict[str, object]) -> str:
@@ -116,3 +117,49 @@ def format_conversation(conversation: dict[str, Any], messages: list[dict[str, A
         lines += ["", head, f"   Subject: {message['subject'] or ''}", ""]
         lines += [f"   {line}".rstrip() for line in (message["body_text"] or "").splitlines()]
     return "\n".join(lines)
+
+
+def format_person(record: dict[str, Any]) -> str:
+    """A person's record as staff read it: every field, every mandate, delivery and bounce."""
+    sub = record["subscriber"]
+    lines = [f"{sub['name']} <{record['email']}>" if sub else record["email"]]
+    if sub:
+        for key, value in sub.items():
+            if key not in {"email", "name"}:
+                shown = (", ".join(value) or "all") if key == "themes" else value
+                lines.append(f"  {key + ':':<15} {'-' if shown in (None, '') else shown}")
+    else:
+        lines.append("  no subscriber record")
+    if record.get("suppression"):
+        s = record["suppression"]
+        lines.append(f"  {'suppressed:':<15} {s['reason']} since {s['created_at']}")
+    lines.append(f"Mandates ({len(record['mandates'])}):")
+    lines += [f"  {privacy.mandate_text(m)} ({m['source']})" for m in record["mandates"]]
+    lines.append(f"Deliveries ({len(record['deliveries'])}):")
+    for d in record["deliveries"]:
+        lines.append(
+            f"  {d['mailing_id']}  {d['status']} {d['sent_at'] or ''}  (queued {d['queued_at']}, "
+            f"attempts {d['attempts']})"
+        )
+        lines.append(f"    Message-ID {d['message_id']}  to {d['email']}")
+        lines.append(f"    variant {d['variant']}; last reply: {d['last_reply'] or '-'}")
+    lines.append(f"Bounces ({len(record['bounces'])}):")
+    lines += [
+        f"  {b['created_at']}  {b['mailing_id']}  {b['kind']} ({b['source']}): {b['reply']}"
+        for b in record["bounces"]
+    ]
+    for name, rows in record.items():
+        if name in {"email", "subscriber", "suppression", "mandates", "deliveries", "bounces"}:
+            continue
+        lines.append(f"{name[:1].upper() + name[1:]} ({len(rows)}):")
+        lines += ["  " + "  ".join(f"{k}: {v}" for k, v in row.items()) for row in rows]
+    return "\n".join(lines)
+
+
+def format_people(people: list[dict[str, Any]]) -> str:
+    """One line per person: province, status, address, name, current roles."""
+    return "\n".join(
+        f"{p['province'] or '-':<4}{p['status']:<13}{p['email']:<42}{p['name']:<32}"
+        f"{','.join(p['roles'])}".rstrip()
+        for p in people
+    )

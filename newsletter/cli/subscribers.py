@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from newsletter import clock, store
-from newsletter.cli.common import CONTEXT, Failed, echo_problems, json_option, pass_settings
+from newsletter.cli.common import (
+    CONTEXT,
+    Failed,
+    echo_data,
+    echo_problems,
+    json_option,
+    pass_settings,
+)
+from newsletter.cli.present import format_people, format_person
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.people import privacy
@@ -117,8 +125,7 @@ def subscribers_show(settings: Settings, email: str, as_json: bool) -> None:
     record = privacy.person_record(db, settings, email)
     if record is None:
         raise privacy.unknown(db, settings, email)
-    text = json.dumps(record, ensure_ascii=False, indent=2)
-    click.echo(text if as_json else privacy.format_person(record))
+    echo_data(record, as_json, format_person)
 
 
 @subscribers.command("list")
@@ -137,7 +144,7 @@ def subscribers_list(
     """
     people = privacy.list_people(store.open_store(settings), settings, status, province, role)
     text = json.dumps(people, ensure_ascii=False, indent=2)
-    click.echo(text if as_json else privacy.format_list(people), nl=as_json or bool(people))
+    click.echo(text if as_json else format_people(people), nl=as_json or bool(people))
     click.echo(f"{len(people)} people", err=True)
 
 
