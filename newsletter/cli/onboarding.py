@@ -9,6 +9,7 @@ import click
 
 from newsletter import clock, store
 from newsletter.cli.common import CONTEXT, json_option, pass_settings
+from newsletter.cli.present import format_plan
 from newsletter.config import Settings
 from newsletter.dates import nl_date
 from newsletter.errors import NewsletterError
@@ -78,7 +79,7 @@ def onboarding_plan(
         click.echo(json.dumps(onboarding_module.plan_json(items), ensure_ascii=False, indent=2))
         return
     click.echo(f"{chosen.title}: joined {nl_date(joined.date(), weekday=True)}")
-    for line in onboarding_module.format_plan(items, joined.date()):
+    for line in format_plan(items, joined.date()):
         click.echo(line)
 
 

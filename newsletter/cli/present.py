@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from newsletter.dates import nl_date, nl_time
 from newsletter.inbound import conversations
+from newsletter.onboarding.programme import Planned
 from newsletter.people import privacy
 
 
@@ -163,3 +166,19 @@ def format_people(people: list[dict[str, Any]]) -> str:
         f"{','.join(p['roles'])}".rstrip()
         for p in people
     )
+
+
+def format_plan(items: list[Planned], start: date, now: datetime | None = None) -> list[str]:
+    """The timeline as lines a communications advisor reads: date, step, reason."""
+    lines = []
+    for p in items:
+        when = f"{nl_date(p.at, weekday=True)} {nl_time(p.at)}" if p.at else "date not known yet"
+        title = f"{p.step.number}. {p.step.title}"
+        if p.key != p.step.id:
+            title += f" ({p.av.item.title} {nl_date(p.av.day)})" if p.av else ""
+        state = ""
+        if p.decision or (now and p.state not in {"planned", "waiting"}):
+            state = f"  [{p.state}]"
+        note = f"not sent: {p.skip}" if p.skip else p.why
+        lines.append(f"{when:<36} {title}{state}\n{'':<36}   {note}")
+    return lines
