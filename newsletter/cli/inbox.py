@@ -22,6 +22,7 @@ from newsletter.cli.present import (
     format_conversation,
     format_conversation_line,
     format_inbox_report,
+    format_verdict,
 )
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
@@ -52,7 +53,7 @@ def inbox_classify(files: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([{"file": n, **v.as_dict()} for n, v in results], indent=2))
     for name, verdict in [] if as_json else results:
-        click.echo("\n".join(classify.describe(name, verdict)))
+        click.echo("\n".join(format_verdict(name, verdict)))
 
 
 @inbox.command("fetch")

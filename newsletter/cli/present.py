@@ -7,6 +7,7 @@ from typing import Any
 
 from newsletter.dates import nl_date, nl_time
 from newsletter.inbound import conversations
+from newsletter.inbound.classify import Verdict
 from newsletter.onboarding.programme import Planned
 from newsletter.people import privacy
 
@@ -181,4 +182,23 @@ def format_plan(items: list[Planned], start: date, now: datetime | None = None) 
             state = f"  [{p.state}]"
         note = f"not sent: {p.skip}" if p.skip else p.why
         lines.append(f"{when:<36} {title}{state}\n{'':<36}   {note}")
+    return lines
+
+
+def format_verdict(name: str, verdict: Verdict) -> list[str]:
+    """Lines for one classified file: what it is, why, and each finding (inbox classify)."""
+    head = f"{name}: {verdict.kind}"
+    if verdict.kind == "unsubscribe" and verdict.sender:
+        head += f" from {verdict.sender}"
+    lines = [f"{head} ({verdict.evidence})"]
+    for finding in verdict.findings:
+        codes = " ".join(c for c in (finding.status, finding.reply_code) if c) or "-"
+        lines.append(
+            f"  {finding.recipient or '(recipient not named)'}: {finding.bounce_class} {codes}"
+            f" {finding.reason}; {finding.evidence}"
+        )
+    if verdict.original_message_id:
+        lines.append(f"  original Message-ID: {verdict.original_message_id}")
+    if verdict.envelope_to and verdict.kind in ("bounce", "complaint", "delivered"):
+        lines.append(f"  report sent to: {verdict.envelope_to}")
     return lines
