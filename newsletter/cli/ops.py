@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from newsletter import clock, store
-from newsletter.cli.common import CONTEXT, Failed, json_option, pass_settings
+from newsletter.cli.common import CONTEXT, Failed, echo_lines, json_option, pass_settings
+from newsletter.cli.present import format_log_entry, format_status
 from newsletter.config import Settings
 from newsletter.editorial import workflow
-from newsletter.editorial.status import format_entry, log_entries, status_lines
+from newsletter.editorial.status import instance_status, log_entries
 from newsletter.issues.files import check_month
 from newsletter.tick import run_tick
 
@@ -29,8 +30,7 @@ def status(settings: Settings) -> None:
         newsletter status
     """
     db = store.open_store(settings)
-    for line in status_lines(db, settings):
-        click.echo(line)
+    echo_lines(format_status(instance_status(db, settings)))
     for line in workflow.status_lines(db, settings):  # issues, schedules, configuration
         click.echo(line)
 
@@ -51,7 +51,7 @@ def log(settings: Settings, month: str | None, as_json: bool) -> None:
         click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
         return
     for entry in entries:
-        click.echo(format_entry(entry))
+        click.echo(format_log_entry(entry))
 
 
 # -- tick -----------------------------------------------------------------------------------

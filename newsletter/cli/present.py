@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
+from newsletter import clock
 from newsletter.dates import nl_date, nl_time
+from newsletter.editorial.status import InstanceStatus
 from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
 from newsletter.onboarding.programme import Planned
@@ -202,3 +205,55 @@ def format_verdict(name: str, verdict: Verdict) -> list[str]:
     if verdict.envelope_to and verdict.kind in ("bounce", "complaint", "delivered"):
         lines.append(f"  report sent to: {verdict.envelope_to}")
     return lines
+
+
+def format_status(status: InstanceStatus) -> list[str]:
+    """One line per thing staff should know about, worst first where it matters."""
+    lines = []
+    if status.tick_at is None:
+        lines.append("tick: never ran; install cron/ (see the README)")
+    else:
+        when = status.tick_at
+        failed = status.tick_failed
+        result = f"failed: {', '.join(failed)}" if failed else "all jobs ok"
+        lines.append(f"tick: last ran {nl_date(when)} {nl_time(when)}, {result}")
+    for mailing in status.mailings:
+        counts = mailing.counts
+        waiting = ", ".join(
+            f"{counts[s]} {s}"
+            for s in ("queued", "deferred", "in-doubt", "sending")
+            if counts.get(s)
+        )
+        lines.append(f"{mailing.id}: {mailing.status}; {waiting or 'nothing waiting'}")
+    if status.open_questions is not None:
+        open_ = status.open_questions
+        lines.append(f"inbox: {open_} open question{'s' if open_ != 1 else ''}")
+    onboarding = status.onboarding
+    if onboarding is not None and onboarding.error:
+        lines.append(f"onboarding: cannot say ({onboarding.error})")
+    elif onboarding is not None:
+        due = onboarding.due
+        line = (
+            f"onboarding: {onboarding.active} member(s) in the programme, "
+            f"{len(due)} step(s) due today"
+        )
+        if due:
+            line += " (" + ", ".join(f"{step} for {email}" for step, email in due[:3]) + ")"
+        lines.append(line)
+    if status.quarantined:
+        lines.append(
+            f"inbox: {status.quarantined} quarantined message(s); "
+            "'newsletter inbox' commands show why"
+        )
+    return lines
+
+
+def format_log_entry(entry: dict[str, Any]) -> str:
+    """One audit event: when, who, what, on what, and its details."""
+    when = clock.parse_instant(entry["at"]).astimezone(clock.AMSTERDAM)
+    detail = json.loads(entry["detail"]) if entry["detail"] else {}
+    extra = "; ".join(f"{k}={v}" for k, v in detail.items())
+    return (
+        f"{when:%Y-%m-%d %H:%M}  {entry['actor']:<20} {entry['action']:<18} "
+        f"{entry['subject']}{'  ' + extra if extra else ''}"
+    )
