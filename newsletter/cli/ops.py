@@ -9,7 +9,7 @@ import click
 
 from newsletter import clock, store
 from newsletter.cli.common import CONTEXT, Failed, echo_lines, json_option, pass_settings
-from newsletter.cli.present import format_log_entry, format_status
+from newsletter.cli.present import format_log_entry, format_status, format_workflow_status
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.status import instance_status, log_entries
@@ -31,8 +31,7 @@ def status(settings: Settings) -> None:
     """
     db = store.open_store(settings)
     echo_lines(format_status(instance_status(db, settings)))
-    for line in workflow.status_lines(db, settings):  # issues, schedules, configuration
-        click.echo(line)
+    echo_lines(format_workflow_status(workflow.workflow_status(db, settings)))
 
 
 @click.command(context_settings=CONTEXT)

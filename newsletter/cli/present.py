@@ -9,6 +9,7 @@ from typing import Any
 from newsletter import clock
 from newsletter.dates import nl_date, nl_time
 from newsletter.editorial.status import InstanceStatus
+from newsletter.editorial.workflow import WorkflowStatus
 from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
 from newsletter.onboarding.programme import Planned
@@ -257,3 +258,43 @@ def format_log_entry(entry: dict[str, Any]) -> str:
         f"{when:%Y-%m-%d %H:%M}  {entry['actor']:<20} {entry['action']:<18} "
         f"{entry['subject']}{'  ' + extra if extra else ''}"
     )
+
+
+def nl_moment(instant: str | datetime | None) -> str:
+    """An instant as Dutch readers see it, in Europe/Amsterdam: "1 december 2026 9.00 uur"."""
+    if instant is None:
+        return "(time unknown)"
+    value = clock.parse_instant(instant) if isinstance(instant, str) else instant
+    local = value.astimezone(clock.AMSTERDAM)
+    return f"{nl_date(local)} {nl_time(local)}"
+
+
+def format_workflow_status(status: WorkflowStatus) -> list[str]:
+    """Problems, revoked approvals, each issue's state and the next schedule, one per line."""
+    lines = list(status.problems)
+    for month, reason in status.revoked:
+        lines.append(f"issue {month}: approval revoked, {reason}; it is a draft again")
+    for issue in status.issues:
+        text = {
+            "draft": "draft"
+            + (f" (approval revoked: {issue.revoked_reason})" if issue.revoked_reason else ""),
+            "review": f"awaiting review, submitted by {issue.editor}",
+            "approved": f"approved by {issue.approved_by}",
+            "scheduled": f"approved by {issue.approved_by}, scheduled",
+            "sending": "sending",
+        }[issue.state]
+        if issue.interrupted:
+            text += f"; start interrupted: run 'newsletter issue send {issue.month}'"
+        elif issue.missed:
+            missed = issue.scheduled_for
+            text += (
+                f"; MISSED its schedule{' ' + nl_moment(missed) if missed else ''}, held back: "
+                f"'newsletter issue send {issue.month}' sends it"
+            )
+        lines.append(f"issue {issue.month}: {text}")
+    if status.next_scheduled:
+        at, month = status.next_scheduled
+        lines.append(f"next: issue {month} goes out {nl_moment(at)}")
+    else:
+        lines.append("next: no issue scheduled")
+    return lines
