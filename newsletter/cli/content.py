@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from newsletter import store
-from newsletter.cli.common import CONTEXT, Failed, echo_problems, json_option, pass_settings
+from newsletter.cli.common import (
+    CONTEXT,
+    Failed,
+    echo_lines,
+    echo_problems,
+    json_option,
+    pass_settings,
+)
+from newsletter.cli.present import format_item_line
 from newsletter.config import Settings
 from newsletter.content.items import KINDS
 from newsletter.errors import NewsletterError
@@ -72,8 +80,5 @@ def content_list(
             )
         )
         return
-    for item in items:
-        click.echo(
-            f"{item.published}  {item.kind:<15} {item.theme:<27} {item.id}  {item.title[:50]}"
-        )
+    echo_lines([format_item_line(item) for item in items])
     click.echo(f"{len(items)} items", err=True)

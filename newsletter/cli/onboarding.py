@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from newsletter import clock, store
-from newsletter.cli.common import CONTEXT, json_option, pass_settings
-from newsletter.cli.present import format_plan
+from newsletter.cli.common import CONTEXT, echo_data, json_option, pass_settings
+from newsletter.cli.present import format_enrolments, format_plan
 from newsletter.config import Settings
 from newsletter.dates import nl_date
 from newsletter.errors import NewsletterError
@@ -120,22 +120,7 @@ def onboarding_status(settings: Settings, as_json: bool) -> None:
         newsletter onboarding status
     """
     rows = onboarding_module.status_rows(store.open_store(settings), settings, clock.now())
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("Nobody is enrolled yet")
-    for row in rows:
-        if row["status"] != "active":
-            state = f"stopped: {row['stopped_reason']}"
-        elif row["next_step"]:
-            state = f"next: {row['next_step']} on {row['next_nl']}"
-        else:
-            state = "nothing left to send"
-        click.echo(
-            f"{row['email']:<34} {row['province'] or '-':<4} from {row['start']}  "
-            f"{row['done']}/{row['steps']} done, {row['skipped']} skipped  {state}"
-        )
+    echo_data(rows, as_json, format_enrolments)
 
 
 @onboarding.command("preview")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from newsletter import clock
+from newsletter.content.items import Item
 from newsletter.dates import nl_date, nl_time
 from newsletter.editorial.status import InstanceStatus
 from newsletter.editorial.workflow import WorkflowStatus
@@ -14,6 +15,7 @@ from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
 from newsletter.onboarding.programme import Planned
 from newsletter.people import privacy
+from newsletter.people.subscribers import Recipient
 
 
 def format_mailing_report(report: dict[str, object]) -> str:
@@ -298,3 +300,30 @@ def format_workflow_status(status: WorkflowStatus) -> list[str]:
     else:
         lines.append("next: no issue scheduled")
     return lines
+
+
+def format_enrolments(rows: list[dict[str, Any]]) -> str:
+    """Each enrolee on a line: steps done, the next step and its date, or why it stopped."""
+    lines = [] if rows else ["Nobody is enrolled yet"]
+    for row in rows:
+        if row["status"] != "active":
+            state = f"stopped: {row['stopped_reason']}"
+        elif row["next_step"]:
+            state = f"next: {row['next_step']} on {row['next_nl']}"
+        else:
+            state = "nothing left to send"
+        lines.append(
+            f"{row['email']:<34} {row['province'] or '-':<4} from {row['start']}  "
+            f"{row['done']}/{row['steps']} done, {row['skipped']} skipped  {state}"
+        )
+    return "\n".join(lines)
+
+
+def format_item_line(item: Item) -> str:
+    """One item in the store: published, kind, theme, id and the start of its title."""
+    return f"{item.published}  {item.kind:<15} {item.theme:<27} {item.id}  {item.title[:50]}"
+
+
+def format_recipient_line(person: Recipient) -> str:
+    """One person an audience reaches: province, address, name."""
+    return f"{person.province or '-':<4} {person.email:<40} {person.name}"

@@ -13,11 +13,12 @@ from newsletter.cli.common import (
     CONTEXT,
     Failed,
     echo_data,
+    echo_lines,
     echo_problems,
     json_option,
     pass_settings,
 )
-from newsletter.cli.present import format_people, format_person
+from newsletter.cli.present import format_people, format_person, format_recipient_line
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.people import privacy
@@ -224,8 +225,7 @@ def subscribers_segment(settings: Settings, expression: str, day: Any, as_json: 
     if as_json:
         click.echo(json.dumps([vars(p) for p in people], ensure_ascii=False, indent=2))
         return
-    for person in people:
-        click.echo(f"{person.province or '-':<4} {person.email:<40} {person.name}")
+    echo_lines([format_recipient_line(person) for person in people])
     click.echo(f"{len(people)} people", err=True)
 
 
