@@ -17,6 +17,7 @@ import dkim
 import pytest
 
 from newsletter import clock, store
+from newsletter.cli.present import format_mailing_report
 from newsletter.errors import Busy
 from newsletter.issues.build import build_issue
 from newsletter.outbound import ledger
@@ -109,7 +110,7 @@ def test_slow_replies_on_two_connections_deliver_everyone_once(settings, db, sma
         report = send(db, settings, server, SendOptions(connections=2, reconnect_delays=(0.05,)))
     assert smtp.per_recipient() == {e: 1 for e in emails}
     assert report.sent == 24
-    report_text = ledger.format_report(ledger.mailing_report(db, "issue-2026-12"))
+    report_text = format_mailing_report(ledger.mailing_report(db, "issue-2026-12"))
     assert "24 sent" in report_text and "slowest replies:" in report_text
 
 

@@ -798,48 +798,59 @@ def stale_tick(db: Database, now: datetime) -> str:
     )
 
 
-def status_lines(db: Database, settings: Settings) -> list[str]:
+@dataclass(frozen=True)
+class IssueGlance:
+    """An issue not sent yet: its state and what staff need to know about it."""
+
+    month: str
+    state: str  # draft, review, approved, scheduled or sending
+    revoked_reason: str | None
+    editor: str | None
+    approved_by: str | None
+    scheduled_for: str | None
+    interrupted: bool  # a send begun but no mailing made
+    missed: bool  # held back: its schedule was missed
+
+
+@dataclass(frozen=True)
+class WorkflowStatus:
+    """Issue states, the next schedule, approvals just revoked and configuration problems."""
+
+    problems: list[str]  # a stale tick and configuration problems, each a sentence
+    revoked: list[tuple[str, str]]  # (month, reason): approvals this look revoked
+    issues: list[IssueGlance]
+    next_scheduled: tuple[str, str] | None  # (when, month)
+
+
+def workflow_status(db: Database, settings: Settings) -> WorkflowStatus:
     """Issue states, the next schedule, missed schedules and configuration problems."""
-    lines = [line for line in [stale_tick(db, clock.now())] if line]
-    lines += config_problems(settings)
-    for month, reason in check_all(db, settings, "status"):
-        lines.append(f"issue {month}: approval revoked, {reason}; it is a draft again")
+    problems = [line for line in [stale_tick(db, clock.now())] if line]
+    problems += config_problems(settings)
+    revoked = list(check_all(db, settings, "status"))
     this_month = clock.today().isoformat()[:7]  # older issue files are history, not work
     months = {p.stem for p in issue_files(settings) if p.stem >= this_month}
     months |= {r["month"] for r in db.query("select month from issue_workflow")}
-    upcoming = []
+    issues, upcoming = [], []
     for month in sorted(months):
         state = state_of(db, month)
         if state in ("sent", "cancelled") or ledger.count(db, mailing_id_for(month), "sent"):
             continue
         row = _row(db, month)
-        text = {
-            "draft": "draft"
-            + (
-                f" (approval revoked: {row['revoked_reason']})" if row.get("revoked_reason") else ""
-            ),
-            "review": f"awaiting review, submitted by {row.get('editor')}",
-            "approved": f"approved by {row.get('approved_by')}",
-            "scheduled": f"approved by {row.get('approved_by')}, scheduled",
-            "sending": "sending",
-        }[state]
-        if row["state"] == "sending" and state == "approved":  # begun, but no mailing was made
-            text += f"; start interrupted: run 'newsletter issue send {month}'"
-        elif row.get("schedule_missed_at") and state == "approved":
-            missed = row.get("scheduled_for")
-            text += (
-                f"; MISSED its schedule{' ' + _when(missed) if missed else ''}, held back: "
-                f"'newsletter issue send {month}' sends it"
+        issues.append(
+            IssueGlance(
+                month,
+                state,
+                row.get("revoked_reason"),
+                row.get("editor"),
+                row.get("approved_by"),
+                row.get("scheduled_for"),
+                interrupted=row["state"] == "sending" and state == "approved",
+                missed=bool(row.get("schedule_missed_at")) and state == "approved",
             )
-        lines.append(f"issue {month}: {text}")
+        )
         if state == "scheduled":
             upcoming.append((row["scheduled_for"], month))
-    if upcoming:
-        at, month = min(upcoming)
-        lines.append(f"next: issue {month} goes out {_when(at)}")
-    else:
-        lines.append("next: no issue scheduled")
-    return lines
+    return WorkflowStatus(problems, revoked, issues, min(upcoming) if upcoming else None)
 
 
 def _erase_frozen(db: Database, settings: Settings, subject: privacy.Subject) -> int:

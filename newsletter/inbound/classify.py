@@ -1207,22 +1207,3 @@ def _classify(raw: bytes) -> Verdict:
     if defects:
         evidence += f" (MIME defects: {', '.join(sorted(set(defects)))})"
     return Verdict("message", (), evidence, **base)
-
-
-def describe(name: str, verdict: Verdict) -> list[str]:
-    """Human-readable lines for one classified file (what `inbox classify` prints)."""
-    head = f"{name}: {verdict.kind}"
-    if verdict.kind == "unsubscribe" and verdict.sender:
-        head += f" from {verdict.sender}"
-    lines = [f"{head} ({verdict.evidence})"]
-    for finding in verdict.findings:
-        codes = " ".join(c for c in (finding.status, finding.reply_code) if c) or "-"
-        lines.append(
-            f"  {finding.recipient or '(recipient not named)'}: {finding.bounce_class} {codes}"
-            f" {finding.reason}; {finding.evidence}"
-        )
-    if verdict.original_message_id:
-        lines.append(f"  original Message-ID: {verdict.original_message_id}")
-    if verdict.envelope_to and verdict.kind in ("bounce", "complaint", "delivered"):
-        lines.append(f"  report sent to: {verdict.envelope_to}")
-    return lines

@@ -845,29 +845,6 @@ def report(db: Database, settings: Settings) -> dict[str, Any]:
     }
 
 
-def format_report(data: dict[str, Any]) -> str:
-    labels = [label for label, _, _ in AGE_BUCKETS]
-    lines = [
-        f"Open questions: {data['open']} "
-        f"({', '.join(f'{k} {v}' for k, v in data['statuses'].items())})",
-        "  by age: " + ", ".join(f"{label} {data['by_age'][label]}" for label in labels),
-    ]
-    if data["by_theme"]:
-        width = max(len(t) for t in data["by_theme"])
-        lines.append(f"  {'theme':<{width}}  " + "  ".join(f"{lab:>9}" for lab in labels))
-        for theme, counts in data["by_theme"].items():
-            lines.append(f"  {theme:<{width}}  " + "  ".join(f"{counts[lab]:>9}" for lab in labels))
-    return "\n".join(lines)
-
-
-def format_line(row: dict[str, Any]) -> str:
-    who = row["correspondent_email"] or "?"
-    return (
-        f"{row['id']:>4}  {row['status']:<7}  {row['theme']:<26}  "
-        f"{age_text(row['created_at']):>4}  {who:<36}  {row['subject'] or '(geen onderwerp)'}"
-    )
-
-
 def as_json_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -882,38 +859,6 @@ def as_json_row(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
-
-
-def format_thread(conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
-    guessed = (
-        f"guessed: {conversation['theme_evidence']}"
-        if conversation["theme_guessed"]
-        else "set by staff"
-    )
-    name = conversation["correspondent_name"]
-    who = (
-        f"{name} <{conversation['correspondent_email']}>"
-        if name
-        else conversation["correspondent_email"]
-    )
-    lines = [
-        f"Conversation {conversation['id']}: {conversation['subject'] or '(geen onderwerp)'}",
-        f"  status {conversation['status']}; theme {conversation['theme']} ({guessed}); "
-        f"assignee {conversation['assignee'] or '-'}",
-        f"  correspondent {who}",
-    ]
-    for message in messages:
-        when = (
-            message["received_at"] if message["direction"] == "in" else message["sent_at"]
-        ) or ""
-        if message["direction"] == "in":
-            head = f"<- {when}  from {message['from_address']}"
-        else:
-            by = f" by {message['author']}" if message["author"] else ""
-            head = f"-> {when}  {message['kind']} to {message['to_address']}{by}"
-        lines += ["", head, f"   Subject: {message['subject'] or ''}", ""]
-        lines += [f"   {line}".rstrip() for line in (message["body_text"] or "").splitlines()]
-    return "\n".join(lines)
 
 
 # -- privacy ---------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from newsletter.dates import (
     is_working_day,
     next_working_day,
     nl_date,
-    nl_time,
     previous_working_day,
 )
 from newsletter.errors import NewsletterError
@@ -404,22 +403,6 @@ def _occurrences(
 def by_key(items: list[Planned], key: str) -> Planned:
     """The planned step with this key (a step id, or id@meeting)."""
     return next(p for p in items if p.key == key)
-
-
-def format_plan(items: list[Planned], start: date, now: datetime | None = None) -> list[str]:
-    """The timeline as lines a communications advisor reads: date, step, reason."""
-    lines = []
-    for p in items:
-        when = f"{nl_date(p.at, weekday=True)} {nl_time(p.at)}" if p.at else "date not known yet"
-        title = f"{p.step.number}. {p.step.title}"
-        if p.key != p.step.id:
-            title += f" ({p.av.item.title} {nl_date(p.av.day)})" if p.av else ""
-        state = ""
-        if p.decision or (now and p.state not in {"planned", "waiting"}):
-            state = f"  [{p.state}]"
-        note = f"not sent: {p.skip}" if p.skip else p.why
-        lines.append(f"{when:<36} {title}{state}\n{'':<36}   {note}")
-    return lines
 
 
 def plan_json(items: list[Planned]) -> list[dict[str, Any]]:

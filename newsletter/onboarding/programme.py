@@ -30,7 +30,6 @@ from newsletter.onboarding.messages import (
 from newsletter.onboarding.plan import (
     Meeting,
     Planned,
-    format_plan,
     plan,
     plan_json,
     term_end_for,
@@ -55,7 +54,6 @@ __all__ = [
     "enrolments",
     "erase_onboarding_data",
     "expire_queued",
-    "format_plan",
     "load_calendar",
     "mailing_id_for",
     "may_send_at",

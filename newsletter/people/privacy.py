@@ -223,46 +223,10 @@ def unknown(db: Database, settings: Settings, address: str) -> NewsletterError:
     return NewsletterError(line)
 
 
-def _mandate_text(m: dict[str, Any]) -> str:
+def mandate_text(m: dict[str, Any]) -> str:
+    """A mandate as one line: role, province, from when (to when)."""
     span = f"{m['starts_on']} to {m['ends_on']}" if m["ends_on"] else f"since {m['starts_on']}"
     return f"{m['role']} {m['province'] or '-'} {span}"
-
-
-def format_person(record: dict[str, Any]) -> str:
-    """A person's record as staff read it: every field, every mandate, delivery and bounce."""
-    sub = record["subscriber"]
-    lines = [f"{sub['name']} <{record['email']}>" if sub else record["email"]]
-    if sub:
-        for key, value in sub.items():
-            if key not in {"email", "name"}:
-                shown = (", ".join(value) or "all") if key == "themes" else value
-                lines.append(f"  {key + ':':<15} {'-' if shown in (None, '') else shown}")
-    else:
-        lines.append("  no subscriber record")
-    if record.get("suppression"):
-        s = record["suppression"]
-        lines.append(f"  {'suppressed:':<15} {s['reason']} since {s['created_at']}")
-    lines.append(f"Mandates ({len(record['mandates'])}):")
-    lines += [f"  {_mandate_text(m)} ({m['source']})" for m in record["mandates"]]
-    lines.append(f"Deliveries ({len(record['deliveries'])}):")
-    for d in record["deliveries"]:
-        lines.append(
-            f"  {d['mailing_id']}  {d['status']} {d['sent_at'] or ''}  (queued {d['queued_at']}, "
-            f"attempts {d['attempts']})"
-        )
-        lines.append(f"    Message-ID {d['message_id']}  to {d['email']}")
-        lines.append(f"    variant {d['variant']}; last reply: {d['last_reply'] or '-'}")
-    lines.append(f"Bounces ({len(record['bounces'])}):")
-    lines += [
-        f"  {b['created_at']}  {b['mailing_id']}  {b['kind']} ({b['source']}): {b['reply']}"
-        for b in record["bounces"]
-    ]
-    for name, held in record.items():
-        if name in {"email", "subscriber", "suppression", "mandates", "deliveries", "bounces"}:
-            continue
-        lines.append(f"{name[:1].upper() + name[1:]} ({len(held)}):")
-        lines += ["  " + "  ".join(f"{k}: {v}" for k, v in row.items()) for row in held]
-    return "\n".join(lines)
 
 
 # -- list and export --------------------------------------------------------------------------
@@ -288,14 +252,6 @@ def list_people(
         role,
     )
     return [{**asdict(p), "roles": list(p.roles)} for p in listed]
-
-
-def format_list(people: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{p['province'] or '-':<4}{p['status']:<13}{p['email']:<42}{p['name']:<32}"
-        f"{','.join(p['roles'])}".rstrip()
-        for p in people
-    )
 
 
 def export_people(db: Database) -> list[dict[str, Any]]:
@@ -328,7 +284,7 @@ def export_text(db: Database, fmt: str) -> str:
     writer.writerow([*columns, "themes", "mandates"])
     for p in people:
         cells = [p[c] for c in columns]
-        cells += [",".join(p["themes"]), "; ".join(_mandate_text(m) for m in p["mandates"])]
+        cells += [",".join(p["themes"]), "; ".join(mandate_text(m) for m in p["mandates"])]
         writer.writerow([neutralise(c) for c in cells])
     return "\ufeff" + out.getvalue()
 

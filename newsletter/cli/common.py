@@ -1,0 +1,144 @@
+"""What the command groups share: settings, repeated options as decorators, output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from newsletter.config import Settings, load_settings
+from newsletter.editorial import workflow
+from newsletter.issues.files import check_month
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Failed(Exception):
+    """Raised by a command that finished but with named failures: exit 1."""
+
+
+class State:
+    """The root group's options, and the instance's Settings loaded once on first use."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.project)
+        return self._settings
+
+
+def pass_settings(func: F) -> F:
+    """Give the command the instance's Settings (loaded once, after --project/--now)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        state = ctx.find_object(State)
+        assert state is not None, "the cli group sets ctx.obj"
+        settings = state.settings()
+        return func(settings, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_option(func: F) -> F:
+    """--json: print the command's data as JSON for scripts instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def echo_json(data: Any, *, ascii_only: bool = False) -> None:
+    """Print data as indented JSON (non-ASCII kept as is unless ascii_only)."""
+    click.echo(json.dumps(data, ensure_ascii=ascii_only, indent=2))
+
+
+def echo_data(
+    data: Any, as_json: bool, present: Callable[[Any], str], *, ascii_only: bool = False
+) -> None:
+    """With --json the data itself, else the text present() makes of it: one source for both."""
+    if as_json:
+        echo_json(data, ascii_only=ascii_only)
+    else:
+        click.echo(present(data))
+
+
+def echo_lines(lines: list[str]) -> None:
+    """Print each line."""
+    for line in lines:
+        click.echo(line)
+
+
+def echo_problems(lines: list[str], *, warning: bool = False) -> None:
+    """Each problem on stderr, as 'Failed: ...' or 'Warning: ...'."""
+    for line in lines:
+        click.echo(f"{'Warning' if warning else 'Failed'}: {line}", err=True)
+
+
+def month_argument(func: F) -> F:
+    """MONTH (YYYY-MM), checked before the command runs."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        return check_month(value)  # a ContentError: one line, exit 2
+
+    return click.argument("month", callback=check)(func)
+
+
+def _check_actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Every --by: not empty, no CR/LF, control or invisible characters (exit 2)."""
+    return None if value is None else workflow.actor_name(value)
+
+
+def by_option(func: F) -> F:
+    """A required --by NAME, for the audit log."""
+    return click.option(
+        "--by",
+        "by",
+        required=True,
+        metavar="NAME",
+        callback=_check_actor,
+        help="Who does this (for the audit log).",
+    )(func)
+
+
+def actor_option(what: str) -> Callable[[F], F]:
+    """An optional --by; without it the user running the command (or the one behind sudo)."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--by",
+            "by",
+            default=workflow.default_actor,
+            metavar="NAME",
+            callback=_check_actor,
+            help=f"Who {what} (audit log; default: your user name).",
+        )(func)
+
+    return decorate
+
+
+class progress_bar:
+    """A progress bar on a terminal; silent under cron or in a pipe."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        self.bar = click.progressbar(length=self.total, label="Sending", file=sys.stderr)
+        self.bar.__enter__()
+        update: Callable[[int], None] = self.bar.update
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

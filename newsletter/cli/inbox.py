@@ -1,0 +1,206 @@
+"""inbox: the contact mailbox (fetch, classify) and the conversations staff answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from newsletter import clock, store
+from newsletter.cli.common import (
+    CONTEXT,
+    F,
+    Failed,
+    actor_option,
+    echo_data,
+    echo_problems,
+    json_option,
+    pass_settings,
+)
+from newsletter.cli.present import (
+    format_conversation,
+    format_conversation_line,
+    format_inbox_report,
+    format_verdict,
+)
+from newsletter.config import Settings
+from newsletter.errors import NewsletterError
+from newsletter.inbound import classify, conversations, processing
+
+
+@click.group(context_settings=CONTEXT)
+def inbox() -> None:
+    """The contact mailbox: bounces, complaints, auto-replies, unsubscribes and questions."""
+
+
+@inbox.command("classify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def inbox_classify(files: tuple[Path, ...], as_json: bool) -> None:
+    """Say what message files are (bounce, complaint, auto-reply, ...) and why; stores nothing.
+
+    \b
+        newsletter inbox classify mailbox/new/1733040000.M1P2.eml --json
+    """
+    results = []
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise NewsletterError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        results.append((str(path), classify.classify(raw)))
+    if as_json:
+        click.echo(json.dumps([{"file": n, **v.as_dict()} for n, v in results], indent=2))
+    for name, verdict in [] if as_json else results:
+        click.echo("\n".join(format_verdict(name, verdict)))
+
+
+@inbox.command("fetch")
+@pass_settings
+def inbox_fetch(settings: Settings) -> None:
+    """Read new mail from every [inbox] source into the store, each message exactly once.
+
+    Stored mail is moved to the folder Verwerkt (.Verwerkt in a Maildir). A message that
+    cannot be parsed or is too large is stored as quarantined with the reason. A source that
+    fails is named and the others are still read (exit 1).
+
+    Then every new message is processed once: bounces tied to our deliveries (hard ones, and
+    soft ones in [inbox] soft_bounce_mailings mailings in a row, mark the address bounced),
+    complaints and "afmelden" mails from a subscriber's own address unsubscribe (the latter
+    with a confirmation), auto-replies are recorded and never answered, the rest is for staff.
+
+    \b
+        newsletter inbox fetch
+    """
+    report, processed = processing.fetch_and_process(
+        store.open_store(settings), settings, clock.now()
+    )
+    echo_problems([s.error for s in report.failed])
+    click.echo(report.summary())
+    echo_problems(processed.problems)
+    click.echo(processed.summary())
+    if report.failed or processed.problems:
+        raise Failed
+
+
+# -- inbox: conversations ----------------------------------------------------------------------
+
+
+def conversation_argument(func: F) -> F:
+    """N, the number of a conversation."""
+    return click.argument("number", type=click.IntRange(min=1), metavar="N")(func)
+
+
+@inbox.command("list")
+@click.option("--status", type=click.Choice(conversations.STATUSES), help="Only this status.")
+@click.option("--theme", metavar="THEME", help="Only this theme, e.g. landelijk-gebied.")
+@json_option
+@pass_settings
+def inbox_list(settings: Settings, status: str | None, theme: str | None, as_json: bool) -> None:
+    """The conversations: number, status, theme, age, correspondent, subject.
+
+    \b
+        newsletter inbox list --status new
+        newsletter inbox list --theme landelijk-gebied --json
+    """
+    rows = conversations.list_conversations(store.open_store(settings), status, theme)
+    if as_json:
+        click.echo(json.dumps([conversations.as_json_row(r) for r in rows], indent=2))
+    else:
+        for row in rows:
+            click.echo(format_conversation_line(row))
+    click.echo(f"{len(rows)} conversations", err=True)
+
+
+@inbox.command("show")
+@conversation_argument
+@pass_settings
+def inbox_show(settings: Settings, number: int) -> None:
+    """One conversation with all its messages, oldest first; unknown N: exit 2.
+
+    \b
+        newsletter inbox show 3
+    """
+    db = store.open_store(settings)
+    conversation = conversations.get(db, number)
+    click.echo(format_conversation(conversation, conversations.thread(db, number)))
+
+
+@inbox.command("assign")
+@conversation_argument
+@click.option("--to", "name", required=True, metavar="NAME", help="Who handles it.")
+@pass_settings
+def inbox_assign(settings: Settings, number: int, name: str) -> None:
+    """Give a conversation to a colleague (a new one becomes open).
+
+    \b
+        newsletter inbox assign 3 --to "Sanne de Vries"
+    """
+    row = conversations.assign(store.open_store(settings), number, name)
+    click.echo(f"Conversation {number}: assigned to {row['assignee']}; status {row['status']}")
+
+
+@inbox.command("theme")
+@conversation_argument
+@click.argument("theme")
+@pass_settings
+def inbox_theme(settings: Settings, number: int, theme: str) -> None:
+    """Set the theme (a key of [themes]) instead of the guessed one.
+
+    \b
+        newsletter inbox theme 3 landelijk-gebied
+    """
+    conversations.set_theme(store.open_store(settings), settings, number, theme)
+    click.echo(f"Conversation {number}: theme {theme}")
+
+
+@inbox.command("reply")
+@conversation_argument
+@click.option(
+    "--file",
+    "answer",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The answer, in Markdown.",
+)
+@actor_option("wrote the answer")
+@pass_settings
+def inbox_reply(settings: Settings, number: int, answer: Path, by: str) -> None:
+    """Answer from the contact mailbox, the last message quoted; the status becomes waiting.
+
+    \b
+        newsletter inbox reply 3 --file antwoord.md --by "Sanne de Vries"
+    """
+    try:
+        markdown = answer.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NewsletterError(f"cannot read {answer} as UTF-8 text: {exc}") from None
+    sent = conversations.reply(store.open_store(settings), settings, number, markdown, by)
+    click.echo(f"Conversation {number}: replied to {sent.to} ({sent.subject}); status waiting")
+
+
+@inbox.command("close")
+@conversation_argument
+@pass_settings
+def inbox_close(settings: Settings, number: int) -> None:
+    """Close a conversation (a new message from the correspondent reopens it).
+
+    \b
+        newsletter inbox close 3
+    """
+    _, changed = conversations.close(store.open_store(settings), number)
+    click.echo(f"Conversation {number}: {'closed' if changed else 'was already closed'}")
+
+
+@inbox.command("report")
+@json_option
+@pass_settings
+def inbox_report(settings: Settings, as_json: bool) -> None:
+    """Open questions (new and open) by age (0-2 days, 3-7, older) and theme.
+
+    \b
+        newsletter inbox report --json
+    """
+    data = conversations.report(store.open_store(settings), settings)
+    echo_data(data, as_json, format_inbox_report, ascii_only=True)

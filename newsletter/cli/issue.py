@@ -1,0 +1,359 @@
+"""issue: a monthly issue from new to sent (build, check, review, approve, send, report)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from newsletter import store
+from newsletter.cli.common import (
+    CONTEXT,
+    Failed,
+    actor_option,
+    by_option,
+    echo_data,
+    json_option,
+    month_argument,
+    pass_settings,
+    progress_bar,
+)
+from newsletter.cli.present import format_mailing_report
+from newsletter.config import Settings
+from newsletter.editorial import workflow
+from newsletter.issues.build import build_issue
+from newsletter.issues.files import create_issue
+from newsletter.onboarding.programme import sample_messages
+from newsletter.outbound.delivery import SendOptions
+from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
+from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.transports import transport_factory
+from newsletter.preflight import runner as preflight
+
+
+@click.group(context_settings=CONTEXT)
+def issue() -> None:
+    """Monthly issues: new, build, send."""
+
+
+@issue.command("new")
+@month_argument
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Publication date (default: the first working day of the month).",
+)
+@click.option("--force", is_flag=True, help="Start the issue file again.")
+@pass_settings
+def issue_new(settings: Settings, month: str, day: Any, force: bool) -> None:
+    """Write content/issues/MONTH.md with the items published since the previous issue.
+
+    \b
+        newsletter issue new 2026-12
+    """
+    path, chosen = create_issue(
+        store.open_store(settings), settings, month, day.date() if day else None, force=force
+    )
+    count = sum(len(items) for items in chosen.values())
+    click.echo(
+        f"Wrote {path.relative_to(settings.project)} with {count} items; write the intro, "
+        f"then run 'newsletter issue build {month}'"
+    )
+
+
+@issue.command("build")
+@month_argument
+@pass_settings
+def issue_build(settings: Settings, month: str) -> None:
+    """Render every variant, the web version and the .ics files into build/.
+
+    \b
+        newsletter issue build 2026-12
+    """
+    result = build_issue(store.open_store(settings), settings, month)
+    click.echo(result.summary(settings.project))
+
+
+@issue.command("review")
+@month_argument
+@by_option
+@pass_settings
+def issue_review(settings: Settings, month: str, by: str) -> None:
+    """Submit the issue for review: it builds, and NAME is its editor (who cannot approve it).
+
+    \b
+        newsletter issue review 2026-12 --by "Sanne de Vries"
+    """
+    click.echo(workflow.review(store.open_store(settings), settings, month, by))
+
+
+@issue.command("approve")
+@month_argument
+@by_option
+@pass_settings
+def issue_approve(settings: Settings, month: str, by: str) -> None:
+    """Approve exactly what renders now and freeze it; that version is what is sent.
+
+    NAME may not be the editor who submitted it ([workflow] four_eyes). Editing the issue file
+    or an item in it afterwards returns the issue to draft.
+
+    \b
+        newsletter issue approve 2026-12 --by "Joris Bakker"
+    """
+    click.echo(workflow.approve(store.open_store(settings), settings, month, by))
+
+
+@issue.command("test")
+@month_argument
+@click.option(
+    "--to", "to", multiple=True, required=True, metavar="ADDR", help="A staff address (repeat)."
+)
+@click.option("--as", "as_email", metavar="EMAIL", help="Render it as this subscriber sees it.")
+@click.option("--transport", metavar="URL", help="Override [delivery] transport.")
+@actor_option("sends it")
+@pass_settings
+def issue_test(
+    settings: Settings,
+    month: str,
+    to: tuple[str, ...],
+    as_email: str | None,
+    transport: str | None,
+    by: str,
+) -> None:
+    """Send a test copy, "[TEST]" in the subject, to staff addresses only; no ledger rows.
+
+    The approved version if there is one, else the current build. Its links do not work (they
+    name no reader), so nobody is unsubscribed by a colleague's click.
+
+    \b
+        newsletter issue test 2026-12 --to redactie@ipo.example --as anna.jansen@gld.example
+    """
+    copy = workflow.send_test(
+        store.open_store(settings),
+        settings,
+        month,
+        list(to),
+        as_email,
+        transport or settings.transport,
+        by,
+    )
+    click.echo(copy.summary(month))
+
+
+@issue.command("schedule")
+@month_argument
+@click.option("--at", "at", required=True, metavar="ISO", help="When (Europe/Amsterdam).")
+@actor_option("schedules it")
+@pass_settings
+def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
+    """Send an approved issue at a moment; tick starts it, if it is still approved then.
+
+    A schedule missed by more than [workflow] missed_window (the machine was down) is not
+    sent: status and the log say so, and 'issue send' sends it by hand.
+
+    \b
+        newsletter issue schedule 2027-01 --at 2027-01-04T09:00
+    """
+    click.echo(workflow.schedule(store.open_store(settings), settings, month, at, by))
+
+
+@issue.command("unschedule")
+@month_argument
+@actor_option("does it")
+@pass_settings
+def issue_unschedule(settings: Settings, month: str, by: str) -> None:
+    """Take an issue off its schedule (or clear a missed one); it stays approved.
+
+    \b
+        newsletter issue unschedule 2027-01
+    """
+    click.echo(workflow.unschedule(store.open_store(settings), month, by))
+
+
+@issue.command("send")
+@month_argument
+@click.option(
+    "--transport", metavar="URL", help="Override [delivery] transport, e.g. smtp://127.0.0.1:2525."
+)
+@click.option("--connections", type=click.IntRange(1, 16), help="Parallel SMTP connections.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0),
+    metavar="N",
+    help="At most N messages per minute to the relay (0: no limit).",
+)
+@click.option(
+    "--in-doubt",
+    type=click.Choice(["resend", "skip"]),
+    default="resend",
+    show_default=True,
+    help="Messages a crashed send left in doubt: send again (same Message-ID) or leave "
+    "them for staff.",
+)
+@actor_option("sends it")
+@pass_settings
+def issue_send(
+    settings: Settings,
+    month: str,
+    transport: str | None,
+    connections: int | None,
+    rate: float | None,
+    in_doubt: str,
+    by: str,
+) -> None:
+    """Send the approved issue to every active subscriber; a rerun sends nothing twice.
+
+    What goes out is the version frozen by 'issue approve' (with [workflow] require_approval
+    off: the issue as it builds now). An issue edited since approval is not sent: it is a
+    draft again and the message says what changed. Safe to stop and run again at any moment:
+    it continues with what was not sent (a send once begun finishes the frozen version, even
+    when the files no longer build). Runs the checks of 'issue check' on the version it sends
+    first and sends nothing when they find errors (warnings do not stop it).
+
+    \b
+        newsletter issue send 2026-12
+        newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
+    """
+    db = store.open_store(settings)
+    preflight.allowed_hosts(settings)  # a bad [preflight] setting: exit 2 before building
+    # What is sent: the version approval froze (a send already begun finishes it, whatever
+    # the files say now). rendered_for_send changes no state; "sending" is recorded once the
+    # mailing exists, so a refusal of the check below leaves the issue approved.
+    rendered = workflow.rendered_for_send(db, settings, month, by)
+    checked = preflight.check_rendered(settings, rendered, fail_fast=True)
+    preflight.refuse_if_blocked(checked)
+    for finding in checked.warnings:  # they do not stop the send, but nobody misses them
+        if finding.part == "tool":  # a tool that did not run: this send is checked less
+            click.echo(f"Warning: {finding.message}; {finding.fix}", err=True)
+    if checked.warnings:
+        click.echo(f"Warning: {checked.summary()}", err=True)
+    factory = transport_factory(transport or settings.transport, settings.project)
+    options = SendOptions.from_settings(settings, connections, rate, in_doubt)
+    with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
+        report = send_issue(
+            db,
+            settings,
+            rendered,
+            factory,
+            options,
+            progress=bar,
+            on_queued=lambda: workflow.after_send(db, month, by),
+        )
+    workflow.after_send(db, month, by)
+    for email, reply in report.failed + report.deferred:
+        click.echo(f"Failed: {email}: {reply}", err=True)
+    for email in report.in_doubt:
+        click.echo(
+            f"In doubt: {email}: the relay may have it; 'newsletter issue report "
+            f"{month}' lists these, --in-doubt decides the next run",
+            err=True,
+        )
+    click.echo(report.summary())
+    if report.had_failures:
+        raise Failed
+
+
+@issue.command("check")
+@month_argument
+@json_option
+@pass_settings
+def issue_check(settings: Settings, month: str, as_json: bool) -> None:
+    """Check every variant for accessibility, deliverability and rendering (exit 1 on errors).
+
+    Python checks, SpamAssassin, the Nu HTML checker and axe-core in Chromium; a tool that is
+    not installed is a warning that says how to install it. Warnings do not fail the check.
+
+    \b
+        newsletter issue check 2026-12
+        newsletter issue check 2026-12 --json
+    """
+    if sys.stderr.isatty():  # the tools take some seconds the first time; quiet in cron
+        click.echo(f"Checking {month}: building, then SpamAssassin, vnu and axe …", err=True)
+    db = store.open_store(settings)
+    report = preflight.check_issue(
+        db,
+        settings,
+        month,
+        onboarding_samples=lambda: sample_messages(db, settings),
+    )
+    click.echo(
+        json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
+    )
+    if report.errors:
+        raise Failed
+
+
+@issue.command("preview")
+@month_argument
+@click.option("--screenshot", is_flag=True, help="Also write PNGs at 375 and 1200 px wide.")
+@pass_settings
+def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
+    """Write each variant as a sample reader gets it, and print the files to open.
+
+    \b
+        newsletter issue preview 2026-12
+        newsletter issue preview 2026-12 --screenshot
+    """
+    built = build_issue(store.open_store(settings), settings, month)
+    paths = preflight.write_previews(settings, built.rendered, screenshot)
+    for path in paths:
+        click.echo(settings.shown(path))
+
+
+@issue.command("pause")
+@month_argument
+@actor_option("pauses it")
+@pass_settings
+def issue_pause(settings: Settings, month: str, by: str) -> None:
+    """Pause a send; the running sender stops within a second, nothing is lost.
+
+    \b
+        newsletter issue pause 2026-12
+    """
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by))
+
+
+@issue.command("resume")
+@month_argument
+@actor_option("resumes it")
+@pass_settings
+def issue_resume(settings: Settings, month: str, by: str) -> None:
+    """Allow a paused send again; the next 'issue send' (or tick) goes on where it stopped.
+
+    \b
+        newsletter issue resume 2026-12
+    """
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by))
+
+
+@issue.command("cancel")
+@month_argument
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@actor_option("cancels it")
+@pass_settings
+def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
+    """Cancel a send for good: what was not sent yet will not be sent.
+
+    \b
+        newsletter issue cancel 2026-12 --yes
+    """
+    if not yes and not click.confirm(f"Cancel issue {month}? Unsent messages will not go out"):
+        raise Failed
+    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by))
+
+
+@issue.command("report")
+@month_argument
+@json_option
+@pass_settings
+def issue_report(settings: Settings, month: str, as_json: bool) -> None:
+    """How the send went: sent, deferred, failed, in doubt, per province, slowest, errors.
+
+    \b
+        newsletter issue report 2026-12 --json
+    """
+    report = mailing_report(store.open_store(settings), mailing_id_for(month))
+    echo_data(report, as_json, format_mailing_report)
