@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from sqlite_utils import Database
@@ -38,11 +37,12 @@ from sqlite_utils import Database
 from newsletter import clock, store
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.headers import format_address, is_message_id
+from newsletter.headers import is_message_id
 from newsletter.inbound import mailbox
 from newsletter.inbound.classify import Finding, Verdict, classify
 from newsletter.inbound.return_dates import return_date
 from newsletter.inbound.ties import PROOF, tie_findings, tie_recipient
+from newsletter.mail.compose import compose
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.people import preferences, privacy
 from newsletter.store import audit, inbound
@@ -434,19 +434,19 @@ Interprovinciaal Overleg
 def confirmation_message(
     settings: Settings, name: str, address: str, in_reply_to: str
 ) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = format_address(name, address) if name else address
-    message["Subject"] = "Afgemeld voor de nieuwsbrief Statenleden"
-    message["Date"] = format_datetime(clock.now().astimezone(clock.AMSTERDAM))
-    message["Message-ID"] = make_msgid(domain=settings.sender_domain)
-    if is_message_id(in_reply_to):  # never a header value from outside that could break one
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = in_reply_to
-    message["Auto-Submitted"] = "auto-replied"
-    message["Content-Language"] = "nl"
-    message.set_content(CONFIRMATION.format(name=name or "lezer", address=settings.sender_address))
-    return message
+    """The short confirmation of an unsubscribe by mail, threaded to the request."""
+    # Never a header value from outside that could break one: a plain <local@domain> or none.
+    parent = in_reply_to if is_message_id(in_reply_to) else ""
+    return compose(
+        settings,
+        to_address=address,
+        to_name=name,
+        subject="Afgemeld voor de nieuwsbrief Statenleden",
+        text=CONFIRMATION.format(name=name or "lezer", address=settings.sender_address),
+        in_reply_to=parent,
+        references=parent,
+        auto_submitted="auto-replied",
+    )
 
 
 def _send_confirmation(
@@ -466,7 +466,7 @@ def _send_confirmation(
             settings.transport,
             settings.project,
             Envelope(settings.sender_address, address, str(message["Message-ID"])),
-            message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+            message.as_bytes(),
         )
         note = f"{address} unsubscribed; confirmation sent as {message['Message-ID']}"
     except (NewsletterError, OSError) as exc:

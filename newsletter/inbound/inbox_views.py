@@ -1,0 +1,115 @@
+"""Conversations presented: the open-questions report, list lines, JSON rows, a whole thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.inbound.threads import OPEN_STATUSES, STATUSES, list_conversations
+from newsletter.store.conversations import Conversation, Message
+
+AGE_BUCKETS = (("0-2 dagen", 0, 2), ("3-7 dagen", 3, 7), ("ouder", 8, None))
+
+
+def age_days(created_at: str, now: datetime | None = None) -> int:
+    moment = datetime.fromisoformat(created_at)
+    return max(0, ((now or clock.now()) - moment).days)
+
+
+def age_text(created_at: str, now: datetime | None = None) -> str:
+    delta = (now or clock.now()) - datetime.fromisoformat(created_at)
+    hours = max(0, int(delta.total_seconds() // 3600))
+    return f"{hours}h" if hours < 48 else f"{hours // 24}d"
+
+
+def report(db: Database, settings: Settings) -> dict[str, Any]:
+    """Open questions (new and open) by age since they came in, and by theme."""
+    rows = [r for r in list_conversations(db) if r.status in OPEN_STATUSES]
+    by_age = {label: 0 for label, _, _ in AGE_BUCKETS}
+    by_theme: dict[str, dict[str, int]] = {}
+    for row in rows:
+        days = age_days(row.created_at)
+        label = next(
+            lab for lab, low, high in AGE_BUCKETS if days >= low and (high is None or days <= high)
+        )
+        by_age[label] += 1
+        counts = by_theme.setdefault(row.theme, {lab: 0 for lab, _, _ in AGE_BUCKETS})
+        counts[label] += 1
+    statuses = {s: 0 for s in STATUSES}
+    for row in list_conversations(db):
+        statuses[row.status] = statuses.get(row.status, 0) + 1
+    return {
+        "open": len(rows),
+        "by_age": by_age,
+        "by_theme": dict(sorted(by_theme.items())),
+        "statuses": statuses,
+    }
+
+
+def format_report(data: dict[str, Any]) -> str:
+    labels = [label for label, _, _ in AGE_BUCKETS]
+    lines = [
+        f"Open questions: {data['open']} "
+        f"({', '.join(f'{k} {v}' for k, v in data['statuses'].items())})",
+        "  by age: " + ", ".join(f"{label} {data['by_age'][label]}" for label in labels),
+    ]
+    if data["by_theme"]:
+        width = max(len(t) for t in data["by_theme"])
+        lines.append(f"  {'theme':<{width}}  " + "  ".join(f"{lab:>9}" for lab in labels))
+        for theme, counts in data["by_theme"].items():
+            lines.append(f"  {theme:<{width}}  " + "  ".join(f"{counts[lab]:>9}" for lab in labels))
+    return "\n".join(lines)
+
+
+def format_line(row: Conversation) -> str:
+    who = row.correspondent_email or "?"
+    return (
+        f"{row.id:>4}  {row.status:<7}  {row.theme:<26}  "
+        f"{age_text(row.created_at):>4}  {who:<36}  {row.subject or '(geen onderwerp)'}"
+    )
+
+
+def as_json_row(row: Conversation) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "theme": row.theme,
+        "theme_guessed": bool(row.theme_guessed),
+        "assignee": row.assignee,
+        "age": age_text(row.created_at),
+        "correspondent": row.correspondent_email,
+        "correspondent_name": row.correspondent_name,
+        "subject": row.subject,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def format_thread(conversation: Conversation, messages: list[Message]) -> str:
+    guessed = (
+        f"guessed: {conversation.theme_evidence}" if conversation.theme_guessed else "set by staff"
+    )
+    name = conversation.correspondent_name
+    who = (
+        f"{name} <{conversation.correspondent_email}>" if name else conversation.correspondent_email
+    )
+    lines = [
+        f"Conversation {conversation.id}: {conversation.subject or '(geen onderwerp)'}",
+        f"  status {conversation.status}; theme {conversation.theme} ({guessed}); "
+        f"assignee {conversation.assignee or '-'}",
+        f"  correspondent {who}",
+    ]
+    for message in messages:
+        when = (message.received_at if message.direction == "in" else message.sent_at) or ""
+        if message.direction == "in":
+            head = f"<- {when}  from {message.from_address}"
+        else:
+            by = f" by {message.author}" if message.author else ""
+            head = f"-> {when}  {message.kind} to {message.to_address}{by}"
+        lines += ["", head, f"   Subject: {message.subject or ''}", ""]
+        lines += [f"   {line}".rstrip() for line in (message.body_text or "").splitlines()]
+    return "\n".join(lines)
