@@ -61,8 +61,9 @@ def compose(
     if auto_submitted:
         message["Auto-Submitted"] = auto_submitted
         message["X-Auto-Response-Suppress"] = "All"
-    message["Content-Language"] = "nl"
     message.set_content(text, charset="utf-8", cte="quoted-printable")
     if html is not None:
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the parts: add_alternative moves every Content-* header into the first part.
+    message["Content-Language"] = "nl"
     return message
