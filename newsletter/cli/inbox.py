@@ -138,7 +138,7 @@ def inbox_assign(settings: Settings, number: int, name: str) -> None:
         newsletter inbox assign 3 --to "Sanne de Vries"
     """
     row = conversations.assign(store.open_store(settings), number, name)
-    click.echo(f"Conversation {number}: assigned to {row['assignee']}; status {row['status']}")
+    click.echo(f"Conversation {number}: assigned to {row.assignee}; status {row.status}")
 
 
 @inbox.command("theme")

@@ -16,6 +16,7 @@ from newsletter.onboarding.programme import Planned
 from newsletter.people import privacy
 from newsletter.people.subscribers import Recipient
 from newsletter.store.audit import AuditEntry
+from newsletter.store.conversations import Conversation, Message
 
 
 def format_mailing_report(report: dict[str, object]) -> str:
@@ -86,46 +87,40 @@ def format_inbox_report(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_conversation_line(row: dict[str, Any]) -> str:
-    """One conversation in the list: number, status, theme, age, correspondent, subject."""
-    who = row["correspondent_email"] or "?"
-    age = conversations.age_text(row["created_at"])
+def format_conversation_line(row: Conversation) -> str:
+    """One conversation as a list line: number, status, theme, age, who, subject."""
+    who = row.correspondent_email or "?"
     return (
-        f"{row['id']:>4}  {row['status']:<7}  {row['theme']:<26}  "
-        f"{age:>4}  {who:<36}  {row['subject'] or '(geen onderwerp)'}"
+        f"{row.id:>4}  {row.status:<7}  {row.theme:<26}  "
+        f"{conversations.age_text(row.created_at):>4}  {who:<36}  "
+        f"{row.subject or '(geen onderwerp)'}"
     )
 
 
-def format_conversation(conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
-    """One conversation with all its messages, oldest first."""
+def format_conversation(conversation: Conversation, messages: list[Message]) -> str:
+    """A whole thread as staff read it in the terminal."""
     guessed = (
-        f"guessed: {conversation['theme_evidence']}"
-        if conversation["theme_guessed"]
-        else "set by staff"
+        f"guessed: {conversation.theme_evidence}" if conversation.theme_guessed else "set by staff"
     )
-    name = conversation["correspondent_name"]
+    name = conversation.correspondent_name
     who = (
-        f"{name} <{conversation['correspondent_email']}>"
-        if name
-        else conversation["correspondent_email"]
+        f"{name} <{conversation.correspondent_email}>" if name else conversation.correspondent_email
     )
     lines = [
-        f"Conversation {conversation['id']}: {conversation['subject'] or '(geen onderwerp)'}",
-        f"  status {conversation['status']}; theme {conversation['theme']} ({guessed}); "
-        f"assignee {conversation['assignee'] or '-'}",
+        f"Conversation {conversation.id}: {conversation.subject or '(geen onderwerp)'}",
+        f"  status {conversation.status}; theme {conversation.theme} ({guessed}); "
+        f"assignee {conversation.assignee or '-'}",
         f"  correspondent {who}",
     ]
     for message in messages:
-        when = (
-            message["received_at"] if message["direction"] == "in" else message["sent_at"]
-        ) or ""
-        if message["direction"] == "in":
-            head = f"<- {when}  from {message['from_address']}"
+        when = (message.received_at if message.direction == "in" else message.sent_at) or ""
+        if message.direction == "in":
+            head = f"<- {when}  from {message.from_address}"
         else:
-            by = f" by {message['author']}" if message["author"] else ""
-            head = f"-> {when}  {message['kind']} to {message['to_address']}{by}"
-        lines += ["", head, f"   Subject: {message['subject'] or ''}", ""]
-        lines += [f"   {line}".rstrip() for line in (message["body_text"] or "").splitlines()]
+            by = f" by {message.author}" if message.author else ""
+            head = f"-> {when}  {message.kind} to {message.to_address}{by}"
+        lines += ["", head, f"   Subject: {message.subject or ''}", ""]
+        lines += [f"   {line}".rstrip() for line in (message.body_text or "").splitlines()]
     return "\n".join(lines)
 
 

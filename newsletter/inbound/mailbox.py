@@ -27,9 +27,8 @@ import contextlib
 import imaplib
 import os
 import re
-import sqlite3
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import errors as email_errors
 from email import policy
@@ -42,15 +41,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlite_utils import Database
 
-from newsletter import store
+from newsletter import clock
 from newsletter.clock import utc_iso
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.people import privacy
+from newsletter.store import inbound
 
 PASSWORD_ENV = "NEWSLETTER_IMAP_PASSWORD"
 PROCESSED_FOLDER = "Verwerkt"
-STATUSES = ("new", "processed", "quarantined")
+STATUSES = inbound.STATUSES
 IMAP_TIMEOUT = 30.0
 # Parser defects that mean the structure is broken (a cut-off message, a missing boundary),
 # not merely untidy: such a message is quarantined instead of guessed at.
@@ -126,7 +126,7 @@ class Fetched:
     oversize: bool
 
 
-# -- the store ------------------------------------------------------------------------------
+# -- storing --------------------------------------------------------------------------------
 
 
 def inspect_message(data: bytes, size: int, max_bytes: int) -> Inspection:
@@ -195,62 +195,39 @@ def store_message(
     db: Database, settings: Settings, source: str, uidvalidity: int, item: Fetched, now: datetime
 ) -> tuple[str, int | None]:
     """Commit one message to `inbound`: ("new"|"quarantined", id), or ("stored-before", id)."""
-    before = db.execute(
-        "select id from inbound where source = ? and uidvalidity = ? and source_uid = ?",
-        [source, uidvalidity, item.uid],
-    ).fetchone()
-    if before:
-        return "stored-before", before[0]
+    before = inbound.stored_from_source(db, source, uidvalidity, item.uid)
+    if before is not None:
+        return "stored-before", before
     max_bytes = settings.inbox.max_bytes
     found = inspect_message(item.data, item.size, max_bytes)
     if found.message_id is not None:
-        twin = db.execute(
-            "select id from inbound where message_id = ?", [found.message_id]
-        ).fetchone()
-        if twin:
-            return "stored-before", twin[0]
+        twin = inbound.stored_with_message_id(db, found.message_id)
+        if twin is not None:
+            return "stored-before", twin
     status = "quarantined" if found.reason else "new"
     keep = not item.oversize and item.size <= max_bytes
-    row = {
-        "source": source,
-        "source_uid": item.uid,
-        "uidvalidity": uidvalidity,
-        "message_id": found.message_id,
-        "from_address": found.from_address,
-        "subject": found.subject,
-        "received_at": utc_iso(item.received_at or now),
-        "fetched_at": utc_iso(now),
-        "size_bytes": item.size,
-        "raw": item.data if keep else None,
-        "raw_purge_after": utc_iso(now + timedelta(days=settings.inbox.retention_days))
-        if keep
-        else None,
-        "status": status,
-        "reason": found.reason or None,
-    }
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    try:
-        with store.transaction(db):
-            cursor = db.execute(
-                f"insert into inbound ({columns}) values ({marks})", list(row.values())
-            )
-    except sqlite3.IntegrityError:  # another fetch stored it a moment ago
+    purge_after = now + timedelta(days=settings.inbox.retention_days)
+    row_id = inbound.add_message(
+        db,
+        inbound.NewMessage(
+            source=source,
+            source_uid=item.uid,
+            uidvalidity=uidvalidity,
+            message_id=found.message_id,
+            from_address=found.from_address,
+            subject=found.subject,
+            received_at=utc_iso(item.received_at or now),
+            fetched_at=utc_iso(now),
+            size_bytes=item.size,
+            raw=item.data if keep else None,
+            raw_purge_after=utc_iso(purge_after) if keep else None,
+            status=status,
+            reason=found.reason or None,
+        ),
+    )
+    if row_id is None:  # another fetch stored it a moment ago
         return "stored-before", None
-    return status, cursor.lastrowid
-
-
-def _save_state(db: Database, source: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
-    with store.transaction(db):
-        db.table("inbox_state").upsert(
-            {
-                "source": source,
-                "uidvalidity": uidvalidity,
-                "last_uid": last_uid,
-                "fetched_at": utc_iso(now),
-            },
-            pk="source",
-        )
+    return status, row_id
 
 
 def _count(report: SourceReport, outcome: str, row_id: int | None) -> None:
@@ -262,62 +239,25 @@ def _count(report: SourceReport, outcome: str, row_id: int | None) -> None:
         report.already_stored += 1
 
 
-def purge_raw(db: Database, now: datetime) -> int:
-    """Clear the raw bytes of messages past their retention; returns how many were cleared."""
-    with store.transaction(db):
-        cursor = db.execute(
-            "update inbound set raw = null, raw_purged_at = ? "
-            "where raw is not null and raw_purge_after <= ?",
-            [utc_iso(now), utc_iso(now)],
-        )
-    return cursor.rowcount
+# The store's functions, named here where processing and the tests have always found them.
+purge_raw = inbound.purge_raw
+new_message_ids = inbound.new_message_ids
+raw_message = inbound.raw_message
+set_status = inbound.set_status
 
 
-def new_message_ids(db: Database) -> list[int]:
-    """Every `inbound` id still waiting for classification (status `new`), oldest first."""
-    return [r[0] for r in db.execute("select id from inbound where status = 'new' order by id")]
-
-
-def raw_message(db: Database, inbound_id: int) -> bytes | None:
-    """The message as received, or None when it was purged or never kept (oversize)."""
-    row = db.execute("select raw from inbound where id = ?", [inbound_id]).fetchone()
-    return bytes(row[0]) if row and row[0] is not None else None
-
-
-def set_status(db: Database, inbound_id: int, status: str, reason: str = "") -> None:
-    """Mark a message processed or quarantined (the classifier's side of the hook)."""
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-    with store.transaction(db):
-        db.execute(
-            "update inbound set status = ?, reason = ? where id = ?",
-            [status, reason or None, inbound_id],
-        )
-
-
-def _erase_inbound(db: Database, settings: Settings, subject: privacy.Subject) -> int:
+def erase_inbound(db: Database, settings: Settings, subject: privacy.Subject) -> int:
     """`subscribers forget`: the person's messages, and any that name the address (a bounce, a
     forward), lose sender, subject and bytes; the row stays so the mail is never read again."""
-    cursor = db.execute(
-        "update inbound set from_address = null, subject = null, raw = null, "
-        "raw_purged_at = ?, reason = 'erased by subscribers forget' "
-        "where from_address = ? or (raw is not null and instr(lower(cast(raw as text)), ?) > 0)",
-        [utc_iso(), subject.email, subject.email],
-    )
-    return int(cursor.rowcount)
+    return inbound.erase_messages_of(db, subject.email, clock.now())
 
 
-def _collect_inbound(db: Database, settings: Settings, subject: privacy.Subject) -> list[dict]:
-    return list(
-        db.query(
-            "select id, source, received_at, subject, status, reason from inbound "
-            "where from_address = ? order by id",
-            [subject.email],
-        )
-    )
+def collect_inbound(db: Database, settings: Settings, subject: privacy.Subject) -> list[dict]:
+    """`subscribers show`: the messages the person sent to the contact mailbox."""
+    return [asdict(row) for row in inbound.messages_from(db, subject.email)]
 
 
-privacy.register("inbound", _erase_inbound, _collect_inbound)
+privacy.register("inbound", erase_inbound, collect_inbound)
 
 
 # -- fetching -------------------------------------------------------------------------------
@@ -383,7 +323,7 @@ def fetch_maildir(
             except FileNotFoundError:  # a fetch running at the same time moved it first
                 continue
             report.moved += 1
-    _save_state(db, url, 0, 0, now)
+    inbound.save_source_state(db, url, 0, 0, now)
 
 
 def _read_file(path: Path, key: str, max_bytes: int) -> Fetched:
@@ -462,12 +402,10 @@ def fetch_imap(
     try:
         selected = client.select_folder(folder)
         uidvalidity = int(selected[b"UIDVALIDITY"])
-        state = db.execute(
-            "select uidvalidity, last_uid from inbox_state where source = ?", [url]
-        ).fetchone()
+        state = inbound.source_state(db, url)
         # A new UIDVALIDITY means the old UIDs mean nothing: read the folder again from the
         # start; the Message-ID index keeps what was stored before from being stored twice.
-        last_uid = state[1] if state and state[0] == uidvalidity else 0
+        last_uid = state.last_uid if state and state.uidvalidity == uidvalidity else 0
         can_move = b"MOVE" in client.capabilities()
         for uid in sorted(client.search(["NOT", "DELETED"])):
             if uid > last_uid:
@@ -476,12 +414,12 @@ def fetch_imap(
                     continue
                 _count(report, *store_message(db, settings, url, uidvalidity, item, now))
                 last_uid = uid
-                _save_state(db, url, uidvalidity, last_uid, now)
+                inbound.save_source_state(db, url, uidvalidity, last_uid, now)
             else:
                 report.already_stored += 1  # stored, then the move was interrupted
             _move(client, uid, processed, can_move)
             report.moved += 1
-        _save_state(db, url, uidvalidity, last_uid, now)
+        inbound.save_source_state(db, url, uidvalidity, last_uid, now)
     finally:
         _logout(client)
 

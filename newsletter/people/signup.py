@@ -8,8 +8,6 @@ which text, when, from where.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from email_validator import EmailNotValidError
 from sqlite_utils import Database
@@ -18,7 +16,8 @@ from newsletter import clock
 from newsletter.addresses import canonical_address
 from newsletter.config import Settings
 from newsletter.errors import HeaderError, NewsletterError
-from newsletter.headers import check_header_value, format_address
+from newsletter.headers import check_header_value
+from newsletter.mail.compose import compose
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.store import audit, transaction
 from newsletter.store import subscribers as rows
@@ -109,27 +108,26 @@ def send_confirmation(settings: Settings, subscriber_id: int, name: str, email: 
     """The one mail a pending subscriber gets: the link that confirms."""
     token = make_timed_token(settings, CONFIRM, subscriber_id)
     link = f"{settings.base_url}/aanmelden/bevestig/{token}"
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = format_address(name, email)
-    message["Subject"] = "Bevestig uw aanmelding voor de nieuwsbrief Statenleden"
-    message["Date"] = format_datetime(clock.now().astimezone(clock.AMSTERDAM))
-    message["Message-ID"] = make_msgid(domain=settings.sender_domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = "nl"
-    message.set_content(
-        f"Beste {name},\n\n"
-        "U hebt zich aangemeld voor de nieuwsbrief Statenleden van het IPO. Bevestig dat met\n"
-        f"deze link (drie dagen geldig):\n\n{link}\n\n"
-        "Hebt u zich niet aangemeld? Dan hoeft u niets te doen: zonder bevestiging ontvangt u\n"
-        "niets van ons.\n\n"
-        f"Interprovinciaal Overleg\n{settings.sender_address}\n"
+    message = compose(
+        settings,
+        to_address=email,
+        to_name=name,
+        subject="Bevestig uw aanmelding voor de nieuwsbrief Statenleden",
+        text=(
+            f"Beste {name},\n\n"
+            "U hebt zich aangemeld voor de nieuwsbrief Statenleden van het IPO. Bevestig dat met\n"
+            f"deze link (drie dagen geldig):\n\n{link}\n\n"
+            "Hebt u zich niet aangemeld? Dan hoeft u niets te doen: zonder bevestiging ontvangt u\n"
+            "niets van ons.\n\n"
+            f"Interprovinciaal Overleg\n{settings.sender_address}\n"
+        ),
+        auto_submitted="auto-generated",
     )
     send_one(
         settings.transport,
         settings.project,
         Envelope(settings.sender_address, email, str(message["Message-ID"])),
-        message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+        message.as_bytes(),
     )
 
 
