@@ -38,6 +38,7 @@ class Feed:
     timeout: float = 10.0
     max_bytes: int = 5_000_000
     interval_minutes: float = 60.0  # tick fetches the feed at most this often
+    allow_redirects_to: tuple[str, ...] = ()  # hosts besides the feed's own a redirect may reach
 
 
 @dataclass(frozen=True)
@@ -488,10 +489,21 @@ def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> t
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: timeout and max_bytes must be numbers") from None
         interval = _feed_interval(where, entry.get("interval", "60m"))
-        feeds.append(Feed(name, url, theme, timeout, max_bytes, interval))
+        hosts = entry.get("allow_redirects_to", [])
+        if not isinstance(hosts, list) or not all(
+            isinstance(h, str) and HOSTNAME.match(h.strip()) for h in hosts
+        ):
+            raise ConfigError(
+                f"{where}: allow_redirects_to must be a list of host names, "
+                'e.g. ["www.ipo.example"]'
+            )
+        redirects = tuple(h.strip().lower() for h in hosts)
+        feeds.append(Feed(name, url, theme, timeout, max_bytes, interval, redirects))
     return tuple(feeds)
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
 
 
