@@ -435,6 +435,23 @@ CONFIG_CASES = {
         "wonen-bereikbaarheid, landelijk-gebied, klimaat-leefomgeving, ondernemen-cultuur, "
         "financien-openbaar-bestuur, werkgeverszaken, digitalisering, algemeen",
     ),
+    "misspelt-key": (
+        lambda i: toml(i, "[delivery]\n", '[delivery]\ntrasport = "outbox:outbox"\n'),
+        "[delivery]: 'trasport' is not a known setting; did you mean 'transport'?",
+    ),
+    "misspelt-table": (
+        lambda i: toml(i, "[delivery]\n", "[delivry]\n"),
+        "tables: 'delivry' is not a known setting; did you mean 'delivery'?",
+    ),
+    "misspelt-feed-key": (
+        lambda i: toml(i, 'theme = "algemeen"', 'theme = "algemeen"\ntimout = 5'),
+        "[[feeds]] #1: 'timout' is not a known setting; did you mean 'timeout'?",
+    ),
+    "password-in-transport": (
+        lambda i: toml(i, '"outbox:outbox"', '"smtp://nb:Geheim123@relay.example:587"'),
+        "[delivery] transport: 'smtp://nb:…@relay.example:587' holds a password; remove it and "
+        "set NEWSLETTER_SMTP_PASSWORD instead",
+    ),
 }
 
 
