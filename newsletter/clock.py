@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,12 @@ def now() -> datetime:
     if env:
         return parse_instant(env, what="NEWSLETTER_NOW")
     return datetime.now(UTC)
+
+
+def wall_seconds() -> float:
+    """Real seconds since the epoch, for the age of a running process's lock; never for what
+    is due (that is now(), which --now replays)."""
+    return time.time()
 
 
 def local_now() -> datetime:

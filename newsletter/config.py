@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -38,6 +39,7 @@ class Feed:
     timeout: float = 10.0
     max_bytes: int = 5_000_000
     interval_minutes: float = 60.0  # tick fetches the feed at most this often
+    allow_redirects_to: tuple[str, ...] = ()  # hosts besides the feed's own a redirect may reach
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,83 @@ def builtin_templates() -> Path:
     )
 
 
+# Every table and key newsletter.toml may hold; anything else is a typo (or a setting this
+# version does not know) and stops the command with a suggestion. [themes] and [provinces]
+# hold keys of the instance's own choosing.
+KNOWN_KEYS: dict[str, frozenset[str] | None] = {
+    "newsletter": frozenset(
+        {"sender", "reply_to", "base_url", "list_id", "privacy_url", "demo", "name"}
+    ),
+    "paths": frozenset({"content", "subscribers", "build", "database", "templates"}),
+    "delivery": frozenset(
+        {
+            "transport",
+            "connections",
+            "rate_per_minute",
+            "retry_window_hours",
+            "backoff_minutes",
+            "backoff_max_minutes",
+            "bounce_address",
+            "durability",
+        }
+    ),
+    "dkim": frozenset({"selector", "domain"}),
+    "inbox": frozenset(
+        {
+            "source",
+            "ca_file",
+            "retention_days",
+            "max_bytes",
+            "acknowledge",
+            "hard_bounces",
+            "soft_bounce_mailings",
+        }
+    ),
+    "onboarding": frozenset(
+        {"send_from", "send_until", "term_end", "enrol_window_days", "secretary"}
+    ),
+    "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
+    "preflight": frozenset({"allowed_hosts"}),
+    "themes": None,
+    "provinces": None,
+    "feeds": None,  # an array of tables: FEED_KEYS
+}
+FEED_KEYS = frozenset(
+    {"name", "url", "theme", "timeout", "max_bytes", "interval", "allow_redirects_to"}
+)
+THEME_KEYS = frozenset({"title", "bac"})
+
+
+def _unknown(path: Path, where: str, key: str, known: frozenset[str] | Any) -> ConfigError:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"known here: {', '.join(sorted(known))}"
+    return ConfigError(f"{path}: {where}: '{key}' is not a known setting; {hint}")
+
+
+def _check_known(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a table or key newsletter.toml may not hold, naming the nearest known one."""
+    for table, value in data.items():
+        if table not in KNOWN_KEYS:
+            raise _unknown(path, "tables", table, KNOWN_KEYS.keys())
+        known = KNOWN_KEYS[table]
+        if known is not None and isinstance(value, dict):
+            for key in value:
+                if key not in known:
+                    raise _unknown(path, f"[{table}]", key, known)
+    for number, entry in enumerate(data.get("feeds", []) or [], start=1):
+        if isinstance(entry, dict):
+            for key in entry:
+                if key not in FEED_KEYS:
+                    raise _unknown(path, f"[[feeds]] #{number}", key, FEED_KEYS)
+    themes = data.get("themes", {})
+    if isinstance(themes, dict):
+        for name, theme in themes.items():
+            if isinstance(theme, dict):
+                for key in theme:
+                    if key not in THEME_KEYS:
+                        raise _unknown(path, f"[themes] {name}", key, THEME_KEYS)
+
+
 class _Reader:
     """Reads one table of the TOML file and names file, key and a fix in every error."""
 
@@ -230,6 +309,7 @@ def load_settings(project: Path | str = ".") -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from None
 
+    _check_known(path, data)
     main = _Reader(path, data, "newsletter")
     sender = main.text("sender", "IPO Statenleden <statenleden@ipo.example>")
     try:
@@ -317,10 +397,16 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
     if transport.split(":", 1)[0] not in {"outbox", "maildir", "smtp", "smtps", "memory"}:
         reader.fail(
             "transport",
-            f"'{transport}' is not a known transport; write outbox:DIR, maildir:DIR or "
+            f"'{redact_url(transport)}' is not a known transport; write outbox:DIR, maildir:DIR or "
             "smtp://host:port",
         )
 
+    if urlsplit(transport).password is not None:
+        reader.fail(
+            "transport",
+            f"'{redact_url(transport)}' holds a password; remove it and set "
+            "NEWSLETTER_SMTP_PASSWORD instead",
+        )
     bounce = reader.data.get("bounce_address", "")
     if bounce:
         try:
@@ -352,6 +438,17 @@ def _read_delivery(path: Path, data: dict[str, Any]) -> Delivery:
 
 
 INBOX_SCHEMES = {"maildir", "imap", "imaps"}
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: a password in it becomes '…' (it is never printed)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return parts._replace(netloc=f"{parts.username or ''}:…@{host}").geturl()
 
 
 def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
@@ -513,10 +610,21 @@ def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> t
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: timeout and max_bytes must be numbers") from None
         interval = _feed_interval(where, entry.get("interval", "60m"))
-        feeds.append(Feed(name, url, theme, timeout, max_bytes, interval))
+        hosts = entry.get("allow_redirects_to", [])
+        if not isinstance(hosts, list) or not all(
+            isinstance(h, str) and HOSTNAME.match(h.strip()) for h in hosts
+        ):
+            raise ConfigError(
+                f"{where}: allow_redirects_to must be a list of host names, "
+                'e.g. ["www.ipo.example"]'
+            )
+        redirects = tuple(h.strip().lower() for h in hosts)
+        feeds.append(Feed(name, url, theme, timeout, max_bytes, interval, redirects))
     return tuple(feeds)
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
 
 

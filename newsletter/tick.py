@@ -45,10 +45,18 @@ class TickReport:
         return any(job.failed for job in self.jobs)
 
 
-def tick_lock(settings: Settings) -> AbstractContextManager[None]:
+# A tick that has held its lock this long hangs (every network wait has its own deadline, far
+# shorter): the next tick stops it and takes over, and says so.
+TICK_MAX_AGE = 60 * 60.0
+
+
+def tick_lock(settings: Settings) -> AbstractContextManager[locks.Held]:
     """One tick at a time; an overlapping one gets Busy at once (and cron simply tries later)."""
     return locks.hold(
-        settings, "tick", lambda owner: "another tick is running; this one did nothing"
+        settings,
+        "tick",
+        lambda owner: "another tick is running; this one did nothing",
+        max_age=TICK_MAX_AGE,
     )
 
 
@@ -144,7 +152,9 @@ def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
     """Run every job once; a job that fails (or raises) is reported and the next one runs."""
     report = TickReport()
     try:
-        with tick_lock(settings):
+        with tick_lock(settings) as held:
+            if held.took_over:
+                report.jobs.append(JobResult("lock", held.took_over))
             for name, job in JOBS:
                 try:
                     report.jobs.append(job(db, settings, now))

@@ -435,6 +435,23 @@ CONFIG_CASES = {
         "wonen-bereikbaarheid, landelijk-gebied, klimaat-leefomgeving, ondernemen-cultuur, "
         "financien-openbaar-bestuur, werkgeverszaken, digitalisering, algemeen",
     ),
+    "misspelt-key": (
+        lambda i: toml(i, "[delivery]\n", '[delivery]\ntrasport = "outbox:outbox"\n'),
+        "[delivery]: 'trasport' is not a known setting; did you mean 'transport'?",
+    ),
+    "misspelt-table": (
+        lambda i: toml(i, "[delivery]\n", "[delivry]\n"),
+        "tables: 'delivry' is not a known setting; did you mean 'delivery'?",
+    ),
+    "misspelt-feed-key": (
+        lambda i: toml(i, 'theme = "algemeen"', 'theme = "algemeen"\ntimout = 5'),
+        "[[feeds]] #1: 'timout' is not a known setting; did you mean 'timeout'?",
+    ),
+    "password-in-transport": (
+        lambda i: toml(i, '"outbox:outbox"', '"smtp://nb:Geheim123@relay.example:587"'),
+        "[delivery] transport: 'smtp://nb:…@relay.example:587' holds a password; remove it and "
+        "set NEWSLETTER_SMTP_PASSWORD instead",
+    ),
 }
 
 
@@ -479,3 +496,28 @@ def test_a_misspelt_field_is_a_warning_with_a_guess_and_the_item_still_syncs(ins
         "of news; did you mean 'summary'?\n"
     ) in result.stderr
     assert "28 added" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["new", "build"])
+def test_a_month_with_a_trailing_newline_is_refused(instance, run, command):
+    result = run("issue", command, "2026-12\n")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: '2026-12\\n' is not a month; write it as 2026-12\n"
+    assert not list((instance / "content" / "issues").glob("2026-12*"))
+
+
+@pytest.mark.parametrize("month", ["0001-01", "2018-12", "2031-04", "9999-12"])
+def test_a_month_outside_the_known_statenperiodes_is_refused(instance, run, month):
+    result = run("issue", "new", month)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: '{month}' is outside the Statenperiodes this instance knows (2019-04 to "
+        "2031-03, from [onboarding] term_end); write a month such as 2026-12\n"
+    )
+    assert not (instance / "content" / "issues" / f"{month}.md").exists()
+
+
+def test_a_month_of_the_next_statenperiode_is_accepted(instance, run):
+    result = run("issue", "new", "2027-06")
+    assert result.exit_code == 0, result.output
+    assert (instance / "content" / "issues" / "2027-06.md").exists()

@@ -42,6 +42,8 @@ class Route:
     delay: float = 0.0  # seconds before the answer starts
     pieces: int = 1  # the body sent in this many pieces ...
     pause: float = 0.0  # ... with this many seconds between them
+    location: str = ""  # answer with a 302 redirect to this address
+    header_pause: float = 0.0  # send the status line and headers a byte at a time, this far apart
 
 
 @dataclass
@@ -81,6 +83,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, route: Route, headers: dict[str, str]) -> None:
         state = self.server.state
+        if route.location:
+            self.send_response(302)
+            self.send_header("Location", route.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if route.header_pause:  # a slowloris: the head of the answer never quite ends
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\nX-Pad: "
+            for byte in head.encode() + b"x" * 10_000:
+                if state.stop.wait(route.header_pause):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return
         if (route.etag and headers.get("if-none-match") == route.etag) or (
             route.last_modified and headers.get("if-modified-since") == route.last_modified
         ):
@@ -553,3 +569,61 @@ def test_a_story_republished_under_a_new_guid_is_not_stored_twice(feed_server, s
 
     assert report.added == 0
     assert len(stored(db, "provincie")) == 3
+
+
+# Deadlines and redirects (issue #13) ----------------------------------------------------------
+
+
+def read_within(settings: Settings, one: Feed, limit: float = 60.0) -> FeedResult:
+    """read() in a thread; a fetch that is still running after `limit` seconds has hung."""
+    results: list[FeedResult] = []
+    worker = threading.Thread(target=lambda: results.append(read(settings, one)), daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert results, f"feed '{one.name}' still fetching after {limit:g} s: the deadline failed"
+    return results[0]
+
+
+def test_a_server_that_trickles_its_headers_is_cut_off_by_the_deadline(feed_server, settings):
+    url = feed_server.serve("/slowloris.xml", Route(header_pause=0.05))
+    result = read_within(settings, feed("slowloris", url, timeout=1))
+
+    assert_failed(result, "slowloris", "longer than 1 s")
+
+
+def test_a_redirect_to_the_same_host_is_followed(feed_server, settings):
+    feed_server.serve("/nieuw.xml", Route(fixture("rss-goed.xml")))
+    url = feed_server.serve("/oud.xml", Route(location=feed_server.base + "/nieuw.xml"))
+    result = read(settings, feed("verhuisd", url))
+
+    assert result.status == "ok"
+    assert result.items
+
+
+def test_a_redirect_to_another_host_is_not_followed(feed_server, settings):
+    other = feed_server.base.replace("127.0.0.1", "localhost") + "/elders.xml"
+    feed_server.serve("/elders.xml", Route(fixture("rss-goed.xml")))
+    url = feed_server.serve("/oud.xml", Route(location=other))
+    result = read(settings, feed("verhuisd", url))
+
+    assert_failed(result, "verhuisd", other, "host localhost is not allowed", "allow_redirects_to")
+    assert feed_server.received("/elders.xml") == []  # never asked
+
+
+def test_a_redirect_to_a_host_in_allow_redirects_to_is_followed(feed_server, settings):
+    other = feed_server.base.replace("127.0.0.1", "localhost") + "/elders.xml"
+    feed_server.serve("/elders.xml", Route(fixture("rss-goed.xml")))
+    url = feed_server.serve("/oud.xml", Route(location=other))
+    one = dataclasses.replace(feed("verhuisd", url), allow_redirects_to=("localhost",))
+    result = read(settings, one)
+
+    assert result.status == "ok"
+    assert len(feed_server.received("/elders.xml")) == 1
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd"])
+def test_a_redirect_to_another_scheme_is_not_followed(feed_server, settings, target):
+    url = feed_server.serve("/oud.xml", Route(location=target))
+    result = read(settings, feed("verhuisd", url))
+
+    assert_failed(result, "verhuisd", target, "only http and https are followed")

@@ -140,3 +140,14 @@ def test_smtp_lines_starting_with_a_dot_arrive_intact(tmp_path, pipelining) -> N
     received = smtp.received[0].message().get_content().replace("\r\n", "\n")
     assert received == body.decode().replace("\r\n", "\n")
     assert received.splitlines()[1:] == [".tweede regel met een punt", "..en nog een"]
+
+
+@pytest.mark.parametrize(
+    "url", ["smtp://nb:Geheim123@127.0.0.1:2525", "smtps://nb:Geheim123@relay.example"]
+)
+def test_a_password_in_a_transport_url_is_refused_and_never_shown(url, tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        make_transport(url, tmp_path)
+    assert "Geheim123" not in str(caught.value)
+    assert "nb:…@" in str(caught.value)
+    assert "holds a password; remove it and set NEWSLETTER_SMTP_PASSWORD" in str(caught.value)

@@ -24,7 +24,7 @@ from newsletter.sanitize import html_to_text, markdown_to_html
 from newsletter.sources.catalog import get_items, list_items
 from newsletter.sources.files import load_front_matter
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")
 INTRO_PLACEHOLDER = "<!-- Schrijf hier de inleiding: twee of drie zinnen over deze maand. -->"
 
 
@@ -46,15 +46,29 @@ class IssueFile:
         return [i for ids in self.sections.values() for i in ids]
 
 
-def check_month(month: str) -> str:
-    """YYYY-MM, or a ContentError that says so."""
+def check_month(month: str, settings: Settings | None = None) -> str:
+    """YYYY-MM (nothing before or after it), or a ContentError that says so; with settings,
+    also a month of the current Statenperiode, the one before or the one after."""
     if not MONTH.match(month):
-        raise ContentError(f"'{month}' is not a month; write it as 2026-12")
+        raise ContentError(f"{month!r} is not a month; write it as 2026-12")
+    if settings is not None:
+        end = settings.onboarding.term_end  # the last day of the current Statenperiode
+        first = (
+            f"{end.year - 8:04d}-{end.month + 1:02d}"
+            if end.month < 12
+            else f"{end.year - 7:04d}-01"
+        )
+        last = f"{end.year + 4:04d}-{end.month:02d}"
+        if not first <= month <= last:
+            raise ContentError(
+                f"{month!r} is outside the Statenperiodes this instance knows ({first} to "
+                f"{last}, from [onboarding] term_end); write a month such as 2026-12"
+            )
     return month
 
 
 def issue_path(settings: Settings, month: str) -> Path:
-    return settings.content_dir / "issues" / f"{check_month(month)}.md"
+    return settings.content_dir / "issues" / f"{check_month(month, settings)}.md"
 
 
 def first_working_day(month: str) -> date:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time as _time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from newsletter.config import Feed, Settings
 from newsletter.content.items import Item
 from newsletter.errors import FeedError
 from newsletter.sanitize import clean_html, html_to_text, is_web_url
+from newsletter.sources.http import Budget, RedirectRefused, open_url
 
 USER_AGENT = f"ipo-newsletter/{__version__} (+https://www.ipo.example/nieuwsbrief)"
 _SPACE = re.compile(r"\s+")
@@ -74,19 +74,14 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
         request.add_header("If-None-Match", etag)
     if last_modified:
         request.add_header("If-Modified-Since", last_modified)
-    deadline = _time.monotonic() + feed.timeout
+    budget = Budget(feed.timeout)
     try:
-        with urllib.request.urlopen(request, timeout=feed.timeout) as response:
+        with open_url(request, budget, allowed_redirect_hosts(feed)) as response:
             chunks, size = [], 0
             while chunk := response.read1(65536):  # read1: what has arrived, so the deadline holds
                 size += len(chunk)
                 if size > feed.max_bytes:
                     raise _too_large(feed)
-                if _time.monotonic() > deadline:
-                    raise FeedError(
-                        f"feed '{feed.name}': took longer than {feed.timeout:g} s; "
-                        "it will be tried again on the next sync"
-                    )
                 chunks.append(chunk)
             headers = {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
@@ -96,9 +91,26 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
             f"feed '{feed.name}': the server answered HTTP {exc.code} for {feed.url}; "
             "it will be tried again on the next sync"
         ) from None
+    except RedirectRefused as exc:
+        raise FeedError(
+            f"feed '{feed.name}': {feed.url} redirects to {exc.target}, which is not followed "
+            f"({exc.why}); if that address is right, put it in the feed's url or add its host "
+            "to allow_redirects_to in its [[feeds]] entry"
+        ) from None
     except (TimeoutError, urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, RedirectRefused):
+            raise FeedError(
+                f"feed '{feed.name}': {feed.url} redirects to {reason.target}, which is not "
+                f"followed ({reason.why}); if that address is right, put it in the feed's url "
+                "or add its host to allow_redirects_to in its [[feeds]] entry"
+            ) from None
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            if budget.received:  # it started answering, then took too long
+                raise FeedError(
+                    f"feed '{feed.name}': took longer than {feed.timeout:g} s; "
+                    "it will be tried again on the next sync"
+                ) from None
             reason = f"no answer within {feed.timeout:g} s"
         raise FeedError(
             f"feed '{feed.name}': cannot fetch {feed.url} ({reason}); "
@@ -107,6 +119,12 @@ def fetch_feed(feed: Feed, settings: Settings, etag: str = "", last_modified: st
     return Fetched(
         "ok", b"".join(chunks), headers, headers.get("etag", ""), headers.get("last-modified", "")
     )
+
+
+def allowed_redirect_hosts(feed: Feed) -> frozenset[str]:
+    """The hosts a redirect of this feed may lead to: its own and its allow_redirects_to."""
+    own = (urlsplit(feed.url).hostname or "").lower()
+    return frozenset({own, *(h.lower() for h in feed.allow_redirects_to)} - {""})
 
 
 def _too_large(feed: Feed) -> FeedError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from newsletter.config import redact_url
 from newsletter.errors import ConfigError
 from newsletter.outbound.transports.base import Envelope, Transport
 from newsletter.outbound.transports.maildir import MaildirTransport
@@ -35,7 +36,7 @@ def make_transport(url: str, project: Path) -> Transport:
     scheme = url.split(":", 1)[0]
     if scheme not in TRANSPORTS:
         raise ConfigError(
-            f"transport '{url}' is unknown; use outbox:DIR, maildir:DIR, "
+            f"transport '{redact_url(url)}' is unknown; use outbox:DIR, maildir:DIR, "
             "smtp://host:port or smtps://host:port"
         )
     return TRANSPORTS[scheme](project, url)

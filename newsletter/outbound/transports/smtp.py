@@ -9,6 +9,7 @@ import smtplib
 import ssl
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from newsletter.config import redact_url
 from newsletter.errors import ConfigError, TransportError
 from newsletter.outbound.transports.base import Envelope
 
@@ -20,9 +21,14 @@ _DOT = re.compile(rb"(?m)^\.")  # a line that starts with a dot gets a second on
 class SMTPTransport:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
+        shown = redact_url(url)
+        if parts.password is not None:
+            raise ConfigError(
+                f"transport '{shown}' holds a password; remove it and set {PASSWORD_ENV} instead"
+            )
         if not parts.hostname:
             raise ConfigError(
-                f"transport '{url}': no host; write smtp://relay.example:587?starttls=1"
+                f"transport '{shown}': no host; write smtp://relay.example:587?starttls=1"
             )
         self.url = url
         self.implicit_tls = parts.scheme == "smtps"
@@ -30,7 +36,7 @@ class SMTPTransport:
         try:
             self.port = parts.port or (465 if self.implicit_tls else 25)
         except ValueError:
-            raise ConfigError(f"transport '{url}': the port is not a number") from None
+            raise ConfigError(f"transport '{shown}': the port is not a number") from None
         query = parse_qs(parts.query)
         self.starttls = query.get("starttls", ["0"])[0] in {"1", "true", "yes"}
         self.user = unquote(parts.username) if parts.username else None
