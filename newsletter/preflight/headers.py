@@ -72,7 +72,7 @@ def check_headers(ctx: Context, message: EmailMessage, extra_required: Sequence[
                 "keep one",
                 part="headers",
             )
-    unsubscribe = str(message.get("List-Unsubscribe", ""))
+    unsubscribe = _as_sent(message, "List-Unsubscribe") or ""
     if unsubscribe:
         targets = re.findall(r"<([^>]+)>", unsubscribe)
         if not any(t.startswith("https://") for t in targets) or not any(
@@ -85,8 +85,8 @@ def check_headers(ctx: Context, message: EmailMessage, extra_required: Sequence[
                 "write List-Unsubscribe: <https://…/afmelden/TOKEN>, <mailto:…?subject=afmelden>",
                 part="headers",
             )
-    post = message.get("List-Unsubscribe-Post")
-    if post is not None and str(post).strip() != "List-Unsubscribe=One-Click":
+    post = _as_sent(message, "List-Unsubscribe-Post")
+    if post is not None and post != "List-Unsubscribe=One-Click":
         ctx.add(
             "error",
             "list-unsubscribe-post",
@@ -120,3 +120,13 @@ def check_headers(ctx: Context, message: EmailMessage, extra_required: Sequence[
             "write the subject in normal sentence case (capitals read as shouting and as spam)",
             part="headers",
         )
+
+
+def _as_sent(message: EmailMessage, name: str) -> str | None:
+    """A header's value as a mail app reads it: unfolded, not decoded. The List-* headers hold
+    URLs, where an encoded-word (=?...?=) is not allowed (RFC 2047 section 5): mail apps do not
+    decode it, so neither may the check (message.get would)."""
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return " ".join(str(value).split())
+    return None
