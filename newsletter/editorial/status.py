@@ -11,8 +11,8 @@ from newsletter import clock
 from newsletter.config import Settings
 from newsletter.dates import nl_date, nl_time
 from newsletter.errors import NewsletterError
-from newsletter.outbound import ledger
-from newsletter.store import audit
+from newsletter.store import audit, mailings
+from newsletter.store import workflow as rows
 
 
 def _onboarding_lines(db: Database, settings: Settings) -> list[str]:
@@ -35,43 +35,33 @@ def _onboarding_lines(db: Database, settings: Settings) -> list[str]:
 def status_lines(db: Database, settings: Settings | None = None) -> list[str]:
     """One line per thing staff should know about, worst first where it matters."""
     lines = []
-    tick = next(
-        db.query("select at, detail from events where action = 'tick' order by id desc limit 1"),
-        None,
-    )
+    tick = rows.last_event(db, "tick")
     if tick is None:
         lines.append("tick: never ran; install cron/ (see the README)")
     else:
-        failed = json.loads(tick["detail"] or "{}").get("failed", [])
-        when = clock.parse_instant(tick["at"]).astimezone(clock.AMSTERDAM)
+        at, detail = tick
+        failed = json.loads(detail or "{}").get("failed", [])
+        when = clock.parse_instant(at).astimezone(clock.AMSTERDAM)
         result = f"failed: {', '.join(failed)}" if failed else "all jobs ok"
         lines.append(f"tick: last ran {nl_date(when)} {nl_time(when)}, {result}")
-    for row in db.query(
-        "select id, status, subject from mailings where kind = 'issue' "
-        "and status in ('sending', 'paused') order by id"
-    ):
-        counts = ledger.counts(db, row["id"])
+    for mailing in mailings.issue_mailings_under_way(db):
+        counts = mailings.counts(db, mailing.id)
         waiting = ", ".join(
             f"{counts[s]} {s}"
             for s in ("queued", "deferred", "in-doubt", "sending")
             if counts.get(s)
         )
-        lines.append(f"{row['id']}: {row['status']}; {waiting or 'nothing waiting'}")
-    if "conversations" in db.table_names():
-        open_ = db.execute(
-            "select count(*) from conversations where status in ('new', 'open')"
-        ).fetchone()[0]
+        lines.append(f"{mailing.id}: {mailing.status}; {waiting or 'nothing waiting'}")
+    open_ = rows.open_questions(db)
+    if open_ is not None:
         lines.append(f"inbox: {open_} open question{'s' if open_ != 1 else ''}")
-    if "onboarding_enrolments" in db.table_names() and settings is not None:
+    if rows.has_table(db, "onboarding_enrolments") and settings is not None:
         lines += _onboarding_lines(db, settings)
-    if "inbound" in db.table_names():
-        quarantined = db.execute(
-            "select count(*) from inbound where status = 'quarantined'"
-        ).fetchone()[0]
-        if quarantined:
-            lines.append(
-                f"inbox: {quarantined} quarantined message(s); 'newsletter inbox' commands show why"
-            )
+    quarantined = rows.quarantined(db)
+    if quarantined:
+        lines.append(
+            f"inbox: {quarantined} quarantined message(s); 'newsletter inbox' commands show why"
+        )
     return lines
 
 
