@@ -42,6 +42,7 @@ lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 bench: $(VENV)/.installed-dev  ## Benchmarks, reported as ratios against a baseline measured in the same run
 	$(BIN)/python benchmarks/building.py
 	$(BIN)/python benchmarks/delivery.py
+	$(BIN)/python benchmarks/sending.py
 
 golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered December issue
 	$(BIN)/python -m tests.golden regenerate

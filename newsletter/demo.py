@@ -19,7 +19,7 @@ from newsletter.issues.build import build_issue
 from newsletter.issues.files import INTRO_PLACEHOLDER, create_issue
 from newsletter.outbound import ledger
 from newsletter.outbound.delivery import SendOptions, SendReport
-from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.issue_mail import deliver_issue, mailing_id_for
 from newsletter.outbound.transports import describe_transport, transport_factory
 from newsletter.people.subscribers import import_subscribers
 from newsletter.sources.catalog import sync_content
@@ -143,7 +143,7 @@ def run_demo(
     summary.lines.append(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER))
     if send:
         url = transport or settings.transport
-        summary.send = send_issue(
+        summary.send = deliver_issue(
             db,
             settings,
             workflow.rendered_for_send(db, settings, DEMO_MONTH, "demo"),

@@ -20,12 +20,10 @@ from newsletter.editorial import workflow
 from newsletter.errors import Busy, NewsletterError
 from newsletter.inbound import mailbox, processing
 from newsletter.onboarding import programme as onboarding
-from newsletter.outbound import ledger
-from newsletter.outbound.delivery import SendOptions
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
-from newsletter.store import audit, reports
+from newsletter.store import audit, mailings
 
 
 @dataclass
@@ -85,25 +83,23 @@ def _inbox(db: Database, settings: Settings, now: datetime) -> JobResult:
 
 
 def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
-    """Issue mailings still under way: what is due again (deferred, or left by a crash) goes."""
-    months = reports.issue_months_sending(db)
+    """Issue mailings still under way: what is due again (deferred, or left by a crash) goes,
+    through the same use case as `issue send` (the approved version, the preflight gate)."""
     parts, failed = [], False
-    for month in months:
-        mailing_id = f"issue-{month}"
-        if not ledger.count(db, mailing_id, *ledger.OPEN):
+    for month in mailings.issue_months_sending(db):
+        mailing_id = mailings.issue_mailing_id(month)
+        if not mailings.count(db, mailing_id, *mailings.OPEN):
             continue
         try:
-            # The approved version, frozen (or the live build of a send begun without approval).
-            rendered = workflow.rendered_for_send(db, settings, month, "tick")
             # Unattended: messages the relay may already have stay for staff to decide
             # ('issue send --in-doubt resend'), so cron never sends anyone a second copy.
             report = send_issue(
                 db,
                 settings,
-                rendered,
-                transport_factory(settings.transport, settings.project),
-                SendOptions.from_settings(settings, in_doubt="skip"),
-            )
+                month,
+                by="tick",
+                in_doubt="skip",
+            ).delivery
         except Busy:
             parts.append(f"{mailing_id} is being sent by another process")
             continue
@@ -111,7 +107,6 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
             parts.append(f"{mailing_id}: {exc}")
             failed = True
             continue
-        workflow.after_send(db, month, "tick")
         parts.append(report.summary())
         failed = failed or bool(report.failed or report.relay_down)
     return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)

@@ -11,7 +11,7 @@ from newsletter import clock
 from newsletter.errors import NewsletterError, TransportError
 from newsletter.issues.build import build_issue
 from newsletter.outbound.delivery import SendOptions
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import Envelope, MemoryTransport
 
 
@@ -44,7 +44,7 @@ def statuses(db) -> dict[str, int]:
 
 def test_every_active_subscriber_gets_one_message_of_their_province(settings, loaded, rendered):
     outbox = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, lambda: outbox)
+    report = deliver_issue(loaded, settings, rendered, lambda: outbox)
     assert report.sent == 626 and not report.had_failures
     recipients = [envelope.recipient for envelope, _ in outbox.sent]
     assert len(recipients) == len(set(recipients)) == 626
@@ -59,9 +59,9 @@ def test_every_active_subscriber_gets_one_message_of_their_province(settings, lo
 
 
 def test_rerun_sends_nothing(settings, loaded, rendered):
-    send_issue(loaded, settings, rendered, lambda: MemoryTransport())
+    deliver_issue(loaded, settings, rendered, lambda: MemoryTransport())
     again = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, lambda: again)
+    report = deliver_issue(loaded, settings, rendered, lambda: again)
     assert again.sent == [] and report.sent == 0 and report.already_sent == 626
 
 
@@ -69,13 +69,13 @@ def test_after_a_crash_only_the_unsent_and_the_one_in_flight_go_out_with_the_sam
     settings, loaded, rendered
 ):
     with pytest.raises(Crash):
-        send_issue(loaded, settings, rendered, lambda: CrashingTransport(after=100))
+        deliver_issue(loaded, settings, rendered, lambda: CrashingTransport(after=100))
     assert statuses(loaded) == {"sent": 100, "sending": 1, "queued": 525}
     in_doubt = next(
         loaded.query("select email, message_id from deliveries where status = 'sending'")
     )
     resumed = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, lambda: resumed)
+    report = deliver_issue(loaded, settings, rendered, lambda: resumed)
     assert report.sent == 526 and report.already_sent == 100
     resent = {e.recipient: e.message_id for e, _ in resumed.sent}
     assert resent[in_doubt["email"]] == in_doubt["message_id"]
@@ -96,22 +96,22 @@ def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, lo
             return super().send(envelope, data)
 
     outbox = Unsubscriber()
-    report = send_issue(loaded, settings, rendered, lambda: outbox)
+    report = deliver_issue(loaded, settings, rendered, lambda: outbox)
     assert last["email"] not in {e.recipient for e, _ in outbox.sent}
     assert report.skipped == 1 and report.sent == 625
 
 
 def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, loaded, rendered):
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    report = send_issue(loaded, settings, rendered, lambda: flaky)
+    report = deliver_issue(loaded, settings, rendered, lambda: flaky)
     assert report.deferred == [("kees.sanders@gld.example", "451 4.3.0 Try again later")]
     assert loaded.table("mailings").get("issue-2026-12")["status"] == "sending"
     assert report.next_retry == "2026-12-01T07:35:00+00:00"  # 5 minutes later (UTC)
     early = MemoryTransport()
-    assert send_issue(loaded, settings, rendered, lambda: early).sent == 0  # not due yet
+    assert deliver_issue(loaded, settings, rendered, lambda: early).sent == 0  # not due yet
     clock.set_now("2026-12-01T08:36:00+01:00")
     retry = MemoryTransport()
-    assert send_issue(loaded, settings, rendered, lambda: retry).sent == 1
+    assert deliver_issue(loaded, settings, rendered, lambda: retry).sent == 1
     assert [e.recipient for e, _ in retry.sent] == ["kees.sanders@gld.example"]
     row = next(
         loaded.query(
@@ -123,14 +123,14 @@ def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, l
 
 def test_changed_content_after_a_partial_send_is_refused(settings, loaded, december, rendered):
     with pytest.raises(Crash):
-        send_issue(loaded, settings, rendered, lambda: CrashingTransport(after=5))
+        deliver_issue(loaded, settings, rendered, lambda: CrashingTransport(after=5))
     december.write_text(december.read_text().replace("laatste nieuwsbrief", "een na laatste"))
     changed = build_issue(loaded, settings, "2026-12").rendered
     with pytest.raises(
         NewsletterError,
         match=r"already sent to 6 people \(counting those in doubt\) with other content",
     ):
-        send_issue(loaded, settings, changed, lambda: MemoryTransport())
+        deliver_issue(loaded, settings, changed, lambda: MemoryTransport())
 
 
 def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loaded, rendered):
@@ -138,7 +138,7 @@ def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loa
         def open(self) -> None:
             raise TransportError("SMTP 127.0.0.1:1: cannot connect (Connection refused)")
 
-    report = send_issue(loaded, settings, rendered, Down, SendOptions(reconnect_delays=(0.01,)))
+    report = deliver_issue(loaded, settings, rendered, Down, SendOptions(reconnect_delays=(0.01,)))
     assert "cannot connect" in report.relay_down
     assert "stopped, the relay is unreachable" in report.summary()
     assert report.had_failures and report.sent == 0
@@ -150,7 +150,7 @@ def test_a_bac_a_reader_opted_out_of_is_left_out_of_their_message(settings, load
     loaded.table("subscribers").update(kees["id"], {"themes": '["landelijk-gebied"]'})
     rendered = build_issue(loaded, settings, "2026-12").rendered
     outbox = MemoryTransport()
-    send_issue(loaded, settings, rendered, lambda: outbox)
+    deliver_issue(loaded, settings, rendered, lambda: outbox)
     by_email = {e.recipient: d for e, d in outbox.sent}
     mine = email.message_from_bytes(by_email["kees.sanders@gld.example"], policy=policy.default)
     text = mine.get_body(("plain",)).get_content()
@@ -192,7 +192,7 @@ def test_markers_written_in_content_never_become_anyones_fields(settings, loaded
 
     sync_content(loaded, settings)
     outbox = MemoryTransport()
-    report = send_issue(
+    report = deliver_issue(
         loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox
     )
     assert report.sent == 626  # an unknown @@foo@@ stops nothing
@@ -216,7 +216,7 @@ def test_a_message_that_cannot_be_built_fails_that_person_only(settings, loaded,
         }
     )
     outbox = MemoryTransport()
-    report = send_issue(loaded, settings, rendered, lambda: outbox)
+    report = deliver_issue(loaded, settings, rendered, lambda: outbox)
     assert report.sent == 626
     assert [e for e, _ in report.failed] == ["jösé@gld.example"]
     assert report.failed[0][1].startswith("not sent: ")
@@ -225,7 +225,7 @@ def test_a_message_that_cannot_be_built_fails_that_person_only(settings, loaded,
 
 def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
     from newsletter.outbound import ledger
-    from newsletter.outbound.send import queue_issue
+    from newsletter.outbound.issue_mail import queue_issue
 
     mailing = queue_issue(loaded, settings, rendered)
     rows = list(ledger.pending(loaded, mailing, include_in_doubt=True))[:3]

@@ -22,7 +22,7 @@ from newsletter.errors import Busy
 from newsletter.issues.build import build_issue
 from newsletter.outbound import ledger
 from newsletter.outbound.delivery import RateLimit, SendOptions, mailing_lock
-from newsletter.outbound.send import queue_issue, send_issue
+from newsletter.outbound.issue_mail import deliver_issue, queue_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.tokens import bounce_address, read_bounce_address
 from tests.conftest import approve_issue
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def send(db, settings, server: Server, options: SendOptions = FAST):
     rendered = build_issue(db, settings, "2026-12").rendered
-    return send_issue(
+    return deliver_issue(
         db, settings, rendered, transport_factory(server.url, settings.project), options
     )
 

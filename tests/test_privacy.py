@@ -21,7 +21,7 @@ from newsletter import store
 from newsletter.cli.main import cli
 from newsletter.errors import TransportError
 from newsletter.issues.build import build_issue
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 from newsletter.outbound.transports.base import Envelope
 from newsletter.outbound.transports.outbox import OutboxTransport
@@ -45,7 +45,7 @@ class Relay(OutboxTransport):
 @pytest.fixture
 def sent(settings, loaded, december):
     """The December issue sent to all 626: Lotte's copy in outbox/, Erik's refused (a bounce)."""
-    report = send_issue(
+    report = deliver_issue(
         loaded,
         settings,
         build_issue(loaded, settings, "2026-12").rendered,
@@ -409,7 +409,7 @@ def test_forgetting_someone_while_the_issue_goes_out(settings, loaded, december)
         transports.append(Meanwhile())
         return transports[-1]
 
-    report = send_issue(
+    report = deliver_issue(
         loaded, settings, build_issue(loaded, settings, "2026-12").rendered, factory
     )
 

@@ -6,7 +6,7 @@ import pytest
 
 from newsletter.errors import ContentError
 from newsletter.issues.build import build_issue
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 from newsletter.people.segments import parse_segment, recipients
 
@@ -67,7 +67,7 @@ def test_a_bad_segment_names_the_term(settings, text, message) -> None:
 def test_an_issue_goes_only_to_its_audience(settings, loaded, december) -> None:
     december.write_text(december.read_text().replace("audience: all", 'audience: "role:av_lid"'))
     outbox = MemoryTransport()
-    report = send_issue(
+    report = deliver_issue(
         loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox
     )
     assert {e.recipient for e, _ in outbox.sent} == holders(loaded, "av_lid")

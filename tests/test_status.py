@@ -6,7 +6,7 @@ import json
 
 from newsletter.editorial.workflow import default_actor
 from newsletter.issues.build import build_issue
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 
 
@@ -22,13 +22,17 @@ def test_status_says_when_tick_never_ran_and_then_how_it_went(settings, loaded, 
 
 def test_status_shows_an_issue_still_going_out(settings, loaded, december, run) -> None:
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
+    deliver_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky
+    )
     assert "issue-2026-12: sending; 1 deferred" in run("status").output
 
 
 def test_log_records_sends_pauses_and_unsubscribes_per_issue(settings, loaded, december, run):
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
+    deliver_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky
+    )
     run("issue", "pause", "2026-12")
     entries = json.loads(run("log", "--issue", "2026-12", "--json").output)
     user = default_actor()  # no --by: the user running the command

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 
 from newsletter.issues.build import build_issue
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 
 
@@ -46,7 +46,9 @@ def test_tick_retries_what_is_due_of_an_issue_still_going_out(settings, loaded, 
     from newsletter import clock
 
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky)
+    deliver_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky
+    )
     early = run("tick")
     assert "0 sent now, 625 sent before, 0 deferred" in early.stdout  # not due yet
     clock.set_now("2026-12-01T08:40:00+01:00")

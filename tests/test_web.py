@@ -18,7 +18,7 @@ import pytest
 from newsletter import store
 from newsletter.config import load_settings
 from newsletter.issues.build import build_issue
-from newsletter.outbound.send import send_issue
+from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 from newsletter.store import audit
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -141,7 +141,7 @@ def test_archive_lists_only_sent_issues_with_feed_and_ics(client, settings, load
     assert "nog geen nieuwsbrieven" in client.get("/archief/").get_data(as_text=True)
     rendered = build_issue(loaded, settings, "2026-12").rendered
     assert client.get("/archief/2026-12/").status_code == 404  # built but not sent: not public
-    send_issue(loaded, settings, rendered, MemoryTransport)
+    deliver_issue(loaded, settings, rendered, MemoryTransport)
     listing = client.get("/archief/").get_data(as_text=True)
     assert '<a href="2026-12/">Nieuwsbrief Statenleden december 2026</a>' in listing
     web = client.get("/archief/2026-12/")
@@ -207,7 +207,9 @@ def test_unsubscribe_through_the_real_server_takes_effect_before_the_next_send(
         server.terminate()
         server.wait(timeout=10)
     outbox = MemoryTransport()
-    send_issue(loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox)
+    deliver_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: outbox
+    )
     recipients = {envelope.recipient for envelope, _ in outbox.sent}
     assert kees["email"] not in recipients and len(recipients) == 625
 

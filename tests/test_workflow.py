@@ -455,12 +455,12 @@ def test_the_archive_shows_the_approved_version_not_a_later_build(
 def begin_send_with_one_deferred(settings, loaded) -> None:
     """The approved December issue sent, one reader's copy deferred: a send under way."""
     from newsletter.editorial import workflow
-    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.issue_mail import deliver_issue
     from newsletter.outbound.transports import MemoryTransport
 
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
     rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
-    send_issue(loaded, settings, rendered, lambda: flaky)
+    deliver_issue(loaded, settings, rendered, lambda: flaky)
 
 
 def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
@@ -607,7 +607,7 @@ def test_a_scheduled_start_that_fails_before_the_mailing_exists_is_retried(
     settings, small, db, run, monkeypatch
 ) -> None:
     """Busy (or any error) before send_issue made the mailing must not strand it in sending."""
-    from newsletter.editorial import workflow
+    from newsletter.editorial import schedules as workflow
     from newsletter.errors import Busy
 
     small(3)
@@ -744,11 +744,11 @@ def test_every_by_is_checked_and_defaults_to_the_user(
 
 def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run) -> None:
     from newsletter.editorial import workflow
-    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.issue_mail import deliver_issue
     from newsletter.outbound.transports import MemoryTransport
 
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
-    send_issue(
+    deliver_issue(
         loaded,
         settings,
         workflow.rendered_for_send(loaded, settings, "2026-12", "x"),
@@ -780,7 +780,7 @@ def test_a_begun_send_finishes_the_frozen_version_when_the_files_no_longer_build
 def test_a_test_copy_that_fails_partway_is_in_the_log(
     settings, loaded, approved, run, monkeypatch
 ) -> None:
-    from newsletter.editorial import workflow
+    from newsletter.editorial import copies as workflow
     from newsletter.errors import TransportError
 
     real = workflow.send_one

@@ -23,13 +23,12 @@ from newsletter.cli.common import (
 from newsletter.cli.present import format_mailing_report
 from newsletter.config import Settings
 from newsletter.editorial import workflow
+from newsletter.editorial.gate import Checked
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import create_issue
 from newsletter.onboarding.programme import sample_messages
-from newsletter.outbound.delivery import SendOptions
 from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
-from newsletter.outbound.transports import transport_factory
 from newsletter.preflight import runner as preflight
 
 
@@ -218,31 +217,28 @@ def issue_send(
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
     """
     db = store.open_store(settings)
-    preflight.allowed_hosts(settings)  # a bad [preflight] setting: exit 2 before building
-    # What is sent: the version approval froze (a send already begun finishes it, whatever
-    # the files say now). rendered_for_send changes no state; "sending" is recorded once the
-    # mailing exists, so a refusal of the check below leaves the issue approved.
-    rendered = workflow.rendered_for_send(db, settings, month, by)
-    checked = preflight.check_rendered(settings, rendered, fail_fast=True)
-    preflight.refuse_if_blocked(checked)
-    for finding in checked.warnings:  # they do not stop the send, but nobody misses them
-        if finding.part == "tool":  # a tool that did not run: this send is checked less
-            click.echo(f"Warning: {finding.message}; {finding.fix}", err=True)
-    if checked.warnings:
-        click.echo(f"Warning: {checked.summary()}", err=True)
-    factory = transport_factory(transport or settings.transport, settings.project)
-    options = SendOptions.from_settings(settings, connections, rate, in_doubt)
+
+    def warn(checked: Checked) -> None:  # warnings do not stop the send, but nobody misses them
+        for finding in checked.warnings:
+            if finding.part == "tool":  # a tool that did not run: this send is checked less
+                click.echo(f"Warning: {finding.message}; {finding.fix}", err=True)
+        if checked.warnings:
+            click.echo(f"Warning: {checked.summary}", err=True)
+
     with progress_bar(pending_count(db, mailing_id_for(month))) as bar:
-        report = send_issue(
+        sent = send_issue(
             db,
             settings,
-            rendered,
-            factory,
-            options,
+            month,
+            transport,
+            by=by,
+            connections=connections,
+            rate=rate,
+            in_doubt=in_doubt,
             progress=bar,
-            on_queued=lambda: workflow.after_send(db, month, by),
+            on_checked=warn,
         )
-    workflow.after_send(db, month, by)
+    report = sent.delivery
     for email, reply in report.failed + report.deferred:
         click.echo(f"Failed: {email}: {reply}", err=True)
     for email in report.in_doubt:

@@ -8,8 +8,8 @@ from typing import Any
 from newsletter import clock
 from newsletter.content.items import Item
 from newsletter.dates import nl_date, nl_time
+from newsletter.editorial.schedules import WorkflowStatus
 from newsletter.editorial.status import InstanceStatus
-from newsletter.editorial.workflow import WorkflowStatus
 from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
 from newsletter.onboarding.programme import Planned

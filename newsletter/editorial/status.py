@@ -11,8 +11,8 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.outbound import ledger
-from newsletter.store import audit
+from newsletter.store import audit, mailings
+from newsletter.store import workflow as rows
 
 
 @dataclass(frozen=True)
@@ -61,35 +61,22 @@ class InstanceStatus:
 
 def instance_status(db: Database, settings: Settings | None = None) -> InstanceStatus:
     """The instance at a glance, as data (the CLI's `status` prints it)."""
-    tick = next(
-        db.query("select at, detail from events where action = 'tick' order by id desc limit 1"),
-        None,
-    )
+    tick = rows.last_event(db, "tick")
     tick_at, failed = None, []
     if tick is not None:
-        failed = json.loads(tick["detail"] or "{}").get("failed", [])
-        tick_at = clock.parse_instant(tick["at"]).astimezone(clock.AMSTERDAM)
-    mailings = [
-        MailingGlance(row["id"], row["status"], ledger.counts(db, row["id"]))
-        for row in db.query(
-            "select id, status, subject from mailings where kind = 'issue' "
-            "and status in ('sending', 'paused') order by id"
-        )
+        at, detail = tick
+        failed = json.loads(detail or "{}").get("failed", [])
+        tick_at = clock.parse_instant(at).astimezone(clock.AMSTERDAM)
+    under_way = [
+        MailingGlance(m.id, m.status, mailings.counts(db, m.id))
+        for m in mailings.issue_mailings_under_way(db)
     ]
-    open_ = None
-    if "conversations" in db.table_names():
-        open_ = db.execute(
-            "select count(*) from conversations where status in ('new', 'open')"
-        ).fetchone()[0]
+    open_ = rows.open_questions(db)
     onboarding = None
-    if "onboarding_enrolments" in db.table_names() and settings is not None:
+    if rows.has_table(db, "onboarding_enrolments") and settings is not None:
         onboarding = _onboarding_glance(db, settings)
-    quarantined = 0
-    if "inbound" in db.table_names():
-        quarantined = db.execute(
-            "select count(*) from inbound where status = 'quarantined'"
-        ).fetchone()[0]
-    return InstanceStatus(tick_at, failed, mailings, open_, onboarding, quarantined)
+    quarantined = rows.quarantined(db)
+    return InstanceStatus(tick_at, failed, under_way, open_, onboarding, quarantined)
 
 
 def log_entries(db: Database, issue: str | None = None) -> list[audit.AuditEntry]:

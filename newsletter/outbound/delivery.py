@@ -34,7 +34,9 @@ from newsletter.mail.dkim import Signer, signer_for
 from newsletter.outbound import ledger
 from newsletter.outbound.ledger import Outcome
 from newsletter.outbound.transports import Envelope, Transport
-from newsletter.store import audit
+from newsletter.store import audit, mailings
+from newsletter.store.mailings import Addressee
+from newsletter.store.mailings import Delivery as LedgerRow
 from newsletter.tokens import bounce_address
 
 Progress = Callable[[int], None]
@@ -150,7 +152,7 @@ class RateLimit:
 
 @dataclass
 class Job:
-    row: dict[str, object]
+    row: LedgerRow
     envelope: Envelope
     data: bytes
 
@@ -293,15 +295,6 @@ class Pool:
             self.connections[0].close()
 
 
-def _person(db: Database, subscriber_id: object) -> dict[str, object]:
-    row = db.execute(
-        "select id, email, name, salutation, status from subscribers where id = ?", [subscriber_id]
-    ).fetchone()
-    if row is None:  # forgotten (subscribers forget) while the mailing was going: skip it
-        return {"id": subscriber_id, "email": "", "name": "", "salutation": "", "status": "erased"}
-    return dict(zip(("id", "email", "name", "salutation", "status"), row, strict=True))
-
-
 def deliver_mailing(
     db: Database,
     settings: Settings,
@@ -334,14 +327,7 @@ def deliver_mailing(
         else:
             _run(db, settings, mailing_id, source, factory, options, progress, report)
         if options.in_doubt == "skip":
-            report.in_doubt = [
-                r["email"]
-                for r in db.query(
-                    "select email from deliveries where mailing_id = ? and status = 'in-doubt' "
-                    "order by id",
-                    [mailing_id],
-                )
-            ]
+            report.in_doubt = mailings.in_doubt_emails(db, mailing_id)
         report.status = ledger.finish_if_done(db, mailing_id)
         report.waiting = ledger.count(db, mailing_id, *ledger.OPEN)
         report.next_retry = ledger.next_retry(db, mailing_id)
@@ -394,13 +380,14 @@ def _run(
                 if row is None:
                     exhausted = True
                     break
-                person = _person(db, row["subscriber_id"])
-                if person["status"] != "active":  # unsubscribed while the mailing was going
+                # (forgotten while the mailing was going: "erased", skipped)
+                person = mailings.addressee(db, row.subscriber_id)
+                if person.status != "active":  # unsubscribed while the mailing was going
                     outcomes.append(_skipped(row, person))
                     report.skipped += 1
                     continue
                 try:
-                    data = source.build(row, person)
+                    data = source.build(row.as_row(), person.as_row())
                     if options.signer is not None:
                         data = options.signer.sign(data)
                 except (NewsletterError, UnicodeError, ValueError) as exc:
@@ -409,13 +396,11 @@ def _run(
                     outcomes.append(_unbuildable(row, f"not sent: {exc}", report))
                     continue
                 sender = (
-                    bounce_address(settings, int(str(row["id"])))
+                    bounce_address(settings, row.id)
                     if policy.bounce_address
                     else settings.sender_address
                 )
-                jobs.append(
-                    Job(row, Envelope(sender, str(person["email"]), str(row["message_id"])), data)
-                )
+                jobs.append(Job(row, Envelope(sender, person.email, row.message_id), data))
             # Outcomes and claims in one commit: every claimed row is on disk as `sending`
             # before its transaction starts, so at most one per connection can be in doubt.
             claimed = ledger.commit(
@@ -423,7 +408,7 @@ def _run(
             )
             outcomes = []
             for job in jobs:
-                if int(str(job.row["id"])) in claimed:  # not cancelled or skipped meanwhile
+                if job.row.id in claimed:  # not cancelled or skipped meanwhile
                     pool.submit(job)
                     in_flight += 1
     finally:
@@ -432,23 +417,21 @@ def _run(
         pool.close()
 
 
-def _unbuildable(row: dict[str, object], reason: str, report: SendReport) -> Outcome:
-    report.failed.append((str(row["email"]), reason))
-    return Outcome(row_id=int(str(row["id"])), status="failed", reply=reason)
+def _unbuildable(row: LedgerRow, reason: str, report: SendReport) -> Outcome:
+    report.failed.append((row.email, reason))
+    return Outcome(row_id=row.id, status="failed", reply=reason)
 
 
-def _skipped(row: dict[str, object], person: dict[str, object]) -> Outcome:
-    return Outcome(
-        row_id=int(str(row["id"])), status="skipped", reply=f"subscriber is {person['status']}"
-    )
+def _skipped(row: LedgerRow, person: Addressee) -> Outcome:
+    return Outcome(row_id=row.id, status="skipped", reply=f"subscriber is {person.status}")
 
 
 def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendReport) -> Outcome:
     """The ledger's record of a result; a deferral past the retry window becomes a failure."""
     row = result.job.row
-    email = str(row["email"])
-    attempts = int(str(row["attempts"])) + 1
-    first = str(row["first_attempt_at"] or clock.utc_iso())
+    email = row.email
+    attempts = row.attempts + 1
+    first = row.first_attempt_at or clock.utc_iso()
     status, reply, retry, bounce = result.status, result.reply, None, ""
     if status == "deferred":
         status, retry = ledger.deferral(policy, attempts, first, clock.now())
@@ -466,15 +449,15 @@ def _outcome(result: Result, mailing_id: str, policy: Delivery, report: SendRepo
     elif status == "deferred":
         report.deferred.append((email, reply))
     return Outcome(
-        row_id=int(str(row["id"])),
+        row_id=row.id,
         status=status,
         reply=reply,
         duration_ms=result.duration_ms,
         attempts=attempts,
         first_attempt_at=first,
-        subscriber_id=int(str(row["subscriber_id"])),
+        subscriber_id=row.subscriber_id,
         mailing_id=mailing_id,
         next_attempt_at=retry,
         bounce=bounce,
-        first_attempt_before=str(row["first_attempt_at"]) if row["first_attempt_at"] else None,
+        first_attempt_before=row.first_attempt_at or None,
     )

@@ -1,130 +1,83 @@
-"""Issue mailings: queue the audience, build each person's message, hand both to the engine."""
+"""The one way to send an issue: `issue send`, scheduled starts and tick's retries all call it.
+
+send_issue resolves the version that may go out (the approved, frozen one; the live build only
+without [workflow] require_approval or for a send begun without it), passes it through the
+preflight gate (editorial/gate.py: a version that passed before is not checked again), and
+delivers it through the engine and the ledger. The workflow's state follows the mailing:
+"sending" is recorded once the mailing exists, so a refusal leaves the issue approved.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from newsletter import clock
 from newsletter.config import Settings
-from newsletter.errors import NewsletterError
-from newsletter.mail.messages import Recipient, Skeleton, make_skeleton, message_id
-from newsletter.outbound import ledger
-from newsletter.outbound.delivery import (
-    Progress,
-    SendOptions,
-    SendReport,
-    TransportFactory,
-    deliver_mailing,
-)
-from newsletter.people.segments import parse_segment, recipients
-from newsletter.render.issue import RenderedIssue
-from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from newsletter.editorial import gate
+from newsletter.editorial.approval import after_send, rendered_for_send
+from newsletter.outbound.delivery import Progress, SendOptions, SendReport, TransportFactory
+from newsletter.outbound.issue_mail import deliver_issue, mailing_id_for
+from newsletter.outbound.transports import transport_factory
+from newsletter.preflight import runner as preflight
+
+__all__ = ["IssueSend", "mailing_id_for", "send_issue"]
 
 
-def mailing_id_for(month: str) -> str:
-    return f"issue-{month}"
+@dataclass(frozen=True)
+class IssueSend:
+    """What a send did: the preflight it passed, and the engine's report."""
 
+    month: str
+    checked: gate.Checked
+    delivery: SendReport
 
-class IssueMessages:
-    """Per variant one skeleton, made on first use; per recipient only substitution."""
-
-    def __init__(self, settings: Settings, rendered: RenderedIssue) -> None:
-        self.settings, self.rendered = settings, rendered
-        self.skeletons: dict[str, Skeleton] = {}
-
-    def build(self, row: dict[str, object], person: dict[str, object]) -> bytes:
-        variant = str(row["variant"])
-        skeleton = self.skeletons.get(variant)
-        if skeleton is None:
-            skeleton = make_skeleton(
-                self.settings, self.rendered.issue.subject, self.rendered.variant(variant)
-            )
-            self.skeletons[variant] = skeleton
-        subscriber_id = int(str(person["id"]))
-        base = self.settings.base_url
-        unsubscribe = make_token(self.settings, UNSUBSCRIBE, subscriber_id)
-        return skeleton.build(
-            Recipient(
-                email=str(person["email"]),
-                name=str(person["name"]),
-                salutation=str(person["salutation"] or f"Beste {person['name']}"),
-                unsubscribe_url=f"{base}/afmelden/{unsubscribe}",
-                preferences_url=f"{base}/voorkeuren/"
-                f"{make_token(self.settings, PREFERENCES, subscriber_id)}",
-                message_id=str(row["message_id"]),
-            )
-        )
-
-
-def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> str:
-    """The issue's mailing, with a queued row for every active recipient who has none yet."""
-    issue = rendered.issue
-    mailing_id = mailing_id_for(issue.month)
-    content_hash = issue.content_hash()
-    mailing = ledger.create_mailing(
-        db, mailing_id, "issue", issue.subject, content_hash, issue.month
-    )
-    if mailing["content_hash"] != content_hash:
-        sent = ledger.count(db, mailing_id, "sent", "sending", "in-doubt")
-        if sent:
-            raise NewsletterError(
-                f"issue {issue.month} was already sent to {sent} people (counting those in "
-                "doubt) with other content; undo the edits to finish the same issue, or start "
-                "a new one"
-            )
-        with ledger.transaction(db):
-            db.table("mailings").update(mailing_id, {"content_hash": content_hash})
-    if mailing["status"] in {"sent", "sent-with-failures", "cancelled"}:
-        return mailing_id  # finished: nobody new is added to a sent issue
-    now = clock.utc_iso()
-    ledger.queue(
-        db,
-        (
-            {
-                "mailing_id": mailing_id,
-                "subscriber_id": person.id,
-                "email": person.email,
-                "variant": rendered.variant_key(person.province, person.themes),
-                "status": "queued",
-                "message_id": message_id(settings, mailing_id, person.id),
-                "attempts": 0,
-                "queued_at": now,
-            }
-            for person in recipients(db, parse_segment(issue.audience, settings), issue.date)
-        ),
-    )
-    return mailing_id
+    @property
+    def had_failures(self) -> bool:
+        return self.delivery.had_failures
 
 
 def send_issue(
     db: Database,
     settings: Settings,
-    rendered: RenderedIssue,
-    factory: TransportFactory,
-    options: SendOptions | None = None,
+    month: str,
+    transport: str | TransportFactory | None = None,
+    *,
+    by: str,
+    connections: int | None = None,
+    rate: float | None = None,
+    in_doubt: str = "resend",
     progress: Progress | None = None,
-    on_queued: Callable[[], object] | None = None,
-) -> SendReport:
-    """Send the issue to everyone who has not had it; a rerun sends nothing twice.
+    on_checked: Callable[[gate.Checked], object] | None = None,
+) -> IssueSend:
+    """Send the issue of `month` to everyone who has not had it; a rerun sends nothing twice.
 
-    `on_queued` runs under the mailing's lock as soon as the mailing exists, before anything
-    is sent (the workflow records "sending" there)."""
-    mailing_id = mailing_id_for(rendered.issue.month)
-
-    def prepare() -> None:
-        queue_issue(db, settings, rendered)
-        if on_queued is not None:
-            on_queued()
-
-    return deliver_mailing(
+    transport: a URL (default [delivery] transport) or a maker of transports; connections,
+    rate and in_doubt override [delivery]. Raises a NewsletterError, with nothing sent, when the
+    version may not go out (not approved, changed since approval, preflight errors), before
+    the transport or the options are looked at. `on_checked` runs once the version passed the
+    preflight, before anything is sent (the CLI shows its warnings there)."""
+    preflight.allowed_hosts(settings)  # a bad [preflight] setting: refused before building
+    # rendered_for_send changes no state: a refusal below leaves the issue approved.
+    rendered = rendered_for_send(db, settings, month, by)
+    checked = gate.check(db, settings, rendered)
+    if on_checked is not None:
+        on_checked(checked)
+    factory = (
+        transport
+        if callable(transport)
+        else transport_factory(transport or settings.transport, settings.project)
+    )
+    options = SendOptions.from_settings(settings, connections, rate, in_doubt)
+    report = deliver_issue(
         db,
         settings,
-        mailing_id,
-        IssueMessages(settings, rendered),
+        rendered,
         factory,
         options,
         progress,
-        prepare=prepare,
+        on_queued=lambda: after_send(db, month, by),
     )
+    after_send(db, month, by)
+    return IssueSend(month, checked, report)

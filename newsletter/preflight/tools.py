@@ -493,3 +493,26 @@ def screenshots(pages: Mapping[str, Path], folder: Path, widths: tuple[int, ...]
                 page.screenshot(path=str(target), full_page=True)
                 written.append(target)
     return written
+
+
+# The preflight code's own version: raise it when a check or a limit changes, so versions that
+# passed before are checked again (send and approve remember a pass by this and the tools).
+CHECKS_VERSION = 1
+
+
+def versions() -> str:
+    """Which preflight this machine runs: the code's version, each tool's installed file."""
+    try:
+        from importlib.metadata import version
+
+        playwright = version("playwright")
+    except Exception:  # not installed: axe does not run, which is part of the identity
+        playwright = "none"
+    return "\n".join(
+        [
+            f"checks {CHECKS_VERSION} spam-limit {SPAM_LIMIT} vnu-filter {VNU_FILTER}",
+            f"spamassassin {_stamp(shutil.which('spamassassin'))}",
+            f"java {_stamp(shutil.which('java'))} vnu {_stamp(vnu_jar())}",
+            f"axe {_stamp(axe_script())} chromium {_stamp(chromium_path())} {playwright}",
+        ]
+    )

@@ -39,17 +39,6 @@ def role_count(db: Database, role: str) -> int:
     return db.table("mandates").count_where("role = ?", [role])
 
 
-def issue_months_sending(db: Database) -> list[str]:
-    """The months whose issue mailing is still under way (status 'sending'), oldest first."""
-    return [
-        row["issue_month"]
-        for row in db.query(
-            "select issue_month from mailings where kind = 'issue' and status = 'sending' "
-            "order by issue_month"
-        )
-    ]
-
-
 def last_delivery_to(db: Database, address: str) -> LastDelivery | None:
     """The newest delivery to this address, with its mailing's subject; None if there is none."""
     row = next(

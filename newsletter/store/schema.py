@@ -446,3 +446,24 @@ def m011_onboarding(db: Database) -> None:
     db.execute("CREATE INDEX onboarding_step_mailing ON onboarding_steps (mailing_id)")
     # A member's own deliveries (their onboarding steps), without scanning every issue's rows.
     db.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
+
+
+@migrations()
+def m012_preflight_passes(db: Database) -> None:
+    """Versions that passed the preflight (issue #12): approve and send check a version once.
+
+    The key is a hash of the version's rendered messages and pages as the preflight checks
+    them, with the versions of the preflight code and tools: a change to either checks again.
+    """
+    db.execute(
+        """
+        CREATE TABLE preflight_passes (
+            key TEXT PRIMARY KEY,            -- sha256: rendered version + tool versions
+            month TEXT NOT NULL,             -- the issue it was
+            checked_at TEXT NOT NULL,        -- UTC
+            summary TEXT NOT NULL,           -- the check's summary line
+            names TEXT NOT NULL,             -- JSON: the messages and pages checked
+            warnings TEXT NOT NULL           -- JSON: the warnings it found (a pass has no errors)
+        )
+        """
+    )

@@ -1,0 +1,251 @@
+"""Schedules (tick starts a due one that is still approved) and the workflow's status lines."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlite_utils import Database
+
+from newsletter import clock
+from newsletter.config import Settings
+from newsletter.editorial.approval import (
+    APPROVED,
+    WorkflowError,
+    _mailing_exists,
+    _name,
+    _row,
+    _save,
+    _when,
+    after_send,
+    check_all,
+    check_approval,
+    state_of,
+)
+from newsletter.errors import Busy, NewsletterError
+from newsletter.issues.files import issue_files
+from newsletter.outbound import ledger
+from newsletter.outbound.delivery import TransportFactory
+from newsletter.outbound.send import send_issue
+from newsletter.store import workflow as rows
+from newsletter.store.mailings import issue_mailing_id as mailing_id_for
+
+
+def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) -> str:
+    """Send an approved issue at a moment (naive times are Europe/Amsterdam); tick starts it."""
+    actor = _name(actor)
+    when = clock.parse_instant(at, what="--at")
+    now = clock.now()
+    if when <= now:
+        raise WorkflowError(
+            f"--at {at}: that is in the past (it is now {_when(now)}); give a later moment, "
+            "e.g. --at 2027-01-04T09:00"
+        )
+    reason = check_approval(db, settings, month, actor)
+    state = state_of(db, month)
+    if state not in APPROVED:
+        why = f" (approval revoked: {reason})" if reason else ""
+        raise WorkflowError(
+            f"issue {month} is {state}{why}; only an approved issue can be scheduled: "
+            f"'newsletter issue review {month} --by NAME', then a colleague approves"
+        )
+    _save(
+        db,
+        month,
+        actor,
+        "schedule",
+        {"state": "scheduled", "scheduled_for": clock.utc_iso(when), "schedule_missed_at": None},
+        at=clock.utc_iso(when),
+    )
+    return f"Issue {month}: scheduled for {_when(when)}; tick sends it then, if still approved"
+
+
+def unschedule(db: Database, month: str, actor: str) -> str:
+    """Take a scheduled issue off its schedule, or clear the note of a missed one; the state
+    stays what it is otherwise (an unschedule never approves anything)."""
+    actor = _name(actor)
+    row, state = _row(db, month), state_of(db, month)
+    missed = state == "approved" and row.state == "approved" and row.schedule_missed_at
+    if state != "scheduled" and not missed:
+        raise WorkflowError(f"issue {month} is {state}, not scheduled")
+    changes: dict[str, Any] = {"scheduled_for": None, "schedule_missed_at": None}
+    if state == "scheduled":
+        changes["state"] = "approved"
+    _save(db, month, actor, "unschedule", changes)
+    return f"Issue {month}: no longer scheduled; still approved"
+
+
+@dataclass
+class ScheduledRun:
+    lines: list[str]
+    failed: bool = False
+
+    def line(self) -> str:
+        return "; ".join(self.lines) or "nothing due"
+
+
+def run_scheduled(
+    db: Database, settings: Settings, now: datetime, factory: TransportFactory
+) -> ScheduledRun:
+    """tick's job: start each due schedule that is still approved; hold back a missed one."""
+    run = ScheduledRun([])
+    for month, reason in check_all(db, settings, "tick"):
+        run.lines.append(f"issue {month}: approval revoked, {reason}")
+    window = timedelta(minutes=settings.workflow.missed_window_minutes)
+    for month, scheduled_for in rows.due_schedules(db, clock.utc_iso(now)):
+        at = clock.parse_instant(scheduled_for)
+        if _mailing_exists(db, month):
+            # Begun (the state write after the mailing was made did not land): the mailing
+            # decides now, and tick's deliveries job finishes it.
+            after_send(db, month, "tick")
+            continue
+        if now - at > window:
+            _save(
+                db,
+                month,
+                "tick",
+                "schedule-missed",
+                {"state": "approved", "schedule_missed_at": clock.utc_iso(now)},
+                at=scheduled_for,
+            )
+            run.lines.append(
+                f"issue {month}: NOT sent, its schedule ({_when(at)}) was missed by "
+                f"{_late(now - at)}; send it by hand with 'newsletter issue send {month}'"
+            )
+            continue
+        try:
+            # The same use case as `issue send`: the frozen version, through the preflight gate
+            # (approval passed this very version; a tool or a template that changed since is
+            # checked again here, before anyone gets it).
+            report = send_issue(
+                db,
+                settings,
+                month,
+                factory,
+                by="tick",
+                in_doubt="skip",
+            ).delivery
+        except Busy:
+            run.lines.append(f"issue {month} is being sent by another process")
+            continue
+        except NewsletterError as exc:
+            run.lines.append(str(exc))
+            run.failed = True
+            continue
+        run.lines.append(report.summary())
+        run.failed = run.failed or bool(report.failed or report.relay_down)
+    return run
+
+
+def _late(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours >= 48:
+        return f"{hours / 24:.0f} days"
+    if hours >= 1:
+        return f"{hours:.0f} hours"
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def config_problems(settings: Settings) -> list[str]:
+    """What in newsletter.toml or the environment is wrong for a real instance."""
+    problems = []
+    if settings.demo:
+        problems.append(
+            "config: demo = true: links are signed with the published demo key; never in a "
+            "real instance"
+        )
+    elif not settings.secret_keys:
+        problems.append("config: NEWSLETTER_SECRET_KEY is not set; no mail can be sent")
+    if not settings.demo and settings.transport.startswith(("outbox:", "memory:")):
+        problems.append(
+            f'config: [delivery] transport = "{settings.transport}" writes files, sends '
+            "nothing; set an smtp:// relay for real mail"
+        )
+    for url, variable in [(settings.transport, "NEWSLETTER_SMTP_PASSWORD")] + [
+        (source, "NEWSLETTER_IMAP_PASSWORD") for source in settings.inbox.sources
+    ]:
+        if urlsplit(url).username and not os.environ.get(variable):
+            problems.append(f"config: {url.split('@')[-1]} needs a password; set {variable}")
+    if settings.delivery.dkim_selector and not os.environ.get("NEWSLETTER_DKIM_KEY_FILE"):
+        problems.append("config: [dkim] is set but NEWSLETTER_DKIM_KEY_FILE is not")
+    if not settings.workflow.require_approval:
+        problems.append("config: [workflow] require_approval = false: issues go out unapproved")
+    elif not settings.workflow.four_eyes:
+        problems.append("config: [workflow] four_eyes = false: an editor may approve their own")
+    return problems
+
+
+def stale_tick(db: Database, now: datetime) -> str:
+    """A warning when cron has not run tick for 15 minutes (it should every 5)."""
+    last = rows.latest_event_at(db, "tick")
+    if last is None:
+        return ""  # status already says: never ran
+    late = now - clock.parse_instant(last)
+    if late < timedelta(minutes=15):
+        return ""
+    return (
+        f"tick: no tick for {_late(late)}; is the crontab or the systemd timer of cron/ "
+        "installed and running? (see the README)"
+    )
+
+
+@dataclass(frozen=True)
+class IssueGlance:
+    """An issue not sent yet: its state and what staff need to know about it."""
+
+    month: str
+    state: str  # draft, review, approved, scheduled or sending
+    revoked_reason: str | None
+    editor: str | None
+    approved_by: str | None
+    scheduled_for: str | None
+    interrupted: bool  # a send begun but no mailing made
+    missed: bool  # held back: its schedule was missed
+
+
+@dataclass(frozen=True)
+class WorkflowStatus:
+    """Issue states, the next schedule, approvals just revoked and configuration problems."""
+
+    problems: list[str]  # a stale tick and configuration problems, each a sentence
+    revoked: list[tuple[str, str]]  # (month, reason): approvals this look revoked
+    issues: list[IssueGlance]
+    next_scheduled: tuple[str, str] | None  # (when, month)
+
+
+def workflow_status(db: Database, settings: Settings) -> WorkflowStatus:
+    """Issue states, the next schedule, missed schedules and configuration problems."""
+    problems = [line for line in [stale_tick(db, clock.now())] if line]
+    problems += config_problems(settings)
+    revoked = list(check_all(db, settings, "status"))
+    this_month = clock.today().isoformat()[:7]  # older issue files are history, not work
+    months = {p.stem for p in issue_files(settings) if p.stem >= this_month}
+    months |= rows.all_months(db)
+    issues, upcoming = [], []
+    for month in sorted(months):
+        state = state_of(db, month)
+        if state in ("sent", "cancelled") or ledger.count(db, mailing_id_for(month), "sent"):
+            continue
+        row = _row(db, month)
+        issues.append(
+            IssueGlance(
+                month,
+                state,
+                row.revoked_reason,
+                row.editor,
+                row.approved_by,
+                row.scheduled_for,
+                interrupted=row.state == "sending" and state == "approved",
+                missed=bool(row.schedule_missed_at) and state == "approved",
+            )
+        )
+        if state == "scheduled":
+            upcoming.append((str(row.scheduled_for), month))
+    return WorkflowStatus(problems, revoked, issues, min(upcoming) if upcoming else None)
