@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-instance
 
-.PHONY: demo test lint bench golden tools clean
+.PHONY: demo test test-fast lint bench golden tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ tools: $(VNU_JAR) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar and ax
 demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every stage run once
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
-test: $(VENV)/.installed-dev $(VNU_JAR)  ## The whole test suite
+test: $(VENV)/.installed-dev $(VNU_JAR)  ## The whole test suite, the slow tests included
 	$(BIN)/python -m pytest -q
+
+# The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the
+# README replay, whole-process crash tests) are left out: no preflight tools needed.
+test-fast: $(VENV)/.installed-dev  ## The suite without the slow tests, for while you work
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 	$(BIN)/ruff check newsletter tests benchmarks scripts

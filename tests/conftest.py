@@ -53,6 +53,35 @@ def preflight_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["NEWSLETTER_PREFLIGHT_CACHE"] = old
 
 
+# Tests that use these fixtures run a real server or browser for long: they are marked slow
+# (`make test-fast` leaves them out). Other slow tests carry @pytest.mark.slow themselves.
+SLOW_FIXTURES = {
+    "dovecot": "a real Dovecot IMAP server",
+    "axe_run": "axe-core in Chromium",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SpamAssassin, the Nu HTML checker and axe in Chromium run only in tests marked slow.
+
+    Elsewhere (SMTP delivery, the workflow, tick) the preflight is not the subject: an approval
+    or a send runs every Python check as always, and the external tools report nothing. The
+    tools themselves, and that the demo issue passes every one of them, are tested in
+    test_preflight.py (slow); a test that needs their findings is marked slow.
+    """
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setattr(
+            "newsletter.preflight.runner.run_external", lambda messages, files, settings: []
+        )
+
+
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
     """A fresh copy of the repository's demo instance (no December issue file yet)."""

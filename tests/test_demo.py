@@ -6,11 +6,15 @@ import email
 from email import policy
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from newsletter import store
 from newsletter.cli.main import cli
 from tests.test_smtp import Sink, free_port
+
+# Every test here runs the whole demo (sync, import, build, preflight, send).
+pytestmark = pytest.mark.slow
 
 
 def demo(*args: str):

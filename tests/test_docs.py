@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from newsletter.cli.main import cli
@@ -66,6 +67,7 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_the_readme_demo_and_tour_print_what_the_readme_shows(tmp_path: Path, monkeypatch) -> None:
     """`make demo` from the checkout, then the tour inside demo-instance/, as a new user would."""
     monkeypatch.chdir(tmp_path)

@@ -218,6 +218,7 @@ def send_command(instance: Path, server: Server, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_two_concurrent_sender_processes_never_double_send(settings, db, small, instance):
     emails = small(60)
     approve_issue(db, settings)
@@ -263,6 +264,7 @@ def crash_and_resume(
     return killed_at
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_gives_everyone_the_issue(
     settings, db, small, instance
 ) -> None:
@@ -284,6 +286,7 @@ def test_kill_9_at_random_points_then_resume_gives_everyone_the_issue(
     assert statuses(db) == {"sent": 500}
 
 
+@pytest.mark.slow
 def test_kill_9_with_in_doubt_skip_never_duplicates_and_leaves_exactly_the_in_doubt(
     settings, db, small, instance
 ) -> None:

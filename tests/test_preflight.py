@@ -305,6 +305,7 @@ def test_a_bad_allowed_hosts_setting_stops_before_anything_is_built(
     assert not (instance / "build").exists()
 
 
+@pytest.mark.slow
 def test_a_missing_tool_is_a_warning_that_says_how_to_install_it(settings, monkeypatch) -> None:
     monkeypatch.setenv("NEWSLETTER_VNU_JAR", "/nonexistent/vnu.jar")
     monkeypatch.setenv("CHROMIUM", "/nonexistent/chromium")
@@ -327,6 +328,7 @@ def test_a_missing_tool_is_a_warning_that_says_how_to_install_it(settings, monke
     assert {f.check for f in report.errors} == {"img-alt"}  # the rest still ran
 
 
+@pytest.mark.slow
 def test_a_tool_that_breaks_is_a_warning_and_the_rest_still_runs(
     settings, tmp_path, monkeypatch
 ) -> None:
@@ -345,6 +347,7 @@ def test_a_tool_that_breaks_is_a_warning_and_the_rest_still_runs(
 # -- the real tools ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_spamassassin_scores_a_spammy_message_above_the_limit_and_names_the_rules(settings):
     need(shutil.which("spamassassin") is not None, "SpamAssassin")
     raw = re.sub(rb"Date: [^\r]*\r\n", b"", mail(settings, subject="GRATIS GELD VOOR U"))
@@ -357,6 +360,7 @@ def test_spamassassin_scores_a_spammy_message_above_the_limit_and_names_the_rule
     assert run.issues["good"] == []
 
 
+@pytest.mark.slow
 def test_the_nu_checker_finds_an_error_in_bad_html(settings, tmp_path):
     need(have_vnu(), "the Nu HTML checker (make tools) or Java")
     bad = tmp_path / "bad.html"
@@ -408,6 +412,7 @@ def test_axe_asks_landmarks_of_web_pages(axe_run) -> None:
 # -- the demo issue and the commands -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_issue_passes_every_check_with_every_tool(settings, loaded, december) -> None:
     report = preflight.check_issue(
         loaded, settings, "2026-12", onboarding_samples=lambda: sample_messages(loaded, settings)
@@ -423,6 +428,7 @@ def test_the_demo_issue_passes_every_check_with_every_tool(settings, loaded, dec
     assert re.search(r"GLD -?\d", spam.note)
 
 
+@pytest.mark.slow
 def test_issue_check_prints_tools_and_summary_and_json(run, december) -> None:
     result = run("issue", "check", "2026-12")
     assert result.exit_code == 0, result.output
@@ -489,6 +495,7 @@ def test_approve_refuses_an_issue_with_an_error_and_not_one_with_warnings(
     assert re.search(r"Warning: Preflight 2026-12: 0 errors, \d+ warnings", sent.stderr)
 
 
+@pytest.mark.slow
 def test_issue_check_without_the_tools_still_reports_errors_and_how_to_install(
     run, december, tmp_path, monkeypatch
 ) -> None:
@@ -514,6 +521,7 @@ def test_issue_check_without_the_tools_still_reports_errors_and_how_to_install(
     )
 
 
+@pytest.mark.slow
 def test_issue_preview_writes_each_variant_and_screenshots(run, settings, december) -> None:
     result = run("issue", "preview", "2026-12")
     assert result.exit_code == 0, result.output
@@ -611,6 +619,7 @@ def test_the_size_counts_the_html_as_sent(settings) -> None:
     assert found.severity == "error" and "as sent" in found.message
 
 
+@pytest.mark.slow
 def test_an_image_in_a_template_passes_the_nu_checker(settings, tmp_path) -> None:
     """premailer used to turn MJML's img { height: auto } into height="auto" (invalid)."""
     import mjml

@@ -12,6 +12,7 @@ from datetime import timedelta
 from email import policy
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from newsletter import clock, store
@@ -85,6 +86,7 @@ def log_actions(run, month: str) -> list[tuple[str, str]]:
 # -- the replay ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stale_schedule(
     settings, db, small, instance, run
 ) -> None:
