@@ -37,7 +37,7 @@ test: $(VENV)/.installed-dev $(VNU_JAR)  ## The whole test suite, the slow tests
 # The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the
 # README replay, whole-process crash tests) are left out: no preflight tools needed.
 test-fast: $(VENV)/.installed-dev  ## The suite without the slow tests, for while you work
-	$(BIN)/python -m pytest -q -m "not slow"
+	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 	$(BIN)/ruff check newsletter tests benchmarks scripts

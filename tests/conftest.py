@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,14 +70,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SpamAssassin, the Nu HTML checker and axe in Chromium run only in tests marked slow.
+    """In `make test-fast` (NEWSLETTER_TEST_FAST=1) SpamAssassin, the Nu HTML checker and axe in
+    Chromium run only in tests marked slow; `make test` runs them everywhere, as in production.
 
-    Elsewhere (SMTP delivery, the workflow, tick) the preflight is not the subject: an approval
-    or a send runs every Python check as always, and the external tools report nothing. The
-    tools themselves, and that the demo issue passes every one of them, are tested in
-    test_preflight.py (slow); a test that needs their findings is marked slow.
+    In the fast loop, where the preflight is not the subject (SMTP delivery, the workflow,
+    tick), an approval or a send runs every Python check as always and the external tools
+    report nothing. The tools themselves, and that the demo issue passes every one of them, are
+    tested in test_preflight.py (slow); a test that needs their findings is marked slow.
     """
-    if request.node.get_closest_marker("slow") is None:
+    fast = os.environ.get("NEWSLETTER_TEST_FAST") == "1"
+    if fast and request.node.get_closest_marker("slow") is None:
         monkeypatch.setattr(
             "newsletter.preflight.runner.run_external", lambda messages, files, settings: []
         )
