@@ -7,7 +7,6 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,34 @@ from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.headers import check_address, check_header_value, parse_sender
+from newsletter.settings import (
+    DEFAULT_ALLOWED_HOSTS,
+    FEED_KEYS,
+    KNOWN_KEYS,
+    THEME_KEYS,
+    Delivery,
+    Feed,
+    Inbox,
+    Onboarding,
+    Preflight,
+    Settings,
+    Theme,
+    Workflow,
+)
+
+__all__ = [
+    "DEFAULT_ALLOWED_HOSTS",
+    "Delivery",
+    "Feed",
+    "Inbox",
+    "Onboarding",
+    "Preflight",
+    "Settings",
+    "Theme",
+    "Workflow",
+    "load_settings",
+    "require_secret",
+]
 
 CONFIG_NAME = "newsletter.toml"
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
@@ -22,149 +49,6 @@ SECRET_ENV = "NEWSLETTER_SECRET_KEY"
 DEMO_SECRET = "demo-only-not-secret"
 THEME_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PROVINCE_CODE = re.compile(r"^[A-Z]{2,3}$")
-
-
-@dataclass(frozen=True)
-class Theme:
-    key: str
-    title: str
-    bac: bool  # a block of its own in "Uit de BAC's"
-
-
-@dataclass(frozen=True)
-class Feed:
-    name: str
-    url: str
-    theme: str
-    timeout: float = 10.0
-    max_bytes: int = 5_000_000
-    interval_minutes: float = 60.0  # tick fetches the feed at most this often
-    allow_redirects_to: tuple[str, ...] = ()  # hosts besides the feed's own a redirect may reach
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """[delivery]: how the engine sends (see delivery.py)."""
-
-    transport: str = "outbox:outbox"
-    connections: int = 1
-    rate_per_minute: float = 0.0  # 0: as fast as the relay takes it
-    retry_window_hours: float = 48.0
-    backoff_minutes: float = 5.0  # first retry of a deferred message; doubles each time
-    backoff_max_minutes: float = 360.0
-    bounce_address: str = ""  # e.g. bounces@ipo.example: envelope sender bounces+TOKEN@...
-    dkim_selector: str = ""
-    dkim_domain: str = ""
-    # "power-loss": every commit is fsynced (the default); "crash": safe against a crashed or
-    # killed process but not a power cut, and faster with several connections.
-    durability: str = "power-loss"
-
-
-@dataclass(frozen=True)
-class Inbox:
-    """[inbox]: where the contact mailbox is read from (see mailbox.py)."""
-
-    sources: tuple[str, ...] = ("maildir:mailbox",)  # maildir:DIR, imap://user@host/INBOX, imaps://
-    retention_days: float = 90.0  # raw message bytes are kept this long, then purged
-    max_bytes: int = 25_000_000  # a larger message is quarantined without its raw bytes
-    ca_file: str = ""  # optional: a CA certificate (PEM) the IMAP server's TLS must chain to
-    acknowledge: bool = False  # a new conversation gets one automatic reply (RFC 3834)
-    hard_bounces: int = 1  # this many hard bounces mark an address bounced
-    soft_bounce_mailings: int = 3  # soft bounces only when this many mailings in a row bounced
-
-    @property
-    def source(self) -> str:
-        return self.sources[0]
-
-
-@dataclass(frozen=True)
-class Onboarding:
-    """[onboarding]: when steps of the programme for new AV members go (see onboarding.py)."""
-
-    send_from: time = time(9, 0)  # steps go on working days from this hour (Europe/Amsterdam)
-    send_until: time = time(17, 0)  # ... and not after this one: a missed morning waits a day
-    term_end: date = date(2027, 3, 31)  # the last day of the Statenperiode
-    enrol_window_days: int = 90  # a mandate that started longer ago is not a new member
-    secretary: str = ""  # the AV secretary, named in the introduction step
-
-
-@dataclass(frozen=True)
-class Workflow:
-    """[workflow]: review, approval, test sends and schedules (see workflow.py)."""
-
-    require_approval: bool = True  # `issue send` and tick send only an approved issue
-    four_eyes: bool = True  # the approver must not be who submitted it for review
-    missed_window_minutes: float = 120.0  # a schedule missed by longer waits for staff
-    # Who may get a test copy: full addresses, or "@domain" for a whole domain; empty means
-    # the contact mailbox's own domain (the staff's).
-    test_recipients: tuple[str, ...] = ()
-
-
-# Public sites an issue commonly links to; [preflight] allowed_hosts replaces this list.
-DEFAULT_ALLOWED_HOSTS = (
-    "ipo.nl",
-    "bij12.nl",
-    "statenlid.nu",
-    "rijksoverheid.nl",
-    "overheid.nl",
-    "officielebekendmakingen.nl",
-    "tweedekamer.nl",
-    "europa.eu",
-)
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """[preflight]: the hosts beyond ours that links in a message may point to."""
-
-    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
-    # A bad [preflight] setting, said when the preflight runs: only the commands that check
-    # (issue check, send, approve) stop on it; the others keep working.
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything an instance is configured with; built only by load_settings()."""
-
-    project: Path
-    config_file: Path
-    name: str
-    sender: str  # "Display Name <address>": the contact mailbox
-    sender_address: str
-    reply_to: str
-    list_id: str
-    base_url: str
-    privacy_url: str
-    content_dir: Path
-    subscribers_dir: Path
-    build_dir: Path
-    database: Path
-    templates_dir: Path
-    themes: dict[str, Theme]
-    provinces: dict[str, str]
-    feeds: tuple[Feed, ...]
-    demo: bool = False
-    secret_keys: tuple[str, ...] = field(default=(), repr=False)
-    delivery: Delivery = field(default_factory=Delivery)
-    inbox: Inbox = field(default_factory=Inbox)
-    onboarding: Onboarding = field(default_factory=Onboarding)
-    workflow: Workflow = field(default_factory=Workflow)
-    preflight: Preflight = field(default_factory=Preflight)
-
-    def shown(self, path: Path) -> str:
-        """A path as messages show it: inside the instance folder relative to it."""
-        return (
-            str(path.relative_to(self.project)) if path.is_relative_to(self.project) else str(path)
-        )
-
-    @property
-    def sender_domain(self) -> str:
-        return self.sender_address.rpartition("@")[2]
-
-    @property
-    def transport(self) -> str:
-        return self.delivery.transport
 
 
 def builtin_templates() -> Path:
@@ -176,53 +60,6 @@ def builtin_templates() -> Path:
     raise ConfigError(
         "The built-in templates are missing; reinstall the package (pip install -e .)"
     )
-
-
-# Every table and key newsletter.toml may hold; anything else is a typo (or a setting this
-# version does not know) and stops the command with a suggestion. [themes] and [provinces]
-# hold keys of the instance's own choosing.
-KNOWN_KEYS: dict[str, frozenset[str] | None] = {
-    "newsletter": frozenset(
-        {"sender", "reply_to", "base_url", "list_id", "privacy_url", "demo", "name"}
-    ),
-    "paths": frozenset({"content", "subscribers", "build", "database", "templates"}),
-    "delivery": frozenset(
-        {
-            "transport",
-            "connections",
-            "rate_per_minute",
-            "retry_window_hours",
-            "backoff_minutes",
-            "backoff_max_minutes",
-            "bounce_address",
-            "durability",
-        }
-    ),
-    "dkim": frozenset({"selector", "domain"}),
-    "inbox": frozenset(
-        {
-            "source",
-            "ca_file",
-            "retention_days",
-            "max_bytes",
-            "acknowledge",
-            "hard_bounces",
-            "soft_bounce_mailings",
-        }
-    ),
-    "onboarding": frozenset(
-        {"send_from", "send_until", "term_end", "enrol_window_days", "secretary"}
-    ),
-    "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
-    "preflight": frozenset({"allowed_hosts"}),
-    "themes": None,
-    "provinces": None,
-    "feeds": None,  # an array of tables: FEED_KEYS
-}
-FEED_KEYS = frozenset(
-    {"name", "url", "theme", "timeout", "max_bytes", "interval", "allow_redirects_to"}
-)
-THEME_KEYS = frozenset({"title", "bac"})
 
 
 def _unknown(path: Path, where: str, key: str, known: frozenset[str] | Any) -> ConfigError:

@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "newsletter.errors": 0,
     "newsletter.clock": 0,
     "newsletter.config": 0,
+    "newsletter.settings": 0,
     "newsletter.headers": 0,
     "newsletter.dates": 0,
     "newsletter.sanitize": 0,
