@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from newsletter import clock, store
+from newsletter import app, clock, store
 from newsletter.config import CONFIG_NAME, Settings, load_settings
 from newsletter.content.items import Item
 from newsletter.editorial import workflow
@@ -122,6 +122,7 @@ def run_demo(
     folder: Path, transport: str | None = None, send: bool = True, fresh: bool = False
 ) -> DemoSummary:
     """Copy the demo data into folder and run sync, import, issue new/build and send."""
+    app.wire()
     folder = folder.resolve()
     copy_instance(demo_source(), folder, fresh)
     if not clock.is_fixed():

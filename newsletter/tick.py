@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from newsletter import locks, store
+from newsletter import app, locks, store
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.errors import Busy, NewsletterError
@@ -145,6 +145,7 @@ JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
 
 def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
     """Run every job once; a job that fails (or raises) is reported and the next one runs."""
+    app.wire()
     report = TickReport()
     try:
         with tick_lock(settings) as held:

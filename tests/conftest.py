@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
-from newsletter import clock, store
+from newsletter import app, clock, store
 from newsletter.cli.main import cli
 from newsletter.config import Settings, load_settings
 from newsletter.demo import (
@@ -36,6 +36,12 @@ def fixed_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clock.set_now(DEMO_NOW)
     yield
     clock.set_now(None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Tests call the library as an entry point does: after newsletter.app.wire()."""
+    app.wire()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from newsletter import clock
+from newsletter import app, clock
 from newsletter.cli.common import CONTEXT, Failed, State
 from newsletter.cli.content import content
 from newsletter.cli.inbox import inbox
@@ -71,6 +71,7 @@ def cli(
     ctx: click.Context, project: Path, now: str | None, debug: bool, env_file: Path | None
 ) -> None:
     """The IPO newsletter for the members of the 12 Provinciale Staten."""
+    app.wire()
     ctx.meta["debug"] = debug
     if env_file is not None:  # before any setting is read: settings load on first use
         os.environ.update(read_env_file(env_file))

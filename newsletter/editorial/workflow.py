@@ -2,7 +2,7 @@
 
 The parts: approval.py (review, four-eyes approval, the frozen version), copies.py (test
 copies), schedules.py (schedules, tick's starts, status lines), gate.py (the preflight gate of
-approve and send). Importing this module registers the frozen versions with `forget`.
+approve and send).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from newsletter.editorial.approval import (
     check_all,
     check_approval,
     default_actor,
-    erase_frozen,
     frozen_variants,
     issue_from_snapshot,
     issue_snapshot,
@@ -41,7 +40,6 @@ from newsletter.editorial.schedules import (
     unschedule,
     workflow_status,
 )
-from newsletter.people import privacy
 
 __all__ = [
     "APPROVED",
@@ -77,5 +75,3 @@ __all__ = [
     "unschedule",
     "workflow_status",
 ]
-
-privacy.register("approved versions", erase_frozen)

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.inbound import mailbox, processing
+from newsletter.inbound import mailbox
 from newsletter.inbound.inbox_views import (
     AGE_BUCKETS,
     age_days,
@@ -216,9 +216,6 @@ def collect_conversations(
     return [asdict(row) for row in store.summaries(db, ids)]
 
 
-privacy.register("conversations", erase_conversations, collect_conversations)
-
-
 # -- the hooks processing calls --------------------------------------------------------------
 
 
@@ -242,5 +239,3 @@ def catch_up(db: Database, settings: Settings) -> list[str]:
 
 
 # Every fetched message that is a question for staff becomes (part of) a conversation.
-processing.on_message(add_inbound_from_processing)
-processing.on_catch_up(catch_up)

@@ -257,9 +257,6 @@ def collect_inbound(db: Database, settings: Settings, subject: privacy.Subject) 
     return [asdict(row) for row in inbound.messages_from(db, subject.email)]
 
 
-privacy.register("inbound", erase_inbound, collect_inbound)
-
-
 # -- fetching -------------------------------------------------------------------------------
 
 

@@ -491,6 +491,3 @@ def erase_verdicts(db: Database, settings: Settings, subject: privacy.Subject) -
     return inbound.erase_verdicts_about(
         db, subject.subscriber_id, subject.delivery_ids, subject.email
     )
-
-
-privacy.register("inbound-verdicts", erase_verdicts)

@@ -35,7 +35,6 @@ from newsletter.onboarding.plan import (
     term_end_for,
 )
 from newsletter.onboarding.steps import DueReport, decide, expire_queued, may_send_at, run_due
-from newsletter.people import privacy
 from newsletter.render.onboarding import RenderedStep
 from newsletter.store.onboarding import Enrolment, enrolments
 
@@ -69,5 +68,3 @@ __all__ = [
     "stop_if_done",
     "term_end_for",
 ]
-
-privacy.register("onboarding", erase_onboarding_data, collect_onboarding_data)

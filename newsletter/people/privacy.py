@@ -68,10 +68,10 @@ HOLDERS: list[Holder] = []
 def register(name: str, erase: Eraser, collect: Collector | None = None) -> None:
     """Add (or replace) a holder of personal data, e.g. the contact mailbox's messages.
 
-    Call it when your module is imported, and make sure cli.py imports that module: `forget`
-    runs every eraser in one transaction, in registration order, before it deletes the
-    subscriber row itself (so rows with a foreign key to subscribers go first). `collect`, when
-    given, returns what `show` and its JSON list under `name`.
+    newsletter.app.wire() calls it, in the order written there: `forget` runs every eraser in
+    one transaction, in registration order, before it deletes the subscriber row itself (so
+    rows with a foreign key to subscribers go first). `collect`, when given, returns what `show`
+    and its JSON list under `name`.
     """
     HOLDERS[:] = [h for h in HOLDERS if h.name != name]
     HOLDERS.append(Holder(name, erase, collect))
@@ -115,30 +115,30 @@ def _outbox_files(settings: Settings, subject: Subject) -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
-def _erase_outbox(db: Database, settings: Settings, subject: Subject) -> int:
+def erase_outbox(db: Database, settings: Settings, subject: Subject) -> int:
     files = _outbox_files(settings, subject)
     for path in files:
         path.unlink()
     return len(files)
 
 
-def _collect_outbox(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+def collect_outbox(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
     return [{"file": str(p)} for p in _outbox_files(settings, subject)]
 
 
-def _erase_bounces(db: Database, settings: Settings, subject: Subject) -> int:
+def erase_bounces(db: Database, settings: Settings, subject: Subject) -> int:
     return erasure.delete_bounces(db, subject.subscriber_id, subject.delivery_ids)
 
 
-def _collect_bounces(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+def collect_bounces(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
     return erasure.bounce_records(db, subject.subscriber_id, subject.delivery_ids)
 
 
-def _erase_deliveries(db: Database, settings: Settings, subject: Subject) -> int:
+def erase_deliveries(db: Database, settings: Settings, subject: Subject) -> int:
     return erasure.delete_deliveries(db, subject.delivery_ids)
 
 
-def _collect_deliveries(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+def collect_deliveries(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
     return erasure.delivery_records(db, subject.delivery_ids)
 
 
@@ -153,27 +153,20 @@ def _mandate_record(m: Mandate) -> dict[str, Any]:
     }
 
 
-def _erase_mandates(db: Database, settings: Settings, subject: Subject) -> int:
+def erase_mandates(db: Database, settings: Settings, subject: Subject) -> int:
     return rows.delete_mandates(db, subject.subscriber_id)
 
 
-def _collect_mandates(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+def collect_mandates(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
     return [_mandate_record(m) for m in rows.mandates_of(db, subject.subscriber_id, "start")]
 
 
-def _erase_events(db: Database, settings: Settings, subject: Subject) -> int:
+def erase_events(db: Database, settings: Settings, subject: Subject) -> int:
     return erasure.delete_events(db, subject.subscriber_id, subject.email)
 
 
-def _collect_events(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
+def collect_events(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
     return erasure.event_records(db, subject.subscriber_id)
-
-
-register("mandates", _erase_mandates, _collect_mandates)
-register("deliveries", _erase_deliveries, _collect_deliveries)
-register("bounces", _erase_bounces, _collect_bounces)
-register("outbox", _erase_outbox, _collect_outbox)
-register("events", _erase_events, _collect_events)
 
 
 # -- show -------------------------------------------------------------------------------------
@@ -348,6 +341,8 @@ def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
     erased rows are not left behind in free pages or old WAL frames either.
     """
     require_secret(settings)  # before anything is erased: the suppression needs the key
+    if not HOLDERS:  # an entry point that forgot newsletter.app.wire() must not half-forget
+        raise RuntimeError("no holders of personal data registered: call newsletter.app.wire()")
     email = canonical_email(address)
     report = ForgetReport(email)
     erasure.secure_delete(db)  # deleted cells are overwritten with zeros

@@ -24,15 +24,15 @@ from werkzeug.exceptions import HTTPException
 
 from newsletter import clock, store
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.editorial.workflow import approved_ics, approved_web_html
 from newsletter.errors import NewsletterError
 from newsletter.issues.archive import archived_issues
 from newsletter.issues.files import MONTH
 from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
-from newsletter.render.issue import item_ics
+from newsletter.render.issue import WEB, item_ics
 from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
+from newsletter.store import workflow as frozen_versions
 from newsletter.store.items import announced_calendar_item
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
@@ -194,7 +194,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/archief/<month>/")
     def archive_issue(month: str) -> Any:
         folder = archived(month)
-        frozen = approved_web_html(db(), month)  # what was approved, not a later build
+        variant = frozen_versions.frozen_variant(db(), month, WEB)
+        frozen = variant.html if variant else None  # what was approved, not a later build
         response = (
             app.response_class(frozen, mimetype="text/html")
             if frozen is not None
@@ -210,7 +211,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/archief/<month>/agenda/<name>.ics")
     def archive_ics(month: str, name: str) -> Any:
         path = archived(month) / "agenda" / f"{name}.ics"
-        frozen = approved_ics(db(), month, name)  # what was approved, not a later build
+        frozen = frozen_versions.frozen_ics(db(), month, name)  # approved, not a later build
         if frozen is None and ("/" in name or not path.is_file()):
             abort(404)
         return send_file(
