@@ -67,7 +67,7 @@ def need(path: Path, what: str, how: str) -> None:
     """Skip without the data, except in CI (it has shared/ and runs `make test`): there fail."""
     if not path.exists():
         if IN_CI:
-            pytest.fail(f"{what} is missing at {path}, but CI has it ({how})")
+            pytest.fail(f"{what} is missing at {path}; CI must have it ({how})")
         pytest.skip(f"{what} is missing at {path}; {how}")
 
 
@@ -149,7 +149,11 @@ def is_quarantined(row: dict) -> bool:
 
 
 def corpus_messages() -> dict[str, bytes]:
-    need(CORPUS / "expected.csv", "The bounce corpus", "set NEWSLETTER_BOUNCE_CORPUS to it")
+    need(
+        CORPUS / "expected.csv",
+        "The bounce corpus",
+        "shared/corpora/bounces beside the repository, or NEWSLETTER_BOUNCE_CORPUS",
+    )
     files = sorted((CORPUS / "messages").glob("*.eml")) + sorted(
         (CORPUS / "not-bounce").glob("*.eml")
     )
@@ -280,3 +284,7 @@ def test_the_bounce_messages_flufl_bounce_ships_are_processed(tmp_path: Path) ->
     assert len(stuck) <= MAX_QUARANTINED * len(messages), stuck
     failed = [n for n, r in rows.items() if (r["reason"] or "").startswith("processing failed")]
     assert not failed
+    # All of them are delivery reports; measured: 113 of 117 read as one (bounce_01,
+    # groupwise_03 and simple_35 go to staff as messages, qmail_08 counts as an auto-reply).
+    bounces = [n for n, r in rows.items() if r["kind"] == "bounce"]
+    assert len(bounces) >= 0.95 * len(messages), sorted(set(rows) - set(bounces))
