@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-instance
 
-.PHONY: demo test test-fast lint bench golden tools clean
+.PHONY: demo test test-fast lint bench golden tools flufl-bounce clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,15 +28,27 @@ $(VNU_JAR):
 
 tools: $(VNU_JAR) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar and axe-core (npm), playwright
 
+# Real bounce messages for tests/test_real_reports.py (issue #13): the ones flufl.bounce ships in
+# its source distribution (Apache 2.0, its LICENSE inside the archive), read from the archive as
+# it is; nothing is vendored and nothing is fetched while the tests run.
+FLUFL_BOUNCE_VERSION := 6.0.0
+FLUFL_BOUNCE_SDIST := tools/flufl-bounce/flufl_bounce-$(FLUFL_BOUNCE_VERSION).tar.gz
+$(FLUFL_BOUNCE_SDIST): | $(BIN)/python
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: --dest tools/flufl-bounce \
+		flufl.bounce==$(FLUFL_BOUNCE_VERSION)
+	test -f $@
+
+flufl-bounce: $(FLUFL_BOUNCE_SDIST)  ## flufl.bounce's source distribution (its bounce messages)
+
 demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every stage run once
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
-test: $(VENV)/.installed-dev $(VNU_JAR)  ## The whole test suite, the slow tests included
+test: $(VENV)/.installed-dev $(VNU_JAR) $(FLUFL_BOUNCE_SDIST)  ## The whole test suite, the slow tests included
 	$(BIN)/python -m pytest -q
 
 # The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the
 # README replay, whole-process crash tests) are left out: no preflight tools needed.
-test-fast: $(VENV)/.installed-dev  ## The suite without the slow tests, for while you work
+test-fast: $(VENV)/.installed-dev $(FLUFL_BOUNCE_SDIST)  ## The suite without the slow tests, for while you work
 	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy

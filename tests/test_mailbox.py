@@ -113,9 +113,9 @@ def test_maildir_message_left_behind_by_a_crash_is_not_stored_twice(
     assert files(box / "new") == []
 
 
-def test_broken_messages_are_quarantined_with_a_reason_and_the_rest_is_fetched(
-    settings: Settings, db: Database
-) -> None:
+def test_only_what_cannot_be_read_at_all_is_quarantined(settings: Settings, db: Database) -> None:
+    """Issue #13: untidy mail (a cut-off MIME part, no Message-ID, 8-bit header bytes) is stored
+    as new for the classifier; only a message that is no mail at all is quarantined."""
     box = settings.project / "mailbox"
     deliver(box, "1.a", TRUNCATED)
     deliver(box, "2.a", message(2, message_id=False))
@@ -123,16 +123,23 @@ def test_broken_messages_are_quarantined_with_a_reason_and_the_rest_is_fetched(
         box, "3.a", b"From: x@gld.example\r\nSubject: caf\xe9\r\nMessage-ID: <8bit@x>\r\n\r\nhoi"
     )
     deliver(box, "4.a", message(4))
+    deliver(box, "5.a", b"\x00\x01 PK\x03\x04 binary junk, no header at all")
     report = fetch_inbox(db, settings, clock.now())
     assert not report.failed
-    reasons = {r["source_uid"]: (r["status"], r["reason"]) for r in inbound(db)}
-    assert reasons["1.a"] == ("quarantined", "broken MIME structure: CloseBoundaryNotFoundDefect")
-    assert reasons["2.a"] == ("quarantined", "no Message-ID header")
-    assert reasons["3.a"] == ("quarantined", "8-bit bytes in the headers that are not UTF-8")
-    assert reasons["4.a"] == ("new", None)
-    assert len(report.quarantined_ids) == 3 and len(report.new_ids) == 1
+    rows = {r["source_uid"]: r for r in inbound(db)}
+    reasons = {uid: (r["status"], r["reason"]) for uid, r in rows.items()}
+    assert reasons["1.a"] == reasons["2.a"] == reasons["3.a"] == reasons["4.a"] == ("new", None)
+    assert reasons["5.a"] == ("quarantined", "no mail headers: not a mail message")
+    assert len(report.quarantined_ids) == 1 and len(report.new_ids) == 4
+    assert rows["1.a"]["message_id"] == "<cut-1@gld.example>"
+    assert rows["3.a"]["subject"] == "caf\ufffd"
+    # Without a Message-ID: a synthetic one from its bytes, so the same mail is stored once.
+    assert rows["2.a"]["message_id"].endswith("@no-message-id.invalid>")
+    deliver(box, "6.a", message(2, message_id=False))
+    again = fetch_inbox(db, settings, clock.now())
+    assert again.new_ids == [] and again.already_stored == 1
     # Quarantined mail is kept for staff to look at, and out of the inbox too.
-    assert raw_message(db, report.quarantined_ids[0]) == TRUNCATED
+    assert raw_message(db, report.quarantined_ids[0]) == rows["5.a"]["raw"]
     assert files(box / "new") == []
 
 
@@ -367,9 +374,10 @@ def test_imap_messages_are_fetched_once_and_moved_to_verwerkt(
     append(server, message(1), message(2), message(3, message_id=False))
     report = fetch_inbox(db, settings, clock.now())
     assert not report.failed, report.failed
-    assert len(report.new_ids) == 2 and len(report.quarantined_ids) == 1
+    assert len(report.new_ids) == 3 and len(report.quarantined_ids) == 0
     rows = inbound(db)
     assert [r["message_id"] for r in rows[:2]] == ["<vraag-1@gld.example>", "<vraag-2@gld.example>"]
+    assert rows[2]["message_id"].endswith("@no-message-id.invalid>")  # none of its own
     assert raw_message(db, rows[0]["id"]) == message(1)
     assert [r["source_uid"] for r in rows] == ["1", "2", "3"]
     assert count(server, "INBOX") == 0 and count(server, "Verwerkt") == 3  # created, nothing lost

@@ -13,9 +13,13 @@ Exactly once: a message is committed to `inbound` before it is moved, and the un
 (source + UIDVALIDITY + UID, and the Message-ID) refuse a second row, so a crash between the
 two, a re-run, or a server that hands out a new UIDVALIDITY never stores a message twice.
 
-A message that cannot be trusted to parse (truncated MIME, 8-bit header bytes that are not
-UTF-8, no Message-ID, larger than `[inbox] max_bytes`) is stored as `quarantined` with a reason,
-never crashing the fetch; an oversize one is stored without its raw bytes.
+Only a message that cannot be read at all (empty, no mail headers, one the parser gives up on,
+or larger than `[inbox] max_bytes`) is stored as `quarantined` with a reason, never crashing the
+fetch; an oversize one is stored without its raw bytes. Real delivery reports are often untidy
+(issue #13): a cut-off returned message, a wrong MIME boundary, 8-bit header bytes or a missing
+or unbracketed Message-ID are stored as `new` and classified like any other. A message without a
+Message-ID of its own gets a synthetic one, the SHA-256 of its bytes (line endings aside), so a
+second fetch of the same bytes is the same message and is stored once.
 
 Classification is not done here: `FetchReport.new_ids` (and `new_message_ids(db)`) name the rows
 with status `new` for the classifier, which reads `raw_message()` and calls `set_status()`.
@@ -24,13 +28,13 @@ with status `new` for the classifier, which reads `raw_message()` and calls `set
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import imaplib
 import os
 import re
 import ssl
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import errors as email_errors
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -45,6 +49,7 @@ from newsletter import clock
 from newsletter.clock import utc_iso
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.inbound.classify.parts import message_id_in
 from newsletter.people import privacy
 from newsletter.store import inbound
 
@@ -52,17 +57,10 @@ PASSWORD_ENV = "NEWSLETTER_IMAP_PASSWORD"
 PROCESSED_FOLDER = "Verwerkt"
 STATUSES = inbound.STATUSES
 IMAP_TIMEOUT = 30.0
-# Parser defects that mean the structure is broken (a cut-off message, a missing boundary),
-# not merely untidy: such a message is quarantined instead of guessed at.
-STRUCTURAL_DEFECTS = (
-    email_errors.StartBoundaryNotFoundDefect,
-    email_errors.CloseBoundaryNotFoundDefect,
-    email_errors.MultipartInvariantViolationDefect,
-    email_errors.NoBoundaryInMultipartDefect,
-    email_errors.MissingHeaderBodySeparatorDefect,
-)
+# The domain of synthetic Message-IDs (RFC 2606 .invalid: never one a real server hands out).
+SYNTHETIC_DOMAIN = "no-message-id.invalid"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,990}>")
+_HEADER_LINE = re.compile(rb"(From |[!-9;-~]+:)")  # a header field (or an mbox From line)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -109,7 +107,7 @@ class FetchReport:
 
 @dataclass(frozen=True)
 class Inspection:
-    message_id: str | None
+    message_id: str | None  # the message's own, or synthetic_message_id() when it has none
     from_address: str
     subject: str
     reason: str  # empty: fit to classify; else why it is quarantined
@@ -130,33 +128,38 @@ class Fetched:
 
 
 def inspect_message(data: bytes, size: int, max_bytes: int) -> Inspection:
-    """Message-ID, From and Subject, and the reason to quarantine, if any. Never raises."""
+    """Message-ID, From and Subject, and the reason to quarantine, if any. Never raises.
+
+    Quarantined is only what cannot be read at all; untidy mail (a cut-off or badly bounded
+    MIME part, 8-bit header bytes, no Message-ID) is for the classifier, which reads it
+    leniently."""
     reason = ""
     if size > max_bytes:
         reason = f"too large: {size:,} bytes, [inbox] max_bytes is {max_bytes:,}; raw not kept"
     if not data.strip():
         return Inspection(None, "", "", reason or "empty message")
-    end = _HEADER_END.search(data)
-    header_bytes = data[: end.start()] if end else data
-    if not end and not reason:
-        reason = "no blank line after the headers: the message is cut off"
-    try:
-        header_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        reason = reason or "8-bit bytes in the headers that are not UTF-8"
+    if not _HEADER_LINE.match(data.lstrip()):
+        reason = reason or "no mail headers: not a mail message"
     try:
         message = BytesParser(policy=policy.default).parsebytes(data, headersonly=size > max_bytes)
         assert isinstance(message, EmailMessage)
-        message_id = _message_id(message)
+        message_id = _message_id(message) or synthetic_message_id(data)
         sender = _from_address(message)
         subject = _clean(_header(message, "Subject"))[:500]
-        if not reason and not size > max_bytes:
-            reason = _structure_problem(message)
     except Exception as exc:  # the parser met something it cannot represent
-        return Inspection(None, "", "", reason or f"cannot be parsed: {type(exc).__name__}: {exc}")
-    if not reason and message_id is None:
-        reason = "no Message-ID header"
+        return Inspection(
+            synthetic_message_id(data),
+            "",
+            "",
+            reason or f"cannot be parsed: {type(exc).__name__}: {exc}",
+        )
     return Inspection(message_id, sender, subject, reason)
+
+
+def synthetic_message_id(data: bytes) -> str:
+    """A stable Message-ID for a message without one: the SHA-256 of its bytes (CRLF or LF)."""
+    digest = hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+    return f"<{digest}@{SYNTHETIC_DOMAIN}>"
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -171,24 +174,22 @@ def _header(message: EmailMessage, name: str) -> str:
 
 
 def _clean(text: str) -> str:
+    """Printable text that the store can hold: 8-bit header bytes that are not UTF-8 (kept by
+    the parser as surrogates) become U+FFFD."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(" ", text).strip()
 
 
-def _message_id(message: EmailMessage) -> str | None:
-    found = _MESSAGE_ID.search(_header(message, "Message-ID"))
-    return found.group(0) if found else None
+def _message_id(message: EmailMessage) -> str:
+    """The message's own Message-ID as <id> (also when sent without brackets), or ""."""
+    return message_id_in(_clean(_header(message, "Message-ID")))
 
 
 def _from_address(message: EmailMessage) -> str:
     return _clean(parseaddr(_header(message, "From"))[1]).lower()[:320]
-
-
-def _structure_problem(message: EmailMessage) -> str:
-    for part in message.walk():
-        for defect in part.defects:
-            if isinstance(defect, STRUCTURAL_DEFECTS):
-                return f"broken MIME structure: {type(defect).__name__}"
-    return ""
 
 
 def store_message(

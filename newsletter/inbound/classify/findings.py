@@ -18,6 +18,7 @@ from newsletter.inbound.classify.parts import (
     _Parsed,
     _split_returned,
     _strip_type,
+    message_id_in,
 )
 from newsletter.inbound.classify.verdict import Finding, Verdict
 
@@ -228,7 +229,7 @@ def _ses_json(parsed: _Parsed) -> Verdict | None:
             continue
         kind = str(data.get("notificationType") or data.get("eventType") or "")
         mail = data.get("mail") or {}
-        mid = (
+        mid = message_id_in(
             str(mail.get("commonHeaders", {}).get("messageId", ""))
             if isinstance(mail, dict)
             else ""
@@ -291,12 +292,12 @@ def _ses_json(parsed: _Parsed) -> Verdict | None:
 
 
 def _original_message_id(parsed: _Parsed, own_id: str) -> str:
-    for block in parsed.returned:
-        match = MID.search(block)
-        if match and match.group(1) != own_id:
-            return match.group(1)
-    for text in parsed.texts:
+    """Our Message-ID as the report quotes it, normalised to <id> (bracketed or not, cut off
+    or not), so the tie to our delivery does not depend on how the server copied it."""
+    own = message_id_in(own_id)
+    for text in [*parsed.returned, *parsed.texts]:
         for match in MID.finditer(text):
-            if match.group(1) != own_id:
-                return match.group(1)
+            found = message_id_in(match.group(1))
+            if found and found != own:
+                return found
     return ""

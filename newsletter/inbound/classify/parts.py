@@ -18,7 +18,24 @@ from newsletter.inbound.classify.verdict import MAX_PARTS, TEXT_LIMIT
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]{2,}")
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 REPLY = re.compile(r"(?<![\d.\-])([245][0-5]\d)(?:[ ,;:-]|$)")
-MID = re.compile(r"^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^>\s]+>)", re.I | re.M)
+# A Message-ID field in a returned header block or a quoted text: also indented or quoted with
+# "> ", Original-Message-ID, unbracketed, or cut off before its ">" (a truncated report).
+MID = re.compile(
+    r"^[ \t>]*(?:original-)?message-id:[ \t]*(?:\r?\n[ \t]+)?(<?[^<>\s]{1,990}>?)", re.I | re.M
+)
+_BRACKETED_ID = re.compile(r"<([^<>\s]{1,990})>")
+_ID_TOKEN = re.compile(r"[^<>\s()\"\x00-\x1f\x7f]{1,990}")
+
+
+def message_id_in(value: str) -> str:
+    """The Message-ID in a header value as <id>: bracketed or not, cut off before its ">" or not;
+    "" when there is none (empty, only a comment, spaces inside)."""
+    value = (value or "").strip()
+    found = _BRACKETED_ID.search(value)
+    if found:
+        return f"<{found.group(1)}>"
+    token = _ID_TOKEN.fullmatch(value.removeprefix("<").removesuffix(">").strip())
+    return f"<{token.group(0)}>" if token else ""
 
 
 def _text(value: Any) -> str:
@@ -190,8 +207,11 @@ def _parse(message: Message, body: str = "") -> _Parsed:
             found = _dsn_in_text(text)
             if found:
                 parsed.dsn.append(found)
+                at = text.find(found)
                 if not "".join(parsed.texts).strip():
-                    parsed.texts.append(text[: text.find(found)])
+                    parsed.texts.append(text[:at])
+                # The returned message follows the fields (its Message-ID ties the report to us).
+                parsed.returned.append(text[at:][: 64 * 1024])
                 break
     return parsed
 
