@@ -446,3 +446,9 @@ def m011_onboarding(db: Database) -> None:
     db.execute("CREATE INDEX onboarding_step_mailing ON onboarding_steps (mailing_id)")
     # A member's own deliveries (their onboarding steps), without scanning every issue's rows.
     db.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
+
+
+@migrations()
+def m012_conversation_note(db: Database) -> None:
+    """A note on a conversation for staff, e.g. "afmelding niet bevestigd" (issue #13)."""
+    db.table("conversations").add_column("note", str)
