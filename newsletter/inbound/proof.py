@@ -7,10 +7,12 @@ Anyone can write any From. Two things cannot be made up (issue #13):
   conversation message of ours (stored), or a message composed with a keyed Message-ID
   (mail/messages.keyed_message_id, checked with the instance secret against the From address);
 - the **receiving server's verdict**: the topmost `Authentication-Results` header(s) written by
-  `[inbox] trusted_authserv_id` say dmarc=pass for the From domain, or dkim=pass / spf=pass for
-  a domain aligned with it, and no DMARC result of that server says otherwise. A header with
-  that id further down (under a Received line or the sender's own headers) was in the message
-  before it reached us: anyone can write it, so it never counts.
+  `[inbox] trusted_authserv_id` (those above the next Received line) say dmarc=pass for the
+  From domain, or dkim=pass / spf=pass for a domain aligned with it, and no DMARC result of
+  that server says otherwise. A header with that id further down (under an earlier hop's
+  Received line, or among the sender's own headers) was in the message before it reached us:
+  anyone can write it, so it never counts. The server must write its own header on every
+  message (and, as RFC 8601 asks, remove any that arrive claiming its id).
 """
 
 from __future__ import annotations
@@ -29,9 +31,21 @@ from newsletter.store import conversations, inbound
 
 CONFIRMATION_PURPOSE = "afgemeld"  # the keyed Message-ID of our "Afgemeld" confirmation
 _ID = re.compile(r"<[^<>\s]{1,400}>")
-# Headers a receiving hop writes beside its Authentication-Results; anything else (a Received
-# line of an earlier hop, the sender's own headers) ends the topmost group.
-_HOP_HEADERS = ("authentication-results", "received-spf", "dkim-filter", "arc-", "x-")
+# Headers receiving hops write on top of a message. The first other header (From, Subject, the
+# sender's own X-Mailer ...) is where the sender's part begins: nothing below it counts.
+_TRACE = frozenset(
+    {
+        "received",
+        "return-path",
+        "delivered-to",
+        "x-original-to",
+        "envelope-to",
+        "authentication-results",
+        "received-spf",
+        "dkim-filter",
+    }
+)
+_TRACE_PREFIXES = ("arc-", "x-spam", "x-virus")
 
 
 @dataclass(frozen=True)
@@ -106,14 +120,16 @@ def trusted_results(raw: bytes, authserv_id: str) -> list[Result]:
     started = False
     for name, value in _headers(raw).items():
         lower = name.lower()
+        if lower not in _TRACE and not lower.startswith(_TRACE_PREFIXES):
+            break  # the sender's own headers begin
         if lower == "authentication-results":
             server, results = parse_authentication_results(str(value))
             if server == authserv_id.lower():
                 found += results
                 started = True
                 continue
-        if started and not lower.startswith(_HOP_HEADERS):
-            break  # an earlier hop (Received) or the sender's own headers
+        if started and lower == "received":
+            break  # an earlier hop: what it carried, anyone could have written
     return found
 
 
