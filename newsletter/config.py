@@ -341,7 +341,22 @@ def _read_inbox(path: Path, data: dict[str, Any], project: Path) -> Inbox:
         acknowledge=_flag(reader, "acknowledge"),
         hard_bounces=int(reader.number("hard_bounces", 1, 1, 100)),
         soft_bounce_mailings=int(reader.number("soft_bounce_mailings", 3, 1, 100)),
+        trusted_authserv_id=_authserv_id(reader),
     )
+
+
+def _authserv_id(reader: _Reader) -> str:
+    """[inbox] trusted_authserv_id: a host name as the receiving server writes it, or ""."""
+    value = reader.data.get("trusted_authserv_id", "")
+    if not isinstance(value, str) or (
+        value and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value)
+    ):
+        reader.fail(
+            "trusted_authserv_id",
+            "must be the authserv-id your receiving mail server writes in "
+            'Authentication-Results, e.g. trusted_authserv_id = "mx.ipo.example"',
+        )
+    return str(value).lower()
 
 
 def _read_onboarding(path: Path, data: dict[str, Any]) -> Onboarding:

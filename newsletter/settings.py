@@ -55,6 +55,9 @@ class Inbox:
     acknowledge: bool = False  # a new conversation gets one automatic reply (RFC 3834)
     hard_bounces: int = 1  # this many hard bounces mark an address bounced
     soft_bounce_mailings: int = 3  # soft bounces only when this many mailings in a row bounced
+    # The authserv-id our receiving server writes in Authentication-Results: only its verdict
+    # (DMARC, or DKIM/SPF aligned with From) can prove an unsubscribe by mail; "" trusts none.
+    trusted_authserv_id: str = ""
 
     @property
     def source(self) -> str:
@@ -181,6 +184,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
             "acknowledge",
             "hard_bounces",
             "soft_bounce_mailings",
+            "trusted_authserv_id",
         }
     ),
     "onboarding": frozenset(

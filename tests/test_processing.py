@@ -69,6 +69,22 @@ def our_message_id(db: Database, delivery_id: int) -> str:
     )
 
 
+def replying_to(db: Database, delivery_id: int) -> str:
+    """The header that makes a request a reply to our delivery (what proves it is theirs)."""
+    return f"In-Reply-To: {our_message_id(db, delivery_id)}\n"
+
+
+def afmelden(db: Database, address: str, delivery_id: int, number: int = 1) -> bytes:
+    """ "Graag afmelden" from the subscriber, in reply to our delivery to them."""
+    return mail(
+        f"Lid <{address}>",
+        "Afmelden",
+        "Graag afmelden.",
+        number=number,
+        extra=replying_to(db, delivery_id),
+    )
+
+
 def dsn(
     recipient: str,
     status: str,
@@ -452,10 +468,15 @@ def test_return_dates_are_read_from_dutch_and_english_out_of_office_text(
 def test_an_unsubscribe_request_from_the_subscribers_own_address_unsubscribes_and_confirms(
     run: Runner, instance: Path, settings: Settings, db: Database, people: list[str]
 ) -> None:
-    mailing(db, settings, "2026-12", people)
+    ids = mailing(db, settings, "2026-12", people)
     deliver(
         instance,
-        mail(f"Lid Nummer0003 <{people[3]}>", "RE: Nieuwsbrief", "Graag afmelden.\n\nGroet, Lid"),
+        mail(
+            f"Lid Nummer0003 <{people[3]}>",
+            "RE: Nieuwsbrief",
+            "Graag afmelden.\n\nGroet, Lid",
+            extra=replying_to(db, ids[people[3]]),
+        ),
     )
     assert fetch(run) == "Processed: 1 unsubscribe"
     assert status(db, people[3]) == "unsubscribed"
@@ -477,7 +498,7 @@ def test_an_unsubscribe_request_from_another_address_changes_nothing_and_stays_f
         mail(
             "Griffie <griffie@gld.example>",
             "Afmelden nieuwsbrief",
-            f"Graag {people[0]} afmelden, zij vroeg het ons.",
+            "Graag afmelden.",
         ),
     )
     assert fetch(run) == "Processed: 1 question"
@@ -498,7 +519,7 @@ def test_each_message_is_processed_once_however_often_processing_runs(
     deliver(
         instance,
         arf(people[0], our_message_id(db, ids[people[0]])),
-        mail(f"Lid <{people[1]}>", "Afmelden", "Graag afmelden.", number=2),
+        afmelden(db, people[1], ids[people[1]], number=2),
         mail("Kees <kees@gld.example>", "Vraag over de AV", "Wanneer is de AV?", number=3),
     )
     assert fetch(run) == "Processed: 1 complaint, 1 unsubscribe, 1 question"
@@ -513,10 +534,11 @@ def test_each_message_is_processed_once_however_often_processing_runs(
 def test_the_report_names_the_messages_for_staff(
     instance: Path, settings: Settings, db: Database, people: list[str]
 ) -> None:
+    ids = mailing(db, settings, "2026-12", people)
     deliver(
         instance,
         mail("Kees <kees@gld.example>", "Vraag over de AV", "Wanneer is de AV?"),
-        mail(f"Lid <{people[1]}>", "Afmelden", "Graag afmelden.", number=2),
+        afmelden(db, people[1], ids[people[1]], number=2),
     )
     from newsletter.inbound.mailbox import fetch_inbox
 
@@ -573,10 +595,11 @@ def test_a_registered_hook_gets_each_message_for_staff_once(
     seen: list[int] = []
     monkeypatch.setattr(processing, "MESSAGE_HOOKS", [])
     processing.on_message(lambda db, settings, inbound_id: seen.append(inbound_id))
+    ids = mailing(db, settings, "2026-12", people)
     deliver(
         instance,
         mail("Kees <kees@gld.example>", "Vraag over de AV", "Wanneer is de AV?"),
-        mail(f"Lid <{people[1]}>", "Afmelden", "Graag afmelden.", number=2),
+        afmelden(db, people[1], ids[people[1]], number=2),
     )
     fetch_inbox(db, settings, clock.now())
     process_inbox(db, settings)
@@ -633,12 +656,17 @@ def test_an_encoded_line_break_in_a_message_id_never_reaches_our_confirmation(
     import base64
 
     hidden = base64.b64encode(b"=?utf-8?q?=0D=0AX-Injected:_yes?=").decode()
-    raw = mail(f"Lid Nummer0003 <{people[3]}>", "afmelden", "Graag afmelden.")
+    ids = mailing(db, settings, "2026-12", people)
+    raw = mail(
+        f"Lid Nummer0003 <{people[3]}>",
+        "afmelden",
+        "Graag afmelden.",
+        extra=replying_to(db, ids[people[3]]),
+    )
     raw = raw.replace(
         b"Message-ID: <mail-1@gld.example>",
         f"Message-ID: <=?utf-8?b?{hidden}?=@x.example>".encode(),
     )
-    mailing(db, settings, "2026-12", people)
     deliver(instance, raw)
     fetch(run)
     assert status(db, people[3]) == "unsubscribed"

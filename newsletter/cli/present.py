@@ -93,7 +93,7 @@ def format_conversation_line(row: Conversation) -> str:
     return (
         f"{row.id:>4}  {row.status:<7}  {row.theme:<26}  "
         f"{conversations.age_text(row.created_at):>4}  {who:<36}  "
-        f"{row.subject or '(geen onderwerp)'}"
+        f"{row.subject or '(geen onderwerp)'}" + (f"  [{row.note}]" if row.note else "")
     )
 
 
@@ -112,6 +112,8 @@ def format_conversation(conversation: Conversation, messages: list[Message]) -> 
         f"assignee {conversation.assignee or '-'}",
         f"  correspondent {who}",
     ]
+    if conversation.note:
+        lines.append(f"  note: {conversation.note}")
     for message in messages:
         when = (message.received_at if message.direction == "in" else message.sent_at) or ""
         if message.direction == "in":

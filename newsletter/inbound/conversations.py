@@ -4,7 +4,9 @@ A message the classifier calls a `message` becomes a conversation message with `
 (idempotent: one inbound id is added once). Threading follows In-Reply-To and References,
 matched against every conversation message we hold, our own replies included, so a follow-up
 joins its conversation; anything else starts a new conversation (status `new`). A follow-up to
-a `waiting` or `closed` conversation reopens it (`open`).
+a `waiting` or `closed` conversation reopens it (`open`). What processing marked the message
+with for staff (`staff_note` in its outcome: "afmelding niet bevestigd" for an unsubscribe
+request nothing proves, "reactie op afmeldbevestiging") becomes the conversation's `note`.
 
 The theme is guessed from subject and body (themes.py); the words that decided it are stored as
 evidence and shown by `inbox show`. Staff change it with `inbox theme N THEME`. Handling a
@@ -59,7 +61,7 @@ from newsletter.outbound.transports.base import safe_filename
 from newsletter.people import privacy
 from newsletter.store import conversations as store
 from newsletter.store import inbound
-from newsletter.store.db import transaction
+from newsletter.store.db import loads, transaction
 
 __all__ = [
     "AGE_BUCKETS",
@@ -128,6 +130,7 @@ def add_inbound(db: Database, settings: Settings, inbound_id: int) -> Added:
             row.message_id, [], [], row.from_address or "", "", "", row.subject or "", "", None, ""
         )
     received_at = row.received_at or clock.utc_iso()
+    note = staff_note(db, inbound_id)
     now = clock.utc_iso()
     reopened = False
     try:
@@ -147,13 +150,17 @@ def add_inbound(db: Database, settings: Settings, inbound_id: int) -> Added:
                         subscriber_id=subscriber.id if subscriber else None,
                         created_at=received_at,
                         updated_at=now,
+                        note=note,
                     ),
                 )
             else:
                 conversation_id = thread_id
                 status = get(db, thread_id).status
                 reopened = status in {"waiting", "closed"}
-                store.update(db, thread_id, status="open" if reopened else status, updated_at=now)
+                changes: dict[str, Any] = {"status": "open" if reopened else status}
+                if note:
+                    changes["note"] = note
+                store.update(db, thread_id, **changes, updated_at=now)
             message_row = store.add_message(
                 db,
                 conversation_id,
@@ -185,6 +192,18 @@ def add_inbound(db: Database, settings: Settings, inbound_id: int) -> Added:
         except NewsletterError as exc:  # the question is stored; only the courtesy failed
             ack = f"not sent: {exc}"
     return Added(conversation_id, message_row, True, thread_id is None, reopened, ack)
+
+
+def staff_note(db: Database, inbound_id: int) -> str | None:
+    """What processing marked the message with for staff ("afmelding niet bevestigd" ...)."""
+    outcome = inbound.outcome(db, inbound_id)
+    if not outcome:
+        return None
+    try:
+        value = loads(outcome).get("staff_note")
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None
 
 
 # -- privacy ---------------------------------------------------------------------------------

@@ -63,4 +63,5 @@ def as_json_row(row: Conversation) -> dict[str, Any]:
         "subject": row.subject,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
+        "note": row.note,
     }

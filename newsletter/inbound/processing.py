@@ -12,13 +12,19 @@ what it did together with status `processed`, the kind and the verdict with its 
   hard bounces mark the subscriber `bounced`; soft bounces only when each of the subscriber's
   last `soft_bounce_mailings` mailings bounced; policy rejections (5.7.x) and delays never.
   Success reports (`delivered`) are not bounces.
-- **complaint** (ARF): tied the same way; recorded in `bounces` (source `arf`, kind
-  `complaint`, counted per mailing by `issue report`) and the subscriber unsubscribed at once.
+- **complaint** (ARF): only one tied to a delivery of ours by the signed VERP address or our
+  Message-ID counts: recorded in `bounces` (source `arf`, kind `complaint`, counted per mailing
+  by `issue report`) and the subscriber unsubscribed at once. Any other (an opt-out that only
+  names an address or comes from it) changes nothing: "niet gekoppeld: niets gewijzigd".
 - **autoreply**: recorded, never answered; a return date in the text ("tot en met 15 december",
   "terug op 4 januari 2027", "back on January 4") goes into `inbound.return_date`.
-- **unsubscribe** by mail: the subscriber whose address is the From address is unsubscribed and
-  gets a short confirmation (Auto-Submitted: auto-replied, In-Reply-To). When the From matches
-  no subscriber (a forward, a spoof) nothing changes and it stays a message for staff.
+- **unsubscribe** by mail: only when proven (proof.py: a reply to a message of ours sent to
+  that address, or DMARC / aligned DKIM or SPF pass from the trusted receiving server) the
+  subscriber whose address is the From address is unsubscribed and gets a short confirmation
+  (Auto-Submitted: auto-replied, In-Reply-To). Unproven, it is a message for staff marked
+  "afmelding niet bevestigd" and nothing changes. When the From matches no subscriber (a
+  forward) nothing changes either. A reply to our "Afgemeld" confirmation is always a message
+  for staff ("reactie op afmeldbevestiging"), also from an unsubscribed address.
 - **message**: everything else, for staff; `ProcessReport.message_ids` names them (the
   conversations module reads them from there, or from `messages_for_staff()`).
 """
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -40,14 +46,22 @@ from newsletter.errors import NewsletterError
 from newsletter.headers import is_message_id
 from newsletter.inbound import mailbox
 from newsletter.inbound.classify import Finding, Verdict, classify
+from newsletter.inbound.proof import (
+    CONFIRMATION_PURPOSE,
+    replies_to_confirmation,
+    unsubscribe_proof,
+)
 from newsletter.inbound.return_dates import return_date
-from newsletter.inbound.ties import PROOF, tie_findings, tie_recipient
+from newsletter.inbound.ties import PROOF, tie_findings
 from newsletter.mail.compose import compose
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.people import preferences, privacy
 from newsletter.store import audit, inbound
 
 ACTOR = "mailbox"
+UNCONFIRMED = "afmelding niet bevestigd"  # shown to staff on the conversation
+CONFIRMATION_REPLY = "reactie op afmeldbevestiging"
+UNTIED = "niet gekoppeld: niets gewijzigd"
 POLICY_REASONS = frozenset({"policy", "spam", "authfailure"})
 COUNTED_BOUNCES = ("hard", "soft")  # what counts toward the bounce policy; policy/delayed never
 
@@ -156,9 +170,11 @@ def process_message(
         elif kind == "autoreply":
             outcome = _autoreply(db, verdict, raw or b"", now)
         elif kind == "unsubscribe":
-            outcome, confirm = _unsubscribe_request(db, verdict, raw or b"", report)
+            outcome, confirm = _unsubscribe_request(db, settings, verdict, raw or b"", report)
             if confirm is None and outcome.get("kind") == "message":
                 kind = "message"
+        if kind == "message" and raw and replies_to_confirmation(settings, raw):
+            outcome.setdefault("staff_note", CONFIRMATION_REPLY)
         _save(db, inbound_id, kind, verdict, outcome)
     report.processed += 1
     {
@@ -306,14 +322,16 @@ def _complaint(
     report: ProcessReport,
 ) -> dict[str, Any]:
     pairs, note = tie_findings(db, settings, verdict, ("complaint",), now)
-    if not pairs and verdict.original_message_id == "" and verdict.sender:
-        # Apple's one-tap unsubscribe and some ISPs: the reader's own address is the sender.
-        tie = tie_recipient(db, verdict.sender, now)
-        if tie is not None and verdict.feedback_type == "opt-out":
-            # The reader's own address asks, as with an "afmelden" mail: the same trust.
-            pairs = [(verdict.findings[0], replace(tie, how="sender"))]
+    # Only a report tied to a delivery of ours by the signed VERP address or our (keyed)
+    # Message-ID counts; a recipient it merely names, or its own From, anyone can write.
+    pairs = [(finding, tie) for finding, tie in pairs if tie.how in PROOF]
     if not pairs:
-        return {"tied": [], "note": f"complaint {note}"}
+        why = (
+            note.removeprefix("refused: ")
+            if note.startswith("refused")
+            else ("no signed bounce address and no Message-ID of ours")
+        )
+        return {"tied": [], "note": f"complaint {UNTIED} ({why})"}
     tied = []
     for _, tie in pairs:
         inbound.record_bounce(
@@ -330,9 +348,7 @@ def _complaint(
                 tied_by=tie.how,
             ),
         )
-        if tie.how in (*PROOF, "sender") and preferences.unsubscribe(
-            db, tie.subscriber_id, ACTOR, "complaint"
-        ):
+        if preferences.unsubscribe(db, tie.subscriber_id, ACTOR, "complaint"):
             report.unsubscribed.append(tie.email)
         tied.append({"delivery_id": tie.delivery_id, "email": tie.email, "tied_by": tie.how})
     first = pairs[0][1]
@@ -380,8 +396,14 @@ def _plain_text(raw: bytes, limit: int = 20_000) -> str:
 
 
 def _unsubscribe_request(
-    db: Database, verdict: Verdict, raw: bytes, report: ProcessReport
+    db: Database, settings: Settings, verdict: Verdict, raw: bytes, report: ProcessReport
 ) -> tuple[dict[str, Any], tuple[int, str, str] | None]:
+    if replies_to_confirmation(settings, raw):
+        return {
+            "kind": "message",
+            "staff_note": CONFIRMATION_REPLY,
+            "note": "answers our unsubscribe confirmation: nothing changed, for staff",
+        }, None
     row = inbound.subscriber_by_email(db, verdict.sender) if verdict.sender else None
     if row is None:
         return {
@@ -390,8 +412,23 @@ def _unsubscribe_request(
             "subscriber (forwarded or spoofed?): nothing changed, for staff",
         }, None
     subscriber_id, address, name, status = row.id, row.email, row.name, row.status
+    proof = unsubscribe_proof(db, settings, raw, verdict.sender)
+    if not proof:
+        trusted = settings.inbox.trusted_authserv_id or "no trusted_authserv_id set"
+        return {
+            "kind": "message",
+            "subscriber_id": subscriber_id,
+            "staff_note": UNCONFIRMED,
+            "note": f"{UNCONFIRMED}: asks to unsubscribe {address}, but replies to no message "
+            f"of ours and has no DMARC pass from the receiving server ({trusted}): "
+            "nothing changed, for staff",
+        }, None
     changed = preferences.unsubscribe(db, subscriber_id, ACTOR, "mail")
-    outcome: dict[str, Any] = {"subscriber_id": subscriber_id, "unsubscribed": changed}
+    outcome: dict[str, Any] = {
+        "subscriber_id": subscriber_id,
+        "unsubscribed": changed,
+        "proof": proof,
+    }
     if not changed:
         outcome["note"] = f"asks to unsubscribe; {address} is {status} already: nothing sent"
         return outcome, None
@@ -446,6 +483,7 @@ def confirmation_message(
         in_reply_to=parent,
         references=parent,
         auto_submitted="auto-replied",
+        purpose=CONFIRMATION_PURPOSE,  # a reply to it always reaches staff
     )
 
 

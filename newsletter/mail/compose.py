@@ -14,11 +14,12 @@ from __future__ import annotations
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.headers import check_address, check_header_value
+from newsletter.mail.messages import keyed_message_id
 
 AUTO_SUBMITTED = ("auto-replied", "auto-generated")
 
@@ -35,10 +36,13 @@ def compose(
     in_reply_to: str = "",
     references: str = "",
     auto_submitted: str = "",
+    purpose: str = "bericht",
 ) -> EmailMessage:
     """One message from the contact mailbox; HeaderError names a value unfit for a header.
 
-    message_id: ours to give (e.g. to thread a conversation); a fresh one when empty.
+    message_id: ours to give (e.g. to thread a conversation); when empty a fresh keyed one
+    (mail/messages.keyed_message_id, naming `purpose`), so a reply quoting it proves its sender
+    saw this message.
     auto_submitted: "auto-replied" (an answer to a message) or "auto-generated" (RFC 3834).
     Write it with `message.as_bytes()`: the SMTP policy gives CRLF line ends.
     """
@@ -52,7 +56,7 @@ def compose(
     message["Subject"] = check_header_value(subject, "subject")
     message["Date"] = format_datetime(clock.local_now())
     message["Message-ID"] = check_header_value(
-        message_id or make_msgid(domain=settings.sender_domain), "Message-ID"
+        message_id or keyed_message_id(settings, to_address, purpose), "Message-ID"
     )
     if in_reply_to:
         message["In-Reply-To"] = check_header_value(in_reply_to, "In-Reply-To")

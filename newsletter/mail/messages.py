@@ -18,6 +18,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from newsletter import clock
+from newsletter.addresses import normalise_email
 from newsletter.config import Settings, require_secret
 from newsletter.headers import check_header_value, encode_header, format_address
 from newsletter.render.issue import MARKER, Variant
@@ -207,3 +208,34 @@ def message_id(settings: Settings, mailing_id: str, subscriber_id: int) -> str:
     digest = digest[:16]
     safe = re.sub(r"[^A-Za-z0-9.-]", "-", mailing_id)
     return f"<{safe}.{subscriber_id}.{digest}@{settings.sender_domain}>"
+
+
+KEYED_ID = re.compile(r"<([a-z]+)\.([0-9a-f]{16})\.([0-9a-f]{16})@([^<>@\s]+)>")
+
+
+def _tag(key: str, purpose: str, nonce: str, recipient: str) -> str:
+    message = f"message-id/{purpose}/{nonce}/{normalise_email(recipient)}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def keyed_message_id(settings: Settings, recipient: str, purpose: str = "bericht") -> str:
+    """A fresh Message-ID for one message to recipient, keyed with the instance secret:
+    <purpose.nonce.tag@domain>. Only we can make one, and `read_keyed_message_id` tells ours,
+    and to whom it went, from a made-up one (a reply quoting it proves its sender saw it)."""
+    if not re.fullmatch(r"[a-z]+", purpose):
+        raise ValueError(f"purpose must be lowercase letters, not {purpose!r}")
+    nonce = secrets.token_hex(8)
+    tag = _tag(require_secret(settings)[-1], purpose, nonce, recipient)
+    return f"<{purpose}.{nonce}.{tag}@{settings.sender_domain}>"
+
+
+def read_keyed_message_id(settings: Settings, value: str, recipient: str) -> str | None:
+    """The purpose of a Message-ID we made for recipient (any key in rotation), else None."""
+    match = KEYED_ID.fullmatch(value.strip().lower())
+    if not match or match[4] != settings.sender_domain.lower():
+        return None
+    purpose, nonce, tag = match[1], match[2], match[3]
+    for key in require_secret(settings):
+        if hmac.compare_digest(_tag(key, purpose, nonce, recipient), tag):
+            return purpose
+    return None

@@ -30,6 +30,7 @@ class Conversation:
     subscriber_id: int | None
     created_at: str
     updated_at: str
+    note: str | None = None  # for staff, e.g. "afmelding niet bevestigd"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class NewConversation:
     subscriber_id: int | None
     created_at: str
     updated_at: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,16 @@ def thread_of(db: Database, message_ids: list[str]) -> int | None:
     return None
 
 
+def sent_to(db: Database, message_id: str) -> str | None:
+    """The address one of our own conversation messages (a reply, an acknowledgement) went to."""
+    row = db.execute(
+        "select to_address from conversation_messages where message_id = ? and direction = 'out' "
+        "order by id desc limit 1",
+        [message_id],
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
 def acknowledged_since(db: Database, address: str, since: datetime) -> bool:
     """Was an acknowledgement sent to this address after `since`?"""
     row = db.execute(
@@ -200,7 +212,7 @@ def start(db: Database, new: NewConversation) -> int:
     cursor = db.execute(
         "insert into conversations (subject, status, theme, theme_guessed, "
         "theme_evidence, correspondent_email, correspondent_name, subscriber_id, "
-        "created_at, updated_at) values (?, 'new', ?, 1, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, note) values (?, 'new', ?, 1, ?, ?, ?, ?, ?, ?, ?)",
         [
             new.subject,
             new.theme,
@@ -210,6 +222,7 @@ def start(db: Database, new: NewConversation) -> int:
             new.subscriber_id,
             new.created_at,
             new.updated_at,
+            new.note,
         ],
     )
     return int(cursor.lastrowid or 0)

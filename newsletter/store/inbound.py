@@ -209,6 +209,12 @@ def header(db: Database, inbound_id: int) -> InboundHeader | None:
     return InboundHeader(int(row[0]), row[1], row[2], row[3], row[4]) if row else None
 
 
+def outcome(db: Database, inbound_id: int) -> str | None:
+    """What processing did with the message (JSON), or None before it was processed."""
+    row = db.execute("select outcome from inbound where id = ?", [inbound_id]).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def messages_for_staff(db: Database) -> list[int]:
     """Every processed message of kind `message` (questions, forwards ...), oldest first."""
     return [

@@ -467,3 +467,9 @@ def m012_preflight_passes(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m013_conversation_note(db: Database) -> None:
+    """A note on a conversation for staff, e.g. "afmelding niet bevestigd" (issue #13)."""
+    db.table("conversations").add_column("note", str)

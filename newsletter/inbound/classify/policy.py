@@ -66,11 +66,54 @@ AUTOREPLY_SUBJECT = re.compile(
     r"abwesenheit|automatische antwort|\babsence\b|\bafwezigheid|\bmet verlof",
     re.I,
 )
+# Any mention of leaving a list: each must be a request for the sender, or it is a question.
 UNSUBSCRIBE_WORDS = re.compile(
-    r"\b(afmelden|uitschrijven|afmelding|uitschrijving|unsubscribe|meld(t)? mij (graag )?af|"
-    r"schrijf mij (graag )?uit|verwijder mij|remove me)\b",
+    r"\b(af(ge)?meld\w*|uit(ge)?schr[ie]\w*|unsubscrib\w*|opt[- ]?out|opzeg\w*|"
+    r"meldt? (mij|me|ons)\b.*\baf|schrijf (mij|me|ons)\b.*\buit|verwijder\w* (mij|me|mijn)\b|"
+    r"remove me)\b",
     re.I,
 )
+_POLITE = (
+    r"(graag|svp|s\.v\.p\.?|a\.u\.b\.?|aub|alstublieft|alsjeblieft|please|pls|bij deze|hierbij|"
+    r"dank ?u( wel)?|dank je( wel)?|bedankt|thanks|thank you|vriendelijk verzoek( om)?|"
+    r"verzoek( om)?|ik verzoek u( om)?|nu|voortaan|per direct|direct|ook)"
+)
+_LIST = (
+    r"((voor|van|uit|from|for|of) )?((de|deze|uw|jullie|this|the|your|het|dit) )?"
+    r"(nieuwsbrief|nieuwsbrieven|mailing|mailings|mailinglijst|verzendlijst|lijst|"
+    r"e-?mails?|mail|newsletter|newsletters|mailing list|list|emails?)"
+    r"( statenleden| van (het )?ipo| ipo)?"
+)
+_ME = r"(mij|me|mijzelf|myself|mijn (e-?mail ?)?adres|my (e-?mail )?address)"
+_VERB = (
+    r"(afmelden|uitschrijven|afmelding|uitschrijving|unsubscribe|opzeggen|opt[- ]?out|stop|stoppen)"
+)
+_P = rf"(({_POLITE}) )*"
+_T = rf"(( {_POLITE}))*"
+# Whole clauses that ask to take the sender off the list, and nothing else (no other person,
+# no event, no negation, no question word): the subject, or a clause of the first lines.
+UNSUBSCRIBE_REQUESTS = [
+    re.compile(p)
+    for p in (
+        rf"{_P}{_VERB}( {_LIST})?{_T}",
+        rf"{_P}{_LIST} {_VERB}{_T}",
+        rf"{_P}(ik wil|ik zou|wil ik|ik wens|wij willen|we willen)( {_ME})?( graag)?( {_LIST})?"
+        rf"( graag)? (afmelden|uitschrijven|laten afmelden|laten uitschrijven)"
+        rf"( willen| worden)?( {_LIST})?{_T}",
+        rf"{_P}((wilt|kunt|wil|kun) u |(kunnen|willen) jullie |u kunt )?{_ME}( graag)?"
+        rf"( {_LIST})? (afmelden|uitschrijven|verwijderen|schrappen)( {_LIST})?{_T}",
+        rf"{_P}(ik )?(meld|meldt) {_ME}( {_POLITE})* af( {_LIST})?{_T}",
+        rf"{_P}(schrijf|schrijft) {_ME}( {_POLITE})* uit( {_LIST})?{_T}",
+        rf"{_P}(verwijder|verwijdert) {_ME}( {_POLITE})*( (uit|van|from) {_LIST})?{_T}",
+        rf"{_P}(unsubscribe|remove) me( from {_LIST})?{_T}",
+        rf"{_P}(i|we) (would like|want|wish|'d like) to (unsubscribe|opt[- ]?out|be removed)"
+        rf"( from {_LIST})?{_T}",
+        rf"{_P}(i|we) (would like|want|wish|'d like) you to (unsubscribe|remove) (me|us)"
+        rf"( from {_LIST})?{_T}",
+    )
+]
+REPLY_PREFIX = re.compile(r"^\s*((re|antw|aw|sv|fw|fwd|doorst|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
+OWN_TEXT_LIMIT = 500  # an unsubscribe request is short; a longer message is for staff
 
 VERP = re.compile(r"\+\d+-[0-9a-f]{10}@")  # bounces+<delivery>-<signature>@, see tokens.py
 
@@ -134,22 +177,55 @@ def _autoreply(message: Message, subject: str) -> str:
     return ""
 
 
-def _unsubscribe(parsed: _Parsed, subject: str) -> str:
-    if UNSUBSCRIBE_WORDS.search(subject) and len(subject) < 80:
-        return f"Subject: {subject}"
-    body = "\n".join(parsed.texts)
+def _clauses(text: str) -> list[str]:
+    """The clauses of a text, lowercased, one space between words, no closing punctuation."""
+    out = []
+    for clause in re.split(r"[!?;,\n()\[\]]+|[.:]+(?=\s|$)|\s[-–]\s", text.lower()):
+        clause = re.sub(r"\s+", " ", clause.replace("\u00a0", " ")).strip(" '\"*_")
+        if clause:
+            out.append(clause)
+    return out
+
+
+def _asks(clause: str) -> bool:
+    return any(pattern.fullmatch(clause) for pattern in UNSUBSCRIBE_REQUESTS)
+
+
+def _own_lines(parsed: _Parsed) -> list[str]:
+    """The sender's own lines: up to the quoted message or the forwarded header block."""
     lines = []
-    for line in body.splitlines():
+    for line in "\n".join(parsed.texts).splitlines():
         stripped = line.strip()
         if stripped.startswith(">") or re.match(
-            r"(op .* schreef|on .* wrote|-----|van:|from:)", stripped, re.I
+            r"(op .* schreef|on .* wrote|-----|_____|van:|from:|verzonden:|sent:)", stripped, re.I
         ):
             break
         if stripped:
             lines.append(stripped)
-    first = " ".join(lines[:3])
-    if first and UNSUBSCRIBE_WORDS.search(first) and len(" ".join(lines)) < 600:
-        return f"body: {first[:120]}"
+    return lines
+
+
+def _unsubscribe(parsed: _Parsed, subject: str) -> str:
+    """The evidence of a request to take the sender off the list, or "" (a question).
+
+    Only a short message whose subject or first lines ask for it, for the sender, counts; a
+    message that also mentions leaving in any other way ("niet afmelden", "een oud-collega
+    afmelden", "afmelden kennissessie stikstof", "hoe kan ik ...?") is a question for staff.
+    """
+    topic = REPLY_PREFIX.sub("", subject or "").strip()
+    lines = _own_lines(parsed)
+    if len(" ".join(lines)) > OWN_TEXT_LIMIT or len(topic) > 120:
+        return ""
+    mentions = [
+        c for c in _clauses(topic) + _clauses("\n".join(lines)) if UNSUBSCRIBE_WORDS.search(c)
+    ]
+    if not mentions or not all(_asks(c) for c in mentions):
+        return ""
+    if any(_asks(c) for c in _clauses(topic)):
+        return f"Subject: {subject}"
+    first = "\n".join(lines[:3])
+    if any(_asks(c) for c in _clauses(first)):
+        return f"body: {' '.join(lines[:3])[:120]}"
     return ""
 
 
