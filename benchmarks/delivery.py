@@ -110,9 +110,10 @@ def child(
             capture_output=True,
             text=True,
             env=env,
-            check=True,
             timeout=3600,
         )
+        if out.returncode != 0:  # say why, not only that it failed
+            raise SystemExit(f"benchmark child {mode} failed:\n{out.stderr}")
         return dict(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -128,7 +129,7 @@ def run_child(
     from newsletter.issues.build import build_issue
     from newsletter.mail.dkim import signer_for
     from newsletter.outbound.delivery import SendOptions
-    from newsletter.outbound.send import IssueMessages, queue_issue, send_issue
+    from newsletter.outbound.issue_mail import IssueMessages, deliver_issue, queue_issue
     from newsletter.outbound.transports import transport_factory
 
     clock.set_now("2026-12-01T09:00:00+01:00")
@@ -187,7 +188,7 @@ def run_child(
             db.conn.commit()
         options = SendOptions(connections=connections, signer=signer_for(settings))
         began = time.perf_counter()
-        report = send_issue(db, settings, rendered, transport_factory(url, instance), options)
+        report = deliver_issue(db, settings, rendered, transport_factory(url, instance), options)
         seconds = time.perf_counter() - began
         sent, size = report.sent, 0
         assert not report.had_failures, report.summary()
