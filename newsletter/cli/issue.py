@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -15,18 +14,29 @@ from newsletter.cli.common import (
     actor_option,
     by_option,
     echo_data,
+    echo_json,
     json_option,
     month_argument,
     pass_settings,
     progress_bar,
 )
-from newsletter.cli.present import format_mailing_report
+from newsletter.cli.present import (
+    format_approved,
+    format_build,
+    format_mailing_change,
+    format_mailing_report,
+    format_preflight,
+    format_reviewed,
+    format_schedule,
+    format_test_copy,
+)
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.gate import Checked
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import create_issue
 from newsletter.onboarding.programme import sample_messages
+from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
 from newsletter.preflight import runner as preflight
@@ -73,7 +83,7 @@ def issue_build(settings: Settings, month: str) -> None:
         newsletter issue build 2026-12
     """
     result = build_issue(store.open_store(settings), settings, month)
-    click.echo(result.summary(settings.project))
+    click.echo(format_build(result, settings.project))
 
 
 @issue.command("review")
@@ -86,7 +96,8 @@ def issue_review(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue review 2026-12 --by "Sanne de Vries"
     """
-    click.echo(workflow.review(store.open_store(settings), settings, month, by))
+    reviewed = workflow.review(store.open_store(settings), settings, month, by)
+    click.echo(format_reviewed(reviewed, settings))
 
 
 @issue.command("approve")
@@ -102,7 +113,7 @@ def issue_approve(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue approve 2026-12 --by "Joris Bakker"
     """
-    click.echo(workflow.approve(store.open_store(settings), settings, month, by))
+    click.echo(format_approved(workflow.approve(store.open_store(settings), settings, month, by)))
 
 
 @issue.command("test")
@@ -139,7 +150,7 @@ def issue_test(
         transport or settings.transport,
         by,
     )
-    click.echo(copy.summary(month))
+    click.echo(format_test_copy(copy))
 
 
 @issue.command("schedule")
@@ -156,7 +167,9 @@ def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
     \b
         newsletter issue schedule 2027-01 --at 2027-01-04T09:00
     """
-    click.echo(workflow.schedule(store.open_store(settings), settings, month, at, by))
+    click.echo(
+        format_schedule(workflow.schedule(store.open_store(settings), settings, month, at, by))
+    )
 
 
 @issue.command("unschedule")
@@ -169,7 +182,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue unschedule 2027-01
     """
-    click.echo(workflow.unschedule(store.open_store(settings), month, by))
+    click.echo(format_schedule(workflow.unschedule(store.open_store(settings), month, by)))
 
 
 @issue.command("send")
@@ -247,7 +260,7 @@ def issue_send(
             f"{month}' lists these, --in-doubt decides the next run",
             err=True,
         )
-    click.echo(report.summary())
+    click.echo(send_summary(report))
     if report.had_failures:
         raise Failed
 
@@ -275,9 +288,10 @@ def issue_check(settings: Settings, month: str, as_json: bool) -> None:
         month,
         onboarding_samples=lambda: sample_messages(db, settings),
     )
-    click.echo(
-        json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
-    )
+    if as_json:
+        echo_json(report.as_json())
+    else:
+        click.echo(format_preflight(report))
     if report.errors:
         raise Failed
 
@@ -309,7 +323,8 @@ def issue_pause(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue pause 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("resume")
@@ -322,7 +337,8 @@ def issue_resume(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue resume 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("cancel")
@@ -338,7 +354,8 @@ def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
     """
     if not yes and not click.confirm(f"Cancel issue {month}? Unsent messages will not go out"):
         raise Failed
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("report")

@@ -9,7 +9,12 @@ import click
 
 from newsletter import clock, store
 from newsletter.cli.common import CONTEXT, Failed, echo_lines, json_option, pass_settings
-from newsletter.cli.present import format_log_entry, format_status, format_workflow_status
+from newsletter.cli.present import (
+    format_demo,
+    format_log_entry,
+    format_status,
+    format_workflow_status,
+)
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.status import instance_status, log_entries
@@ -128,6 +133,6 @@ def demo(folder: Path, transport: str | None, no_send: bool, fresh: bool) -> Non
     from newsletter.demo import run_demo
 
     summary = run_demo(folder, transport=transport, send=not no_send, fresh=fresh)
-    click.echo(summary.text())
+    click.echo(format_demo(summary.folder, summary.lines, summary.problems))
     if summary.failed:
         raise Failed
