@@ -21,6 +21,7 @@ from newsletter.cli.common import (
     progress_bar,
 )
 from newsletter.cli.present import (
+    as_data,
     format_approved,
     format_build,
     format_mailing_change,
@@ -206,6 +207,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     "them for staff.",
 )
 @actor_option("sends it")
+@json_option
 @pass_settings
 def issue_send(
     settings: Settings,
@@ -215,6 +217,7 @@ def issue_send(
     rate: float | None,
     in_doubt: str,
     by: str,
+    as_json: bool,
 ) -> None:
     """Send the approved issue to every active subscriber; a rerun sends nothing twice.
 
@@ -228,6 +231,7 @@ def issue_send(
     \b
         newsletter issue send 2026-12
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
+        newsletter issue send 2026-12 --json
     """
     db = store.open_store(settings)
 
@@ -260,7 +264,10 @@ def issue_send(
             f"{month}' lists these, --in-doubt decides the next run",
             err=True,
         )
-    click.echo(send_summary(report))
+    if as_json:
+        echo_json(as_data(report))
+    else:
+        click.echo(send_summary(report))
     if report.had_failures:
         raise Failed
 

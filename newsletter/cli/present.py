@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ from newsletter.people.subscribers import Recipient
 from newsletter.preflight.runner import PreflightReport, summary_line
 from newsletter.store.audit import AuditEntry
 from newsletter.store.conversations import Conversation, Message
+
+
+def as_data(value: Any) -> Any:
+    """What a command returns, as --json prints it: dataclasses as objects, instants and dates
+    in ISO 8601, paths as text (the same data the text is made from)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(key): as_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_data(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def format_mailing_report(report: dict[str, object]) -> str:
