@@ -128,7 +128,7 @@ def run_child(
     from newsletter.config import load_settings
     from newsletter.issues.build import build_issue
     from newsletter.mail.dkim import signer_for
-    from newsletter.outbound.delivery import SendOptions
+    from newsletter.outbound.delivery import SendOptions, send_summary
     from newsletter.outbound.issue_mail import IssueMessages, deliver_issue, queue_issue
     from newsletter.outbound.transports import transport_factory
 
@@ -191,7 +191,7 @@ def run_child(
         report = deliver_issue(db, settings, rendered, transport_factory(url, instance), options)
         seconds = time.perf_counter() - began
         sent, size = report.sent, 0
-        assert not report.had_failures, report.summary()
+        assert not report.had_failures, send_summary(report)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(

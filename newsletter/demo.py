@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from newsletter import app, clock, store
+from newsletter.cli.present import format_approved, format_build
 from newsletter.config import CONFIG_NAME, Settings, load_settings
 from newsletter.content.items import Item
 from newsletter.editorial import workflow
@@ -18,7 +19,7 @@ from newsletter.errors import NewsletterError
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import INTRO_PLACEHOLDER, create_issue
 from newsletter.outbound import ledger
-from newsletter.outbound.delivery import SendOptions, SendReport
+from newsletter.outbound.delivery import SendOptions, SendReport, send_summary
 from newsletter.outbound.issue_mail import deliver_issue, mailing_id_for
 from newsletter.outbound.transports import describe_transport, transport_factory
 from newsletter.people.subscribers import import_subscribers
@@ -52,6 +53,8 @@ def demo_source() -> Path:
 
 @dataclass
 class DemoSummary:
+    """What the demo did: one line per stage (an entry point's own report), and any problem."""
+
     folder: Path
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -60,11 +63,6 @@ class DemoSummary:
     @property
     def failed(self) -> bool:
         return bool(self.problems) or bool(self.send and self.send.had_failures)
-
-    def text(self) -> str:
-        out = [f"Demo instance in {self.folder}", *(f"  {line}" for line in self.lines)]
-        out += [f"  problem: {p}" for p in self.problems]
-        return "\n".join(out)
 
 
 def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
@@ -133,7 +131,7 @@ def run_demo(
         f"Issue: {path.relative_to(folder)} with {sum(len(v) for v in chosen.values())} items"
     )
     built = build_issue(db, settings, DEMO_MONTH)
-    summary.lines.append(built.summary(folder))
+    summary.lines.append(format_build(built, folder))
     summary.lines.append(
         f"Preview: {(settings.build_dir / 'issues' / DEMO_MONTH).relative_to(folder)}"
         "/<province>.html (one per variant)"
@@ -141,7 +139,7 @@ def run_demo(
 
     # The editorial workflow: one colleague submits it, another approves (four-eyes).
     workflow.review(db, settings, DEMO_MONTH, DEMO_EDITOR)
-    summary.lines.append(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER))
+    summary.lines.append(format_approved(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER)))
     if send:
         url = transport or settings.transport
         summary.send = deliver_issue(
@@ -153,7 +151,7 @@ def run_demo(
         )
         workflow.after_send(db, DEMO_MONTH, "demo")
         summary.lines.append(
-            f"Sent: {summary.send.summary()} via {describe_transport(url, folder)}"
+            f"Sent: {send_summary(summary.send)} via {describe_transport(url, folder)}"
         )
         counts = ledger.counts(db, mailing_id_for(DEMO_MONTH))
         summary.lines.append(

@@ -15,11 +15,14 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from newsletter import app, locks, store
+from newsletter.cli.present import nl_moment
 from newsletter.config import Settings
 from newsletter.editorial import workflow
+from newsletter.editorial.schedules import ScheduledStart, late_text
 from newsletter.errors import Busy, NewsletterError
 from newsletter.inbound import mailbox, processing
 from newsletter.onboarding import programme as onboarding
+from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
@@ -28,6 +31,11 @@ from newsletter.store import audit, mailings
 
 @dataclass
 class JobResult:
+    """One job of a tick: its name, what it did in one line, and whether it failed.
+
+    The line is the data here: tick is an entry point, each job reports in the one line that
+    cron mails and the demo shows, and the failed flag is what the audit log keeps."""
+
     name: str
     line: str
     failed: bool = False
@@ -107,7 +115,7 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
             parts.append(f"{mailing_id}: {exc}")
             failed = True
             continue
-        parts.append(report.summary())
+        parts.append(send_summary(report))
         failed = failed or bool(report.failed or report.relay_down)
     return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)
 
@@ -125,7 +133,28 @@ def _scheduled(db: Database, settings: Settings, now: datetime) -> JobResult:
     run = workflow.run_scheduled(
         db, settings, now, transport_factory(settings.transport, settings.project)
     )
-    return JobResult("scheduled", run.line(), run.failed)
+    return JobResult(
+        "scheduled", "; ".join(map(start_line, run.starts)) or "nothing due", run.failed
+    )
+
+
+def start_line(start: ScheduledStart) -> str:
+    """What the scheduled job did with one issue, as the tick's line says it."""
+    month = start.month
+    if start.outcome == "revoked":
+        return f"issue {month}: approval revoked, {start.reason}"
+    if start.outcome == "missed":
+        assert start.late is not None
+        return (
+            f"issue {month}: NOT sent, its schedule ({nl_moment(start.scheduled_for)}) was "
+            f"missed by {late_text(start.late)}; send it by hand with "
+            f"'newsletter issue send {month}'"
+        )
+    if start.outcome == "busy":
+        return f"issue {month} is being sent by another process"
+    if start.outcome == "error" or start.report is None:
+        return start.reason
+    return send_summary(start.report)
 
 
 def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:

@@ -10,7 +10,7 @@ import pytest
 from newsletter import clock
 from newsletter.errors import NewsletterError, TransportError
 from newsletter.issues.build import build_issue
-from newsletter.outbound.delivery import SendOptions
+from newsletter.outbound.delivery import SendOptions, send_summary
 from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import Envelope, MemoryTransport
 
@@ -140,7 +140,7 @@ def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loa
 
     report = deliver_issue(loaded, settings, rendered, Down, SendOptions(reconnect_delays=(0.01,)))
     assert "cannot connect" in report.relay_down
-    assert "stopped, the relay is unreachable" in report.summary()
+    assert "stopped, the relay is unreachable" in send_summary(report)
     assert report.had_failures and report.sent == 0
     assert statuses(loaded) == {"queued": 626}  # nothing lost: the next run sends them all
 

@@ -21,7 +21,7 @@ from newsletter.cli.present import format_mailing_report
 from newsletter.errors import Busy
 from newsletter.issues.build import build_issue
 from newsletter.outbound import ledger
-from newsletter.outbound.delivery import RateLimit, SendOptions, mailing_lock
+from newsletter.outbound.delivery import RateLimit, SendOptions, mailing_lock, send_summary
 from newsletter.outbound.issue_mail import deliver_issue, queue_issue
 from newsletter.outbound.transports import transport_factory
 from newsletter.tokens import bounce_address, read_bounce_address
@@ -166,7 +166,7 @@ def test_pause_stops_a_running_send_and_resume_lets_it_finish(settings, db, smal
         assert report.stopped == "paused" and report.sent < 40
         paused_at = len(smtp.received)
         again = send(db, settings, server)  # a paused mailing sends nothing
-        assert again.sent == 0 and "paused" in again.summary()
+        assert again.sent == 0 and "paused" in send_summary(again)
         assert len(smtp.received) == paused_at
         assert run("issue", "resume", "2026-12").exit_code == 0
         finished = send(db, settings, server)

@@ -3,6 +3,7 @@ checks a version once and remembers that it passed; tick's retries go through it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,13 @@ def test_tick_retries_refuse_a_version_with_preflight_errors(
         "issue-2026-12: issue 2026-12 has 14 preflight errors (link-text); nothing was sent."
     )
     assert loaded.table("deliveries").count_where("status = 'deferred'") == 1
+
+
+def test_issue_send_json_is_the_send_report(settings, loaded, december, no_tools, run) -> None:
+    approve_issue(loaded, settings)
+    sent = run("issue", "send", "2026-12", "--json")
+    assert sent.exit_code == 0, sent.output
+    report = json.loads(sent.stdout)  # the warnings stay on stderr
+    assert report["mailing_id"] == "issue-2026-12"
+    assert report["sent"] == report["total"] == 626
+    assert report["failed"] == report["deferred"] == report["in_doubt"] == []

@@ -40,3 +40,20 @@ def test_log_records_sends_pauses_and_unsubscribes_per_issue(settings, loaded, d
     assert "625 sent now" in json.loads(entries[0]["detail"])["summary"]
     text = run("log", "--issue", "2026-12").output.splitlines()
     assert text[1].startswith(f"2026-12-01 08:30  {user}") and "pause" in text[1]
+
+
+def test_status_json_is_the_data_the_lines_are_made_from(settings, loaded, december, run):
+    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    deliver_issue(
+        loaded, settings, build_issue(loaded, settings, "2026-12").rendered, lambda: flaky
+    )
+    before = json.loads(run("status", "--json").output)
+    assert before["instance"]["tick_at"] is None
+    [mailing] = before["instance"]["mailings"]
+    assert mailing["id"] == "issue-2026-12" and mailing["status"] == "sending"
+    assert mailing["counts"]["deferred"] == 1
+    assert before["workflow"]["next_scheduled"] is None
+    run("tick")
+    after = json.loads(run("status", "--json").output)
+    assert after["instance"]["tick_at"] == "2026-12-01T08:30:00+01:00"
+    assert after["instance"]["tick_failed"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 
 from newsletter.issues.build import build_issue
 from newsletter.outbound.issue_mail import deliver_issue
@@ -78,3 +79,16 @@ def test_an_overlapping_tick_exits_quietly(settings, loaded, run) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr == "tick: another tick is running; this one did nothing\n"
+
+
+def test_tick_json_gives_each_job_its_line_and_whether_it_failed(instance, loaded, run) -> None:
+    bad = instance / "content" / "news" / "kapot.md"
+    bad.write_text("---\nkind: nieuws\n---\n", encoding="utf-8")
+    result = run("tick", "--json")
+    assert result.exit_code == 1  # as without --json: a job failed
+    data = json.loads(result.stdout)
+    assert data["failed"] is True and data["busy"] == ""
+    jobs = {job["name"]: job for job in data["jobs"]}
+    assert list(jobs) == ["content", "inbox", "scheduled", "deliveries", "onboarding", "retention"]
+    assert jobs["content"]["failed"] and "kapot.md" in jobs["content"]["line"]
+    assert jobs["scheduled"] == {"name": "scheduled", "line": "nothing due", "failed": False}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -15,18 +14,30 @@ from newsletter.cli.common import (
     actor_option,
     by_option,
     echo_data,
+    echo_json,
     json_option,
     month_argument,
     pass_settings,
     progress_bar,
 )
-from newsletter.cli.present import format_mailing_report
+from newsletter.cli.present import (
+    as_data,
+    format_approved,
+    format_build,
+    format_mailing_change,
+    format_mailing_report,
+    format_preflight,
+    format_reviewed,
+    format_schedule,
+    format_test_copy,
+)
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.gate import Checked
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import create_issue
 from newsletter.onboarding.programme import sample_messages
+from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
 from newsletter.preflight import runner as preflight
@@ -73,7 +84,7 @@ def issue_build(settings: Settings, month: str) -> None:
         newsletter issue build 2026-12
     """
     result = build_issue(store.open_store(settings), settings, month)
-    click.echo(result.summary(settings.project))
+    click.echo(format_build(result, settings.project))
 
 
 @issue.command("review")
@@ -86,7 +97,8 @@ def issue_review(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue review 2026-12 --by "Sanne de Vries"
     """
-    click.echo(workflow.review(store.open_store(settings), settings, month, by))
+    reviewed = workflow.review(store.open_store(settings), settings, month, by)
+    click.echo(format_reviewed(reviewed, settings))
 
 
 @issue.command("approve")
@@ -102,7 +114,7 @@ def issue_approve(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue approve 2026-12 --by "Joris Bakker"
     """
-    click.echo(workflow.approve(store.open_store(settings), settings, month, by))
+    click.echo(format_approved(workflow.approve(store.open_store(settings), settings, month, by)))
 
 
 @issue.command("test")
@@ -139,7 +151,7 @@ def issue_test(
         transport or settings.transport,
         by,
     )
-    click.echo(copy.summary(month))
+    click.echo(format_test_copy(copy))
 
 
 @issue.command("schedule")
@@ -156,7 +168,9 @@ def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
     \b
         newsletter issue schedule 2027-01 --at 2027-01-04T09:00
     """
-    click.echo(workflow.schedule(store.open_store(settings), settings, month, at, by))
+    click.echo(
+        format_schedule(workflow.schedule(store.open_store(settings), settings, month, at, by))
+    )
 
 
 @issue.command("unschedule")
@@ -169,7 +183,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue unschedule 2027-01
     """
-    click.echo(workflow.unschedule(store.open_store(settings), month, by))
+    click.echo(format_schedule(workflow.unschedule(store.open_store(settings), month, by)))
 
 
 @issue.command("send")
@@ -193,6 +207,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     "them for staff.",
 )
 @actor_option("sends it")
+@json_option
 @pass_settings
 def issue_send(
     settings: Settings,
@@ -202,6 +217,7 @@ def issue_send(
     rate: float | None,
     in_doubt: str,
     by: str,
+    as_json: bool,
 ) -> None:
     """Send the approved issue to every active subscriber; a rerun sends nothing twice.
 
@@ -215,6 +231,7 @@ def issue_send(
     \b
         newsletter issue send 2026-12
         newsletter issue send 2026-12 --transport smtp://relay.ipo.example:587?starttls=1
+        newsletter issue send 2026-12 --json
     """
     db = store.open_store(settings)
 
@@ -247,7 +264,10 @@ def issue_send(
             f"{month}' lists these, --in-doubt decides the next run",
             err=True,
         )
-    click.echo(report.summary())
+    if as_json:
+        echo_json(as_data(report))
+    else:
+        click.echo(send_summary(report))
     if report.had_failures:
         raise Failed
 
@@ -275,9 +295,10 @@ def issue_check(settings: Settings, month: str, as_json: bool) -> None:
         month,
         onboarding_samples=lambda: sample_messages(db, settings),
     )
-    click.echo(
-        json.dumps(report.as_json(), ensure_ascii=False, indent=2) if as_json else report.text()
-    )
+    if as_json:
+        echo_json(report.as_json())
+    else:
+        click.echo(format_preflight(report))
     if report.errors:
         raise Failed
 
@@ -309,7 +330,8 @@ def issue_pause(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue pause 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "pause", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("resume")
@@ -322,7 +344,8 @@ def issue_resume(settings: Settings, month: str, by: str) -> None:
     \b
         newsletter issue resume 2026-12
     """
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "resume", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("cancel")
@@ -338,7 +361,8 @@ def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
     """
     if not yes and not click.confirm(f"Cancel issue {month}? Unsent messages will not go out"):
         raise Failed
-    click.echo(change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by))
+    change = change_mailing(store.open_store(settings), mailing_id_for(month), "cancel", by)
+    click.echo(format_mailing_change(change))
 
 
 @issue.command("report")

@@ -8,8 +8,21 @@ from pathlib import Path
 import click
 
 from newsletter import clock, store
-from newsletter.cli.common import CONTEXT, Failed, echo_lines, json_option, pass_settings
-from newsletter.cli.present import format_log_entry, format_status, format_workflow_status
+from newsletter.cli.common import (
+    CONTEXT,
+    Failed,
+    echo_json,
+    echo_lines,
+    json_option,
+    pass_settings,
+)
+from newsletter.cli.present import (
+    as_data,
+    format_demo,
+    format_log_entry,
+    format_status,
+    format_workflow_status,
+)
 from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.status import instance_status, log_entries
@@ -20,18 +33,25 @@ from newsletter.tick import run_tick
 
 
 @click.command(context_settings=CONTEXT)
+@json_option
 @pass_settings
-def status(settings: Settings) -> None:
+def status(settings: Settings, as_json: bool) -> None:
     """The instance at a glance: last tick, issues still going out, open questions.
 
     A configuration problem shows here too, as the one error line of any command.
 
     \b
         newsletter status
+        newsletter status --json
     """
     db = store.open_store(settings)
-    echo_lines(format_status(instance_status(db, settings)))
-    echo_lines(format_workflow_status(workflow.workflow_status(db, settings)))
+    instance = instance_status(db, settings)
+    issues = workflow.workflow_status(db, settings)
+    if as_json:
+        echo_json({"instance": as_data(instance), "workflow": as_data(issues)})
+        return
+    echo_lines(format_status(instance))
+    echo_lines(format_workflow_status(issues))
 
 
 @click.command(context_settings=CONTEXT)
@@ -57,8 +77,9 @@ def log(settings: Settings, month: str | None, as_json: bool) -> None:
 
 
 @click.command(context_settings=CONTEXT)
+@json_option
 @pass_settings
-def tick(settings: Settings) -> None:
+def tick(settings: Settings, as_json: bool) -> None:
     """Do whatever is due, once: for cron, every five minutes (see cron/).
 
     Content and feeds, the contact mailbox (fetch and process), retries of issues still going
@@ -68,13 +89,16 @@ def tick(settings: Settings) -> None:
     \b
         newsletter tick
         newsletter --now 2026-12-03T09:00 tick
+        newsletter tick --json
     """
     report = run_tick(store.open_store(settings), settings, clock.now())
-    if report.busy:
+    if as_json:
+        echo_json(as_data(report) | {"failed": report.failed})
+    elif report.busy:
         click.echo(f"tick: {report.busy}", err=True)
-        return
-    for job in report.jobs:
-        click.echo(f"{job.name}: {'FAILED ' if job.failed else ''}{job.line}")
+    else:
+        for job in report.jobs:
+            click.echo(f"{job.name}: {'FAILED ' if job.failed else ''}{job.line}")
     if report.failed:
         raise Failed
 
@@ -128,6 +152,6 @@ def demo(folder: Path, transport: str | None, no_send: bool, fresh: bool) -> Non
     from newsletter.demo import run_demo
 
     summary = run_demo(folder, transport=transport, send=not no_send, fresh=fresh)
-    click.echo(summary.text())
+    click.echo(format_demo(summary.folder, summary.lines, summary.problems))
     if summary.failed:
         raise Failed

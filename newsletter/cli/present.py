@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from newsletter import clock
+from newsletter.config import Settings
 from newsletter.content.items import Item
 from newsletter.dates import nl_date, nl_time
-from newsletter.editorial.schedules import WorkflowStatus
+from newsletter.editorial.approval import Approved, Reviewed
+from newsletter.editorial.copies import TestCopy
+from newsletter.editorial.schedules import Schedule, WorkflowStatus
 from newsletter.editorial.status import InstanceStatus
 from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
+from newsletter.issues.build import BuildResult
 from newsletter.onboarding.programme import Planned
+from newsletter.outbound.ledger import MailingChange
 from newsletter.people import privacy
 from newsletter.people.subscribers import Recipient
+from newsletter.preflight.runner import PreflightReport, summary_line
 from newsletter.store.audit import AuditEntry
 from newsletter.store.conversations import Conversation, Message
+
+
+def as_data(value: Any) -> Any:
+    """What a command returns, as --json prints it: dataclasses as objects, instants and dates
+    in ISO 8601, paths as text (the same data the text is made from)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(key): as_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_data(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def format_mailing_report(report: dict[str, object]) -> str:
@@ -323,3 +347,91 @@ def format_item_line(item: Item) -> str:
 def format_recipient_line(person: Recipient) -> str:
     """One person an audience reaches: province, address, name."""
     return f"{person.province or '-':<4} {person.email:<40} {person.name}"
+
+
+def format_build(result: BuildResult, project: Path) -> str:
+    """What `issue build` made: items, variants, calendar files and where the web version is."""
+    issue = result.rendered.issue
+    web = result.web_dir / "index.html"
+    where = web.relative_to(project) if web.is_relative_to(project) else web
+    return (
+        f"Built {issue.month}: {len(issue.items)} items, {len(result.rendered.variants)} "
+        f"variants, {len(result.rendered.calendar)} calendar files; web version {where}"
+    )
+
+
+def format_reviewed(reviewed: Reviewed, settings: Settings) -> str:
+    """An issue in review: who submitted it, where its preview is, who approves next."""
+    month = reviewed.month
+    return (
+        f"Issue {month}: in review, submitted by {reviewed.editor}; preview in "
+        f"{settings.shown(reviewed.preview)}/; "
+        f"a colleague approves with 'newsletter issue approve {month} --by NAME'"
+    )
+
+
+def format_approved(approved: Approved) -> str:
+    """An approval: by whom, the editor, the frozen version (12 hex digits) and its variants."""
+    return (
+        f"Issue {approved.month}: approved by {approved.approved_by} (submitted by "
+        f"{approved.editor}); version {approved.version[:12]} frozen, {approved.variants} variants"
+    )
+
+
+def format_schedule(schedule: Schedule) -> str:
+    """After schedule: when tick sends it; after unschedule: that it stays approved."""
+    if schedule.at is None:
+        return f"Issue {schedule.month}: no longer scheduled; still approved"
+    return (
+        f"Issue {schedule.month}: scheduled for {nl_moment(schedule.at)}; tick sends it then, "
+        "if still approved"
+    )
+
+
+def format_test_copy(copy: TestCopy) -> str:
+    """A test copy sent: its subject, which version and variant, and to whom."""
+    version = "the approved version" if copy.frozen else "the current build (not approved)"
+    return (
+        f"Issue {copy.month}: test copy '{copy.subject}' of {version}, variant {copy.variant}, "
+        f"sent to {', '.join(copy.to)}"
+    )
+
+
+def format_mailing_change(change: MailingChange) -> str:
+    """A pause, resume or cancel in a sentence: what happens to the messages left."""
+    mailing_id = change.mailing_id
+    if change.action == "cancel":
+        return f"{mailing_id} cancelled; {change.cancelled} messages will not be sent"
+    if change.action == "pause":
+        return f"{mailing_id} paused; {change.open} messages wait for 'newsletter issue resume'"
+    return f"{mailing_id} may go on; 'newsletter issue send' (or tick) sends the {change.open} left"
+
+
+def format_preflight(report: PreflightReport) -> str:
+    """What was checked, what each tool did, each finding (shared ones once) and the counts."""
+    out = [f"Checked: {', '.join(n for n in report.names if n != 'all')}"]
+    for run in report.tools:
+        out.append(f"  {run.tool}: {run.note}")
+        if run.install:
+            out.append(f"    install: {run.install}")
+    # The same finding in several variants (an item they share) is shown once, under all.
+    shared: dict[tuple[str, ...], list[str]] = {}
+    for f in report.findings:
+        shared.setdefault((f.severity, f.check, f.where, f.message, f.fix), []).append(f.name)
+    groups: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for key, names in shared.items():
+        groups.setdefault(tuple(dict.fromkeys(names)), []).append(key)
+    for group, keys in groups.items():
+        out.append(f"{', '.join(group)}:")
+        for severity, check, where, message, fix in keys:
+            out.append(f"  {severity} {check}: {where}: {message}")
+            out.append(f"    fix: {fix}")
+    out.append(summary_line(report))
+    return "\n".join(out)
+
+
+def format_demo(folder: Path, lines: list[str], problems: list[str]) -> str:
+    """The demo's summary: the instance folder, one line per stage, then any problem."""
+    out = [f"Demo instance in {folder}", *(f"  {line}" for line in lines)]
+    out += [f"  problem: {p}" for p in problems]
+    return "\n".join(out)

@@ -12,8 +12,9 @@ import getpass
 import hashlib
 import os
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -241,7 +242,27 @@ def check_all(db: Database, settings: Settings, actor: str) -> list[tuple[str, s
 # -- review and approval -------------------------------------------------------------------
 
 
-def review(db: Database, settings: Settings, month: str, by: str) -> str:
+@dataclass(frozen=True)
+class Reviewed:
+    """An issue submitted for review: by whom, and the folder of its preview."""
+
+    month: str
+    editor: str
+    preview: Path  # build/issues/MONTH: one HTML file per variant
+
+
+@dataclass(frozen=True)
+class Approved:
+    """An approval: who approved, who submitted it, the frozen version and its variants."""
+
+    month: str
+    approved_by: str
+    editor: str | None
+    version: str  # the rendered hash of what was frozen (and is what is sent)
+    variants: int
+
+
+def review(db: Database, settings: Settings, month: str, by: str) -> Reviewed:
     """Submit the issue for review; `by` is its editor, who may not approve it (four-eyes)."""
     by = _name(by)
     state = state_of(db, month)
@@ -264,17 +285,10 @@ def review(db: Database, settings: Settings, month: str, by: str) -> str:
             "reviewed_hash": issue.content_hash(),
         },
     )
-    return (
-        f"Issue {month}: in review, submitted by {by}; preview in {_shown(settings, month)}; "
-        f"a colleague approves with 'newsletter issue approve {month} --by NAME'"
-    )
+    return Reviewed(month, by, settings.build_dir / "issues" / month)
 
 
-def _shown(settings: Settings, month: str) -> str:
-    return f"{settings.shown(settings.build_dir / 'issues' / month)}/"
-
-
-def approve(db: Database, settings: Settings, month: str, by: str) -> str:
+def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
     """Approve exactly what renders now and freeze it; refused for the editor under four-eyes."""
     by = _name(by)
     check_approval(db, settings, month, by)
@@ -345,10 +359,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> str:
             version=digest[:12],
             editor=row.editor,
         )
-    return (
-        f"Issue {month}: approved by {by} (submitted by {row.editor}); "
-        f"version {digest[:12]} frozen, {len(frozen)} variants"
-    )
+    return Approved(month, by, row.editor, digest, len(frozen))
 
 
 def _freeze_variants(db: Database, settings: Settings, rendered: RenderedIssue) -> list[Variant]:

@@ -41,17 +41,13 @@ def allowed_test_address(settings: Settings, address: str) -> bool:
 
 @dataclass(frozen=True)
 class TestCopy:
+    """A test copy that went out: of which issue, to whom, which variant, frozen or not."""
+
+    month: str
     to: list[str]
     variant: str
     subject: str
     frozen: bool
-
-    def summary(self, month: str) -> str:
-        version = "the approved version" if self.frozen else "the current build (not approved)"
-        return (
-            f"Issue {month}: test copy '{self.subject}' of {version}, variant {self.variant}, "
-            f"sent to {', '.join(self.to)}"
-        )
 
 
 def send_test(
@@ -143,7 +139,7 @@ def send_test(
                 variant=key,
                 version=version,
             )
-    return TestCopy(list(to), key, subject, frozen)
+    return TestCopy(month, list(to), key, subject, frozen)
 
 
 def _reader(db: Database, email: str) -> Reader:

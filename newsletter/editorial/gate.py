@@ -80,16 +80,16 @@ def check(
     if any(not run.ran and not run.install for run in report.tools):
         # A tool that is installed but broke (a crash, a timeout) is not a pass to remember:
         # the next send checks again. (A tool not installed changes tools.versions() once it is.)
-        return Checked(key, False, report.summary(), tuple(report.warnings))
+        return Checked(key, False, preflight.summary_line(report), tuple(report.warnings))
     rows.record_pass(
         db,
         PreflightPass(
             key=key,
             month=month,
             checked_at=clock.utc_iso(),
-            summary=report.summary(),
+            summary=preflight.summary_line(report),
             names=json.dumps(report.names),
             warnings=json.dumps([asdict(f) for f in report.warnings], ensure_ascii=False),
         ),
     )
-    return Checked(key, False, report.summary(), tuple(report.warnings))
+    return Checked(key, False, preflight.summary_line(report), tuple(report.warnings))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,13 +28,21 @@ from newsletter.editorial.approval import (
 from newsletter.errors import Busy, NewsletterError
 from newsletter.issues.files import issue_files
 from newsletter.outbound import ledger
-from newsletter.outbound.delivery import TransportFactory
+from newsletter.outbound.delivery import SendReport, TransportFactory
 from newsletter.outbound.send import send_issue
 from newsletter.store import workflow as rows
 from newsletter.store.mailings import issue_mailing_id as mailing_id_for
 
 
-def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) -> str:
+@dataclass(frozen=True)
+class Schedule:
+    """An issue's schedule after schedule (when tick starts it) or unschedule (None)."""
+
+    month: str
+    at: datetime | None
+
+
+def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) -> Schedule:
     """Send an approved issue at a moment (naive times are Europe/Amsterdam); tick starts it."""
     actor = _name(actor)
     when = clock.parse_instant(at, what="--at")
@@ -60,10 +68,10 @@ def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) 
         {"state": "scheduled", "scheduled_for": clock.utc_iso(when), "schedule_missed_at": None},
         at=clock.utc_iso(when),
     )
-    return f"Issue {month}: scheduled for {_when(when)}; tick sends it then, if still approved"
+    return Schedule(month, when)
 
 
-def unschedule(db: Database, month: str, actor: str) -> str:
+def unschedule(db: Database, month: str, actor: str) -> Schedule:
     """Take a scheduled issue off its schedule, or clear the note of a missed one; the state
     stays what it is otherwise (an unschedule never approves anything)."""
     actor = _name(actor)
@@ -75,25 +83,37 @@ def unschedule(db: Database, month: str, actor: str) -> str:
     if state == "scheduled":
         changes["state"] = "approved"
     _save(db, month, actor, "unschedule", changes)
-    return f"Issue {month}: no longer scheduled; still approved"
+    return Schedule(month, None)
+
+
+@dataclass(frozen=True)
+class ScheduledStart:
+    """What tick did with one issue: its approval revoked, a missed schedule held back, a
+    start refused (busy, an error) or a send (its report)."""
+
+    month: str
+    outcome: str  # "revoked", "missed", "busy", "error" or "sent"
+    reason: str = ""  # revoked: what changed; error: the error
+    scheduled_for: datetime | None = None  # missed: the moment it was due
+    late: timedelta | None = None  # missed: by how much
+    report: SendReport | None = None  # sent
 
 
 @dataclass
 class ScheduledRun:
-    lines: list[str]
-    failed: bool = False
+    """tick's scheduled job: one entry per issue it acted on; failed when a start went wrong."""
 
-    def line(self) -> str:
-        return "; ".join(self.lines) or "nothing due"
+    starts: list[ScheduledStart] = field(default_factory=list)
+    failed: bool = False
 
 
 def run_scheduled(
     db: Database, settings: Settings, now: datetime, factory: TransportFactory
 ) -> ScheduledRun:
     """tick's job: start each due schedule that is still approved; hold back a missed one."""
-    run = ScheduledRun([])
+    run = ScheduledRun()
     for month, reason in check_all(db, settings, "tick"):
-        run.lines.append(f"issue {month}: approval revoked, {reason}")
+        run.starts.append(ScheduledStart(month, "revoked", reason))
     window = timedelta(minutes=settings.workflow.missed_window_minutes)
     for month, scheduled_for in rows.due_schedules(db, clock.utc_iso(now)):
         at = clock.parse_instant(scheduled_for)
@@ -111,10 +131,7 @@ def run_scheduled(
                 {"state": "approved", "schedule_missed_at": clock.utc_iso(now)},
                 at=scheduled_for,
             )
-            run.lines.append(
-                f"issue {month}: NOT sent, its schedule ({_when(at)}) was missed by "
-                f"{_late(now - at)}; send it by hand with 'newsletter issue send {month}'"
-            )
+            run.starts.append(ScheduledStart(month, "missed", scheduled_for=at, late=now - at))
             continue
         try:
             # The same use case as `issue send`: the frozen version, through the preflight gate
@@ -129,18 +146,19 @@ def run_scheduled(
                 in_doubt="skip",
             ).delivery
         except Busy:
-            run.lines.append(f"issue {month} is being sent by another process")
+            run.starts.append(ScheduledStart(month, "busy"))
             continue
         except NewsletterError as exc:
-            run.lines.append(str(exc))
+            run.starts.append(ScheduledStart(month, "error", str(exc)))
             run.failed = True
             continue
-        run.lines.append(report.summary())
+        run.starts.append(ScheduledStart(month, "sent", report=report))
         run.failed = run.failed or bool(report.failed or report.relay_down)
     return run
 
 
-def _late(delta: timedelta) -> str:
+def late_text(delta: timedelta) -> str:
+    """How late, as staff say it: 3 days, 5 hours, 1 minute."""
     hours = delta.total_seconds() / 3600
     if hours >= 48:
         return f"{hours / 24:.0f} days"
@@ -191,7 +209,7 @@ def stale_tick(db: Database, now: datetime) -> str:
     if late < timedelta(minutes=15):
         return ""
     return (
-        f"tick: no tick for {_late(late)}; is the crontab or the systemd timer of cron/ "
+        f"tick: no tick for {late_text(late)}; is the crontab or the systemd timer of cron/ "
         "installed and running? (see the README)"
     )
 

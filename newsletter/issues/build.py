@@ -18,17 +18,10 @@ from newsletter.store.builds import IssueBuild, record_build
 
 @dataclass(frozen=True)
 class BuildResult:
+    """What `issue build` made: the rendered issue, and the folder of its web version."""
+
     rendered: RenderedIssue
     web_dir: Path
-
-    def summary(self, project: Path) -> str:
-        issue = self.rendered.issue
-        web = self.web_dir / "index.html"
-        where = web.relative_to(project) if web.is_relative_to(project) else web
-        return (
-            f"Built {issue.month}: {len(issue.items)} items, {len(self.rendered.variants)} "
-            f"variants, {len(self.rendered.calendar)} calendar files; web version {where}"
-        )
 
 
 def build_issue(db: Database, settings: Settings, month: str) -> BuildResult:

@@ -79,6 +79,8 @@ class SendOptions:
 
 @dataclass
 class SendReport:
+    """What one run of the engine did to a mailing (send_summary says it in one line)."""
+
     mailing_id: str
     total: int = 0
     sent: int = 0
@@ -97,24 +99,26 @@ class SendReport:
     def had_failures(self) -> bool:
         return bool(self.failed or self.deferred or self.relay_down or self.in_doubt)
 
-    def summary(self) -> str:
-        line = (
-            f"{self.mailing_id}: {self.sent} sent now, {self.already_sent} sent before, "
-            f"{len(self.deferred)} deferred, {len(self.failed)} failed"
-        )
-        if self.skipped:
-            line += f", {self.skipped} skipped (no longer subscribed)"
-        if self.in_doubt:
-            line += f", {len(self.in_doubt)} in doubt"
-        line += f" of {self.total} recipients"
-        if self.stopped:
-            line += f"; {self.stopped}, {self.waiting} waiting"
-        elif self.relay_down:
-            line += f"; stopped, the relay is unreachable ({self.relay_down}); {self.waiting} wait"
-        elif self.waiting and self.next_retry:
-            local = clock.parse_instant(self.next_retry).astimezone(clock.AMSTERDAM)
-            line += f"; {self.waiting} waiting, next retry {local:%Y-%m-%d %H:%M}"
-        return line
+
+def send_summary(report: SendReport) -> str:
+    """A send in one line: the CLI prints it, tick reports it, the audit log keeps it."""
+    line = (
+        f"{report.mailing_id}: {report.sent} sent now, {report.already_sent} sent before, "
+        f"{len(report.deferred)} deferred, {len(report.failed)} failed"
+    )
+    if report.skipped:
+        line += f", {report.skipped} skipped (no longer subscribed)"
+    if report.in_doubt:
+        line += f", {len(report.in_doubt)} in doubt"
+    line += f" of {report.total} recipients"
+    if report.stopped:
+        line += f"; {report.stopped}, {report.waiting} waiting"
+    elif report.relay_down:
+        line += f"; stopped, the relay is unreachable ({report.relay_down}); {report.waiting} wait"
+    elif report.waiting and report.next_retry:
+        local = clock.parse_instant(report.next_retry).astimezone(clock.AMSTERDAM)
+        line += f"; {report.waiting} waiting, next retry {local:%Y-%m-%d %H:%M}"
+    return line
 
 
 @contextmanager
@@ -333,7 +337,7 @@ def deliver_mailing(
         report.next_retry = ledger.next_retry(db, mailing_id)
         if report.sent or report.failed or report.deferred or report.in_doubt:
             with store.transaction(db):
-                audit.record(db, "send", "send", mailing_id, summary=report.summary())
+                audit.record(db, "send", "send", mailing_id, summary=send_summary(report))
     return report
 
 

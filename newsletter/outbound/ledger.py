@@ -7,6 +7,7 @@ skipped (no longer subscribed when its turn came) and cancelled (the mailing was
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
@@ -17,7 +18,7 @@ from newsletter.errors import NewsletterError
 from newsletter.store import audit, mailings, transaction
 from newsletter.store.mailings import DONE, OPEN, Mailing, Outcome
 
-__all__ = ["DONE", "OPEN", "Outcome"]
+__all__ = ["DONE", "OPEN", "MailingChange", "Outcome"]
 
 
 def create_mailing(
@@ -162,8 +163,19 @@ def pending_count(db: Database, mailing_id: str) -> int:
     return count(db, mailing_id, *OPEN)
 
 
-def change_mailing(db: Database, mailing_id: str, action: str, actor: str = "cli") -> str:
-    """pause, resume or cancel a mailing; returns what was done, in a sentence."""
+@dataclass(frozen=True)
+class MailingChange:
+    """A pause, resume or cancel that was done: the mailing's new status and what is left."""
+
+    mailing_id: str
+    action: str  # pause, resume or cancel
+    status: str  # paused, sending or cancelled
+    open: int  # messages still to go (queued, deferred, in doubt)
+    cancelled: int  # messages that will not be sent
+
+
+def change_mailing(db: Database, mailing_id: str, action: str, actor: str = "cli") -> MailingChange:
+    """pause, resume or cancel a mailing; returns what was done."""
     status = mailing_status(db, mailing_id)
     allowed = {"pause": {"sending"}, "resume": {"paused"}, "cancel": {"sending", "paused"}}
     if status not in allowed[action]:
@@ -175,10 +187,10 @@ def change_mailing(db: Database, mailing_id: str, action: str, actor: str = "cli
     set_mailing_status(db, mailing_id, new)
     with transaction(db):
         audit.record(db, actor, action, mailing_id)
-    open_rows = count(db, mailing_id, *OPEN)
-    if action == "cancel":
-        dropped = count(db, mailing_id, "cancelled")
-        return f"{mailing_id} cancelled; {dropped} messages will not be sent"
-    if action == "pause":
-        return f"{mailing_id} paused; {open_rows} messages wait for 'newsletter issue resume'"
-    return f"{mailing_id} may go on; 'newsletter issue send' (or tick) sends the {open_rows} left"
+    return MailingChange(
+        mailing_id,
+        action,
+        new,
+        open=count(db, mailing_id, *OPEN),
+        cancelled=count(db, mailing_id, "cancelled"),
+    )

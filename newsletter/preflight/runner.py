@@ -48,6 +48,7 @@ __all__ = [
     "check_messages",
     "check_rendered",
     "refuse_if_blocked",
+    "summary_line",
     "write_previews",
 ]
 
@@ -73,41 +74,6 @@ class PreflightReport:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "warning"]
 
-    def summary(self) -> str:
-        ran = list(dict.fromkeys(t.tool for t in self.tools if t.ran))
-        skipped = list(dict.fromkeys(t.tool for t in self.tools if not t.ran))
-        line = (
-            f"Preflight{' ' + self.month if self.month else ''}: {len(self.errors)} errors, "
-            f"{len(self.warnings)} warnings in {len(self.names) - ('all' in self.names)} "
-            "messages and pages"
-        )
-        if ran:
-            line += f"; ran {', '.join(ran)}"
-        if skipped:
-            line += f"; not run: {', '.join(skipped)}"
-        return line
-
-    def text(self) -> str:
-        out = [f"Checked: {', '.join(n for n in self.names if n != 'all')}"]
-        for run in self.tools:
-            out.append(f"  {run.tool}: {run.note}")
-            if run.install:
-                out.append(f"    install: {run.install}")
-        # The same finding in several variants (an item they share) is shown once, under all.
-        shared: dict[tuple[str, ...], list[str]] = {}
-        for f in self.findings:
-            shared.setdefault((f.severity, f.check, f.where, f.message, f.fix), []).append(f.name)
-        groups: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-        for key, names in shared.items():
-            groups.setdefault(tuple(dict.fromkeys(names)), []).append(key)
-        for group, keys in groups.items():
-            out.append(f"{', '.join(group)}:")
-            for severity, check, where, message, fix in keys:
-                out.append(f"  {severity} {check}: {where}: {message}")
-                out.append(f"    fix: {fix}")
-        out.append(self.summary())
-        return "\n".join(out)
-
     def as_json(self) -> dict[str, Any]:
         return {
             "month": self.month,
@@ -117,6 +83,23 @@ class PreflightReport:
             "tools": [t.as_json() for t in self.tools],
             "findings": [asdict(f) | {"where": f.where} for f in self.findings],
         }
+
+
+def summary_line(report: PreflightReport) -> str:
+    """The counts and the tools that ran, in one line: the CLI prints it, and the editorial
+    gate keeps it with a remembered pass (where the tool runs themselves are not kept)."""
+    ran = list(dict.fromkeys(t.tool for t in report.tools if t.ran))
+    skipped = list(dict.fromkeys(t.tool for t in report.tools if not t.ran))
+    line = (
+        f"Preflight{' ' + report.month if report.month else ''}: {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings in {len(report.names) - ('all' in report.names)} "
+        "messages and pages"
+    )
+    if ran:
+        line += f"; ran {', '.join(ran)}"
+    if skipped:
+        line += f"; not run: {', '.join(skipped)}"
+    return line
 
 
 class PreflightFailed(NewsletterError):
