@@ -48,6 +48,7 @@ from newsletter.people import preferences, privacy
 from newsletter.store import audit, inbound
 
 ACTOR = "mailbox"
+UNTIED = "niet gekoppeld: niets gewijzigd"
 POLICY_REASONS = frozenset({"policy", "spam", "authfailure"})
 COUNTED_BOUNCES = ("hard", "soft")  # what counts toward the bounce policy; policy/delayed never
 
@@ -260,6 +261,7 @@ def _bounce(
     note = "; ".join(
         f"{t['kind']} bounce of {t['email']} (by {t['tied_by']})"
         + (", marked bounced" if t["marked_bounced"] else "")
+        + ("" if t["tied_by"] in PROOF else f": {UNTIED}")
         for t in tied
     )
     return {
@@ -340,7 +342,11 @@ def _complaint(
         "tied": tied,
         "subscriber_id": first.subscriber_id,
         "delivery_id": first.delivery_id,
-        "note": "complaint by " + ", ".join(t.email for _, t in pairs) + ": unsubscribed",
+        "note": "complaint by "
+        + ", ".join(
+            f"{t.email}: unsubscribed" if t.how in (*PROOF, "sender") else f"{t.email}: {UNTIED}"
+            for _, t in pairs
+        ),
     }
 
 
