@@ -467,3 +467,19 @@ def m012_preflight_passes(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m013_pending_erasures(db: Database) -> None:
+    """Files still to be cleared of a forgotten person (issue #13): `forget` writes the record
+    in the transaction that erases them from the store, clears the files after the commit and
+    then deletes the record; the next `forget` or tick finishes a record a crash left behind."""
+    db.execute(
+        """
+        CREATE TABLE pending_erasures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,        -- UTC
+            detail TEXT NOT NULL             -- JSON: what to look for, their own outbox files
+        )
+        """
+    )
