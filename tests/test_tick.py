@@ -34,6 +34,7 @@ def test_tick_runs_every_job_and_prints_a_line_for_each(instance, loaded, run) -
         "deliveries",
         "onboarding",
         "retention",
+        "erasures",
     ]
     assert "Inbox: 1 new" in lines[1] and "1 question" in lines[1]
     assert lines[2] == "scheduled: nothing due"

@@ -13,7 +13,9 @@ cleared and the record deleted; a crash in between leaves the record, and the ne
 - build/ (issue variants, previews, preflight samples): text files redacted the same way; a
   screenshot of a page that named them, and any file that cannot be redacted, is deleted.
 
-The address is matched in any case; the name only when it is a full name (two words or more),
+The pending record holds the address and the name (what the files are searched for) until
+the files are clear; then it is deleted with its cells zeroed (secure_delete) and `forget`
+scrubs the store. The address is matched in any case; the name only when it is a full name (two words or more),
 so that a one-word name does not redact unrelated text.
 """
 
