@@ -15,8 +15,8 @@ cleared and the record deleted; a crash in between leaves the record, and the ne
 
 The pending record holds the address and the name (what the files are searched for) until
 the files are clear; then it is deleted with its cells zeroed (secure_delete) and `forget`
-scrubs the store. The address is matched in any case; the name only when it is a full name (two words or more),
-so that a one-word name does not redact unrelated text.
+scrubs the store. The address is matched in any case; the name only when it is a full name
+(two words or more), so that a one-word name does not redact unrelated text.
 """
 
 from __future__ import annotations
