@@ -2,7 +2,7 @@
 
 Each job runs on its own: one that fails is named and the others still run. The jobs: content
 (files every tick, each feed at its own interval), the contact mailbox, scheduled issues
-(workflow.py), retries of open mailings, retention.
+(workflow.py), retries of open mailings, retention, file erasures a crashed forget left.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from newsletter.onboarding import programme as onboarding
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
+from newsletter.people import privacy
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
 from newsletter.store import audit, mailings
 
@@ -157,6 +158,11 @@ def start_line(start: ScheduledStart) -> str:
     return send_summary(start.report)
 
 
+def _erasures(db: Database, settings: Settings, now: datetime) -> JobResult:
+    """Files a forget left uncleared (a crash after its commit): cleared now."""
+    return JobResult("erasures", privacy.finish_pending_line(db, settings))
+
+
 def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
     cleared = mailbox.purge_raw(db, now)
     return JobResult("retention", f"raw mail past retention cleared: {cleared}")
@@ -169,6 +175,7 @@ JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
     ("deliveries", _retries),
     ("onboarding", _onboarding),
     ("retention", _retention),
+    ("erasures", _erasures),
 ]
 
 

@@ -35,6 +35,7 @@ def test_tick_runs_every_job_and_prints_a_line_for_each(instance, loaded, run) -
         "deliveries",
         "onboarding",
         "retention",
+        "erasures",
     ]
     assert "Inbox: 1 new" in lines[1] and "1 question" in lines[1]
     assert lines[2] == "scheduled: nothing due"
@@ -89,6 +90,14 @@ def test_tick_json_gives_each_job_its_line_and_whether_it_failed(instance, loade
     data = json.loads(result.stdout)
     assert data["failed"] is True and data["busy"] == ""
     jobs = {job["name"]: job for job in data["jobs"]}
-    assert list(jobs) == ["content", "inbox", "scheduled", "deliveries", "onboarding", "retention"]
+    assert list(jobs) == [
+        "content",
+        "inbox",
+        "scheduled",
+        "deliveries",
+        "onboarding",
+        "retention",
+        "erasures",
+    ]
     assert jobs["content"]["failed"] and "kapot.md" in jobs["content"]["line"]
     assert jobs["scheduled"] == {"name": "scheduled", "line": "nothing due", "failed": False}

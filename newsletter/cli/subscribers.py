@@ -184,11 +184,15 @@ def subscribers_export(settings: Settings, fmt: str, output: Path | None) -> Non
 @subscribers.command("forget")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
 @pass_settings
-def subscribers_forget(settings: Settings, email: str, yes: bool) -> None:
+def subscribers_forget(settings: Settings, email: str, yes: bool, as_json: bool) -> None:
     """Erase a person everywhere (AVG right to erasure); keep only a keyed hash of the address.
 
     The hash lets later imports skip the address; nothing else about the person is kept.
+    After the store, the files: their outbox messages are deleted, and other readers' copies,
+    build/ output and previews that name them are redacted. A crash in between is finished
+    by the next forget or tick. The report counts per holder and per kind of file.
 
     \b
         newsletter subscribers forget lotte.claessens@dr.example --yes
@@ -198,7 +202,8 @@ def subscribers_forget(settings: Settings, email: str, yes: bool) -> None:
     if record and not yes and not click.confirm(privacy.forget_question(settings, record)):
         click.echo("Nothing erased.", err=True)
         raise Failed
-    click.echo(privacy.forget(db, settings, email).summary())
+    report = privacy.forget(db, settings, email)
+    echo_data(report.as_dict(), as_json, lambda _: report.summary())
 
 
 @subscribers.command("segment")

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
 from sqlite_utils import Database
 
 from newsletter import clock
@@ -27,6 +28,7 @@ from newsletter.errors import ContentError, NewsletterError
 from newsletter.issues.build import build_issue
 from newsletter.issues.files import Issue, load_issue
 from newsletter.people import privacy
+from newsletter.people.erase_files import needles_for
 from newsletter.people.segments import parse_segment, recipients
 from newsletter.people.subscribers import current_holders
 from newsletter.render.issue import (
@@ -468,10 +470,13 @@ def erase_frozen(db: Database, settings: Settings, subject: privacy.Subject) -> 
     the web version (which names nobody) is kept, for the archive."""
     if not subject.email:
         return 0
-    months = rows.months_naming(db, subject.email)
+    # By address and by full name, also as the HTML escapes it.
+    forms = {f for n in needles_for(subject.email, subject.name) for f in (n, str(escape(n)))}
+    months = sorted({month for text in forms for month in rows.months_naming(db, text)})
     for month in months:
         if not _mailing_exists(db, month):
             revoke(db, month, "forget", "a person named in it was forgotten")
         else:
-            rows.drop_variants_naming(db, month, subject.email, keep=WEB)
+            for text in forms:
+                rows.drop_variants_naming(db, month, text, keep=WEB)
     return len(months)

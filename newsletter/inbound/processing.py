@@ -276,6 +276,7 @@ def _bounce(
     note = "; ".join(
         f"{t['kind']} bounce of {t['email']} (by {t['tied_by']})"
         + (", marked bounced" if t["marked_bounced"] else "")
+        + ("" if t["tied_by"] in PROOF else f": {UNTIED}")
         for t in tied
     )
     return {
@@ -356,7 +357,11 @@ def _complaint(
         "tied": tied,
         "subscriber_id": first.subscriber_id,
         "delivery_id": first.delivery_id,
-        "note": "complaint by " + ", ".join(t.email for _, t in pairs) + ": unsubscribed",
+        "note": "complaint by "
+        + ", ".join(
+            f"{t.email}: unsubscribed" if t.how in (*PROOF, "sender") else f"{t.email}: {UNTIED}"
+            for _, t in pairs
+        ),
     }
 
 

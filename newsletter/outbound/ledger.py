@@ -137,6 +137,7 @@ def bounce_rates(db: Database, mailing_id: str) -> dict[str, object]:
     """Bounces per kind (refused while sending, or reported back) and complaints, with warnings.
 
     Rates are per message sent or failed; a delivery counts once per kind however many reports.
+    Only what is tied to a delivery of ours counts (store.mailings.TIED); the rest is `not_tied`.
     """
     kinds = mailings.bounce_kinds(db, mailing_id)
     complaints = kinds.pop("complaint", 0)
@@ -153,7 +154,13 @@ def bounce_rates(db: Database, mailing_id: str) -> dict[str, object]:
             f"hard bounces {hard / tried:.2%} of {tried} messages (above "
             f"{HARD_BOUNCE_WARNING:.0%}): the list needs cleaning before the next mailing"
         )
-    return {"bounces": kinds, "complaints": complaints, "warnings": warnings}
+    return {
+        "bounces": kinds,
+        "complaints": complaints,
+        "warnings": warnings,
+        # Forged or unproven reports (not tied by VERP or our Message-ID): shown, never counted.
+        "not_tied": mailings.untied_reports(db, mailing_id),
+    }
 
 
 def pending_count(db: Database, mailing_id: str) -> int:

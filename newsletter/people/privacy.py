@@ -27,6 +27,7 @@ from newsletter.config import Settings, require_secret
 from newsletter.errors import NewsletterError
 from newsletter.outbound.transports import outbox_folder
 from newsletter.outbound.transports.base import safe_filename
+from newsletter.people import erase_files
 from newsletter.people.roles import ROLES
 from newsletter.store import audit, erasure, transaction
 from newsletter.store import subscribers as rows
@@ -116,10 +117,9 @@ def _outbox_files(settings: Settings, subject: Subject) -> list[Path]:
 
 
 def erase_outbox(db: Database, settings: Settings, subject: Subject) -> int:
-    files = _outbox_files(settings, subject)
-    for path in files:
-        path.unlink()
-    return len(files)
+    """Nothing in the transaction: their messages go after the commit, with every other file
+    that names them (erase_files); `forget` reports how many then."""
+    return 0
 
 
 def collect_outbox(db: Database, settings: Settings, subject: Subject) -> list[dict[str, Any]]:
@@ -307,16 +307,34 @@ def write_file(path: Path, text: str) -> None:
 @dataclass
 class ForgetReport:
     email: str
-    erased: dict[str, int] = field(default_factory=dict)
+    erased: dict[str, int] = field(default_factory=dict)  # per holder ("outbox": their messages)
+    files: dict[str, int] = field(default_factory=dict)  # per kind of file (erase_files)
     already: bool = False
     scrubbed: bool = True  # no old copy is left in the database file or its WAL
+    # File erasures an earlier forget left unfinished (a crash after its commit), finished now.
+    earlier: int = 0
+    earlier_files: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as `--json` gives it: the same words as the text."""
+        return asdict(self)
 
     def summary(self) -> str:
         if self.already:
             line = f"{self.email}: already forgotten; nothing is held, imports skip it"
         else:
             done = ", ".join(f"{name} {n}" for name, n in self.erased.items())
-            line = f"Forgot {self.email}: erased {done}; kept only a keyed hash so imports skip it"
+            files = ", ".join(f"{kind} {n}" for kind, n in self.files.items())
+            line = (
+                f"Forgot {self.email}: erased {done}; files: {files}; "
+                "kept only a keyed hash so imports skip it"
+            )
+        if self.earlier:
+            files = ", ".join(f"{kind} {n}" for kind, n in self.earlier_files.items())
+            line += (
+                f"; finished {self.earlier} file erasure{'s' if self.earlier != 1 else ''} "
+                f"an earlier forget left (a crash after its commit): {files}"
+            )
         if not self.scrubbed:
             line += (
                 "; another process has the store open, so old copies may stay in the "
@@ -337,14 +355,18 @@ def forget_question(settings: Settings, record: dict[str, Any]) -> str:
 def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
     """Erase a person from every holder and the subscribers table; suppress the address.
 
-    All in one transaction; then the database file is vacuumed and its WAL truncated, so the
-    erased rows are not left behind in free pages or old WAL frames either.
+    All in one transaction, which also records the files still to be cleared of them (a pending
+    erasure); after the commit their outbox messages are deleted and every other file that
+    names them redacted (erase_files), then the record goes. A crash in between leaves the
+    record: the next forget (or tick) finishes it. Then the database file is vacuumed and its
+    WAL truncated, so the erased rows are not left behind in free pages or old WAL frames.
     """
     require_secret(settings)  # before anything is erased: the suppression needs the key
     if not HOLDERS:  # an entry point that forgot newsletter.app.wire() must not half-forget
         raise RuntimeError("no holders of personal data registered: call newsletter.app.wire()")
     email = canonical_email(address)
     report = ForgetReport(email)
+    mine = 0  # the pending file erasure this forget records
     erasure.secure_delete(db)  # deleted cells are overwritten with zeros
     with transaction(db):
         subject = subject_for(db, email)
@@ -362,5 +384,31 @@ def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
             rows.suppress(db, settings, email, "forgotten", clock.utc_iso())
             # That someone was forgotten is on record; who it was is not.
             audit.record(db, "cli", "forget", "subscriber:forgotten")
+            own = erase_files.own_files(settings, subject.message_ids)
+            needles = erase_files.needles_for(email, subject.name)
+            mine = erasure.add_pending(db, needles, own, clock.utc_iso())
+    erase_files.kill_point("forget-committed")
+    for pending_id, cleared in erase_files.finish_pending(db, settings):
+        if not report.already and pending_id == mine:
+            report.erased["outbox"] = cleared.counts[erase_files.OWN]
+            report.files = cleared.files
+        else:
+            report.earlier += 1
+            for kind, n in cleared.counts.items():
+                report.earlier_files[kind] = report.earlier_files.get(kind, 0) + n
     report.scrubbed = erasure.scrub(db)
     return report
+
+
+def finish_pending_line(db: Database, settings: Settings) -> str:
+    """For tick: finish the file erasures a forget left (a crash after its commit), in words."""
+    finished = erase_files.finish_pending(db, settings)
+    if not finished:
+        return "no file erasure pending"
+    total: dict[str, int] = {}
+    for _, cleared in finished:
+        for kind, n in cleared.counts.items():
+            total[kind] = total.get(kind, 0) + n
+    erasure.scrub(db)
+    files = ", ".join(f"{kind} {n}" for kind, n in total.items())
+    return f"finished {len(finished)} file erasure{'s' if len(finished) != 1 else ''}: {files}"

@@ -1,6 +1,7 @@
 """One person's rows in the ledger, bounces and audit log, for the AVG duties: find, list, erase.
 
-Also the scrub that follows an erasure, so erased rows do not linger in free pages or the WAL.
+Also the scrub that follows an erasure, so erased rows do not linger in free pages or the WAL,
+and the pending file erasures: what `forget` still has to clear from files after its commit.
 Look-ups by address normalise it with newsletter.addresses.normalise_email here.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsletter.addresses import normalise_email
+from newsletter.store.db import dumps, loads
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,48 @@ def scrub(db: Database) -> bool:
     except sqlite3.OperationalError:
         return False
     return not busy
+
+
+# -- pending file erasures ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingErasure:
+    """Files still to be cleared of a forgotten person; the row goes once they are."""
+
+    id: int
+    created_at: str
+    needles: tuple[str, ...]  # the address and the name, as the files may hold them
+    own_files: tuple[str, ...]  # their own outbox messages, relative to the instance folder
+
+
+def add_pending(
+    db: Database, needles: Sequence[str], own_files: Sequence[str], created_at: str
+) -> int:
+    """Record the file work of a forget (call it inside the transaction that erases the rows)."""
+    detail = dumps({"needles": list(needles), "own_files": list(own_files)})
+    cursor = db.execute(
+        "insert into pending_erasures (created_at, detail) values (?, ?)", [created_at, detail]
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def pending(db: Database) -> list[PendingErasure]:
+    """Every file erasure not finished yet, oldest first."""
+    found = []
+    for row in db.query("select id, created_at, detail from pending_erasures order by id"):
+        detail = loads(row["detail"], {})
+        found.append(
+            PendingErasure(
+                int(row["id"]),
+                str(row["created_at"]),
+                tuple(detail.get("needles", ())),
+                tuple(detail.get("own_files", ())),
+            )
+        )
+    return found
+
+
+def finish_pending(db: Database, pending_id: int) -> None:
+    """The files are clear: the record (which names the person) goes."""
+    db.execute("delete from pending_erasures where id = ?", [pending_id])

@@ -368,13 +368,28 @@ def error_replies(db: Database, mailing_id: str, limit: int = 10) -> list[tuple[
     ]
 
 
+# A bounce or complaint counts for a mailing when the relay refused the message while we sent
+# it, or when the report is tied to our delivery by what only we can write: the signed VERP
+# address or our (keyed) Message-ID. A report that merely names a reader (Final-Recipient, its
+# own From) is kept as evidence and counts nowhere. Rows from before `tied_by` existed count.
+TIED = "(source = 'smtp' or tied_by is null or tied_by in ('verp', 'message-id'))"
+
+
 def bounce_kinds(db: Database, mailing_id: str) -> dict[str, int]:
-    """Deliveries per bounce kind (complaint included); a delivery counts once per kind."""
+    """Deliveries per bounce kind (complaint included) tied to us; once per delivery and kind."""
     return {
         r["kind"]: r["n"]
         for r in db.query(
             "select kind, count(distinct delivery_id) n from bounces where mailing_id = ? "
-            "group by kind",
+            f"and {TIED} group by kind",
             [mailing_id],
         )
     }
+
+
+def untied_reports(db: Database, mailing_id: str) -> int:
+    """Bounce and complaint reports naming a reader of this mailing but not tied to us."""
+    row = db.execute(
+        f"select count(*) from bounces where mailing_id = ? and not {TIED}", [mailing_id]
+    ).fetchone()
+    return int(row[0])

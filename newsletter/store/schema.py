@@ -473,3 +473,19 @@ def m012_preflight_passes(db: Database) -> None:
 def m013_conversation_note(db: Database) -> None:
     """A note on a conversation for staff, e.g. "afmelding niet bevestigd" (issue #13)."""
     db.table("conversations").add_column("note", str)
+
+
+@migrations()
+def m014_pending_erasures(db: Database) -> None:
+    """Files still to be cleared of a forgotten person (issue #13): `forget` writes the record
+    in the transaction that erases them from the store, clears the files after the commit and
+    then deletes the record; the next `forget` or tick finishes a record a crash left behind."""
+    db.execute(
+        """
+        CREATE TABLE pending_erasures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,        -- UTC
+            detail TEXT NOT NULL             -- JSON: what to look for, their own outbox files
+        )
+        """
+    )
