@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import sqlite3
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from newsletter.editorial.workflow import approved_ics, approved_web_html
 from newsletter.errors import NewsletterError
 from newsletter.issues.archive import archived_issues
 from newsletter.issues.files import MONTH
+from newsletter.people import unsubscribe_queue
 from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
 from newsletter.render.issue import item_ics
 from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
+from newsletter.store.busy import is_locked, wait_for_lock, with_retries
 from newsletter.store.items import announced_calendar_item
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
@@ -45,6 +48,7 @@ from newsletter.tokens import (
 )
 
 BAD_LINK = 400
+WEB_LOCK_WAIT = 2.0  # seconds a request waits for another writer's lock, per try
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -63,8 +67,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     def db() -> Database:
         if "db" not in g:
             g.db = store.open_store(settings)
+            wait_for_lock(g.db, WEB_LOCK_WAIT)
         db_: Database = g.db
         return db_
+
+    @app.before_request
+    def replay_queued() -> None:
+        """Unsubscribes queued while the store was busy are written by the next request."""
+        if unsubscribe_queue.pending(settings):
+            unsubscribe_queue.replay(db(), settings)
 
     @app.teardown_appcontext
     def close(_: BaseException | None) -> None:
@@ -112,8 +123,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.post("/afmelden/<token>")
     def unsubscribe_post(token: str) -> tuple[str, int]:
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
-        one_click = request.form.get("List-Unsubscribe") == "One-Click"
-        unsubscribe(db(), subscriber_id, "web", "one-click" if one_click else "page")
+        how = "one-click" if request.form.get("List-Unsubscribe") == "One-Click" else "page"
+        try:
+            with_retries(lambda: unsubscribe(db(), subscriber_id, "web", how))
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            # Still locked after the retries: kept in a file and written later, so the reader
+            # sees the same page and the unsubscribe is never lost (issue #13).
+            unsubscribe_queue.enqueue(settings, token, how, clock.utc_iso())
         return render_page(
             pages, "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
         ), 200
