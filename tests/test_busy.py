@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.sources.catalog import SyncReport, sync_files
 from newsletter.tokens import UNSUBSCRIBE, make_token
 
 REPO = Path(__file__).resolve().parent.parent
@@ -231,3 +233,48 @@ def test_an_import_killed_halfway_is_finished_by_running_it_again(
     assert f"{ROWS - halfway} added, 0 updated, {halfway} unchanged" in out.decode()
     assert loaded.execute("select count(*) from subscribers").fetchone()[0] == before + ROWS
     assert loaded.execute(mandates).fetchone()[0] == ROWS
+
+
+class LockWatch:
+    """Another writer, as the web server is one: how long each of its short writes waits."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.waits: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.database, timeout=30, isolation_level=None)
+        while not self.stop.is_set():
+            started = time.monotonic()
+            db.execute("begin immediate")
+            db.execute("rollback")
+            self.waits.append(time.monotonic() - started)
+            time.sleep(0.005)
+        db.close()
+
+    def __enter__(self) -> LockWatch:
+        self.thread.start()
+        while len(self.waits) < 3:  # watching before the writer under test begins
+            time.sleep(0.005)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_a_content_sync_of_3000_files_keeps_no_other_writer_waiting(settings, db) -> None:
+    news = settings.project / "content" / "news"
+    for n in range(3000):
+        (news / f"2026-11-01-bericht-{n:04d}.md").write_text(
+            f'---\nkind: news\ntitle: "Bericht {n}"\ndate: 2026-11-01\n'
+            "theme: financien-openbaar-bestuur\nsection: av\nsummary: Kort.\n---\nTekst.\n",
+            encoding="utf-8",
+        )
+    report = SyncReport()
+    with LockWatch(settings.database) as watch:
+        sync_files(db, settings, report)
+    assert not report.errors and report.added > 3000
+    assert max(watch.waits) < 0.5, f"another writer waited {max(watch.waits):.2f} s"

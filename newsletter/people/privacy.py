@@ -344,8 +344,10 @@ def forget_question(settings: Settings, record: dict[str, Any]) -> str:
 def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
     """Erase a person from every holder and the subscribers table; suppress the address.
 
-    All in one transaction; then the database file is vacuumed and its WAL truncated, so the
-    erased rows are not left behind in free pages or old WAL frames either.
+    All in one short transaction, with deleted cells and freed pages overwritten with zeros;
+    then the WAL is truncated, so the erased rows are not left behind in free pages or old WAL
+    frames either. The store is not vacuumed: that would hold the write lock for as long as it
+    rewrites the whole file, and keep unsubscribes waiting (issue #13).
     """
     require_secret(settings)  # before anything is erased: the suppression needs the key
     email = canonical_email(address)
