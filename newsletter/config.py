@@ -9,6 +9,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +115,15 @@ DEFAULT_ALLOWED_HOSTS = (
 
 
 @dataclass(frozen=True)
+class Web:
+    """[web]: the reverse proxies whose X-Forwarded-For names the reader's address."""
+
+    # Networks (or single addresses) of proxies in front of `newsletter serve`; empty: the
+    # socket peer is the client, and X-Forwarded-For (which anyone can send) is ignored.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+
+
+@dataclass(frozen=True)
 class Preflight:
     """[preflight]: the hosts beyond ours that links in a message may point to."""
 
@@ -151,6 +161,7 @@ class Settings:
     onboarding: Onboarding = field(default_factory=Onboarding)
     workflow: Workflow = field(default_factory=Workflow)
     preflight: Preflight = field(default_factory=Preflight)
+    web: Web = field(default_factory=Web)
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -215,6 +226,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     ),
     "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
     "preflight": frozenset({"allowed_hosts"}),
+    "web": frozenset({"trusted_proxies"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS
@@ -377,6 +389,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         onboarding=onboarding,
         workflow=_read_workflow(path, data),
         preflight=_read_preflight(path, data),
+        web=_read_web(path, data),
     )
 
 
@@ -662,6 +675,21 @@ def _read_preflight(path: Path, data: dict[str, Any]) -> Preflight:
             'e.g. allowed_hosts = ["ipo.nl", "rijksoverheid.nl"]',
         )
     return Preflight(tuple(hosts))
+
+
+def _read_web(path: Path, data: dict[str, Any]) -> Web:
+    reader = _Reader(path, data, "web")
+    proxies = reader.data.get("trusted_proxies", [])
+    example = 'e.g. trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]'
+    if not isinstance(proxies, list):
+        reader.fail("trusted_proxies", f"must be a list of addresses or networks, {example}")
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ip_network(str(proxy).strip(), strict=False))
+        except ValueError:
+            reader.fail("trusted_proxies", f"'{proxy}' is not an IP address or network; {example}")
+    return Web(tuple(networks))
 
 
 def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,25 +30,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def newsletter(instance: Path, *args: str, **options: object) -> subprocess.Popen[bytes]:
+def newsletter(instance: Path, *args: str, **options: Any) -> subprocess.Popen[bytes]:
     """The CLI as its own process, the way cron or staff start it."""
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | options
     return subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--project", str(instance), *args],
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **options,  # type: ignore[arg-type]
+        **streams,
     )
 
 
-def wait_for_port(port: int) -> None:
+def start_server(instance: Path, port: int) -> subprocess.Popen[bytes]:
+    """`newsletter serve` as its own process, listening once this returns (its log discarded:
+    a pipe nobody reads would block it after a few hundred requests)."""
+    server = newsletter(instance, "serve", "--port", str(port), stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
+            return server
         except OSError:
             time.sleep(0.05)
+    server.kill()
     raise AssertionError(f"the server did not listen on port {port}")
 
 
@@ -100,10 +104,9 @@ def test_300_one_click_unsubscribes_during_a_60000_row_import_are_all_kept(
     before = loaded.execute("select count(*) from subscribers").fetchone()[0]
     big_list(tmp_path / "groot.csv")
     port = free_port()
-    server = newsletter(instance, "serve", "--port", str(port))
+    server = start_server(instance, port)
     importer = None
     try:
-        wait_for_port(port)
         importer = newsletter(instance, "subscribers", "import", str(tmp_path / "groot.csv"))
         deadline = time.monotonic() + 60
         while not import_is_writing(settings.database):

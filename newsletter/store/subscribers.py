@@ -215,12 +215,19 @@ def unsubscribe(
     return cursor.rowcount > 0
 
 
-def confirm(db: Database, subscriber_id: int, consent_text: str, at: str) -> bool:
-    """Pending or unsubscribed becomes active with consent recorded; True when a row changed."""
+def confirm(
+    db: Database, subscriber_id: int, consent_text: str, at: str, asked_at: str | None = None
+) -> bool:
+    """Pending or unsubscribed becomes active with consent recorded; True when a row changed.
+
+    `asked_at`: when the confirmation link was issued (UTC ISO). Someone who unsubscribed
+    after that stays unsubscribed: an old link does not undo a newer choice.
+    """
     cursor = db.execute(
         "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
-        "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
-        [consent_text, at, at, subscriber_id],
+        "updated_at = ? where id = ? and (status = 'pending' or (status = 'unsubscribed' "
+        "and (? is null or updated_at is null or updated_at <= ?)))",
+        [consent_text, at, at, subscriber_id, asked_at, asked_at],
     )
     return cursor.rowcount > 0
 
@@ -286,6 +293,22 @@ def listing(
         )
         for r in rows
     ]
+
+
+def signup_requests_since(
+    db: Database, since: str, *, subscriber_id: int | None = None, client: str | None = None
+) -> int:
+    """The sign-up confirmations mailed since a moment (UTC ISO), as the audit log has them:
+    to one subscriber, or asked for by one client (its keyed hash)."""
+    where, args = ["action = 'subscribe-request'", "at >= ?"], [since]
+    if subscriber_id is not None:
+        where.append("subject = ?")
+        args.append(f"subscriber:{subscriber_id}")
+    if client is not None:
+        where.append("json_valid(detail) and json_extract(detail, '$.client') = ?")
+        args.append(client)
+    row = db.execute(f"select count(*) from events where {' and '.join(where)}", args).fetchone()
+    return int(row[0])
 
 
 # -- mandates ---------------------------------------------------------------------------------

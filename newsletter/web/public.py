@@ -10,16 +10,18 @@ Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, n
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
 import sqlite3
 from io import BytesIO
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Flask, abort, g, request, send_file, session
+from flask import Flask, abort, g, redirect, request, send_file, session
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
@@ -43,7 +45,7 @@ from newsletter.tokens import (
     CONFIRM_MAX_AGE,
     PREFERENCES,
     UNSUBSCRIBE,
-    read_timed_token,
+    read_timed_token_issued,
     read_token,
 )
 
@@ -105,15 +107,28 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(BAD_LINK)
         return subscriber_id
 
-    def csrf_token() -> str:
+    def csrf_token(form: str) -> str:
+        """The CSRF value of one form: bound to the browser's session and to `form` (the
+        reader's token for preferences), so one reader's value does not work on another's."""
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
-        return str(session["csrf"])
+        return _csrf_value(app.secret_key, str(session["csrf"]), form)
 
-    def check_csrf() -> None:
+    def check_csrf(form: str) -> None:
         sent = request.form.get("csrf", "")
-        if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+        nonce = session.get("csrf")
+        if not sent or not nonce:
             abort(BAD_LINK)
+        if not hmac.compare_digest(sent, _csrf_value(app.secret_key, str(nonce), form)):
+            abort(BAD_LINK)
+
+    def client_address() -> str:
+        """The reader's IP: the socket peer, or what a trusted proxy put in X-Forwarded-For."""
+        return forwarded_client(
+            request.environ.get("REMOTE_ADDR", ""),
+            request.headers.getlist("X-Forwarded-For"),
+            settings.web.trusted_proxies,
+        )
 
     @app.get("/afmelden/<token>")
     def unsubscribe_page(token: str) -> str:
@@ -141,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         subscriber_id = subscriber_for(PREFERENCES, token)
         saved = False
         if request.method == "POST":
-            check_csrf()
+            check_csrf(f"{PREFERENCES}/{token}")
             try:
                 set_preferences(
                     db(),
@@ -159,7 +174,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             "preferences.html.j2",
             person=reader(db(), subscriber_id),
             themes=[t for t in settings.themes.values() if t.bac],
-            csrf=csrf_token(),
+            csrf=csrf_token(f"{PREFERENCES}/{token}"),
             saved=saved,
         )
 
@@ -168,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         values = {"naam": "", "email": "", "provincie": ""}
         problem = ""
         if request.method == "POST":
-            check_csrf()
+            check_csrf("aanmelden")
             values = {k: request.form.get(k, "").strip() for k in values}
             if request.form.get("toestemming") != "ja":
                 problem = "Geef toestemming om u aan te melden."
@@ -181,22 +196,29 @@ def create_app(settings: Settings | None = None) -> Flask:
                         values["email"],
                         values["provincie"] or None,
                         "web:aanmelden",
+                        client_address(),
                     )
                 except SignupError as exc:
                     problem = str(exc)
                 else:
                     return render_page(pages, "signup_sent.html.j2", email=values["email"]), 200
         return signup_page(
-            pages, settings, values=values, problem=problem, consent=CONSENT_TEXT, csrf=csrf_token()
+            pages,
+            settings,
+            values=values,
+            problem=problem,
+            consent=CONSENT_TEXT,
+            csrf=csrf_token("aanmelden"),
         ), 422 if problem else 200
 
     @app.route("/aanmelden/bevestig/<token>", methods=["GET", "POST"])
     def signup_confirm(token: str) -> str:
-        subscriber_id = read_timed_token(settings, CONFIRM, token, CONFIRM_MAX_AGE)
-        if subscriber_id is None or reader(db(), subscriber_id) is None:
+        read = read_timed_token_issued(settings, CONFIRM, token, CONFIRM_MAX_AGE)
+        if read is None or reader(db(), read[0]) is None:
             abort(BAD_LINK)
+        subscriber_id, asked_at = read
         if request.method == "POST":  # a GET only shows the button: scanners prefetch links
-            confirm_signup(db(), subscriber_id)
+            confirm_signup(db(), subscriber_id, asked_at)
         return render_page(pages, "signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
     def archived(month: str) -> Path:
@@ -204,6 +226,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         if not MONTH.match(month) or month not in {i.issue_month for i in issues}:
             abort(404)  # drafts and unsent issues are not public
         return settings.build_dir / "archief" / month
+
+    # Werkzeug's own redirect to the trailing slash builds its URL from the Host header, which
+    # anyone can set: these redirects go to base_url instead (issue #13).
+    app.url_map.merge_slashes = False
+
+    @app.get("/archief")
+    def archive_slash() -> Any:
+        return redirect(f"{settings.base_url}/archief/", 308)
+
+    @app.get("/archief/<month>")
+    def archive_issue_slash(month: str) -> Any:
+        archived(month)  # 404 for what is not archived
+        return redirect(f"{settings.base_url}/archief/{month}/", 308)
 
     @app.get("/archief/")
     def archive() -> str:
@@ -257,6 +292,34 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
 
     return app
+
+
+def _csrf_value(secret: str | bytes | None, nonce: str, form: str) -> str:
+    key = secret.encode() if isinstance(secret, str) else bytes(secret or b"")
+    message = f"newsletter.csrf/{nonce}/{form}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def forwarded_client(
+    peer: str, forwarded: list[str], trusted: tuple[IPv4Network | IPv6Network, ...]
+) -> str:
+    """The client's address: the socket peer, unless that is a trusted proxy; then the last
+    address in X-Forwarded-For that is not one (the ones before it anyone can write)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not is_trusted(peer):
+        return peer
+    hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
