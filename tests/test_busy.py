@@ -248,10 +248,15 @@ class LockWatch:
         self.thread = threading.Thread(target=self.run)
 
     def run(self) -> None:
-        db = sqlite3.connect(self.database, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.database, timeout=0, isolation_level=None)
         while not self.stop.is_set():
             started = time.monotonic()
-            db.execute("begin immediate")
+            while True:  # polling every millisecond, as the web server's retries do
+                try:
+                    db.execute("begin immediate")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.001)
             db.execute("rollback")
             self.waits.append(time.monotonic() - started)
             time.sleep(0.005)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 BATCH_SECONDS = 0.05  # a batch commits once it has held the write lock this long
 PAUSE_SECONDS = 0.015  # then the lock stays free this long, for the writers that wait
-RETRY_DELAYS = (0.05, 0.2, 0.5)  # a short writer's waits between its tries
+RETRY_SECONDS = 5.0  # how long a short writer keeps trying
+POLL_SECONDS = 0.002  # and how often
 
 
 class Batches:
@@ -100,21 +101,25 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def with_retries(write: Callable[[], T], delays: Sequence[float] = RETRY_DELAYS) -> T:
-    """Run a short write; when the store stays locked, wait and try again (len(delays) times).
+def with_retries(db: Database, write: Callable[[], T], seconds: float = RETRY_SECONDS) -> T:
+    """Run a short write; while another writer holds the lock, try again every few ms.
 
-    The last failure is raised (still "database is locked"): the caller decides what then.
+    SQLite's own busy handler sleeps up to 100 ms between its tries and so can miss, again
+    and again, the moments a long writer leaves the lock free between its batches; polling
+    every POLL_SECONDS does not. After `seconds` the last "database is locked" is raised:
+    the caller decides what then. `write` must be a transaction that either commits or
+    raises before it changed anything.
     """
-    for delay in delays:
-        try:
-            return write()
-        except sqlite3.OperationalError as exc:
-            if not is_locked(exc):
-                raise
-        time.sleep(delay)
-    return write()
-
-
-def wait_for_lock(db: Database, seconds: float) -> None:
-    """How long this connection waits for another writer's lock before "database is locked"."""
-    db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    deadline = time.monotonic() + seconds
+    previous = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
+    db.execute(f"PRAGMA busy_timeout = {int(POLL_SECONDS * 1000)}")
+    try:
+        while True:
+            try:
+                return write()
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(POLL_SECONDS)
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {previous}")

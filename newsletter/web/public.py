@@ -37,7 +37,7 @@ from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, 
 from newsletter.render.issue import item_ics
 from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
-from newsletter.store.busy import is_locked, wait_for_lock, with_retries
+from newsletter.store.busy import is_locked, with_retries
 from newsletter.store.items import announced_calendar_item
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
@@ -50,7 +50,6 @@ from newsletter.tokens import (
 )
 
 BAD_LINK = 400
-WEB_LOCK_WAIT = 2.0  # seconds a request waits for another writer's lock, per try
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -69,7 +68,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     def db() -> Database:
         if "db" not in g:
             g.db = store.open_store(settings)
-            wait_for_lock(g.db, WEB_LOCK_WAIT)
         db_: Database = g.db
         return db_
 
@@ -140,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
         how = "one-click" if request.form.get("List-Unsubscribe") == "One-Click" else "page"
         try:
-            with_retries(lambda: unsubscribe(db(), subscriber_id, "web", how))
+            with_retries(db(), lambda: unsubscribe(db(), subscriber_id, "web", how))
         except sqlite3.OperationalError as exc:
             if not is_locked(exc):
                 raise
@@ -158,13 +156,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         if request.method == "POST":
             check_csrf(f"{PREFERENCES}/{token}")
             try:
-                set_preferences(
+                with_retries(
                     db(),
-                    settings,
-                    subscriber_id,
-                    request.form.getlist("thema"),
-                    request.form.get("pauze") == "ja",
-                    "web",
+                    lambda: set_preferences(
+                        db(),
+                        settings,
+                        subscriber_id,
+                        request.form.getlist("thema"),
+                        request.form.get("pauze") == "ja",
+                        "web",
+                    ),
                 )
             except NewsletterError:  # an unknown theme, or a subscription no longer theirs
                 abort(BAD_LINK)
@@ -189,14 +190,17 @@ def create_app(settings: Settings | None = None) -> Flask:
                 problem = "Geef toestemming om u aan te melden."
             else:
                 try:
-                    request_signup(
+                    with_retries(
                         db(),
-                        settings,
-                        values["naam"],
-                        values["email"],
-                        values["provincie"] or None,
-                        "web:aanmelden",
-                        client_address(),
+                        lambda: request_signup(
+                            db(),
+                            settings,
+                            values["naam"],
+                            values["email"],
+                            values["provincie"] or None,
+                            "web:aanmelden",
+                            client_address(),
+                        ),
                     )
                 except SignupError as exc:
                     problem = str(exc)
@@ -218,7 +222,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(BAD_LINK)
         subscriber_id, asked_at = read
         if request.method == "POST":  # a GET only shows the button: scanners prefetch links
-            confirm_signup(db(), subscriber_id, asked_at)
+            with_retries(db(), lambda: confirm_signup(db(), subscriber_id, asked_at))
         return render_page(pages, "signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
     def archived(month: str) -> Path:
