@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import unicodedata
 
-from email_validator import validate_email
+from email_validator import EmailNotValidError, validate_email
 
 from newsletter.config import Settings, require_secret
 
@@ -25,8 +25,15 @@ def canonical_address(raw: str) -> str:
 
     ASCII only: a non-ASCII local part needs SMTPUTF8, which relays do not all offer, and an
     internationalised domain is kept in its punycode (xn--) form, which every header can carry.
+    A quoted local part ("jan.de vries"@example.nl) is valid and accepted, but not one with a
+    backslash escape in it: what needs escaping is no address a person really has.
     """
-    result = validate_email(normalise_email(raw), check_deliverability=False, allow_smtputf8=False)
+    normalised = normalise_email(raw)
+    if "\\" in normalised.rpartition("@")[0]:
+        raise EmailNotValidError("the part before the @ holds a backslash")
+    result = validate_email(
+        normalised, check_deliverability=False, allow_smtputf8=False, allow_quoted_local=True
+    )
     return str(result.ascii_email).lower()
 
 

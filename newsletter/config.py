@@ -8,6 +8,7 @@ import os
 import re
 import tomllib
 from datetime import date, time
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from newsletter.settings import (
     Preflight,
     Settings,
     Theme,
+    Web,
     Workflow,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "Preflight",
     "Settings",
     "Theme",
+    "Web",
     "Workflow",
     "load_settings",
     "require_secret",
@@ -214,6 +217,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         onboarding=onboarding,
         workflow=_read_workflow(path, data),
         preflight=_read_preflight(path, data),
+        web=_read_web(path, data),
     )
 
 
@@ -514,6 +518,21 @@ def _read_preflight(path: Path, data: dict[str, Any]) -> Preflight:
             'e.g. allowed_hosts = ["ipo.nl", "rijksoverheid.nl"]',
         )
     return Preflight(tuple(hosts))
+
+
+def _read_web(path: Path, data: dict[str, Any]) -> Web:
+    reader = _Reader(path, data, "web")
+    proxies = reader.data.get("trusted_proxies", [])
+    example = 'e.g. trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]'
+    if not isinstance(proxies, list):
+        reader.fail("trusted_proxies", f"must be a list of addresses or networks, {example}")
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ip_network(str(proxy).strip(), strict=False))
+        except ValueError:
+            reader.fail("trusted_proxies", f"'{proxy}' is not an IP address or network; {example}")
+    return Web(tuple(networks))
 
 
 def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:

@@ -14,7 +14,10 @@ from newsletter.errors import HeaderError
 
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+# A plain local part, or a quoted one without escapes ("jan.de vries"@...: valid, issue #13).
+_ADDRESS = re.compile(
+    r'^(?:[^@\s<>()\[\],;:"]+|"[^"\\\x00-\x1f\x7f]+")@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$'
+)
 MAX_HEADER_VALUE = 900
 
 

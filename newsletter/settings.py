@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 
@@ -101,6 +102,15 @@ DEFAULT_ALLOWED_HOSTS = (
 
 
 @dataclass(frozen=True)
+class Web:
+    """[web]: the reverse proxies whose X-Forwarded-For names the reader's address."""
+
+    # Networks (or single addresses) of proxies in front of `newsletter serve`; empty: the
+    # socket peer is the client, and X-Forwarded-For (which anyone can send) is ignored.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+
+
+@dataclass(frozen=True)
 class Preflight:
     """[preflight]: the hosts beyond ours that links in a message may point to."""
 
@@ -138,6 +148,7 @@ class Settings:
     onboarding: Onboarding = field(default_factory=Onboarding)
     workflow: Workflow = field(default_factory=Workflow)
     preflight: Preflight = field(default_factory=Preflight)
+    web: Web = field(default_factory=Web)
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -192,6 +203,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     ),
     "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
     "preflight": frozenset({"allowed_hosts"}),
+    "web": frozenset({"trusted_proxies"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS

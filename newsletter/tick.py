@@ -1,8 +1,9 @@
 """`newsletter tick`: everything that is due, once, under a lock; for cron every five minutes.
 
 Each job runs on its own: one that fails is named and the others still run. The jobs: content
-(files every tick, each feed at its own interval), the contact mailbox, scheduled issues
-(workflow.py), retries of open mailings, retention, file erasures a crashed forget left.
+(files every tick, each feed at its own interval), the contact mailbox, queued unsubscribes (a
+line only when there were any), scheduled issues (workflow.py), retries of open mailings,
+retention, file erasures a crashed forget left.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from newsletter.onboarding import programme as onboarding
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
-from newsletter.people import privacy
+from newsletter.people import privacy, unsubscribe_queue
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
 from newsletter.store import audit, mailings
 
@@ -65,6 +66,15 @@ def tick_lock(settings: Settings) -> AbstractContextManager[locks.Held]:
         lambda owner: "another tick is running; this one did nothing",
         max_age=TICK_MAX_AGE,
     )
+
+
+def _unsubscribes(db: Database, settings: Settings, now: datetime) -> JobResult | None:
+    """Unsubscribes the web server queued while the store was busy (before anything is sent);
+    no line when none are queued."""
+    if not unsubscribe_queue.pending(settings):
+        return None
+    replayed = unsubscribe_queue.replay(db, settings)
+    return JobResult("unsubscribes", replayed.summary(), bool(replayed.left))
 
 
 def _content(db: Database, settings: Settings, now: datetime) -> JobResult:
@@ -168,9 +178,10 @@ def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
     return JobResult("retention", f"raw mail past retention cleared: {cleared}")
 
 
-JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult]]] = [
+JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult | None]]] = [
     ("content", _content),
     ("inbox", _inbox),
+    ("unsubscribes", _unsubscribes),
     ("scheduled", _scheduled),
     ("deliveries", _retries),
     ("onboarding", _onboarding),
@@ -189,7 +200,9 @@ def run_tick(db: Database, settings: Settings, now: datetime) -> TickReport:
                 report.jobs.append(JobResult("lock", held.took_over))
             for name, job in JOBS:
                 try:
-                    report.jobs.append(job(db, settings, now))
+                    result = job(db, settings, now)  # None: nothing to report
+                    if result is not None:
+                        report.jobs.append(result)
                 except NewsletterError as exc:
                     report.jobs.append(JobResult(name, str(exc), failed=True))
                 except Exception as exc:  # a bug or a locked store: this job only

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import re
+from datetime import UTC
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -80,6 +81,22 @@ def _timed(keys: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
 
 def make_timed_token(settings: Settings, purpose: str, subscriber_id: int) -> str:
     return str(_timed(require_secret(settings), purpose).dumps(subscriber_id))
+
+
+def read_timed_token_issued(
+    settings: Settings, purpose: str, token: str, max_age: int
+) -> tuple[int, str] | None:
+    """The id in a genuine token younger than max_age seconds, and when it was issued (UTC ISO,
+    by the wall clock, as itsdangerous reads it); else None."""
+    try:
+        value, issued = _timed(require_secret(settings), purpose).loads(
+            token, max_age=max_age, return_timestamp=True
+        )
+    except BadSignature:
+        return None
+    if not isinstance(value, int):
+        return None
+    return value, issued.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def read_timed_token(settings: Settings, purpose: str, token: str, max_age: int) -> int | None:

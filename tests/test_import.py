@@ -466,6 +466,10 @@ def test_two_addresses_in_one_cell_and_a_name_on_two_lines_are_rejected(db, run,
 
     assert result.exit_code == 1
     assert result.stderr == (
+        # The same address twice is reported, naming both rows (issue #13, item 10).
+        "Warning: gelderland.csv: rows 2 and 7 have the same e-mail address "
+        "anouk.verbeek@gld.example; they are read as one person with the roles of both: if "
+        "they are two people, give each their own address\n"
         "Failed: gelderland.csv: row 3, column e-mail: 'alice@x.example)<bob@y.example>' holds "
         "more than one address; give each person one row\n"
         "Failed: gelderland.csv: row 4, column e-mail: 'a@x.example; b@x.example' holds more "

@@ -52,7 +52,9 @@ def compose(
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = settings.sender  # checked by load_settings
     message["Reply-To"] = settings.reply_to
-    message["To"] = Address(check_header_value(to_name, "To name"), local, domain)
+    # Address quotes a local part that needs it ("jan.de vries"): give it the bare one.
+    bare = local[1:-1] if local.startswith('"') and local.endswith('"') else local
+    message["To"] = Address(check_header_value(to_name, "To name"), bare, domain)
     message["Subject"] = check_header_value(subject, "subject")
     message["Date"] = format_datetime(clock.local_now())
     message["Message-ID"] = check_header_value(

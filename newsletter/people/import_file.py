@@ -327,6 +327,20 @@ def _parse_day(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def _check_separator(path: Path, number: int, cells: list[str], width: int, used: str) -> None:
+    """A rejected row written with the other separator (a ';' row in a ',' file, or the other
+    way round) is a file problem, not a row problem: NewsletterError naming both separators."""
+    other = ";" if used == "," else ","
+    if len(cells) >= width:
+        return
+    again = next(csv.reader([used.join(cells)], delimiter=other), [])
+    if len(again) > len(cells) and len(again) >= min(width, 2):
+        raise NewsletterError(
+            f"{path}: row {number} is separated by '{other}', but the header row by "
+            f"'{used}'; use one separator in the whole file ({SAVE_AS_CSV})"
+        )
+
+
 def read_import(
     path: Path, settings: Settings, province: str | None = None, default_start: date | None = None
 ) -> ImportFile:
@@ -358,11 +372,17 @@ def read_import(
                     raise problem
                 person = parse_person(number, cells, settings, province, start)
             except ImportRowError as exc:
+                _check_separator(path, number, raw, len(header), delimiter)
                 rejected.append(RejectedRow(number, row, str(exc)))
                 continue
             by_province.setdefault(person.province, []).append(number)
             if person.email in people:  # the same person twice: their roles are merged
                 earlier = people[person.email]
+                warnings.append(
+                    f"{path.name}: rows {earlier.row} and {number} have the same e-mail "
+                    f"address {person.email}; they are read as one person with the roles of "
+                    "both: if they are two people, give each their own address"
+                )
                 person = replace(
                     earlier,
                     roles=tuple(dict.fromkeys(earlier.roles + person.roles)),

@@ -2,16 +2,15 @@
 their mandates; with `replace`, end the mandates of a province's people who left its list.
 
 Reading and checking (import_file.py) and planning write nothing; a dry run stops there. A real
-run plans and applies in one transaction. Printing is the CLI's job: this returns an ImportReport.
+run plans and applies person by person, committed in short batches (see _import).
+Printing is the CLI's job: this returns an ImportReport.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -20,14 +19,16 @@ from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.people.import_file import (
     ImportFile,
+    Person,
     check_rejects_path,
     has_role_column,
     read_import,
     replace_province,
     write_rejects,
 )
-from newsletter.store import audit, transaction
+from newsletter.store import audit
 from newsletter.store import subscribers as rows
+from newsletter.store.busy import Batches
 from newsletter.store.subscribers import Details, Mandate
 
 __all__ = ["Change", "ImportReport", "import_list", "read_import"]
@@ -109,81 +110,85 @@ class _Plan:
     updates: list[tuple[int, Details]] = field(default_factory=list)
     mandates: list[_NewMandate] = field(default_factory=list)
     reopen: list[int] = field(default_factory=list)
-    end: list[tuple[int, str]] = field(default_factory=list)
+    end: list[tuple[int, str]] = field(default_factory=list)  # applied last, on their own
 
 
 def _describe_mandate(role: str, province: str | None, starts_on: str) -> str:
     return f"{role} {province or '-'} from {starts_on}"
 
 
-def _plan(
+def _plan_person(
     db: Database,
     settings: Settings,
+    person: Person,
+    start: date,
+    plan: _Plan,
+    report: ImportReport,
+) -> None:
+    """What the import changes for one person on the list. Writes nothing."""
+    existing = rows.find_by_email(db, person.email)
+    stopped = existing is not None and existing.status in STOPPED
+    if stopped or rows.find_suppression(db, settings, person.email) is not None:
+        report.skipped_suppressed += 1
+        why = existing.status if existing and stopped else "on the suppression list"
+        report.changes.append(Change("leave alone", f"{person.email} ({why})"))
+        return
+    details = person.details()
+    held: list[Mandate] = []
+    if existing is None:
+        plan.new.append((details, person.themes))
+        report.added += 1
+        report.changes.append(
+            Change("add", f"{person.name} <{person.email}>, {person.province or '-'}")
+        )
+    else:
+        changed = details.changed_from(existing)
+        if changed:
+            plan.updates.append((existing.id, details))
+            report.updated += 1
+            report.changes.append(
+                Change("update", f"{person.name} <{person.email}>: {', '.join(changed)}")
+            )
+        else:
+            report.unchanged += 1
+        held = rows.mandates_of(db, existing.id)
+    for role in person.roles:
+        mine = [m for m in held if m.role == role and m.province == person.province]
+        if any(m.ends_on is None or m.ends_on >= start.isoformat() for m in mine):
+            continue  # held already: kept as it is
+        what = _describe_mandate(role, person.province, person.starts_on.isoformat())
+        same = [m for m in mine if m.starts_on == person.starts_on.isoformat()]
+        if same:  # ended earlier, on the list again with the same start
+            plan.reopen.append(same[0].id)
+            report.mandates_reopened += 1
+            report.changes.append(Change("reopen mandate", f"{person.email}: {what}"))
+            continue
+        plan.mandates.append(
+            _NewMandate(
+                existing.id if existing else None,
+                person.email,
+                role,
+                person.province,
+                person.starts_on.isoformat(),
+            )
+        )
+        report.mandates_added += 1
+        report.changes.append(Change("add mandate", f"{person.email}: {what}"))
+
+
+def _plan_ends(
+    db: Database,
     listed: ImportFile,
     replace: str | None,
     start: date,
+    plan: _Plan,
     report: ImportReport,
-) -> _Plan:
-    """What the import changes, worked out from the file and the store.
-
-    Writes nothing.
-    """
-    plan = _Plan(f"import:{listed.path.name}", clock.utc_iso())
-    listed_emails = set()
-    listed_roles: set[tuple[str, str]] = set()
-    for person in listed.people:
-        listed_emails.add(person.email)
-        listed_roles.update((person.email, role) for role in person.roles)
-        existing = rows.find_by_email(db, person.email)
-        stopped = existing is not None and existing.status in STOPPED
-        if stopped or rows.find_suppression(db, settings, person.email) is not None:
-            report.skipped_suppressed += 1
-            why = existing.status if existing and stopped else "on the suppression list"
-            report.changes.append(Change("leave alone", f"{person.email} ({why})"))
-            continue
-        details = person.details()
-        held: list[Mandate] = []
-        if existing is None:
-            plan.new.append((details, person.themes))
-            report.added += 1
-            report.changes.append(
-                Change("add", f"{person.name} <{person.email}>, {person.province or '-'}")
-            )
-        else:
-            changed = details.changed_from(existing)
-            if changed:
-                plan.updates.append((existing.id, details))
-                report.updated += 1
-                report.changes.append(
-                    Change("update", f"{person.name} <{person.email}>: {', '.join(changed)}")
-                )
-            else:
-                report.unchanged += 1
-            held = rows.mandates_of(db, existing.id)
-        for role in person.roles:
-            mine = [m for m in held if m.role == role and m.province == person.province]
-            if any(m.ends_on is None or m.ends_on >= start.isoformat() for m in mine):
-                continue  # held already: kept as it is
-            what = _describe_mandate(role, person.province, person.starts_on.isoformat())
-            same = [m for m in mine if m.starts_on == person.starts_on.isoformat()]
-            if same:  # ended earlier, on the list again with the same start
-                plan.reopen.append(same[0].id)
-                report.mandates_reopened += 1
-                report.changes.append(Change("reopen mandate", f"{person.email}: {what}"))
-                continue
-            plan.mandates.append(
-                _NewMandate(
-                    existing.id if existing else None,
-                    person.email,
-                    role,
-                    person.province,
-                    person.starts_on.isoformat(),
-                )
-            )
-            report.mandates_added += 1
-            report.changes.append(Change("add mandate", f"{person.email}: {what}"))
+) -> None:
+    """With --replace: the mandates in the province of whoever is not on the list end."""
     if replace is None:
-        return plan
+        return
+    listed_emails = {person.email for person in listed.people}
+    listed_roles = {(person.email, role) for person in listed.people for role in person.roles}
     ends_on = (start - timedelta(days=1)).isoformat()
     leaving = [
         held_by
@@ -200,7 +205,7 @@ def _plan(
             f"someone still in office (up to {len(leaving)} mandates would end); fix the rows "
             "in this file and import it with --replace again"
         )
-        return plan
+        return
     for held_by in leaving:
         mandate = held_by.mandate
         plan.end.append((mandate.id, ends_on))
@@ -209,7 +214,6 @@ def _plan(
         report.changes.append(
             Change("end mandate", f"{held_by.name} <{held_by.email}>: {what}, ends {ends_on}")
         )
-    return plan
 
 
 def _apply(db: Database, plan: _Plan) -> None:
@@ -238,8 +242,6 @@ def _apply(db: Database, plan: _Plan) -> None:
         )
     for mandate_id in plan.reopen:
         rows.set_mandate_end(db, mandate_id, None)
-    for mandate_id, ends_on in plan.end:
-        rows.set_mandate_end(db, mandate_id, ends_on)
 
 
 def import_list(
@@ -278,20 +280,51 @@ def import_list(
         replace=target,
         dry_run=dry_run,
     )
-    scope: AbstractContextManager[Any] = nullcontext() if dry_run else transaction(db)
-    with scope:
-        plan = _plan(db, settings, listed, target, start, report)
-        if replace and target is None:  # every row rejected, so no province to go by
-            report.notes.append(
-                f"{path.name}: --replace ended no mandates, because every row was rejected; "
-                "fix the rows in this file and import it with --replace again"
-            )
-        if rejects is not None:
-            write_rejects(rejects, listed)
-            report.rejects_file = rejects
-        if not dry_run:
-            _apply(db, plan)
-            audit.record(
-                db, f"import:{path.name}", "import", f"import:{path.name}", summary=report.summary()
-            )
+    if rejects is not None:  # before the store is written: a file that fails changes nothing
+        write_rejects(rejects, listed)
+        report.rejects_file = rejects
+    _import(db, settings, listed, target, start, report, write=not dry_run)
+    if replace and target is None:  # every row rejected, so no province to go by
+        report.notes.append(
+            f"{path.name}: --replace ended no mandates, because every row was rejected; "
+            "fix the rows in this file and import it with --replace again"
+        )
     return report
+
+
+def _import(
+    db: Database,
+    settings: Settings,
+    listed: ImportFile,
+    replace: str | None,
+    start: date,
+    report: ImportReport,
+    *,
+    write: bool,
+) -> None:
+    """Plan (and unless a dry run, apply) person by person, committed in batches of about
+    50 ms (store/busy.py).
+
+    No transaction holds the write lock long, so an unsubscribe is never kept waiting by an
+    import (issue #13). Each person is planned and applied in the same batch, from what the
+    store holds then. A run that is stopped halfway leaves the people of the batches before
+    added and updated, and ends no mandates yet (--replace ends them last); running the same
+    import again finishes the job: whoever is in the store already is "unchanged".
+    """
+    source = f"import:{listed.path.name}"
+    now = clock.utc_iso()
+    with Batches(db, write=write) as batch:
+        for person in listed.people:
+            plan = _Plan(source, now)
+            _plan_person(db, settings, person, start, plan, report)
+            if write:
+                _apply(db, plan)
+                batch.checkpoint()
+        plan = _Plan(source, now)
+        _plan_ends(db, listed, replace, start, plan, report)
+        if not write:
+            return
+        for mandate_id, ends_on in plan.end:
+            rows.set_mandate_end(db, mandate_id, ends_on)
+            batch.checkpoint()
+        audit.record(db, source, "import", source, summary=report.summary())

@@ -34,10 +34,18 @@ def reader(db: Database, subscriber_id: int) -> Reader | None:
     return Reader(row.id, row.email, row.name, row.status, row.themes)
 
 
-def unsubscribe(db: Database, subscriber_id: int, actor: str, how: str) -> bool:
-    """Unsubscribe; True when this changed anything (a replay changes nothing, audits nothing)."""
+def unsubscribe(
+    db: Database, subscriber_id: int, actor: str, how: str, requested_at: str | None = None
+) -> bool:
+    """Unsubscribe; True when this changed anything (a replay changes nothing, audits nothing).
+
+    `requested_at` (UTC, ISO): a request made earlier and written only now (queued while the
+    store was busy); it changes nothing when the reader confirmed a sign-up after it.
+    """
     with transaction(db):
-        changed = rows.unsubscribe(db, subscriber_id, clock.utc_iso())
+        changed = rows.unsubscribe(
+            db, subscriber_id, requested_at or clock.utc_iso(), unless_consent_after=requested_at
+        )
         if changed:
             audit.record(db, actor, "unsubscribe", f"subscriber:{subscriber_id}", how=how)
     return changed

@@ -355,11 +355,13 @@ def forget_question(settings: Settings, record: dict[str, Any]) -> str:
 def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
     """Erase a person from every holder and the subscribers table; suppress the address.
 
-    All in one transaction, which also records the files still to be cleared of them (a pending
-    erasure); after the commit their outbox messages are deleted and every other file that
-    names them redacted (erase_files), then the record goes. A crash in between leaves the
-    record: the next forget (or tick) finishes it. Then the database file is vacuumed and its
-    WAL truncated, so the erased rows are not left behind in free pages or old WAL frames.
+    All in one short transaction, which also records the files still to be cleared of them (a
+    pending erasure), with deleted cells and freed pages overwritten with zeros; after the
+    commit their outbox messages are deleted and every other file that names them redacted
+    (erase_files), then the record goes. A crash in between leaves the record: the next forget
+    (or tick) finishes it. Then the WAL is truncated, so the erased rows are not left behind in
+    old WAL frames. The store is not vacuumed: that would hold the write lock for as long as it
+    rewrites the whole file, and keep unsubscribes waiting (issue #13).
     """
     require_secret(settings)  # before anything is erased: the suppression needs the key
     if not HOLDERS:  # an entry point that forgot newsletter.app.wire() must not half-forget

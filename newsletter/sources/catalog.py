@@ -13,8 +13,9 @@ from newsletter.config import Settings
 from newsletter.content.items import Item
 from newsletter.sources.feeds import read_feed
 from newsletter.sources.files import read_content_files
-from newsletter.store import dumps, loads, transaction
+from newsletter.store import dumps, loads
 from newsletter.store import items as stored
+from newsletter.store.busy import Batches
 
 
 @dataclass
@@ -108,7 +109,11 @@ def row_to_item(row: stored.ItemRow | Mapping[str, object]) -> Item:
     )
 
 
-def _save(db: Database, items: Iterable[Item], report: SyncReport) -> None:
+def _save(db: Database, items: Iterable[Item], report: SyncReport, batch: Batches) -> None:
+    """Store new and changed items, committed in short batches (store/busy.py, issue #13).
+
+    A sync stopped halfway keeps the items it saved; the next one finds them unchanged.
+    """
     now = clock.utc_iso()
     for item in items:
         row = stored_row(item, now)
@@ -121,6 +126,7 @@ def _save(db: Database, items: Iterable[Item], report: SyncReport) -> None:
         else:
             report.updated += 1
         stored.save_item(db, row)
+        batch.checkpoint()
 
 
 def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
@@ -142,8 +148,8 @@ def sync_files(db: Database, settings: Settings, report: SyncReport) -> None:
             continue
         owner[result.item.id] = result.path
         good.append(result.item)
-    with transaction(db):
-        _save(db, good, report)
+    with Batches(db) as batch:
+        _save(db, good, report, batch)
         gone = [row.id for row in stored.file_items(db) if row.path not in seen_paths]
         stored.mark_removed(db, gone, clock.utc_iso())
         report.removed += len(gone)
@@ -176,8 +182,9 @@ def sync_feeds(
             report.warnings.append(result.warning)
         if result.error:
             report.errors.append(result.error)
-        with transaction(db):
-            _save(db, [item for item in result.items if not _republished(db, item)], report)
+        # The feed's state is saved last: a sync stopped halfway fetches the feed again.
+        with Batches(db) as batch:
+            _save(db, [item for item in result.items if not _republished(db, item)], report, batch)
             stored.save_feed_state(
                 db,
                 stored.FeedState(

@@ -110,9 +110,12 @@ def secure_delete(db: Database) -> None:
 
 
 def scrub(db: Database) -> bool:
-    """Rewrite the file without free pages and empty the WAL; False when another holds it."""
+    """Empty the WAL, so no old copy of an erased row stays in it; False when another holds it.
+
+    The deleted cells and freed pages were already zeroed (secure_delete), so the file is not
+    vacuumed: a VACUUM holds the write lock for as long as it rewrites the whole store.
+    """
     try:
-        db.execute("VACUUM")
         busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     except sqlite3.OperationalError:
         return False

@@ -125,6 +125,15 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values)) or "null"
 
 
+def _insert(db: Database, table: Literal["subscribers", "mandates"], values: dict[str, Any]) -> int:
+    """Insert one row; its id. Plain SQL: an import inserts tens of thousands of these."""
+    columns = ", ".join(f"[{name}]" for name in values)
+    cursor = db.execute(
+        f"insert into [{table}] ({columns}) values ({_marks(list(values))})", list(values.values())
+    )
+    return int(cursor.lastrowid or 0)
+
+
 # -- subscribers ------------------------------------------------------------------------------
 
 
@@ -172,7 +181,7 @@ def add(
         values["consent_at"] = consent_at
     if consent_text is not None:
         values["consent_text"] = consent_text
-    return int(str(db.table("subscribers").insert(values).last_pk))
+    return _insert(db, "subscribers", values)
 
 
 def update_details(db: Database, subscriber_id: int, details: Details, updated_at: str) -> None:
@@ -189,22 +198,36 @@ def set_choices(
     )
 
 
-def unsubscribe(db: Database, subscriber_id: int, at: str) -> bool:
-    """Active, paused or pending becomes unsubscribed; True when a row changed."""
+def unsubscribe(
+    db: Database, subscriber_id: int, at: str, unless_consent_after: str | None = None
+) -> bool:
+    """Active, paused or pending becomes unsubscribed; True when a row changed.
+
+    `unless_consent_after`: not when the subscriber gave consent after this moment (a request
+    written late, and a sign-up confirmed after it was made).
+    """
     cursor = db.execute(
         "update subscribers set status = 'unsubscribed', updated_at = ? "
-        "where id = ? and status in ('active', 'paused', 'pending')",
-        [at, subscriber_id],
+        "where id = ? and status in ('active', 'paused', 'pending') "
+        "and (? is null or consent_at is null or consent_at <= ?)",
+        [at, subscriber_id, unless_consent_after, unless_consent_after],
     )
     return cursor.rowcount > 0
 
 
-def confirm(db: Database, subscriber_id: int, consent_text: str, at: str) -> bool:
-    """Pending or unsubscribed becomes active with consent recorded; True when a row changed."""
+def confirm(
+    db: Database, subscriber_id: int, consent_text: str, at: str, asked_at: str | None = None
+) -> bool:
+    """Pending or unsubscribed becomes active with consent recorded; True when a row changed.
+
+    `asked_at`: when the confirmation link was issued (UTC ISO). Someone who unsubscribed
+    after that stays unsubscribed: an old link does not undo a newer choice.
+    """
     cursor = db.execute(
         "update subscribers set status = 'active', consent_text = ?, consent_at = ?, "
-        "updated_at = ? where id = ? and status in ('pending', 'unsubscribed')",
-        [consent_text, at, at, subscriber_id],
+        "updated_at = ? where id = ? and (status = 'pending' or (status = 'unsubscribed' "
+        "and (? is null or updated_at is null or updated_at <= ?)))",
+        [consent_text, at, at, subscriber_id, asked_at, asked_at],
     )
     return cursor.rowcount > 0
 
@@ -272,6 +295,22 @@ def listing(
     ]
 
 
+def signup_requests_since(
+    db: Database, since: str, *, subscriber_id: int | None = None, client: str | None = None
+) -> int:
+    """The sign-up confirmations mailed since a moment (UTC ISO), as the audit log has them:
+    to one subscriber, or asked for by one client (its keyed hash)."""
+    where, args = ["action = 'subscribe-request'", "at >= ?"], [since]
+    if subscriber_id is not None:
+        where.append("subject = ?")
+        args.append(f"subscriber:{subscriber_id}")
+    if client is not None:
+        where.append("json_valid(detail) and json_extract(detail, '$.client') = ?")
+        args.append(client)
+    row = db.execute(f"select count(*) from events where {' and '.join(where)}", args).fetchone()
+    return int(row[0])
+
+
 # -- mandates ---------------------------------------------------------------------------------
 
 
@@ -314,7 +353,7 @@ def add_mandate(
         "ends_on": ends_on,
         "source": source,
     }
-    return int(str(db.table("mandates").insert(row).last_pk))
+    return _insert(db, "mandates", row)
 
 
 def set_mandate_end(db: Database, mandate_id: int, ends_on: str | None) -> None:

@@ -10,15 +10,18 @@ Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, n
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
+import sqlite3
 from io import BytesIO
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Flask, abort, g, request, send_file, session
+from flask import Flask, abort, g, redirect, request, send_file, session
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
@@ -27,12 +30,14 @@ from newsletter.config import Settings, load_settings, require_secret
 from newsletter.errors import NewsletterError
 from newsletter.issues.archive import archived_issues
 from newsletter.issues.files import MONTH
+from newsletter.people import unsubscribe_queue
 from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
 from newsletter.render.issue import WEB, item_ics
 from newsletter.render.web import archive_page, render_page, signup_page, web_environment
 from newsletter.sources.catalog import row_to_item
 from newsletter.store import workflow as frozen_versions
+from newsletter.store.busy import is_locked, with_retries
 from newsletter.store.items import announced_calendar_item
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
@@ -40,7 +45,7 @@ from newsletter.tokens import (
     CONFIRM_MAX_AGE,
     PREFERENCES,
     UNSUBSCRIBE,
-    read_timed_token,
+    read_timed_token_issued,
     read_token,
 )
 
@@ -65,6 +70,12 @@ def create_app(settings: Settings | None = None) -> Flask:
             g.db = store.open_store(settings)
         db_: Database = g.db
         return db_
+
+    @app.before_request
+    def replay_queued() -> None:
+        """Unsubscribes queued while the store was busy are written by the next request."""
+        if unsubscribe_queue.pending(settings):
+            unsubscribe_queue.replay(db(), settings)
 
     @app.teardown_appcontext
     def close(_: BaseException | None) -> None:
@@ -94,15 +105,28 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(BAD_LINK)
         return subscriber_id
 
-    def csrf_token() -> str:
+    def csrf_token(form: str) -> str:
+        """The CSRF value of one form: bound to the browser's session and to `form` (the
+        reader's token for preferences), so one reader's value does not work on another's."""
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
-        return str(session["csrf"])
+        return _csrf_value(app.secret_key, str(session["csrf"]), form)
 
-    def check_csrf() -> None:
+    def check_csrf(form: str) -> None:
         sent = request.form.get("csrf", "")
-        if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+        nonce = session.get("csrf")
+        if not sent or not nonce:
             abort(BAD_LINK)
+        if not hmac.compare_digest(sent, _csrf_value(app.secret_key, str(nonce), form)):
+            abort(BAD_LINK)
+
+    def client_address() -> str:
+        """The reader's IP: the socket peer, or what a trusted proxy put in X-Forwarded-For."""
+        return forwarded_client(
+            request.environ.get("REMOTE_ADDR", ""),
+            request.headers.getlist("X-Forwarded-For"),
+            settings.web.trusted_proxies,
+        )
 
     @app.get("/afmelden/<token>")
     def unsubscribe_page(token: str) -> str:
@@ -112,8 +136,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.post("/afmelden/<token>")
     def unsubscribe_post(token: str) -> tuple[str, int]:
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
-        one_click = request.form.get("List-Unsubscribe") == "One-Click"
-        unsubscribe(db(), subscriber_id, "web", "one-click" if one_click else "page")
+        how = "one-click" if request.form.get("List-Unsubscribe") == "One-Click" else "page"
+        try:
+            with_retries(db(), lambda: unsubscribe(db(), subscriber_id, "web", how))
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            # Still locked after the retries: kept in a file and written later, so the reader
+            # sees the same page and the unsubscribe is never lost (issue #13).
+            unsubscribe_queue.enqueue(settings, token, how, clock.utc_iso())
         return render_page(
             pages, "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
         ), 200
@@ -123,15 +154,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         subscriber_id = subscriber_for(PREFERENCES, token)
         saved = False
         if request.method == "POST":
-            check_csrf()
+            check_csrf(f"{PREFERENCES}/{token}")
             try:
-                set_preferences(
+                with_retries(
                     db(),
-                    settings,
-                    subscriber_id,
-                    request.form.getlist("thema"),
-                    request.form.get("pauze") == "ja",
-                    "web",
+                    lambda: set_preferences(
+                        db(),
+                        settings,
+                        subscriber_id,
+                        request.form.getlist("thema"),
+                        request.form.get("pauze") == "ja",
+                        "web",
+                    ),
                 )
             except NewsletterError:  # an unknown theme, or a subscription no longer theirs
                 abort(BAD_LINK)
@@ -141,7 +175,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             "preferences.html.j2",
             person=reader(db(), subscriber_id),
             themes=[t for t in settings.themes.values() if t.bac],
-            csrf=csrf_token(),
+            csrf=csrf_token(f"{PREFERENCES}/{token}"),
             saved=saved,
         )
 
@@ -150,35 +184,45 @@ def create_app(settings: Settings | None = None) -> Flask:
         values = {"naam": "", "email": "", "provincie": ""}
         problem = ""
         if request.method == "POST":
-            check_csrf()
+            check_csrf("aanmelden")
             values = {k: request.form.get(k, "").strip() for k in values}
             if request.form.get("toestemming") != "ja":
                 problem = "Geef toestemming om u aan te melden."
             else:
                 try:
-                    request_signup(
+                    with_retries(
                         db(),
-                        settings,
-                        values["naam"],
-                        values["email"],
-                        values["provincie"] or None,
-                        "web:aanmelden",
+                        lambda: request_signup(
+                            db(),
+                            settings,
+                            values["naam"],
+                            values["email"],
+                            values["provincie"] or None,
+                            "web:aanmelden",
+                            client_address(),
+                        ),
                     )
                 except SignupError as exc:
                     problem = str(exc)
                 else:
                     return render_page(pages, "signup_sent.html.j2", email=values["email"]), 200
         return signup_page(
-            pages, settings, values=values, problem=problem, consent=CONSENT_TEXT, csrf=csrf_token()
+            pages,
+            settings,
+            values=values,
+            problem=problem,
+            consent=CONSENT_TEXT,
+            csrf=csrf_token("aanmelden"),
         ), 422 if problem else 200
 
     @app.route("/aanmelden/bevestig/<token>", methods=["GET", "POST"])
     def signup_confirm(token: str) -> str:
-        subscriber_id = read_timed_token(settings, CONFIRM, token, CONFIRM_MAX_AGE)
-        if subscriber_id is None or reader(db(), subscriber_id) is None:
+        read = read_timed_token_issued(settings, CONFIRM, token, CONFIRM_MAX_AGE)
+        if read is None or reader(db(), read[0]) is None:
             abort(BAD_LINK)
+        subscriber_id, asked_at = read
         if request.method == "POST":  # a GET only shows the button: scanners prefetch links
-            confirm_signup(db(), subscriber_id)
+            with_retries(db(), lambda: confirm_signup(db(), subscriber_id, asked_at))
         return render_page(pages, "signup_confirm.html.j2", person=reader(db(), subscriber_id))
 
     def archived(month: str) -> Path:
@@ -186,6 +230,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         if not MONTH.match(month) or month not in {i.issue_month for i in issues}:
             abort(404)  # drafts and unsent issues are not public
         return settings.build_dir / "archief" / month
+
+    # Werkzeug's own redirect to the trailing slash builds its URL from the Host header, which
+    # anyone can set: these redirects go to base_url instead (issue #13).
+    app.url_map.merge_slashes = False
+
+    @app.get("/archief")
+    def archive_slash() -> Any:
+        return redirect(f"{settings.base_url}/archief/", 308)
+
+    @app.get("/archief/<month>")
+    def archive_issue_slash(month: str) -> Any:
+        archived(month)  # 404 for what is not archived
+        return redirect(f"{settings.base_url}/archief/{month}/", 308)
 
     @app.get("/archief/")
     def archive() -> str:
@@ -240,6 +297,34 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
 
     return app
+
+
+def _csrf_value(secret: str | bytes | None, nonce: str, form: str) -> str:
+    key = secret.encode() if isinstance(secret, str) else bytes(secret or b"")
+    message = f"newsletter.csrf/{nonce}/{form}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def forwarded_client(
+    peer: str, forwarded: list[str], trusted: tuple[IPv4Network | IPv6Network, ...]
+) -> str:
+    """The client's address: the socket peer, unless that is a trusted proxy; then the last
+    address in X-Forwarded-For that is not one (the ones before it anyone can write)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not is_trusted(peer):
+        return peer
+    hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
