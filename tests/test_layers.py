@@ -47,6 +47,7 @@ RANKS: dict[str, int] = {
     "newsletter.inbound": 3,
     "newsletter.outbound": 3,
     "newsletter.preflight": 3,
+    "newsletter.staff": 3,
     # 4 use cases
     "newsletter.outbound.send": 4,
     "newsletter.onboarding": 4,

@@ -16,6 +16,7 @@ from newsletter.cli.inbox import inbox
 from newsletter.cli.issue import issue
 from newsletter.cli.onboarding import onboarding
 from newsletter.cli.ops import demo, log, serve, status, tick
+from newsletter.cli.staff import staff
 from newsletter.cli.subscribers import subscribers
 from newsletter.config import read_env_file
 from newsletter.errors import NewsletterError, TransportError
@@ -82,6 +83,7 @@ def cli(
 
 for command in (content, subscribers, issue, inbox, onboarding, status, log, tick, serve, demo):
     cli.add_command(command)
+cli.add_command(staff)
 
 
 def main() -> None:
