@@ -19,6 +19,7 @@ from newsletter.settings import (
     FEED_KEYS,
     KNOWN_KEYS,
     THEME_KEYS,
+    Console,
     Delivery,
     Feed,
     Inbox,
@@ -214,6 +215,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         onboarding=onboarding,
         workflow=_read_workflow(path, data),
         preflight=_read_preflight(path, data),
+        console=_read_console(path, data),
     )
 
 
@@ -531,6 +533,21 @@ def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
         missed_window_minutes=float(window or 0),
         test_recipients=tuple(allowed),
     )
+
+
+def _read_console(path: Path, data: dict[str, Any]) -> Console:
+    reader = _Reader(path, data, "console")
+    base_url = str(reader.data.get("base_url", "")).strip().rstrip("/")
+    parts = urlsplit(base_url)
+    if base_url and (parts.scheme not in {"http", "https"} or not parts.netloc or parts.query):
+        reader.fail("base_url", f"'{base_url}' must be a URL, e.g. https://intranet.ipo.example/nb")
+    idle = parse_minutes(reader.data.get("idle_timeout", "30m"))
+    if idle is None or not 1 <= idle <= 24 * 60:
+        reader.fail("idle_timeout", 'must be from 1 minute to 1 day, e.g. idle_timeout = "30m"')
+    proxy = reader.data.get("trusted_proxy", "")
+    if not isinstance(proxy, str):
+        reader.fail("trusted_proxy", 'must be an address, e.g. trusted_proxy = "127.0.0.1"')
+    return Console(base_url, float(idle or 30), str(proxy).strip())
 
 
 def _flag_default(reader: _Reader, key: str, default: bool) -> bool:

@@ -11,6 +11,7 @@ import click
 
 from newsletter import app, clock
 from newsletter.cli.common import CONTEXT, Failed, State
+from newsletter.cli.console import console
 from newsletter.cli.content import content
 from newsletter.cli.inbox import inbox
 from newsletter.cli.issue import issue
@@ -84,6 +85,7 @@ def cli(
 for command in (content, subscribers, issue, inbox, onboarding, status, log, tick, serve, demo):
     cli.add_command(command)
 cli.add_command(staff)
+cli.add_command(console)
 
 
 def main() -> None:

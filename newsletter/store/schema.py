@@ -512,3 +512,4 @@ def m013_staff(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX staff_signin_failures_key ON staff_signin_failures (key, at)")
+    db.execute("CREATE INDEX events_actor ON events (actor)")  # the console's log by account

@@ -1,0 +1,33 @@
+"""console: serve the staff console (a separate app from the public pages)."""
+
+from __future__ import annotations
+
+import click
+
+from newsletter.cli.common import CONTEXT, pass_settings
+from newsletter.config import Settings
+
+
+def console_address(settings: Settings, host: str = "127.0.0.1", port: int = 8001) -> str:
+    """Where `newsletter console` listens: the host and port, under [console] base_url's path."""
+    return f"http://{host}:{port}{settings.console.path}/"
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@pass_settings
+def console(settings: Settings, host: str, port: int) -> None:
+    """Serve the staff console (sign in with a staff account) under waitress.
+
+    Keep it on the internal network or behind the reverse proxy of [console] base_url; it is
+    served under that URL's path. Under another WSGI server use the factory
+    newsletter.console.app:create_console().
+
+    \b
+        newsletter console --port 8001
+    """
+    from newsletter.console.app import serve
+
+    click.echo(f"Staff console on {console_address(settings, host, port)} (Ctrl+C stops)", err=True)
+    serve(settings, host, port)
