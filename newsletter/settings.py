@@ -121,6 +121,10 @@ class Console:
         """The path the console is served under ("" for the root), e.g. /nieuwsbrief-console."""
         return urlsplit(self.base_url).path.rstrip("/")
 
+    def local_url(self, host: str = "127.0.0.1", port: int = 8001) -> str:
+        """Where `newsletter console` answers directly: host and port, under the path."""
+        return f"http://{host}:{port}{self.path}/"
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -8,11 +8,6 @@ from newsletter.cli.common import CONTEXT, pass_settings
 from newsletter.config import Settings
 
 
-def console_address(settings: Settings, host: str = "127.0.0.1", port: int = 8001) -> str:
-    """Where `newsletter console` listens: the host and port, under [console] base_url's path."""
-    return f"http://{host}:{port}{settings.console.path}/"
-
-
 @click.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
@@ -29,5 +24,7 @@ def console(settings: Settings, host: str, port: int) -> None:
     """
     from newsletter.console.app import serve
 
-    click.echo(f"Staff console on {console_address(settings, host, port)} (Ctrl+C stops)", err=True)
+    click.echo(
+        f"Staff console on {settings.console.local_url(host, port)} (Ctrl+C stops)", err=True
+    )
     serve(settings, host, port)
