@@ -59,6 +59,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=fallbacks,
         SESSION_COOKIE_NAME=COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_PATH=settings.console.path + "/",  # the console's own path only
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.console.base_url.startswith("https://"),
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -107,15 +108,42 @@ def create_console(settings: Settings | None = None) -> Flask:
     return app
 
 
+def mounted(app: Any, path: str) -> Any:
+    """The app under path only (SCRIPT_NAME=path, so every link carries it); / redirects
+    there and any other path is not found: the console has one address."""
+    if not path:
+        return app
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        info = environ.get("PATH_INFO", "")
+        if info == path or info.startswith(path + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path
+            environ["PATH_INFO"] = info[len(path) :]
+            return app(environ, start_response)
+        if info in ("", "/"):
+            start_response("302 Found", [("Location", path + "/"), ("Content-Length", "0")])
+            return [b""]
+        body = f"Niet gevonden: de console staat op {path}/".encode()
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ]
+        start_response("404 Not Found", headers)
+        return [body]
+
+    return wsgi
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the console under waitress, at the path of [console] base_url."""
     from waitress import serve as waitress_serve
 
-    options: dict[str, Any] = {"url_prefix": settings.console.path, "ident": "nieuwsbrief"}
+    options: dict[str, Any] = {"ident": "nieuwsbrief"}
     if settings.console.trusted_proxy:
         options.update(
             trusted_proxy=settings.console.trusted_proxy,
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
             clear_untrusted_proxy_headers=True,
         )
-    waitress_serve(create_console(settings), host=host, port=port, **options)
+    app = mounted(create_console(settings), settings.console.path)
+    waitress_serve(app, host=host, port=port, **options)
