@@ -20,6 +20,7 @@ from newsletter.settings import (
     FEED_KEYS,
     KNOWN_KEYS,
     THEME_KEYS,
+    Console,
     Delivery,
     Feed,
     Inbox,
@@ -218,6 +219,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         workflow=_read_workflow(path, data),
         preflight=_read_preflight(path, data),
         web=_read_web(path, data),
+        console=_read_console(path, data),
     )
 
 
@@ -567,32 +569,20 @@ def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
     )
 
 
+def _read_console(path: Path, data: dict[str, Any]) -> Console:
+    reader = _Reader(path, data, "console")
+    base_url = str(reader.data.get("base_url", "")).strip().rstrip("/")
+    parts = urlsplit(base_url)
+    if base_url and (parts.scheme not in {"http", "https"} or not parts.netloc or parts.query):
+        reader.fail("base_url", f"'{base_url}' must be a URL, e.g. https://intranet.ipo.example/nb")
+    idle = parse_minutes(reader.data.get("idle_timeout", "30m"))
+    if idle is None or not 1 <= idle <= 24 * 60:
+        reader.fail("idle_timeout", 'must be from 1 minute to 1 day, e.g. idle_timeout = "30m"')
+    proxy = reader.data.get("trusted_proxy", "")
+    if not isinstance(proxy, str):
+        reader.fail("trusted_proxy", 'must be an address, e.g. trusted_proxy = "127.0.0.1"')
+    return Console(base_url, float(idle or 30), str(proxy).strip())
+
+
 def _flag_default(reader: _Reader, key: str, default: bool) -> bool:
     return _flag(reader, key) if key in reader.data else default
-
-
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """NAME=value lines, read literally (no shell: `$`, `;`, backticks and quotes are part of
-    the value); blank lines and lines starting with # are skipped. A malformed line is a
-    ConfigError naming the file and line (never its value: it may be a secret)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--env-file {path}: cannot read it ({exc})") from None
-    found: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, equals, value = line.partition("=")
-        if not equals or not ENV_NAME.match(name):
-            raise ConfigError(
-                f"--env-file {path}, line {number}: not NAME=value (a name of letters, digits "
-                "and _, then =, no spaces around it), e.g. NEWSLETTER_SECRET_KEY=..."
-            )
-        if "\0" in value:
-            raise ConfigError(f"--env-file {path}, line {number}: the value contains a NUL byte")
-        found[name] = value
-    return found

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from newsletter import app, clock, store
 from newsletter.cli.present import format_approved, format_build
 from newsletter.config import CONFIG_NAME, Settings, load_settings
+from newsletter.console.demo import demo_staff
 from newsletter.content.items import Item
 from newsletter.editorial import workflow
 from newsletter.errors import NewsletterError
@@ -166,6 +167,7 @@ def run_demo(
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     summary.lines.append(web_line(db, settings, folder))
+    summary.lines += demo_staff(db, settings, _shown(folder))  # and how to start the console
     return summary
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,24 @@ class Preflight:
 
 
 @dataclass(frozen=True)
+class Console:
+    """[console]: the staff console (newsletter console), an app of its own (see console/)."""
+
+    base_url: str = ""  # e.g. https://intranet.ipo.example/nieuwsbrief-console; "": served at /
+    idle_minutes: float = 30.0  # a session not used for this long signs out
+    trusted_proxy: str = ""  # the reverse proxy's address: its X-Forwarded-For/-Proto count
+
+    @property
+    def path(self) -> str:
+        """The path the console is served under ("" for the root), e.g. /nieuwsbrief-console."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    def local_url(self, host: str = "127.0.0.1", port: int = 8001) -> str:
+        """Where `newsletter console` answers directly: host and port, under the path."""
+        return f"http://{host}:{port}{self.path}/"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything an instance is configured with; built only by load_settings()."""
 
@@ -149,6 +168,7 @@ class Settings:
     workflow: Workflow = field(default_factory=Workflow)
     preflight: Preflight = field(default_factory=Preflight)
     web: Web = field(default_factory=Web)
+    console: Console = field(default_factory=Console)
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -204,6 +224,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
     "preflight": frozenset({"allowed_hosts"}),
     "web": frozenset({"trusted_proxies"}),
+    "console": frozenset({"base_url", "idle_timeout", "trusted_proxy"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS

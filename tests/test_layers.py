@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "newsletter.clock": 0,
     "newsletter.config": 0,
     "newsletter.settings": 0,
+    "newsletter.envfile": 0,
     "newsletter.headers": 0,
     "newsletter.dates": 0,
     "newsletter.sanitize": 0,
@@ -47,6 +48,7 @@ RANKS: dict[str, int] = {
     "newsletter.inbound": 3,
     "newsletter.outbound": 3,
     "newsletter.preflight": 3,
+    "newsletter.staff": 3,
     # 4 use cases
     "newsletter.outbound.send": 4,
     "newsletter.onboarding": 4,

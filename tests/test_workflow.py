@@ -820,7 +820,7 @@ def test_a_test_copy_has_no_list_unsubscribe(settings, loaded, approved, run) ->
 def test_env_file_values_are_read_literally(tmp_path, settings, run, monkeypatch) -> None:
     import os
 
-    from newsletter.config import read_env_file
+    from newsletter.envfile import read_env_file
 
     env = tmp_path / "env"
     env.write_text(

@@ -11,13 +11,15 @@ import click
 
 from newsletter import app, clock
 from newsletter.cli.common import CONTEXT, Failed, State
+from newsletter.cli.console import console
 from newsletter.cli.content import content
 from newsletter.cli.inbox import inbox
 from newsletter.cli.issue import issue
 from newsletter.cli.onboarding import onboarding
 from newsletter.cli.ops import demo, log, serve, status, tick
+from newsletter.cli.staff import staff
 from newsletter.cli.subscribers import subscribers
-from newsletter.config import read_env_file
+from newsletter.envfile import read_env_file
 from newsletter.errors import NewsletterError, TransportError
 
 
@@ -82,6 +84,8 @@ def cli(
 
 for command in (content, subscribers, issue, inbox, onboarding, status, log, tick, serve, demo):
     cli.add_command(command)
+cli.add_command(staff)
+cli.add_command(console)
 
 
 def main() -> None:

@@ -68,3 +68,34 @@ def last_event(db: Database, action: str) -> AuditEntry | None:
     rows = db.table("events").rows_where("action = ?", [action], order_by="id desc", limit=1)
     row = next(iter(rows), None)
     return _entry(row) if row is not None else None
+
+
+def page(
+    db: Database,
+    *,
+    subject: str | None = None,
+    actor: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AuditEntry], int]:
+    """One page of the log, newest first, optionally about one subject and/or by one actor;
+    with the number of entries on all pages."""
+    clauses, args = [], []
+    for column, value in (("subject", subject), ("actor", actor)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = int(db.execute(f"SELECT count(*) FROM events{where}", args).fetchone()[0])
+    rows = db.execute(
+        f"SELECT id, at, actor, action, subject, detail FROM events{where} "
+        "ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    )
+    keys = ("id", "at", "actor", "action", "subject", "detail")
+    return [_entry(dict(zip(keys, row, strict=True))) for row in rows], total
+
+
+def actors(db: Database) -> list[str]:
+    """Everyone who is in the log (staff:<email>, cli:<user>, web, tick ...), sorted."""
+    return [row[0] for row in db.execute("SELECT DISTINCT actor FROM events ORDER BY actor")]

@@ -489,3 +489,49 @@ def m014_pending_erasures(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m015_staff(db: Database) -> None:
+    """Staff accounts for the console (issue #14): sign-in, sessions, failed attempts.
+
+    Passwords are argon2 hashes; a session row is keyed by the SHA-256 of the token in the
+    signed cookie (the store never holds a usable token); failures are counted per key
+    (account:<email>, address:<ip>) so the limit holds across server workers.
+    """
+    db.execute(
+        """
+        CREATE TABLE staff (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            email TEXT NOT NULL UNIQUE,      -- normalised (addresses.normalise_email)
+            name TEXT NOT NULL,
+            roles TEXT NOT NULL,             -- space-separated, e.g. "redacteur eindredacteur"
+            password_hash TEXT NOT NULL,     -- argon2id
+            created_at TEXT NOT NULL,        -- UTC
+            password_set_at TEXT NOT NULL,   -- UTC
+            disabled_at TEXT,                -- UTC; a disabled account cannot sign in
+            last_signin_at TEXT              -- UTC
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE staff_sessions (
+            id TEXT PRIMARY KEY,             -- sha256 of the session token
+            staff_id INTEGER NOT NULL REFERENCES staff (id),
+            created_at TEXT NOT NULL,        -- UTC
+            seen_at TEXT NOT NULL            -- UTC: the idle timeout counts from here
+        )
+        """
+    )
+    db.execute("CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id)")
+    db.execute(
+        """
+        CREATE TABLE staff_signin_failures (
+            key TEXT NOT NULL,               -- account:<email> or address:<client address>
+            at TEXT NOT NULL                 -- UTC
+        )
+        """
+    )
+    db.execute("CREATE INDEX staff_signin_failures_key ON staff_signin_failures (key, at)")
+    db.execute("CREATE INDEX events_actor ON events (actor)")  # the console's log by account

@@ -357,7 +357,7 @@ def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the app with Werkzeug's threaded server (put a real web server in front of it)."""
-    from werkzeug.serving import run_simple
+    """Run the app under waitress, a production WSGI server (put a reverse proxy in front)."""
+    from waitress import serve as waitress_serve
 
-    run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
+    waitress_serve(create_app(settings), host=host, port=port, ident="nieuwsbrief")

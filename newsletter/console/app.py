@@ -1,0 +1,149 @@
+"""The console app: create_console(settings) for any WSGI server; serve() runs it under waitress."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from jinja2 import select_autoescape
+from werkzeug.exceptions import HTTPException
+
+from newsletter.config import Settings, load_settings, require_secret
+from newsletter.console import auth, context, csrf, pages
+from newsletter.console.present import DELIVERY_STATES, MAILING_STATES, action, issue_state, moment
+from newsletter.dates import nl_date, nl_time
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "nieuwsbrief_console"
+TITLES = {
+    400: ("Dit verzoek klopt niet", "De pagina kreeg iets wat ze niet verwachtte."),
+    401: ("Log eerst in", "Deze pagina is alleen voor ingelogde medewerkers."),
+    403: ("Geen toegang", "Uw account heeft geen rol die deze pagina mag openen."),
+    404: ("Pagina niet gevonden", "Deze pagina bestaat niet (meer)."),
+    405: ("Dat kan hier niet", "Deze pagina werkt niet op deze manier."),
+    413: ("Te groot", "Wat u stuurde is te groot."),
+    429: ("Even wachten", "Te veel verzoeken; probeer het over een kwartier opnieuw."),
+}
+CSRF_REFUSED = (
+    "Het formulier was verlopen of kwam niet van deze pagina. Ga terug, laad de pagina "
+    "opnieuw en probeer het nog eens."
+)
+
+
+def _secret(settings: Settings) -> tuple[str, list[str]]:
+    """The console's own cookie key from each signing key (newest, then older for rotation)."""
+    keys = [
+        hashlib.sha256(f"newsletter.console/{k}".encode()).hexdigest()
+        for k in require_secret(settings)
+    ]
+    return keys[-1], keys[:-1][::-1]
+
+
+def create_console(settings: Settings | None = None) -> Flask:
+    """The console for one instance (default: NEWSLETTER_PROJECT or the current folder)."""
+    settings = settings or load_settings(os.environ.get("NEWSLETTER_PROJECT", "."))
+    app = Flask(
+        "newsletter.console",
+        root_path=str(HERE),
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
+    app.jinja_env.autoescape = select_autoescape(["html", "j2"])
+    key, fallbacks = _secret(settings)
+    app.secret_key = key
+    app.config.update(
+        SECRET_KEY_FALLBACKS=fallbacks,
+        SESSION_COOKIE_NAME=COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_PATH=settings.console.path + "/",  # the console's own path only
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.console.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions[context.KEY] = settings
+    app.teardown_appcontext(context.close)
+    csrf.protect(app)
+    app.before_request(auth.load_account)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.jinja_env.globals.update(
+        settings=settings,
+        current_account=auth.current,
+        nl_date=nl_date,
+        nl_time=nl_time,
+        moment=moment,
+        issue_state=issue_state,
+        action_name=action,
+        delivery_states=DELIVERY_STATES,
+        mailing_states=MAILING_STATES,
+    )
+
+    @app.after_request
+    def headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not response.headers.get("Cache-Control"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def error(exc: HTTPException) -> tuple[str, int]:
+        code = exc.code or 500
+        title, text = TITLES.get(code, ("Er ging iets mis", "Probeer het later opnieuw."))
+        if code == 403 and exc.description == "csrf":
+            title, text = "Formulier geweigerd", CSRF_REFUSED
+        return render_template("error.html.j2", code=code, title=title, text=text), code
+
+    return app
+
+
+def mounted(app: Any, path: str) -> Any:
+    """The app under path only (SCRIPT_NAME=path, so every link carries it); / redirects
+    there and any other path is not found: the console has one address."""
+    if not path:
+        return app
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        info = environ.get("PATH_INFO", "")
+        if info == path or info.startswith(path + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path
+            environ["PATH_INFO"] = info[len(path) :]
+            return app(environ, start_response)
+        if info in ("", "/"):
+            start_response("302 Found", [("Location", path + "/"), ("Content-Length", "0")])
+            return [b""]
+        body = f"Niet gevonden: de console staat op {path}/".encode()
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ]
+        start_response("404 Not Found", headers)
+        return [body]
+
+    return wsgi
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the console under waitress, at the path of [console] base_url."""
+    from waitress import serve as waitress_serve
+
+    options: dict[str, Any] = {"ident": "nieuwsbrief"}
+    if settings.console.trusted_proxy:
+        options.update(
+            trusted_proxy=settings.console.trusted_proxy,
+            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+            clear_untrusted_proxy_headers=True,
+        )
+    app = mounted(create_console(settings), settings.console.path)
+    waitress_serve(app, host=host, port=port, **options)

@@ -1,0 +1,89 @@
+"""Dutch words for what the library returns: states, counts, log actions, moments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from newsletter import clock
+from newsletter.dates import nl_date, nl_time
+from newsletter.editorial.schedules import IssueGlance
+
+DELIVERY_STATES = {
+    "queued": "in de wachtrij",
+    "deferred": "uitgesteld",
+    "in-doubt": "onzeker (na een onderbreking)",
+    "sending": "wordt verzonden",
+    "sent": "verzonden",
+    "failed": "mislukt",
+}
+MAILING_STATES = {
+    "sending": "wordt verzonden",
+    "paused": "gepauzeerd",
+    "done": "klaar",
+    "cancelled": "geannuleerd",
+}
+ROLE_NAMES = {
+    "redacteur": "redacteur",
+    "eindredacteur": "eindredacteur",
+    "inbox": "inbox",
+    "beheerder": "beheerder",
+}
+# The log's action ids, as staff read them; an id not here is shown as it is.
+ACTIONS = {
+    "signin": "ingelogd",
+    "signout": "uitgelogd",
+    "staff-add": "account aangemaakt",
+    "staff-disable": "account uitgeschakeld",
+    "staff-password": "nieuw wachtwoord",
+    "send": "verzonden",
+    "tick": "tick",
+    "unsubscribe": "afgemeld",
+    "subscribe": "aangemeld",
+    "confirm": "aanmelding bevestigd",
+    "preferences": "voorkeuren gewijzigd",
+    "forget": "vergeten (AVG)",
+    "bounced": "onbestelbaar",
+    "import": "lijst geïmporteerd",
+    "review": "ter beoordeling ingediend",
+    "approve": "goedgekeurd",
+    "approve-refused": "goedkeuring geweigerd",
+    "revoke": "goedkeuring ingetrokken",
+    "schedule": "ingepland",
+    "unschedule": "niet meer ingepland",
+    "test": "testversie verstuurd",
+    "pause": "gepauzeerd",
+    "resume": "hervat",
+    "cancel": "geannuleerd",
+}
+
+
+def moment(value: datetime | str | None) -> str:
+    """An instant as '1 december 2026 9.00 uur' (Europe/Amsterdam)."""
+    if value is None:
+        return "onbekend"
+    instant = clock.parse_instant(value) if isinstance(value, str) else value
+    local = instant.astimezone(clock.AMSTERDAM)
+    return f"{nl_date(local)} {nl_time(local)}"
+
+
+def issue_state(issue: IssueGlance) -> str:
+    """What an issue's state means, in a sentence fragment."""
+    text = {
+        "draft": "concept",
+        "review": f"ter beoordeling, ingediend door {issue.editor}",
+        "approved": f"goedgekeurd door {issue.approved_by}",
+        "scheduled": f"goedgekeurd door {issue.approved_by}, ingepland",
+        "sending": "wordt verzonden",
+    }.get(issue.state, issue.state)
+    if issue.state == "draft" and issue.revoked_reason:
+        text += f" (goedkeuring ingetrokken: {issue.revoked_reason})"
+    if issue.interrupted:
+        text += "; het verzenden is onderbroken en moet opnieuw gestart worden"
+    elif issue.missed:
+        text += f"; het geplande moment ({moment(issue.scheduled_for)}) is gemist, dus "
+        text += "het nummer wacht tot iemand het verstuurt"
+    return text
+
+
+def action(name: str) -> str:
+    return ACTIONS.get(name, name)
