@@ -655,12 +655,12 @@ def test_the_archive_page_checked_is_byte_for_byte_the_page_served(
     settings, loaded, december
 ) -> None:
     from newsletter.issues.build import build_issue
-    from newsletter.outbound.send import send_issue
+    from newsletter.outbound.issue_mail import deliver_issue
     from newsletter.outbound.transports import MemoryTransport
     from newsletter.web.public import create_app
 
     rendered = build_issue(loaded, settings, "2026-12").rendered
-    send_issue(loaded, settings, rendered, MemoryTransport)  # now the archive lists it
+    deliver_issue(loaded, settings, rendered, MemoryTransport)  # now the archive lists it
     served = create_app(settings).test_client().get("/archief/")
     checked = preflight.web_pages(settings, rendered)["web:archief"]
     assert served.status_code == 200

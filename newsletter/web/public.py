@@ -360,4 +360,12 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the app under waitress, a production WSGI server (put a reverse proxy in front)."""
     from waitress import serve as waitress_serve
 
-    waitress_serve(create_app(settings), host=host, port=port, ident="nieuwsbrief")
+    # X-Forwarded-For is judged by the app itself ([web] trusted_proxies), so waitress must pass
+    # it on rather than drop it for a peer it was not told about.
+    waitress_serve(
+        create_app(settings),
+        host=host,
+        port=port,
+        ident="nieuwsbrief",
+        clear_untrusted_proxy_headers=False,
+    )
