@@ -124,13 +124,14 @@ def items_page(
     since: date | None = None,
     until: date | None = None,
     ids: Iterable[str] | None = None,
+    not_ids: Iterable[str] = (),
     title: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[ItemRow], int]:
     """One page of the items that are not removed, newest first, filtered by kind, theme,
-    publication date (both ends included), a set of ids and words in the title; with the
-    number of items on all pages."""
+    publication date (both ends included), a set of ids (or all but a set) and words in the
+    title; with the number of items on all pages."""
     clauses, args = ["removed_at is null"], []
     for column, value in (("kind", kind), ("theme", theme)):
         if value:
@@ -146,6 +147,10 @@ def items_page(
         wanted = list(dict.fromkeys(ids))
         clauses.append(f"id in ({','.join('?' * len(wanted))})" if wanted else "0")
         args.extend(wanted)
+    unwanted = list(dict.fromkeys(not_ids))
+    if unwanted:
+        clauses.append(f"id not in ({','.join('?' * len(unwanted))})")
+        args.extend(unwanted)
     if title:
         clauses.append("title like ? escape '\\'")
         escaped = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
