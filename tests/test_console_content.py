@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlite_utils import Database
 
 from newsletter import store
-from newsletter.config import Settings
+from newsletter.config import Settings, load_settings
 from newsletter.console.app import create_console
 from newsletter.console.content_form import PROBLEMS, problem_text
 from newsletter.content.items import COMMON_FIELDS, KIND_FIELDS, KINDS, FieldError
+from newsletter.demo import copy_instance, demo_source
+from newsletter.preflight import tools
 from newsletter.sources.catalog import stored_row, sync_content
 from newsletter.sources.files import content_files, read_item_file
 from newsletter.sources.writer import (
@@ -39,7 +43,16 @@ from newsletter.staff import accounts
 from newsletter.store import audit
 from newsletter.store import items as stored
 from tests.test_console import (
+    IN_CI,
     PASSWORD,
+    PATH,
+    Console,
+    axe_serious,
+    free_port,
+    sign_in,
+    start,
+    stop,
+    wait_for,
 )
 
 ACTOR = "staff:rob@ipo.example"
@@ -294,3 +307,210 @@ def test_the_list_pages_through_ten_thousand_items_quickly(
     found = client.get("/inhoud?soort=bac_decision&zoek=Bulk+999").text
     assert "Bulk 9999" in found and "11 items." in found  # 999 and 9990-9999
     assert max(timings) < 1.0, timings
+
+
+# -- the pages, through a real console process -----------------------------------------------
+
+STAFF = {
+    "rob@ipo.example": ("Rob Jansen", ["redacteur"]),
+    "kees@ipo.example": ("Kees Smit", ["inbox"]),
+}
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A demo instance with its content synced, a redacteur and an inbox account, and its
+    console on a free port under its base URL's path."""
+    folder = tmp_path_factory.mktemp("inhoud") / "instance"
+    copy_instance(demo_source(), folder, fresh=False)
+    config = folder / "newsletter.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[console]\nbase_url = "http://intranet.ipo.example{PATH}"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(folder)
+    db = store.open_store(settings)
+    assert not sync_content(db, settings).errors
+    for email, (name, roles) in STAFF.items():
+        accounts.add_account(db, email, name, roles, "test", PASSWORD)
+    db.conn.close()
+    port = free_port()
+    process, log = start(folder, "console", "--port", str(port))
+    running = Console(f"http://127.0.0.1:{port}{PATH}", folder, log)
+    try:
+        wait_for(running.url("/inloggen"), process)
+        yield running
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    problem = tools.browser_problem()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"Chromium with playwright is missing in CI: {problem.note}")
+        pytest.skip(f"Chromium with playwright is not installed: {problem.note}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=str(tools.chromium_path()), args=tools.CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def bac_form(page: Any, subject: str, meeting_date: str) -> None:
+    """Fill the BAC decision form by its labels."""
+    page.get_by_label("BAC", exact=True).select_option(label="BAC Landelijk Gebied")
+    page.get_by_label("Datum van de vergadering").fill(meeting_date)
+    page.get_by_label("Nummer van het besluit").fill("LG-2026-12")
+    page.get_by_label("Onderwerp").fill(subject)
+    page.get_by_label("Samenvatting").fill("De BAC besprak: de nieuwe rekenregels.")
+    page.get_by_label("Besluiten").fill("stemt in met de inbreng;\nvraagt BIJ12 om een notitie.")
+    page.get_by_label("Link", exact=True).fill("https://www.ipo.example/bac/lg/2026-12-03")
+
+
+@pytest.mark.slow
+def test_a_redacteur_filters_adds_a_bac_decision_and_finds_it_in_the_list_and_on_disk(
+    page: Any, console: Console
+) -> None:
+    sign_in(page, console, "rob@ipo.example")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Inhoud").click()
+    page.wait_for_url(console.url("/inhoud"))
+    assert page.get_by_role("heading", name="Inhoud", level=1).is_visible()
+    # filter by kind: only BAC decisions, all of the demo's
+    page.get_by_label("Soort").select_option(label="BAC-besluit")
+    page.get_by_role("button", name="Filteren").click()
+    page.wait_for_url(re.compile(r"soort=bac_decision"))
+    assert page.get_by_role("status").filter(has_text="11 items.").is_visible()
+    kinds = page.get_by_role("region", name="Items").locator("tbody tr td:nth-child(2)")
+    assert set(kinds.all_inner_texts()) == {"BAC-besluit"}
+    # the feeds and their last fetch are on the same page
+    feeds = page.get_by_role("region", name="Feeds")
+    assert feeds.get_by_role("cell", name="ipo-nieuws", exact=True).is_visible()
+    assert feeds.get_by_role("cell", name="gelukt", exact=True).is_visible()
+    # add a BAC decision through the form, a colon and quotes in its subject
+    page.get_by_role("link", name="Nieuw item").click()
+    page.get_by_role("link", name="BAC-besluit").click()
+    assert page.get_by_role("heading", name="BAC-besluit toevoegen").is_visible()
+    bac_form(page, TITLE, "2026-12-03")
+    page.get_by_role("button", name="Opslaan").click()
+    page.wait_for_url(re.compile(r"/inhoud\?soort=bac_decision$"))
+    assert page.get_by_role("status").filter(has_text="is opgeslagen").is_visible()
+    assert page.get_by_role("status").filter(has_text="12 items.").is_visible()
+    link = page.get_by_role("region", name="Items").get_by_role("link", name=TITLE)
+    assert link.is_visible()
+    # on disk, valid YAML the reader takes back as written; in the store; in the log by account
+    settings = load_settings(console.folder)
+    path = settings.content_dir / "bac" / "2026-12-03-stikstof-de-nieuwe-rekenregels-van-t-rijk.md"
+    item, warnings = read_item_file(path, settings)
+    assert item.title == TITLE and warnings == []
+    db = console.db()
+    assert stored.get_item(db, item.id) is not None
+    adds = [e for e in audit.events(db) if e.action == "content-add"]
+    assert [(e.actor, e.subject) for e in adds] == [("staff:rob@ipo.example", f"item:{item.id}")]
+    # and it opens again in its form, the subject as it was typed
+    link.click()
+    assert page.get_by_label("Onderwerp").input_value() == TITLE
+    page.get_by_label("Samenvatting").fill("Bijgewerkt: de rekenregels.")
+    page.get_by_role("button", name="Opslaan").click()
+    assert page.get_by_role("status").filter(has_text="is opgeslagen").is_visible()
+    assert read_item_file(path, settings)[0].summary == "Bijgewerkt: de rekenregels."
+
+
+@pytest.mark.slow
+def test_an_invalid_date_is_shown_in_dutch_next_to_the_field_and_nothing_is_written(
+    page: Any, console: Console
+) -> None:
+    settings = load_settings(console.folder)
+    before = files_of(settings)
+    sign_in(page, console, "rob@ipo.example")
+    page.goto(console.url("/inhoud/nieuw/bac_decision"))
+    bac_form(page, 'Regionaal OV: "concessies"', "2026-02-30")
+    page.get_by_role("button", name="Opslaan").click()
+    field = page.get_by_label("Datum van de vergadering")
+    message = "'2026-02-30' is geen datum. Schrijf jaar-maand-dag, bijvoorbeeld 2026-11-03."
+    assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby").split()
+    assert page.locator(f"#{described[-1]}").inner_text() == message
+    summary = page.get_by_role("alert")
+    assert summary.get_by_role("heading", name="Het item is niet opgeslagen").is_visible()
+    summary.get_by_role("link", name="Datum van de vergadering").click()
+    assert page.evaluate("location.hash") == "#veld-meeting_date"
+    # what was typed is still there; nothing was written
+    assert page.get_by_label("Onderwerp").input_value() == 'Regionaal OV: "concessies"'
+    assert files_of(settings) == before
+
+
+@pytest.mark.slow
+def test_an_inbox_account_reads_the_list_but_may_not_edit(page: Any, console: Console) -> None:
+    sign_in(page, console, "kees@ipo.example")
+    page.goto(console.url("/inhoud"))
+    assert page.get_by_role("heading", name="Inhoud", level=1).is_visible()
+    assert page.get_by_role("link", name="Nieuw item").count() == 0
+    assert page.get_by_role("region", name="Items").get_by_role("link").count() == 0
+    for path in (
+        "/inhoud/nieuw",
+        "/inhoud/nieuw/bac_decision",
+        "/inhoud/2026-11-20-bestuur/bewerken",
+    ):
+        answer = page.goto(console.url(path))
+        assert answer.status == 403
+        assert page.get_by_role("heading", name="Geen toegang").is_visible()
+    # a posted form is refused before anything is written
+    settings = load_settings(console.folder)
+    before = files_of(settings)
+    http = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(console.url("/inloggen")).text)
+    assert token
+    form = {"email": "kees@ipo.example", "wachtwoord": PASSWORD, "csrf_token": token[1]}
+    http.post(console.url("/inloggen"), data=form, timeout=10)
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', http.get(console.url("/")).text)
+    assert fresh
+    posted = {**{k: str(v) for k, v in VALID["news"].items()}, "csrf_token": fresh[1]}
+    refused = http.post(console.url("/inhoud/nieuw/news"), data=posted, timeout=10)
+    assert refused.status_code == 403 and "Geen toegang" in refused.text
+    assert files_of(settings) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1280, 375])
+def test_axe_finds_nothing_serious_on_the_inhoud_pages(
+    browser: Any, console: Console, width: int
+) -> None:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale="nl-NL", bypass_csp=True
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, console, "rob@ipo.example")
+        pages = [
+            "/inhoud",
+            "/inhoud?soort=event&van=2026-13-01",
+            "/inhoud/nieuw",
+            "/inhoud/nieuw/av_meeting",
+            "/inhoud/2026-11-20-bestuur/bewerken",
+        ]
+        for path in pages:
+            page.goto(console.url(path))
+            assert axe_serious(page) == [], path
+            # nothing wider than the screen but the tables' own scrolling regions
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, (path, overflow)
+        page.goto(console.url("/inhoud/nieuw/event"))
+        page.get_by_role("button", name="Opslaan").click()
+        assert page.get_by_role("alert").is_visible()
+        assert axe_serious(page) == [], "form with errors"
+    finally:
+        context.close()
