@@ -27,7 +27,6 @@ from newsletter.console.app import create_console
 from newsletter.console.content_form import PROBLEMS, problem_text
 from newsletter.content.items import COMMON_FIELDS, KIND_FIELDS, KINDS, FieldError
 from newsletter.demo import copy_instance, demo_source
-from newsletter.preflight import tools
 from newsletter.sources.catalog import stored_row, sync_content
 from newsletter.sources.files import content_files, read_item_file
 from newsletter.sources.writer import (
@@ -42,8 +41,8 @@ from newsletter.sources.writer import (
 from newsletter.staff import accounts
 from newsletter.store import audit
 from newsletter.store import items as stored
+from tests import test_console as console_tests
 from tests.test_console import (
-    IN_CI,
     PASSWORD,
     PATH,
     Console,
@@ -345,29 +344,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         stop(process)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = tools.browser_problem()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(f"Chromium with playwright is missing in CI: {problem.note}")
-        pytest.skip(f"Chromium with playwright is not installed: {problem.note}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=str(tools.chromium_path()), args=tools.CHROMIUM_ARGS
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+# one Chromium for the module and a fresh 1280 px page per test, as in test_console.py
+browser = console_tests.browser
+page = console_tests.page
 
 
 def bac_form(page: Any, subject: str, meeting_date: str) -> None:
