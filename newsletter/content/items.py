@@ -94,14 +94,42 @@ class Item:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+class FieldError(ContentError):
+    """A field that is wrong: the message names the file, the field and the fix; `field` and
+    `problem` say which and what kind of wrong, for a form that shows it next to the field.
+
+    Problems: missing, not-text, header, not-date, not-time, not-url, not-list, unknown,
+    not-programme, not-moment, bad-id, not-bool.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        field: str,
+        problem: str,
+        value: Any = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.field, self.problem, self.value, self.options = field, problem, value, options
+
+
 class _Fields:
     """Reads front matter for one file; every problem names the field and the fix."""
 
     def __init__(self, where: str, meta: Mapping[str, Any]) -> None:
         self.where, self.meta = where, meta
 
-    def fail(self, key: str, what: str) -> ContentError:
-        return ContentError(f"{self.where}: field '{key}' {what}")
+    def fail(
+        self, key: str, what: str, problem: str, options: Mapping[str, Any] | None = None
+    ) -> FieldError:
+        return FieldError(
+            f"{self.where}: field '{key}' {what}",
+            key,
+            problem,
+            self.meta.get(key),
+            tuple(options or ()),
+        )
 
     def text(
         self, key: str, *, required: bool = True, default: str = "", header: bool = False
@@ -109,23 +137,23 @@ class _Fields:
         value = self.meta.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                raise self.fail(key, "is missing or empty; add it to the front matter")
+                raise self.fail(key, "is missing or empty; add it to the front matter", "missing")
             return default
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise self.fail(key, "must be text")
+            raise self.fail(key, "must be text", "not-text")
         text = str(value).strip()
         if header:
             try:
                 check_header_value(text, key)
             except Exception as exc:
-                raise self.fail(key, f"cannot be used in a mail header: {exc}") from None
+                raise self.fail(key, f"cannot be used in a mail header: {exc}", "header") from None
         return text
 
     def day(self, key: str, *, required: bool = True) -> date | None:
         value = self.meta.get(key)
         if value is None:
             if required:
-                raise self.fail(key, "is missing; write a date like 2026-11-03")
+                raise self.fail(key, "is missing; write a date like 2026-11-03", "missing")
             return None
         if isinstance(value, datetime):
             return value.date()
@@ -134,46 +162,54 @@ class _Fields:
         try:
             return date.fromisoformat(str(value).strip())
         except ValueError:
-            raise self.fail(key, f"'{value}' is not a date; write it as 2026-11-03") from None
+            raise self.fail(
+                key, f"'{value}' is not a date; write it as 2026-11-03", "not-date"
+            ) from None
 
     def clock(self, key: str, *, required: bool = True) -> time | None:
         value = self.meta.get(key)
         if value is None:
             if required:
-                raise self.fail(key, 'is missing; write a time like "14.00"')
+                raise self.fail(key, 'is missing; write a time like "14.00"', "missing")
             return None
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
             # YAML 1.1 reads an unquoted 14:00 as the sexagesimal number 840.
             return time(value // 60, value % 60)
         match = re.fullmatch(r"(\d{1,2})[.:](\d{2})", str(value).strip())
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            raise self.fail(key, f"'{value}' is not a time; write it as \"14.00\"")
+            raise self.fail(key, f"'{value}' is not a time; write it as \"14.00\"", "not-time")
         return time(int(match[1]), int(match[2]))
 
     def url(self, key: str, *, required: bool = True) -> str:
         value = self.text(key, required=required)
         if value and not is_web_url(value):
-            raise self.fail(key, f"'{value}' is not a web address; write a full https:// link")
+            raise self.fail(
+                key, f"'{value}' is not a web address; write a full https:// link", "not-url"
+            )
         return value
 
     def texts(self, key: str, *, required: bool = True) -> list[str]:
         value = self.meta.get(key)
         if value is None or value == []:
             if required:
-                raise self.fail(key, "is missing; write a list, one '- ' line per entry")
+                raise self.fail(key, "is missing; write a list, one '- ' line per entry", "missing")
             return []
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-            raise self.fail(key, "must be a list of texts, one '- ' line per entry")
+            raise self.fail(key, "must be a list of texts, one '- ' line per entry", "not-list")
         return [str(v).strip() for v in value if str(v).strip()]
 
     def choice(self, key: str, options: Mapping[str, Any], *, default: str | None = None) -> str:
         value = self.meta.get(key, default)
         if value is None:
-            raise self.fail(key, f"is missing; use one of: {', '.join(options)}")
+            raise self.fail(
+                key, f"is missing; use one of: {', '.join(options)}", "missing", options
+            )
         if not isinstance(value, str) or value not in options:  # a list or table is no key
-            raise self.fail(key, f"'{value}' is not known; use one of: {', '.join(options)}")
+            raise self.fail(
+                key, f"'{value}' is not known; use one of: {', '.join(options)}", "unknown", options
+            )
         return str(value)
 
 
@@ -196,7 +232,9 @@ def _programme(f: _Fields) -> list[dict[str, str]]:
                 {"time": f"{clock:%H.%M}" if clock else "", "title": entry["title"].strip()}
             )
         else:
-            raise f.fail("programme", "must be a list of texts or of {time, title} entries")
+            raise f.fail(
+                "programme", "must be a list of texts or of {time, title} entries", "not-programme"
+            )
     return rows
 
 
@@ -248,7 +286,7 @@ def _deadline(f: _Fields, key: str) -> str | None:
         return value.isoformat()
     match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2})[.:](\d{2}))?", str(value).strip())
     if not match:
-        raise f.fail(key, f"'{value}' is not a moment; write it as 2027-02-02 12.00")
+        raise f.fail(key, f"'{value}' is not a moment; write it as 2027-02-02 12.00", "not-moment")
     try:
         day = date.fromisoformat(match[1])
         if match[2] is None:
@@ -257,7 +295,9 @@ def _deadline(f: _Fields, key: str) -> str | None:
             day, time(int(match[2]), int(match[3])), tzinfo=AMSTERDAM
         ).isoformat()
     except ValueError:
-        raise f.fail(key, f"'{value}' is not a moment; write it as 2027-02-02 12.00") from None
+        raise f.fail(
+            key, f"'{value}' is not a moment; write it as 2027-02-02 12.00", "not-moment"
+        ) from None
 
 
 def _position_paper(f: _Fields, s: Settings) -> dict[str, Any]:
@@ -368,13 +408,13 @@ def item_from_front_matter(
     explicit_id = f.text("id", required=False)
     item_id = explicit_id or item_id
     if not ITEM_ID.match(item_id):
-        raise f.fail("id", f"'{item_id}' must be lowercase letters, digits and dashes")
+        raise f.fail("id", f"'{item_id}' must be lowercase letters, digits and dashes", "bad-id")
     values = READERS[kind](f, settings)
     section = f.choice("section", SECTIONS, default=DEFAULT_SECTION[kind])
     body_html = markdown_to_html(body)
     featured = meta.get("featured", False)
     if not isinstance(featured, bool):
-        raise f.fail("featured", "must be true or false")
+        raise f.fail("featured", "must be true or false", "not-bool")
     return Item(
         id=item_id,
         kind=kind,

@@ -146,20 +146,25 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
     )
 
 
-def used_item_ids(settings: Settings, before_month: str) -> set[str]:
-    """Ids already placed in an earlier issue file."""
-    used: set[str] = set()
+def placed_item_ids(settings: Settings) -> dict[str, list[str]]:
+    """Each issue file's month and the item ids its sections place (unreadable files: none)."""
+    placed: dict[str, list[str]] = {}
     for path in issue_files(settings):
-        if path.stem >= before_month:
-            continue
+        placed[path.stem] = []
         try:
             meta = frontmatter.loads(path.read_text(encoding="utf-8-sig")).metadata
         except (yaml.YAMLError, ValueError):  # UnicodeDecodeError is a ValueError
             continue
         sections = meta.get("sections")
         for ids in sections.values() if isinstance(sections, dict) else []:
-            used.update(i for i in ids or [] if isinstance(i, str))
-    return used
+            placed[path.stem] += [i for i in ids or [] if isinstance(i, str)]
+    return placed
+
+
+def used_item_ids(settings: Settings, before_month: str) -> set[str]:
+    """Ids already placed in an earlier issue file."""
+    placed = placed_item_ids(settings)
+    return {i for month, ids in placed.items() if month < before_month for i in ids}
 
 
 def previous_issue_date(settings: Settings, month: str) -> date | None:

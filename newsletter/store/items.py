@@ -116,6 +116,54 @@ def find_items(
     return [_item(row) for row in rows]
 
 
+def items_page(
+    db: Database,
+    *,
+    kind: str | None = None,
+    theme: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    ids: Iterable[str] | None = None,
+    not_ids: Iterable[str] = (),
+    title: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ItemRow], int]:
+    """One page of the items that are not removed, newest first, filtered by kind, theme,
+    publication date (both ends included), a set of ids (or all but a set) and words in the
+    title; with the number of items on all pages."""
+    clauses, args = ["removed_at is null"], []
+    for column, value in (("kind", kind), ("theme", theme)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if since:
+        clauses.append("published >= ?")
+        args.append(since.isoformat())
+    if until:
+        clauses.append("published <= ?")
+        args.append(until.isoformat())
+    if ids is not None:
+        wanted = list(dict.fromkeys(ids))
+        clauses.append(f"id in ({','.join('?' * len(wanted))})" if wanted else "0")
+        args.extend(wanted)
+    unwanted = list(dict.fromkeys(not_ids))
+    if unwanted:
+        clauses.append(f"id not in ({','.join('?' * len(unwanted))})")
+        args.extend(unwanted)
+    if title:
+        clauses.append("title like ? escape '\\'")
+        escaped = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args.append(f"%{escaped}%")
+    where = " and ".join(clauses)
+    total = int(db.execute(f"select count(*) from items where {where}", args).fetchone()[0])
+    rows = db.query(
+        f"select * from items where {where} order by published desc, id limit ? offset ?",
+        [*args, limit, offset],
+    )
+    return [_item(row) for row in rows], total
+
+
 def items_by_id(db: Database, ids: Iterable[str]) -> dict[str, ItemRow]:
     """The stored, not removed, items with these ids."""
     wanted = list(dict.fromkeys(ids))
