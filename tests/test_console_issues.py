@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 
 from newsletter import clock, store
 from newsletter.config import load_settings
-from newsletter.demo import copy_instance, demo_source, load_demo
+from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo
 from newsletter.staff import accounts
 from newsletter.store import audit
 from newsletter.store import workflow as rows
@@ -83,6 +83,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, sink: tuple[Sink, int]) ->
     log = folder / "console.stderr"
     keep = ("NEWSLETTER_PREFLIGHT_CACHE",)  # the session's tool cache: approval is quicker
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_") or k in keep}
+    env["NEWSLETTER_NOW"] = DEMO_NOW  # the console's moment: the demo's (and the tests')
     process = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +116,10 @@ def page(browser: Any) -> Iterator[Any]:  # noqa: F811
 
 
 def status(page: Any) -> str:
-    return str(page.locator("p.melding[role=status]").inner_text())
+    """The page's notice of what was done; else the refusals it shows (for the failure)."""
+    page.wait_for_selector("p.melding[role=status], p.fout[role=alert]")
+    done = page.locator("p.melding[role=status]")
+    return str(done.inner_text() if done.count() else page.locator("p.fout").all_inner_texts())
 
 
 def open_issue(page: Any, console: Console, month: str = MONTH) -> None:
@@ -147,7 +151,7 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert page.get_by_text(f"({proposed[0]})").is_visible()
     assert "De inleiding is leeg" in page.get_by_role("alert").first.inner_text()
     # the intro, with a colon and a quote in the subject: saved into the file, valid YAML
-    page.get_by_label("Onderwerp").fill('Nieuwsbrief: december "2026"')
+    page.get_by_label("Onderwerp", exact=True).fill('Nieuwsbrief: december "2026"')
     page.get_by_label("Inleiding (Markdown)").fill("De AV van **december** en de BAC's.")
     page.get_by_role("button", name="Tekst opslaan").click()
     assert status(page) == "Onderwerp, preheader en inleiding zijn opgeslagen."
@@ -176,7 +180,7 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     csp = shown.headers["Content-Security-Policy"]
     assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
     assert "@@" not in shown.text and salutation in shown.text
-    page.get_by_label("Weergave").select_option("computer")
+    page.get_by_label("Weergave", exact=True).select_option("computer")
     page.get_by_role("button", name="Voorbeeld tonen").click()
     assert page.locator("iframe").get_attribute("width") == "800"
 
@@ -203,7 +207,7 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert to == ["pieter@ipo.example"]
     assert test_copy["Subject"] == '[TEST] Nieuwsbrief: december "2026"'
     at = (
-        (clock.now() + timedelta(days=1))
+        (clock.parse_instant(DEMO_NOW) + timedelta(days=1))
         .astimezone(clock.AMSTERDAM)
         .replace(hour=9, minute=0, second=0, microsecond=0)
     )
