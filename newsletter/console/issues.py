@@ -1,0 +1,275 @@
+"""Nummers: the monthly issues, one page each (contents, preview, checks, the workflow actions).
+
+Every action calls the same use case as the CLI with the signed-in account as the actor
+(staff:<email>); a refusal of the library is shown in Dutch next to the action.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
+from flask import url_for as flask_url_for
+from markupsafe import escape
+
+from newsletter import clock
+from newsletter.console import context
+from newsletter.console.auth import current, requires, signed_in
+from newsletter.console.issue_preview import preview_html
+from newsletter.console.issue_words import ACTIONS, DONE, STATES, dutch
+from newsletter.content.items import SECTIONS
+from newsletter.editorial.approval import approve, review, state_of
+from newsletter.editorial.copies import send_test
+from newsletter.editorial.schedules import schedule, unschedule
+from newsletter.errors import ContentError, NewsletterError
+from newsletter.issues.build import build_issue
+from newsletter.issues.compose import FieldError, read_draft, save_text
+from newsletter.issues.files import check_month, create_issue, issue_files
+from newsletter.outbound.ledger import change_mailing, mailing_report
+from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.people.privacy import list_people
+from newsletter.preflight.runner import PreflightReport, check_issue, check_rendered
+from newsletter.sanitize import markdown_to_html
+from newsletter.sources.catalog import get_items
+from newsletter.staff.accounts import actor
+from newsletter.store import workflow as rows
+
+bp = Blueprint("issues", __name__, url_prefix="/nummers")
+VIEWS = {"telefoon": ("Telefoon (375 px)", 375), "computer": ("Computer (800 px)", 800)}
+WEB_VIEW = "web"
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+NO_PREVIEW = "<!doctype html><html lang='nl'><title>Geen voorbeeld</title><p>{}</p>"
+MAILING_ACTIONS = {"pauzeren": "pause", "hervatten": "resume", "annuleren": "cancel"}
+
+
+def _month(month: str) -> str:
+    try:
+        return check_month(month, context.settings())
+    except ContentError:
+        abort(404)
+
+
+def _next_month() -> str:
+    today = clock.today()
+    first = date(today.year, today.month, 1) + timedelta(days=32)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+@bp.get("")
+@signed_in
+def index() -> str:
+    """Every month with an issue file or a workflow row, newest first, with its state."""
+    return _index_page({}, "")
+
+
+def _index_page(problem: dict[str, str], value: str) -> str:
+    settings, db = context.settings(), context.db()
+    months = {p.stem for p in issue_files(settings)} | rows.all_months(db)
+    issues = [
+        (m, STATES.get(s, s)) for m in sorted(months, reverse=True) for s in [state_of(db, m)]
+    ]
+    return render_template(
+        "issues.html.j2", issues=issues, problem=problem, value=value or _next_month()
+    )
+
+
+@bp.post("/nieuw")
+@requires("redacteur")
+def new() -> Any:
+    """`issue new MONTH`: the file pre-filled with the items published since the last issue."""
+    month = request.form.get("maand", "").strip()
+    try:
+        create_issue(context.db(), context.settings(), check_month(month, context.settings()))
+    except NewsletterError as exc:
+        return _index_page({"maand": dutch(exc)}, month), 422
+    flash(DONE["nieuw"])
+    return redirect(flask_url_for("issues.issue", month=month))
+
+
+def _report(month: str, state: str) -> dict[str, Any] | None:
+    if state not in ("sending", "sent", "cancelled"):
+        return None
+    try:
+        return dict(mailing_report(context.db(), mailing_id_for(month)))
+    except NewsletterError:
+        return None
+
+
+def _issue_page(
+    month: str,
+    problems: dict[str, str] | None = None,
+    check: PreflightReport | None = None,
+    text: dict[str, str] | None = None,
+) -> Any:
+    settings, db = context.settings(), context.db()
+    state = state_of(db, month)
+    try:
+        draft = read_draft(settings, month)
+    except ContentError as exc:
+        if not issue_path_exists(month):
+            abort(404)
+        draft, file_problem = None, dutch(exc)
+    else:
+        file_problem = ""
+    items = get_items(db, [i for ids in draft.sections.values() for i in ids]) if draft else {}
+    if check is None and draft is not None:
+        try:  # the fast Python checks on every variant; the tools only on request
+            built = build_issue(db, settings, month)
+            check = check_rendered(settings, built.rendered, run_tools=False)
+        except NewsletterError as exc:
+            file_problem = file_problem or dutch(exc)
+    province = request.args.get("provincie", "GLD")
+    if province not in settings.provinces:
+        province = next(iter(settings.provinces))
+    readers = list_people(db, settings, status="active", province=province)[:200]
+    reader = request.args.get("lezer", "")
+    if reader and reader not in {r["email"] for r in readers}:
+        reader = ""
+    view = request.args.get("weergave", "telefoon")
+    if view not in (*VIEWS, WEB_VIEW):
+        view = "telefoon"
+    page = render_template(
+        "issue.html.j2",
+        month=month,
+        state=state,
+        state_name=STATES.get(state, state),
+        draft=draft,
+        intro_html=markdown_to_html(draft.intro) if draft and draft.intro else "",
+        section_names=SECTIONS,
+        items=items,
+        file_problem=file_problem,
+        check=check,
+        problems=problems or {},
+        text=text,
+        provinces=settings.provinces,
+        province=province,
+        readers=readers,
+        reader=reader,
+        view=view,
+        views=VIEWS,
+        actions=ACTIONS,
+        report=_report(month, state),
+        roles=set(current().roles) if current() else set(),  # type: ignore[union-attr]
+        default_moment=_next_moment(),
+    )
+    response = make_response(page, 422 if problems else 200)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+def issue_path_exists(month: str) -> bool:
+    settings = context.settings()
+    return month in {p.stem for p in issue_files(settings)} | rows.all_months(context.db())
+
+
+def _next_moment() -> str:
+    tomorrow = clock.now().astimezone(clock.AMSTERDAM) + timedelta(days=1)
+    return tomorrow.strftime("%Y-%m-%dT09:00")
+
+
+@bp.get("/<month>")
+@signed_in
+def issue(month: str) -> Any:
+    return _issue_page(_month(month))
+
+
+@bp.get("/<month>/voorbeeld")
+@signed_in
+def preview(month: str) -> Any:
+    """The e-mail (or the web version) alone, for the sandboxed frame of the issue page."""
+    month = _month(month)
+    settings = context.settings()
+    try:
+        shown = preview_html(
+            context.db(),
+            settings,
+            month,
+            request.args.get("provincie", ""),
+            request.args.get("lezer", ""),
+            request.args.get("weergave") == WEB_VIEW,
+        )
+        html = shown.html
+    except NewsletterError as exc:
+        html = NO_PREVIEW.format(escape(dutch(exc)))
+    images = f"{_origin(settings.base_url)} data:"
+    response = make_response(html)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "sandbox; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bp.post("/<month>/controle")
+@signed_in
+def full_check(month: str) -> Any:
+    """`issue check`: every check, the external tools too (SpamAssassin, Nu checker, axe)."""
+    month = _month(month)
+    try:
+        report = check_issue(context.db(), context.settings(), month)
+    except NewsletterError as exc:
+        return _issue_page(month, {"controle": dutch(exc)})
+    return _issue_page(month, check=report)
+
+
+@bp.post("/<month>/tekst")
+@requires("redacteur")
+def edit_text(month: str) -> Any:
+    """Subject, preheader and intro (Markdown) written into the issue file."""
+    month = _month(month)
+    form = {k: request.form.get(k, "") for k in ("subject", "preheader", "intro")}
+    try:
+        save_text(context.settings(), month, form["subject"], form["preheader"], form["intro"])
+    except FieldError as exc:
+        return _issue_page(month, {exc.field: dutch(exc)}, text=form)
+    except NewsletterError as exc:
+        return _issue_page(month, {"tekst": dutch(exc)}, text=form)
+    flash(DONE["tekst"])
+    return redirect(flask_url_for("issues.issue", month=month))
+
+
+@bp.post("/<month>/<action>")
+@signed_in
+def act(month: str, action: str) -> Any:
+    """One workflow action, by the signed-in account, through the CLI's own use case."""
+    month = _month(month)
+    if action not in ACTIONS:
+        abort(404)
+    account = current()
+    assert account is not None
+    if ACTIONS[action][1] not in account.roles:
+        abort(403, description="role")
+    db, settings, by = context.db(), context.settings(), actor(account)
+    try:
+        if action == "indienen":
+            review(db, settings, month, by)
+        elif action == "goedkeuren":
+            approve(db, settings, month, by)
+        elif action == "testversie":
+            send_test(db, settings, month, [account.email], None, settings.transport, by)
+        elif action == "inplannen":
+            schedule(db, settings, month, request.form.get("moment", ""), by)
+        elif action == "niet-inplannen":
+            unschedule(db, month, by)
+        elif action == "versturen":
+            send_issue(db, settings, month, by=by)
+        else:
+            change_mailing(db, mailing_id_for(month), MAILING_ACTIONS[action], by)
+    except NewsletterError as exc:
+        return _issue_page(month, {action: dutch(exc)})
+    except OSError as exc:  # a relay that does not answer (test copy)
+        return _issue_page(month, {action: f"De mailserver antwoordde niet: {exc}"})
+    flash(DONE[action].format(email=account.email))
+    return redirect(flask_url_for("issues.issue", month=month))
