@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,11 @@ def _oidc(path: Path, console: dict[str, Any], environ: dict[str, str]) -> Oidc 
     reader.section = "console.oidc"
     for key in reader.data:
         if key not in OIDC_KEYS:
-            reader.fail(key, f"is not a known setting; known here: {', '.join(sorted(OIDC_KEYS))}")
+            close = difflib.get_close_matches(key, sorted(OIDC_KEYS), n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(OIDC_KEYS))}"
+            )
+            raise ConfigError(f"{path}: [console.oidc]: '{key}' is not a known setting; {hint}")
     issuer = reader.text("issuer", "https://login.microsoftonline.com/TENANT/v2.0").rstrip("/")
     parts = urlsplit(issuer)
     local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS  # a test's own provider
@@ -143,6 +148,7 @@ def _oidc(path: Path, console: dict[str, Any], environ: dict[str, str]) -> Oidc 
         allowed_domain=domain,
         roles=_claim_roles(reader),
         claim=claim,
+        scope=_scope(reader),
         client_secret=environ.get(OIDC_SECRET_ENV, "").strip(),
     )
 
@@ -170,3 +176,13 @@ def _claim_roles(reader: TableReader) -> dict[str, tuple[str, ...]]:
             )
         mapped[str(name)] = tuple(r for r in STAFF_ROLES if r in roles)
     return mapped
+
+
+def _scope(reader: TableReader) -> str:
+    """scope = "openid email profile": always with openid (it is what makes it OpenID Connect)."""
+    scope = " ".join(reader.text("scope", "openid email profile", "openid email profile").split())
+    if "openid" not in scope.split():
+        reader.fail(
+            "scope", f"'{scope}' must include openid, e.g. scope = \"openid email profile\""
+        )
+    return scope

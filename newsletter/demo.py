@@ -87,7 +87,6 @@ def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
         source / "content", folder / "content", ignore=shutil.ignore_patterns(f"{DEMO_MONTH}.md")
     )
     shutil.copytree(source / "subscribers" / "demo", folder / "subscribers" / "demo")
-    map_os_user(folder / CONFIG_NAME, DEMO_EDITOR)
 
 
 def map_os_user(config: Path, email: str) -> None:
@@ -140,6 +139,7 @@ def run_demo(
     app.wire()
     folder = folder.resolve()
     copy_instance(demo_source(), folder, fresh)
+    map_os_user(folder / CONFIG_NAME, DEMO_EDITOR)  # the tour's commands without --by
     if not clock.is_fixed():
         clock.set_now(DEMO_NOW)
     settings, db = load_demo(folder, summary := DemoSummary(folder))

@@ -134,6 +134,7 @@ class Oidc:
     allowed_domain: str  # only a verified e-mail address in this domain signs in
     roles: dict[str, tuple[str, ...]]  # a value of `claim` -> the console roles it gives
     claim: str = "groups"  # the ID token claim whose values map to roles
+    scope: str = "openid email profile"  # what the sign-in asks the provider for
     client_secret: str = field(default="", repr=False)  # NEWSLETTER_OIDC_CLIENT_SECRET
 
 
@@ -252,4 +253,4 @@ FEED_KEYS = frozenset(
     {"name", "url", "theme", "timeout", "max_bytes", "interval", "allow_redirects_to"}
 )
 THEME_KEYS = frozenset({"title", "bac"})
-OIDC_KEYS = frozenset({"issuer", "client_id", "allowed_domain", "claim", "roles"})
+OIDC_KEYS = frozenset({"issuer", "client_id", "allowed_domain", "claim", "roles", "scope"})

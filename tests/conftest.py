@@ -17,11 +17,13 @@ from newsletter.cli.main import cli
 from newsletter.config import Settings, load_settings
 from newsletter.console.demo import DEMO_STAFF
 from newsletter.demo import (
+    DEMO_EDITOR,
     DEMO_NOW,
     DemoSummary,
     copy_instance,
     demo_source,
     load_demo,
+    map_os_user,
     write_demo_issue,
 )
 from newsletter.editorial import workflow
@@ -97,9 +99,11 @@ def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
-    """A fresh copy of the repository's demo instance (no December issue file yet)."""
+    """A fresh copy of the repository's demo instance (no December issue file yet), set up as
+    `make demo` sets it up: a command without --by is done as Sanne's account."""
     folder = tmp_path / "instance"
     copy_instance(demo_source(), folder, fresh=False)
+    map_os_user(folder / "newsletter.toml", DEMO_EDITOR)
     return folder
 
 
