@@ -32,9 +32,9 @@ from newsletter.staff.single_sign_on import (
 )
 from newsletter.store import audit
 from newsletter.store import staff as staff_rows
-from tests.test_console import axe_serious, browser, free_port, stop, wait_for
+from tests.test_console import axe_serious, browser, free_port, page, stop, wait_for
 
-__all__ = ["browser"]  # one Chromium for the module, started as test_console starts it
+__all__ = ["browser", "page"]  # one Chromium for the module, started as test_console does
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "oidc" / "server.mjs"
@@ -221,14 +221,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         stop(console)
         provider.terminate()
         provider.wait(timeout=10)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 def through_the_provider(page: Any, running: Running, login: str) -> None:
