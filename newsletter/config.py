@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.configread import TableReader as _Reader
+from newsletter.configread import flag as _flag
+from newsletter.configread import parse_minutes, read_console
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.headers import check_address, check_header_value, parse_sender
 from newsletter.settings import (
@@ -20,7 +23,6 @@ from newsletter.settings import (
     FEED_KEYS,
     KNOWN_KEYS,
     THEME_KEYS,
-    Console,
     Delivery,
     Feed,
     Inbox,
@@ -94,46 +96,6 @@ def _check_known(path: Path, data: dict[str, Any]) -> None:
                 for key in theme:
                     if key not in THEME_KEYS:
                         raise _unknown(path, f"[themes] {name}", key, THEME_KEYS)
-
-
-class _Reader:
-    """Reads one table of the TOML file and names file, key and a fix in every error."""
-
-    def __init__(self, path: Path, data: dict[str, Any], section: str) -> None:
-        self.path, self.section = path, section
-        value = data.get(section, {})
-        if not isinstance(value, dict):
-            self.fail("", f"must be a table, e.g. [{section}]")
-        self.data: dict[str, Any] = value
-
-    def fail(self, key: str, what: str) -> None:
-        where = f"[{self.section}] {key}".strip()
-        raise ConfigError(f"{self.path}: {where}: {what}")
-
-    def text(self, key: str, example: str, default: str | None = None) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            self.fail(key, f'is missing; write {key} = "{example}"')
-        if not isinstance(value, str) or not value.strip():
-            self.fail(key, f'must be a non-empty string, e.g. {key} = "{example}"')
-        return str(value).strip()
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self.data.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            self.fail(key, f"must be a number from {low:g} to {high:g}, e.g. {key} = {default:g}")
-        return float(value)
-
-    def url(self, key: str, example: str, default: str | None = None) -> str:
-        value = self.text(key, example, default)
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.netloc:
-            self.fail(key, f"'{value}' must be an absolute https:// URL, e.g. {example}")
-        return value.rstrip("/")
 
 
 def load_settings(project: Path | str = ".") -> Settings:
@@ -219,7 +181,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         workflow=_read_workflow(path, data),
         preflight=_read_preflight(path, data),
         web=_read_web(path, data),
-        console=_read_console(path, data),
+        console=read_console(path, data, dict(os.environ)),
     )
 
 
@@ -403,13 +365,6 @@ def _read_onboarding(path: Path, data: dict[str, Any]) -> Onboarding:
     )
 
 
-def _flag(reader: _Reader, key: str) -> bool:
-    value = reader.data.get(key, False)
-    if not isinstance(value, bool):
-        reader.fail(key, f"must be true or false, e.g. {key} = false")
-    return bool(value)
-
-
 def _read_themes(path: Path, data: dict[str, Any]) -> dict[str, Theme]:
     reader = _Reader(path, data, "themes")
     if not reader.data:
@@ -483,20 +438,6 @@ def _read_feeds(path: Path, data: dict[str, Any], themes: dict[str, Theme]) -> t
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
-
-
-def parse_minutes(value: object) -> float | None:
-    """A duration as minutes: 90 (minutes), "90m", "2h", "1d"; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    match = DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        return None
-    unit = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}[match.group(2)]
-    return float(match.group(1)) * unit
 
 
 def _feed_interval(where: str, value: object) -> float:
@@ -567,21 +508,6 @@ def _read_workflow(path: Path, data: dict[str, Any]) -> Workflow:
         missed_window_minutes=float(window or 0),
         test_recipients=tuple(allowed),
     )
-
-
-def _read_console(path: Path, data: dict[str, Any]) -> Console:
-    reader = _Reader(path, data, "console")
-    base_url = str(reader.data.get("base_url", "")).strip().rstrip("/")
-    parts = urlsplit(base_url)
-    if base_url and (parts.scheme not in {"http", "https"} or not parts.netloc or parts.query):
-        reader.fail("base_url", f"'{base_url}' must be a URL, e.g. https://intranet.ipo.example/nb")
-    idle = parse_minutes(reader.data.get("idle_timeout", "30m"))
-    if idle is None or not 1 <= idle <= 24 * 60:
-        reader.fail("idle_timeout", 'must be from 1 minute to 1 day, e.g. idle_timeout = "30m"')
-    proxy = reader.data.get("trusted_proxy", "")
-    if not isinstance(proxy, str):
-        reader.fail("trusted_proxy", 'must be an address, e.g. trusted_proxy = "127.0.0.1"')
-    return Console(base_url, float(idle or 30), str(proxy).strip())
 
 
 def _flag_default(reader: _Reader, key: str, default: bool) -> bool:

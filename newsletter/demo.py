@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +33,8 @@ from newsletter.tokens import UNSUBSCRIBE, make_token
 DEMO_MONTH = "2026-12"
 # The demo tells the same story whatever the date: it is the morning of 1 December 2026.
 DEMO_NOW = "2026-12-01T08:30:00+01:00"
-DEMO_EDITOR, DEMO_APPROVER = "Sanne de Vries", "Joris Bakker"  # fictional staff
+# Fictional staff: two of the demo's accounts (console/demo.py), one submits, one approves.
+DEMO_EDITOR, DEMO_APPROVER = "sanne@ipo.example", "pieter@ipo.example"
 DEMO_INTRO = """\
 Dit is de laatste nieuwsbrief van 2026. De BAC's namen in november besluiten over onder meer
 het regionaal openbaar vervoer, netcongestie en de overdracht naar de nieuwe Statenperiode.
@@ -86,6 +89,18 @@ def copy_instance(source: Path, folder: Path, fresh: bool) -> None:
     shutil.copytree(source / "subscribers" / "demo", folder / "subscribers" / "demo")
 
 
+def map_os_user(config: Path, email: str) -> None:
+    """[console] os_users: the user running the demo does CLI commands as this account."""
+    line = f"os_users = {{ {json.dumps(workflow.default_actor())} = {json.dumps(email)} }}"
+    text = config.read_text(encoding="utf-8")
+    header = re.search(r"^\[console\][ \t]*(#.*)?$", text, re.M)
+    if header:
+        text = f"{text[: header.end()]}\n{line}{text[header.end() :]}"
+    else:
+        text += f"\n[console]   # the staff console; written by the demo\n{line}\n"
+    config.write_text(text, encoding="utf-8")
+
+
 def load_demo(folder: Path, summary: DemoSummary | None = None) -> tuple[Settings, Database]:
     """An instance copied from the demo: content synced and the demo lists imported."""
     settings = load_settings(folder)
@@ -124,6 +139,7 @@ def run_demo(
     app.wire()
     folder = folder.resolve()
     copy_instance(demo_source(), folder, fresh)
+    map_os_user(folder / CONFIG_NAME, DEMO_EDITOR)  # the tour's commands without --by
     if not clock.is_fixed():
         clock.set_now(DEMO_NOW)
     settings, db = load_demo(folder, summary := DemoSummary(folder))
@@ -138,7 +154,9 @@ def run_demo(
         "/<province>.html (one per variant)"
     )
 
-    # The editorial workflow: one colleague submits it, another approves (four-eyes).
+    # The editorial workflow: one colleague submits it, another approves (four-eyes): two of
+    # the demo's staff accounts (the summary names them, and how to start the console, last).
+    staff_lines = demo_staff(db, settings, _shown(folder))
     workflow.review(db, settings, DEMO_MONTH, DEMO_EDITOR)
     summary.lines.append(format_approved(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER)))
     if send:
@@ -167,7 +185,7 @@ def run_demo(
     else:
         summary.lines.append("Sent: nothing (--no-send)")
     summary.lines.append(web_line(db, settings, folder))
-    summary.lines += demo_staff(db, settings, _shown(folder))  # and how to start the console
+    summary.lines += staff_lines
     return summary
 
 

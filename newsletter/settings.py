@@ -121,6 +121,23 @@ class Preflight:
     problem: str = ""
 
 
+# The roles of a staff account (issue #14): pages and use cases check these names.
+STAFF_ROLES = ("redacteur", "eindredacteur", "inbox", "beheerder")
+
+
+@dataclass(frozen=True)
+class Oidc:
+    """[console.oidc]: single sign-on through OpenID Connect (the association's Entra ID)."""
+
+    issuer: str  # e.g. https://login.microsoftonline.com/TENANT/v2.0
+    client_id: str
+    allowed_domain: str  # only a verified e-mail address in this domain signs in
+    roles: dict[str, tuple[str, ...]]  # a value of `claim` -> the console roles it gives
+    claim: str = "groups"  # the ID token claim whose values map to roles
+    scope: str = "openid email profile"  # what the sign-in asks the provider for
+    client_secret: str = field(default="", repr=False)  # NEWSLETTER_OIDC_CLIENT_SECRET
+
+
 @dataclass(frozen=True)
 class Console:
     """[console]: the staff console (newsletter console), an app of its own (see console/)."""
@@ -128,6 +145,9 @@ class Console:
     base_url: str = ""  # e.g. https://intranet.ipo.example/nieuwsbrief-console; "": served at /
     idle_minutes: float = 30.0  # a session not used for this long signs out
     trusted_proxy: str = ""  # the reverse proxy's address: its X-Forwarded-For/-Proto count
+    # Who runs a CLI command without --by: an operating-system user name -> a staff e-mail.
+    os_users: dict[str, str] = field(default_factory=dict)
+    oidc: Oidc | None = None  # [console.oidc]; None: sign-in with a password only
 
     @property
     def path(self) -> str:
@@ -224,7 +244,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "workflow": frozenset({"require_approval", "four_eyes", "missed_window", "test_recipients"}),
     "preflight": frozenset({"allowed_hosts"}),
     "web": frozenset({"trusted_proxies"}),
-    "console": frozenset({"base_url", "idle_timeout", "trusted_proxy"}),
+    "console": frozenset({"base_url", "idle_timeout", "trusted_proxy", "os_users", "oidc"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS
@@ -233,3 +253,4 @@ FEED_KEYS = frozenset(
     {"name", "url", "theme", "timeout", "max_bytes", "interval", "allow_redirects_to"}
 )
 THEME_KEYS = frozenset({"title", "bac"})
+OIDC_KEYS = frozenset({"issuer", "client_id", "allowed_domain", "claim", "roles", "scope"})

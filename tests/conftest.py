@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
 from newsletter import app, clock, store
 from newsletter.cli.main import cli
 from newsletter.config import Settings, load_settings
+from newsletter.console.demo import DEMO_STAFF
 from newsletter.demo import (
+    DEMO_EDITOR,
     DEMO_NOW,
     DemoSummary,
     copy_instance,
     demo_source,
     load_demo,
+    map_os_user,
     write_demo_issue,
 )
 from newsletter.editorial import workflow
 from newsletter.people.subscribers import import_subscribers
 from newsletter.sources.catalog import sync_content
+from newsletter.store import staff as staff_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -93,9 +99,11 @@ def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
-    """A fresh copy of the repository's demo instance (no December issue file yet)."""
+    """A fresh copy of the repository's demo instance (no December issue file yet), set up as
+    `make demo` sets it up: a command without --by is done as Sanne's account."""
     folder = tmp_path / "instance"
     copy_instance(demo_source(), folder, fresh=False)
+    map_os_user(folder / "newsletter.toml", DEMO_EDITOR)
     return folder
 
 
@@ -109,13 +117,43 @@ def db(settings: Settings) -> Database:
     return store.open_store(settings)
 
 
+# The staff accounts of a loaded instance: the demo's two (console/demo.py) and a colleague the
+# tests approve as. `--by` names an account (issue #14); a typed name alone is nobody.
+TEST_STAFF = (
+    *((email, name, roles) for email, name, roles, _ in DEMO_STAFF),
+    ("joris@ipo.example", "Joris Bakker", ("redacteur", "eindredacteur")),
+)
+STAFF_PASSWORD = "test-password-2026"
+
+
+@functools.cache
+def staff_hash() -> str:
+    """One argon2 hash of STAFF_PASSWORD for the session (hashing takes a tenth of a second)."""
+    return PasswordHasher().hash(STAFF_PASSWORD)
+
+
+def add_test_staff(db: Database) -> None:
+    """TEST_STAFF into the store (those not there yet), each with STAFF_PASSWORD."""
+    for email, name, roles in TEST_STAFF:
+        if staff_rows.by_email(db, email) is None:
+            staff_rows.add(db, email, name, roles, staff_hash())
+
+
 @pytest.fixture
-def loaded(settings: Settings, db: Database) -> Database:
-    """The instance with its content synced and the demo lists imported."""
+def staff(db: Database) -> Database:
+    """The instance's store with the staff accounts of TEST_STAFF."""
+    add_test_staff(db)
+    return db
+
+
+@pytest.fixture
+def loaded(settings: Settings, staff: Database) -> Database:
+    """The instance with its content synced, the demo lists imported and the staff accounts
+    (TEST_STAFF) added."""
     summary = DemoSummary(settings.project)
     load_demo(settings.project, summary)
     assert not summary.problems, summary.problems
-    return db
+    return staff
 
 
 @pytest.fixture
@@ -126,6 +164,7 @@ def december(settings: Settings, loaded: Database) -> Path:
 
 def approve_issue(db: Database, settings: Settings, month: str = "2026-12") -> None:
     """What staff do before a send: one submits the issue, a colleague approves it."""
+    add_test_staff(db)
     workflow.review(db, settings, month, "Sanne de Vries")
     workflow.approve(db, settings, month, "Joris Bakker")
 

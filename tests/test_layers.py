@@ -29,6 +29,7 @@ RANKS: dict[str, int] = {
     "newsletter.config": 0,
     "newsletter.settings": 0,
     "newsletter.envfile": 0,
+    "newsletter.configread": 0,
     "newsletter.headers": 0,
     "newsletter.dates": 0,
     "newsletter.sanitize": 0,

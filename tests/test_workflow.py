@@ -16,7 +16,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from newsletter import clock, store
-from newsletter.editorial.workflow import default_actor
 from newsletter.render.issue import MARKER
 from newsletter.tick import run_tick, tick_lock
 from newsletter.web.public import create_app
@@ -24,6 +23,8 @@ from tests.conftest import approve_issue
 
 REPO = Path(__file__).parent.parent
 SANNE, JORIS = "Sanne de Vries", "Joris Bakker"
+# --by names a staff account (tests/conftest.py TEST_STAFF); the log records the account.
+SANNE_ACCOUNT, JORIS_ACCOUNT = "staff:sanne@ipo.example", "staff:joris@ipo.example"
 ISSUE = """\
 ---
 month: {month}
@@ -88,7 +89,7 @@ def log_actions(run, month: str) -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stale_schedule(
-    settings, db, small, instance, run
+    settings, db, staff, small, instance, run
 ) -> None:
     """December 2026 to February 2027 with --now, as cron would run it.
 
@@ -128,8 +129,8 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
     )
     assert refused.exit_code == 2
     assert refused.output == (
-        "Error: issue 2027-01: sanne de vries submitted it for review and cannot also approve "
-        "it ([workflow] four_eyes); ask a colleague to run "
+        "Error: issue 2027-01: Sanne de Vries (sanne@ipo.example) submitted it for review and "
+        "cannot also approve it ([workflow] four_eyes); ask a colleague to run "
         "'newsletter issue approve 2027-01 --by NAME'\n"
     )
     assert state(db, "2027-01") == "review"
@@ -254,14 +255,14 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
     assert all(is_rendering_of(html_of(m), frozen_html(db, "2027-02", "GLD")) for m in february)
 
     assert log_actions(run, "2027-01") == [
-        (SANNE, "review"),
-        ("sanne de vries", "approve-refused"),
-        (JORIS, "approve"),
+        (SANNE_ACCOUNT, "review"),
+        (SANNE_ACCOUNT, "approve-refused"),  # the account, whatever spelling was typed
+        (JORIS_ACCOUNT, "approve"),
         ("tick", "revoke"),
-        (SANNE, "review"),
-        (JORIS, "approve"),
-        (SANNE, "test-send"),
-        (default_actor(), "schedule"),  # no --by: the user running the command
+        (SANNE_ACCOUNT, "review"),
+        (JORIS_ACCOUNT, "approve"),
+        (SANNE_ACCOUNT, "test-send"),
+        (SANNE_ACCOUNT, "schedule"),  # no --by: the account os_users maps the user to
         ("tick", "state"),
         ("send", "send"),
         ("tick", "state"),
@@ -292,7 +293,7 @@ def test_the_editor_cannot_approve_their_own_issue(settings, loaded, december, r
     assert workflow_rows(loaded) == before
     assert loaded.table("approved_variants").count == 0
     assert "issue 2026-12: awaiting review, submitted by Sanne de Vries" in run("status").output
-    assert log_actions(run, "2026-12")[-1] == ("Sanne de Vries", "approve-refused")
+    assert log_actions(run, "2026-12")[-1] == (SANNE_ACCOUNT, "approve-refused")
 
 
 def test_four_eyes_can_be_switched_off(settings, loaded, december, run) -> None:
@@ -364,7 +365,7 @@ def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
     assert is_rendering_of(html, frozen_html(loaded, "2026-12", variant))
     assert "/afmelden/testexemplaar" in html  # no working link of the reader's
     assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
-    assert log_actions(run, "2026-12")[-1] == (SANNE, "test-send")
+    assert log_actions(run, "2026-12")[-1] == (SANNE_ACCOUNT, "test-send")
 
 
 def test_test_recipients_config_allows_named_addresses(settings, loaded, december, run) -> None:
@@ -738,10 +739,22 @@ def test_every_by_is_checked_and_defaults_to_the_user(
     monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setenv("LOGNAME", "jbakker")
     assert workflow.default_actor() == "jbakker"
+    # Without --by, [console] os_users maps the user (the one behind sudo) to an account.
+    config = settings.config_file
+    config.write_text(
+        re.sub(
+            r"(?m)^os_users = .*$",
+            'os_users = { jbakker = "joris@ipo.example", svries = "sanne@ipo.example" }',
+            config.read_text(),
+        )
+    )
     run("issue", "schedule", "2026-12", "--at", "2026-12-02T09:00")
     monkeypatch.setenv("SUDO_USER", "svries")
     run("issue", "unschedule", "2026-12")
-    assert log_actions(run, "2026-12")[-2:] == [("jbakker", "schedule"), ("svries", "unschedule")]
+    assert log_actions(run, "2026-12")[-2:] == [
+        (JORIS_ACCOUNT, "schedule"),
+        (SANNE_ACCOUNT, "unschedule"),
+    ]
 
 
 def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run) -> None:
@@ -760,9 +773,9 @@ def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run
     assert run("issue", "resume", "2026-12", "--by", SANNE).exit_code == 0
     assert run("issue", "cancel", "2026-12", "--yes", "--by", JORIS).exit_code == 0
     assert log_actions(run, "2026-12")[-3:] == [
-        (JORIS, "pause"),
-        (SANNE, "resume"),
-        (JORIS, "cancel"),
+        (JORIS_ACCOUNT, "pause"),
+        (SANNE_ACCOUNT, "resume"),
+        (JORIS_ACCOUNT, "cancel"),
     ]
 
 

@@ -11,9 +11,12 @@ from typing import Any, TypeVar
 
 import click
 
+from newsletter import store
 from newsletter.config import Settings, load_settings
 from newsletter.editorial import workflow
 from newsletter.issues.files import check_month
+from newsletter.staff import identity
+from newsletter.staff.accounts import actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -91,34 +94,47 @@ def month_argument(func: F) -> F:
     return click.argument("month", callback=check)(func)
 
 
-def _check_actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Every --by: not empty, no CR/LF, control or invisible characters (exit 2)."""
-    return None if value is None else workflow.actor_name(value)
+def _check_actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Every --by names an active staff account (its e-mail, or its name when only one account
+    has it); without --by, [console] os_users maps the user running the command to one. The
+    command gets the account as the audit log names it: staff:<email>. Otherwise exit 2."""
+    state = ctx.find_object(State)
+    assert state is not None, "the cli group sets ctx.obj"
+    settings = state.settings()
+    db = store.open_store(settings)
+    try:
+        if value is None:
+            return actor(identity.os_account(db, settings, workflow.default_actor()))
+        return identity.actor_for(db, workflow.actor_name(value))
+    finally:
+        db.conn.close()
 
 
 def by_option(func: F) -> F:
-    """A required --by NAME, for the audit log."""
+    """A required --by ACCOUNT (a staff e-mail or name): who does this, for the audit log."""
     return click.option(
         "--by",
         "by",
         required=True,
-        metavar="NAME",
+        metavar="ACCOUNT",
         callback=_check_actor,
-        help="Who does this (for the audit log).",
+        help="Your staff account: its e-mail, or its name (see 'newsletter staff list').",
     )(func)
 
 
 def actor_option(what: str) -> Callable[[F], F]:
-    """An optional --by; without it the user running the command (or the one behind sudo)."""
+    """An optional --by ACCOUNT; without it the account [console] os_users maps the user
+    running the command (or the one behind sudo) to."""
 
     def decorate(func: F) -> F:
         return click.option(
             "--by",
             "by",
-            default=workflow.default_actor,
-            metavar="NAME",
+            default=None,
+            metavar="ACCOUNT",
             callback=_check_actor,
-            help=f"Who {what} (audit log; default: your user name).",
+            help=f"The staff account that {what} (e-mail or name; default: the account "
+            "[console] os_users maps your user name to).",
         )(func)
 
     return decorate

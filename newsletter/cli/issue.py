@@ -92,10 +92,10 @@ def issue_build(settings: Settings, month: str) -> None:
 @by_option
 @pass_settings
 def issue_review(settings: Settings, month: str, by: str) -> None:
-    """Submit the issue for review: it builds, and NAME is its editor (who cannot approve it).
+    """Submit the issue for review: it builds, and ACCOUNT is its editor (who cannot approve it).
 
     \b
-        newsletter issue review 2026-12 --by "Sanne de Vries"
+        newsletter issue review 2026-12 --by sanne@ipo.example
     """
     reviewed = workflow.review(store.open_store(settings), settings, month, by)
     click.echo(format_reviewed(reviewed, settings))
@@ -108,11 +108,11 @@ def issue_review(settings: Settings, month: str, by: str) -> None:
 def issue_approve(settings: Settings, month: str, by: str) -> None:
     """Approve exactly what renders now and freeze it; that version is what is sent.
 
-    NAME may not be the editor who submitted it ([workflow] four_eyes). Editing the issue file
+    ACCOUNT may not be the one that submitted it ([workflow] four_eyes). Editing the issue file
     or an item in it afterwards returns the issue to draft.
 
     \b
-        newsletter issue approve 2026-12 --by "Joris Bakker"
+        newsletter issue approve 2026-12 --by pieter@ipo.example
     """
     click.echo(format_approved(workflow.approve(store.open_store(settings), settings, month, by)))
 

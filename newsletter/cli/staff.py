@@ -10,6 +10,7 @@ from newsletter import store
 from newsletter.cli.common import CONTEXT, echo_data, json_option, pass_settings
 from newsletter.config import Settings
 from newsletter.editorial.approval import default_actor
+from newsletter.staff import identity
 from newsletter.staff.accounts import ROLES, Issued, StaffError, accounts, add_account
 from newsletter.staff.accounts import disable_account as disable_staff
 from newsletter.staff.accounts import reset_password as reset_staff_password
@@ -21,8 +22,13 @@ def staff() -> None:
     """Staff accounts for the console (newsletter console): who may sign in, in which roles."""
 
 
-def _by() -> str:
-    return f"cli:{default_actor()}"
+def _by(settings: Settings) -> str:
+    """The account os_users maps the user to, or cli:<user> (before there is any account)."""
+    db = store.open_store(settings)
+    try:
+        return identity.os_actor(db, settings, default_actor())
+    finally:
+        db.conn.close()
 
 
 def _stdin_password() -> str:
@@ -69,7 +75,7 @@ def staff_add(
     """
     password = _stdin_password() if password_stdin else None
     db = store.open_store(settings)
-    _issued(add_account(db, email, name, roles, _by(), password), "Added staff account")
+    _issued(add_account(db, email, name, roles, _by(settings), password), "Added staff account")
 
 
 def _format(rows: list[StaffRow]) -> str:
@@ -105,7 +111,7 @@ def staff_disable(settings: Settings, email: str) -> None:
     \b
         newsletter staff disable pieter@ipo.example
     """
-    account, ended = disable_staff(store.open_store(settings), email, _by())
+    account, ended = disable_staff(store.open_store(settings), email, _by(settings))
     click.echo(f"Disabled {account.email}; {ended} session(s) ended")
 
 
@@ -120,5 +126,5 @@ def staff_reset_password(settings: Settings, email: str, password_stdin: bool) -
         newsletter staff reset-password sanne@ipo.example
     """
     password = _stdin_password() if password_stdin else None
-    issued = reset_staff_password(store.open_store(settings), email, _by(), password)
+    issued = reset_staff_password(store.open_store(settings), email, _by(settings), password)
     _issued(issued, "New password for")

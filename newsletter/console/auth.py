@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session
 from flask import url_for as flask_url_for
+from sqlite_utils import Database
 from werkzeug.wrappers import Response
 
 from newsletter.console import context
@@ -97,6 +98,14 @@ def _safe_next(value: str | None) -> str:
     return flask_url_for("pages.overview")
 
 
+def begin_session(db: Database, account: StaffRow, nxt: str | None) -> Response:
+    """A signed-in account (by password or single sign-on): a new session, a new CSRF token."""
+    session.clear()
+    session[SESSION_KEY] = start_session(db, account)
+    new_token()
+    return redirect(_safe_next(nxt))
+
+
 @bp.route("/inloggen", methods=["GET", "POST"])
 def signin() -> Any:
     nxt = request.values.get("volgende")
@@ -114,10 +123,7 @@ def signin() -> Any:
             problem = LIMITED if refused.limited else WRONG
             status = 429 if refused.limited else 401
         else:
-            session.clear()
-            session[SESSION_KEY] = start_session(db, account)
-            new_token()
-            return redirect(_safe_next(nxt))
+            return begin_session(db, account, nxt)
     notice = ""
     if request.args.get("verlopen"):
         notice = "Uw sessie is verlopen omdat u een tijd niets deed. Log opnieuw in."

@@ -15,7 +15,8 @@ DEMO_STAFF = (
 
 
 def demo_staff(db: Database, settings: Settings, shown: str) -> list[str]:
-    """Add the demo's staff accounts; the summary lines that say how to start the console."""
+    """Add the demo's staff accounts; the summary lines that say how to start the console and
+    which account a command without --by is done by."""
     if not settings.demo:
         raise ValueError("published passwords belong in a demo instance only")
     for email, name, roles, password in DEMO_STAFF:
@@ -23,7 +24,10 @@ def demo_staff(db: Database, settings: Settings, shown: str) -> list[str]:
     accounts = "; ".join(
         f"{email} / {password} ({', '.join(roles)})" for email, _, roles, password in DEMO_STAFF
     )
+    mapped = ", ".join(f"{u} -> {e}" for u, e in settings.console.os_users.items())
     return [
         f"Console: newsletter --project {shown} console, then {settings.console.local_url()}",
         f"Staff (demo passwords, never in a real instance): {accounts}",
+        f"CLI: a command without --by is done by the account [console] os_users maps your "
+        f"user name to ({mapped})",
     ]

@@ -42,9 +42,12 @@ from newsletter.render.issue import (
     variant_keys,
 )
 from newsletter.sources.catalog import item_to_row, row_to_item
+from newsletter.staff import identity
+from newsletter.staff.accounts import actor
 from newsletter.store import audit, dumps, loads, mailings, transaction
 from newsletter.store import workflow as rows
 from newsletter.store.mailings import issue_mailing_id as mailing_id_for
+from newsletter.store.staff import StaffRow
 from newsletter.store.workflow import IssueWorkflow
 
 STATES = ("draft", "review", "approved", "scheduled", "sending", "sent", "cancelled")
@@ -96,14 +99,16 @@ def _save(
         audit.record(db, actor, action, mailing_id_for(month), **detail)
 
 
-def _comparable(name: str) -> str:
-    """A name as four-eyes compares it: NFKC (look-alike forms folded), casefolded, single
-    spaces."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def _same_person(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and _comparable(str(a)) == _comparable(str(b))
+def _account(db: Database, by: str, role: str, doing: str) -> StaffRow:
+    """The active staff account `by` names (staff:<email>, an e-mail or a unique name), with
+    the role this step needs; a typed name alone is nobody (issue #14)."""
+    account = identity.account_for(db, _name(by))
+    if role not in account.roles:
+        raise WorkflowError(
+            f"--by {by}: the staff account {account.email} ({', '.join(account.roles)}) has no "
+            f"role {role}, which {doing} needs; ask a beheerder"
+        )
+    return account
 
 
 def _name(value: str, option: str = "--by") -> str:
@@ -265,8 +270,10 @@ class Approved:
 
 
 def review(db: Database, settings: Settings, month: str, by: str) -> Reviewed:
-    """Submit the issue for review; `by` is its editor, who may not approve it (four-eyes)."""
-    by = _name(by)
+    """Submit the issue for review; `by` names the staff account of its editor (a redacteur),
+    who may not approve it (four-eyes)."""
+    account = _account(db, by, "redacteur", "submitting for review")
+    editor = actor(account)
     state = state_of(db, month)
     if state not in ("draft", "review"):
         raise WorkflowError(
@@ -278,26 +285,29 @@ def review(db: Database, settings: Settings, month: str, by: str) -> Reviewed:
     _save(
         db,
         month,
-        by,
+        editor,
         "review",
         {
             "state": "review",
-            "editor": by,
+            "editor": editor,
             "reviewed_at": clock.utc_iso(),
             "reviewed_hash": issue.content_hash(),
         },
     )
-    return Reviewed(month, by, settings.build_dir / "issues" / month)
+    return Reviewed(month, account.name, settings.build_dir / "issues" / month)
 
 
 def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
-    """Approve exactly what renders now and freeze it; refused for the editor under four-eyes."""
-    by = _name(by)
+    """Approve exactly what renders now and freeze it; `by` names the staff account (an
+    eindredacteur); refused for the account that submitted it under four-eyes."""
+    account = _account(db, by, "eindredacteur", "approving")
+    by = actor(account)
     check_approval(db, settings, month, by)
     row, state = _row(db, month), state_of(db, month)
     if state in APPROVED:
+        approver = identity.shown(db, row.approved_by)
         raise WorkflowError(
-            f"issue {month} is already {state}: {row.approved_by} approved it on "
+            f"issue {month} is already {state}: {approver} approved it on "
             f"{_when(row.approved_at)}; nothing changed"
         )
     if state != "review":
@@ -309,7 +319,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
                 else "there is nothing left to approve"
             )
         )
-    if settings.workflow.four_eyes and _same_person(by, row.editor):
+    if settings.workflow.four_eyes and identity.same_account(db, by, row.editor):
         with transaction(db):
             audit.record(
                 db,
@@ -319,7 +329,8 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
                 reason="four-eyes: the editor cannot approve",
             )
         raise WorkflowError(
-            f"issue {month}: {by} submitted it for review and cannot also approve it "
+            f"issue {month}: {account.name} ({account.email}) submitted it for review and cannot "
+            "also approve it "
             "([workflow] four_eyes); ask a colleague to run "
             f"'newsletter issue approve {month} --by NAME'"
         )
@@ -327,7 +338,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
     rendered = built.rendered
     issue = rendered.issue
     if issue.content_hash() != row.reviewed_hash:
-        reason = f"changed after {row.editor} submitted it for review"
+        reason = f"changed after {identity.shown(db, row.editor)} submitted it for review"
         revoke(db, month, by, reason)
         raise WorkflowError(
             f"issue {month} {reason}; it is a draft again: submit it again with "
@@ -361,7 +372,8 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
             version=digest[:12],
             editor=row.editor,
         )
-    return Approved(month, by, row.editor, digest, len(frozen))
+    editor = identity.shown(db, row.editor)
+    return Approved(month, account.name, editor, digest, len(frozen))
 
 
 def _freeze_variants(db: Database, settings: Settings, rendered: RenderedIssue) -> list[Variant]:

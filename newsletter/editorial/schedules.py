@@ -30,6 +30,7 @@ from newsletter.issues.files import issue_files
 from newsletter.outbound import ledger
 from newsletter.outbound.delivery import SendReport, TransportFactory
 from newsletter.outbound.send import send_issue
+from newsletter.staff import identity
 from newsletter.store import workflow as rows
 from newsletter.store.mailings import issue_mailing_id as mailing_id_for
 
@@ -257,8 +258,8 @@ def workflow_status(db: Database, settings: Settings) -> WorkflowStatus:
                 month,
                 state,
                 row.revoked_reason,
-                row.editor,
-                row.approved_by,
+                identity.shown(db, row.editor),  # the accounts' names, as people read them
+                identity.shown(db, row.approved_by),
                 row.scheduled_for,
                 interrupted=row.state == "sending" and state == "approved",
                 missed=bool(row.schedule_missed_at) and state == "approved",

@@ -17,12 +17,13 @@ from sqlite_utils import Database
 from newsletter import clock, store
 from newsletter.addresses import canonical_address, normalise_email
 from newsletter.errors import NewsletterError
+from newsletter.settings import STAFF_ROLES
 from newsletter.store import audit
 from newsletter.store import staff as rows
 from newsletter.store.staff import StaffRow
 
 # What each role may do (issue #14): pages and use cases check these names.
-ROLES = ("redacteur", "eindredacteur", "inbox", "beheerder")
+ROLES = STAFF_ROLES
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 takes any length; this keeps a form post from being a workload
 

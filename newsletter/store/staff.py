@@ -113,6 +113,10 @@ def set_password_hash(db: Database, staff_id: int, hashed: str) -> None:
     )
 
 
+def set_roles(db: Database, staff_id: int, roles: tuple[str, ...]) -> None:
+    db.execute("UPDATE staff SET roles = ? WHERE id = ?", [" ".join(roles), staff_id])
+
+
 def disable(db: Database, staff_id: int) -> None:
     db.execute("UPDATE staff SET disabled_at = ? WHERE id = ?", [clock.utc_iso(), staff_id])
 
