@@ -144,7 +144,9 @@ def test_deferred_messages_back_off_and_fail_after_the_retry_window(settings, db
     assert smtp.per_recipient() == {emails[1]: 1, emails[2]: 1}
 
 
-def test_pause_stops_a_running_send_and_resume_lets_it_finish(settings, db, small, run) -> None:
+def test_pause_stops_a_running_send_and_resume_lets_it_finish(
+    settings, db, staff, small, run
+) -> None:
     emails = small(40)
     server = Server()
     with server as smtp:
@@ -174,7 +176,7 @@ def test_pause_stops_a_running_send_and_resume_lets_it_finish(settings, db, smal
     assert finished.status == "sent"
 
 
-def test_cancel_leaves_the_rest_unsent_for_good(settings, db, small, run) -> None:
+def test_cancel_leaves_the_rest_unsent_for_good(settings, db, staff, small, run) -> None:
     small(10)
     queue_issue(db, settings, build_issue(db, settings, "2026-12").rendered)
     result = run("issue", "cancel", "2026-12", "--yes")
