@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -61,12 +60,11 @@ class InstanceStatus:
 
 def instance_status(db: Database, settings: Settings | None = None) -> InstanceStatus:
     """The instance at a glance, as data (the CLI's `status` prints it)."""
-    tick = rows.last_event(db, "tick")
+    tick = audit.last_event(db, "tick")
     tick_at, failed = None, []
     if tick is not None:
-        at, detail = tick
-        failed = json.loads(detail or "{}").get("failed", [])
-        tick_at = clock.parse_instant(at).astimezone(clock.AMSTERDAM)
+        failed = tick.details.get("failed", [])
+        tick_at = clock.parse_instant(tick.at).astimezone(clock.AMSTERDAM)
     under_way = [
         MailingGlance(m.id, m.status, mailings.counts(db, m.id))
         for m in mailings.issue_mailings_under_way(db)

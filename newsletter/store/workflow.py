@@ -220,14 +220,6 @@ def reader(db: Database, email: str) -> Reader | None:
     )
 
 
-def last_event(db: Database, action: str) -> tuple[str, str | None] | None:
-    """(at, detail JSON) of the latest audit event with this action, e.g. the last tick."""
-    row = db.execute(
-        "select at, detail from events where action = ? order by id desc limit 1", [action]
-    ).fetchone()
-    return (str(row[0]), row[1]) if row else None
-
-
 def latest_event_at(db: Database, action: str) -> str | None:
     """The latest moment (by time, not by id) an event with this action was recorded."""
     value = db.execute("select max(at) from events where action = ?", [action]).fetchone()[0]
