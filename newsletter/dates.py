@@ -8,7 +8,7 @@ from functools import lru_cache
 import holidays
 from babel.dates import format_date
 
-from newsletter.clock import AMSTERDAM
+from newsletter.clock import AMSTERDAM, parse_instant
 
 
 def _as_date(value: date | datetime | str) -> date:
@@ -92,3 +92,12 @@ def add_months(day: date, count: int) -> date:
         except ValueError:
             continue
     raise ValueError(day)
+
+
+def nl_moment(instant: str | datetime | None) -> str:
+    """An instant as Dutch readers see it, in Europe/Amsterdam: "1 december 2026 9.00 uur"."""
+    if instant is None:
+        return "(time unknown)"
+    value = parse_instant(instant) if isinstance(instant, str) else instant
+    local = value.astimezone(AMSTERDAM)
+    return f"{nl_date(local)} {nl_time(local)}"

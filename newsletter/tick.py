@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from newsletter import app, locks, store
-from newsletter.cli.present import nl_moment
 from newsletter.config import Settings
+from newsletter.dates import nl_moment
 from newsletter.editorial import workflow
 from newsletter.editorial.schedules import ScheduledStart, late_text
 from newsletter.errors import Busy, NewsletterError

@@ -10,7 +10,7 @@ from typing import Any
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.content.items import Item
-from newsletter.dates import nl_date, nl_time
+from newsletter.dates import nl_date, nl_moment, nl_time
 from newsletter.editorial.approval import Approved, Reviewed
 from newsletter.editorial.copies import TestCopy
 from newsletter.editorial.schedules import Schedule, WorkflowStatus
@@ -280,15 +280,6 @@ def format_log_entry(entry: AuditEntry) -> str:
         f"{when:%Y-%m-%d %H:%M}  {entry.actor:<20} {entry.action:<18} "
         f"{entry.subject}{'  ' + extra if extra else ''}"
     )
-
-
-def nl_moment(instant: str | datetime | None) -> str:
-    """An instant as Dutch readers see it, in Europe/Amsterdam: "1 december 2026 9.00 uur"."""
-    if instant is None:
-        return "(time unknown)"
-    value = clock.parse_instant(instant) if isinstance(instant, str) else instant
-    local = value.astimezone(clock.AMSTERDAM)
-    return f"{nl_date(local)} {nl_time(local)}"
 
 
 def format_workflow_status(status: WorkflowStatus) -> list[str]:

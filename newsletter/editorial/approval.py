@@ -13,7 +13,7 @@ import hashlib
 import os
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.config import Settings
-from newsletter.dates import nl_date, nl_time
+from newsletter.dates import nl_moment
 from newsletter.editorial import gate
 from newsletter.errors import ContentError, NewsletterError
 from newsletter.issues.build import build_issue
@@ -138,14 +138,6 @@ def default_actor() -> str:
     except (KeyError, OSError):  # no login name for this uid (a bare container)
         user = ""
     return user or "cli"
-
-
-def _when(instant: str | datetime | None) -> str:
-    if instant is None:
-        return "(time unknown)"
-    value = clock.parse_instant(instant) if isinstance(instant, str) else instant
-    local = value.astimezone(clock.AMSTERDAM)
-    return f"{nl_date(local)} {nl_time(local)}"
 
 
 # -- the content check: has anything changed since approval? --------------------------------
@@ -308,7 +300,7 @@ def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
         approver = identity.shown(db, row.approved_by)
         raise WorkflowError(
             f"issue {month} is already {state}: {approver} approved it on "
-            f"{_when(row.approved_at)}; nothing changed"
+            f"{nl_moment(row.approved_at)}; nothing changed"
         )
     if state != "review":
         raise WorkflowError(

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.config import Settings
+from newsletter.dates import nl_moment
 from newsletter.editorial.approval import (
     APPROVED,
     WorkflowError,
@@ -19,7 +20,6 @@ from newsletter.editorial.approval import (
     _name,
     _row,
     _save,
-    _when,
     after_send,
     check_all,
     check_approval,
@@ -50,7 +50,7 @@ def schedule(db: Database, settings: Settings, month: str, at: str, actor: str) 
     now = clock.now()
     if when <= now:
         raise WorkflowError(
-            f"--at {at}: that is in the past (it is now {_when(now)}); give a later moment, "
+            f"--at {at}: that is in the past (it is now {nl_moment(now)}); give a later moment, "
             "e.g. --at 2027-01-04T09:00"
         )
     reason = check_approval(db, settings, month, actor)
