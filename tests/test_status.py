@@ -60,3 +60,33 @@ def test_status_json_is_the_data_the_lines_are_made_from(settings, loaded, decem
     after = json.loads(run("status", "--json").output)
     assert after["instance"]["tick_at"] == "2026-12-01T08:30:00+01:00"
     assert after["instance"]["tick_failed"] == []
+
+
+def test_every_instance_problem_is_worded_in_english_for_the_cli_and_dutch_for_the_console():
+    from datetime import timedelta
+
+    from newsletter.cli.present import format_problem
+    from newsletter.console.present import problem
+    from newsletter.editorial.schedules import Problem
+
+    cases = [
+        Problem("stale-tick", late=timedelta(days=4)),
+        Problem("password", "relay.ipo.example:587 NEWSLETTER_SMTP_PASSWORD"),
+        Problem("demo"),
+        Problem("no-secret", "NEWSLETTER_SECRET_KEY"),
+        Problem("files-transport", "outbox:outbox"),
+        Problem("dkim-key", "NEWSLETTER_DKIM_KEY_FILE"),
+        Problem("unapproved", "[workflow] require_approval"),
+        Problem("own-approval", "[workflow] four_eyes"),
+    ]
+    assert format_problem(cases[0]).startswith("tick: no tick for 4 days;")
+    assert problem(cases[0]).startswith("De tick heeft al 4 dagen niet gedraaid.")
+    assert format_problem(cases[1]) == (
+        "config: relay.ipo.example:587 needs a password; set NEWSLETTER_SMTP_PASSWORD"
+    )
+    assert problem(cases[1]) == (
+        "relay.ipo.example:587 vraagt een wachtwoord: zet NEWSLETTER_SMTP_PASSWORD."
+    )
+    for case in cases[2:]:
+        assert format_problem(case).startswith("config: ")
+        assert problem(case) and problem(case) != format_problem(case)

@@ -13,7 +13,7 @@ from newsletter.content.items import Item
 from newsletter.dates import nl_date, nl_moment, nl_time
 from newsletter.editorial.approval import Approved, Reviewed
 from newsletter.editorial.copies import TestCopy
-from newsletter.editorial.schedules import Schedule, WorkflowStatus
+from newsletter.editorial.schedules import Problem, Schedule, WorkflowStatus, late_text
 from newsletter.editorial.status import InstanceStatus
 from newsletter.inbound import conversations
 from newsletter.inbound.classify import Verdict
@@ -282,9 +282,35 @@ def format_log_entry(entry: AuditEntry) -> str:
     )
 
 
+def format_problem(problem: Problem) -> str:
+    """One problem of the instance as the `status` line staff act on."""
+    if problem.code == "stale-tick":
+        assert problem.late is not None
+        return (
+            f"tick: no tick for {late_text(problem.late)}; is the crontab or the systemd timer "
+            "of cron/ installed and running? (see the README)"
+        )
+    if problem.code == "password":
+        host, variable = problem.what.rsplit(" ", 1)
+        return f"config: {host} needs a password; set {variable}"
+    return (
+        "config: "
+        + {
+            "demo": "demo = true: links are signed with the published demo key; never in a real "
+            "instance",
+            "no-secret": "NEWSLETTER_SECRET_KEY is not set; no mail can be sent",
+            "files-transport": f'[delivery] transport = "{problem.what}" writes files, sends '
+            "nothing; set an smtp:// relay for real mail",
+            "dkim-key": "[dkim] is set but NEWSLETTER_DKIM_KEY_FILE is not",
+            "unapproved": "[workflow] require_approval = false: issues go out unapproved",
+            "own-approval": "[workflow] four_eyes = false: an editor may approve their own",
+        }[problem.code]
+    )
+
+
 def format_workflow_status(status: WorkflowStatus) -> list[str]:
     """Problems, revoked approvals, each issue's state and the next schedule, one per line."""
-    lines = list(status.problems)
+    lines = [format_problem(problem) for problem in status.problems]
     for month, reason in status.revoked:
         lines.append(f"issue {month}: approval revoked, {reason}; it is a draft again")
     for issue in status.issues:

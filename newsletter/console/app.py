@@ -13,7 +13,14 @@ from werkzeug.exceptions import HTTPException
 
 from newsletter.config import Settings, load_settings, require_secret
 from newsletter.console import auth, content, context, csrf, issues, oidc, pages
-from newsletter.console.present import DELIVERY_STATES, MAILING_STATES, action, issue_state, moment
+from newsletter.console.present import (
+    DELIVERY_STATES,
+    MAILING_STATES,
+    action,
+    issue_state,
+    moment,
+    problem,
+)
 from newsletter.dates import nl_date, nl_time
 
 HERE = Path(__file__).resolve().parent
@@ -82,6 +89,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         nl_time=nl_time,
         moment=moment,
         issue_state=issue_state,
+        problem_text=problem,
         action_name=action,
         delivery_states=DELIVERY_STATES,
         mailing_states=MAILING_STATES,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from newsletter import clock
 from newsletter.dates import nl_date, nl_time
-from newsletter.editorial.schedules import IssueGlance
+from newsletter.editorial.schedules import IssueGlance, Problem
 
 DELIVERY_STATES = {
     "queued": "in de wachtrij",
@@ -87,3 +87,36 @@ def issue_state(issue: IssueGlance) -> str:
 
 def action(name: str) -> str:
     return ACTIONS.get(name, name)
+
+
+def _dagen(late: timedelta) -> str:
+    hours = late.total_seconds() / 3600
+    if hours >= 48:
+        return f"{hours / 24:.0f} dagen"
+    if hours >= 1:
+        return f"{hours:.0f} uur"
+    minutes = round(late.total_seconds() / 60)
+    return f"{minutes} minuut" if minutes == 1 else f"{minutes} minuten"
+
+
+def problem(p: Problem) -> str:
+    """Een probleem van de instantie, zoals een medewerker het leest."""
+    if p.code == "stale-tick":
+        assert p.late is not None
+        return (
+            f"De tick heeft al {_dagen(p.late)} niet gedraaid. Controleer of de crontab of de "
+            "systemd-timer uit cron/ is geïnstalleerd en draait (zie de README)."
+        )
+    if p.code == "password":
+        host, variable = p.what.rsplit(" ", 1)
+        return f"{host} vraagt een wachtwoord: zet {variable}."
+    return {
+        "demo": "Dit is een demo-instantie (demo = true): links zijn ondertekend met de "
+        "gepubliceerde demosleutel. Gebruik dit nooit voor een echte nieuwsbrief.",
+        "no-secret": "NEWSLETTER_SECRET_KEY is niet gezet: er kan geen e-mail worden verstuurd.",
+        "files-transport": f'[delivery] transport = "{p.what}" schrijft bestanden en '
+        "verstuurt niets; stel een smtp://-relay in voor echte e-mail.",
+        "dkim-key": "[dkim] is ingesteld, maar NEWSLETTER_DKIM_KEY_FILE niet.",
+        "unapproved": "[workflow] require_approval = false: nummers gaan zonder goedkeuring uit.",
+        "own-approval": "[workflow] four_eyes = false: een redacteur mag eigen werk goedkeuren.",
+    }[p.code]

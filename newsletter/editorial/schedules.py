@@ -172,47 +172,49 @@ def late_text(delta: timedelta) -> str:
 # -- status ------------------------------------------------------------------------------------
 
 
-def config_problems(settings: Settings) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the instance, as data: the CLI words it in English, the console
+    in Dutch. `what` names the setting, variable, transport or address; `late` the delay."""
+
+    code: str  # demo, no-secret, files-transport, password, dkim-key, unapproved, own-approval,
+    # stale-tick
+    what: str = ""
+    late: timedelta | None = None
+
+
+def config_problems(settings: Settings) -> list[Problem]:
     """What in newsletter.toml or the environment is wrong for a real instance."""
     problems = []
     if settings.demo:
-        problems.append(
-            "config: demo = true: links are signed with the published demo key; never in a "
-            "real instance"
-        )
+        problems.append(Problem("demo"))
     elif not settings.secret_keys:
-        problems.append("config: NEWSLETTER_SECRET_KEY is not set; no mail can be sent")
+        problems.append(Problem("no-secret", "NEWSLETTER_SECRET_KEY"))
     if not settings.demo and settings.transport.startswith(("outbox:", "memory:")):
-        problems.append(
-            f'config: [delivery] transport = "{settings.transport}" writes files, sends '
-            "nothing; set an smtp:// relay for real mail"
-        )
+        problems.append(Problem("files-transport", settings.transport))
     for url, variable in [(settings.transport, "NEWSLETTER_SMTP_PASSWORD")] + [
         (source, "NEWSLETTER_IMAP_PASSWORD") for source in settings.inbox.sources
     ]:
         if urlsplit(url).username and not os.environ.get(variable):
-            problems.append(f"config: {url.split('@')[-1]} needs a password; set {variable}")
+            problems.append(Problem("password", f"{url.split('@')[-1]} {variable}"))
     if settings.delivery.dkim_selector and not os.environ.get("NEWSLETTER_DKIM_KEY_FILE"):
-        problems.append("config: [dkim] is set but NEWSLETTER_DKIM_KEY_FILE is not")
+        problems.append(Problem("dkim-key", "NEWSLETTER_DKIM_KEY_FILE"))
     if not settings.workflow.require_approval:
-        problems.append("config: [workflow] require_approval = false: issues go out unapproved")
+        problems.append(Problem("unapproved", "[workflow] require_approval"))
     elif not settings.workflow.four_eyes:
-        problems.append("config: [workflow] four_eyes = false: an editor may approve their own")
+        problems.append(Problem("own-approval", "[workflow] four_eyes"))
     return problems
 
 
-def stale_tick(db: Database, now: datetime) -> str:
+def stale_tick(db: Database, now: datetime) -> Problem | None:
     """A warning when cron has not run tick for 15 minutes (it should every 5)."""
     last = rows.latest_event_at(db, "tick")
     if last is None:
-        return ""  # status already says: never ran
+        return None  # status already says: never ran
     late = now - clock.parse_instant(last)
     if late < timedelta(minutes=15):
-        return ""
-    return (
-        f"tick: no tick for {late_text(late)}; is the crontab or the systemd timer of cron/ "
-        "installed and running? (see the README)"
-    )
+        return None
+    return Problem("stale-tick", late=late)
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ class IssueGlance:
 class WorkflowStatus:
     """Issue states, the next schedule, approvals just revoked and configuration problems."""
 
-    problems: list[str]  # a stale tick and configuration problems, each a sentence
+    problems: list[Problem]  # a stale tick and configuration problems
     revoked: list[tuple[str, str]]  # (month, reason): approvals this look revoked
     issues: list[IssueGlance]
     next_scheduled: tuple[str, str] | None  # (when, month)
@@ -241,8 +243,8 @@ class WorkflowStatus:
 
 def workflow_status(db: Database, settings: Settings) -> WorkflowStatus:
     """Issue states, the next schedule, missed schedules and configuration problems."""
-    problems = [line for line in [stale_tick(db, clock.now())] if line]
-    problems += config_problems(settings)
+    stale = stale_tick(db, clock.now())
+    problems = ([stale] if stale else []) + config_problems(settings)
     revoked = list(check_all(db, settings, "status"))
     this_month = clock.today().isoformat()[:7]  # older issue files are history, not work
     months = {p.stem for p in issue_files(settings) if p.stem >= this_month}
