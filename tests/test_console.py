@@ -287,7 +287,7 @@ def test_sign_in_by_label_see_overzicht_and_sign_out(page: Any, console: Console
     assert page.get_by_text(
         re.compile(r"^Laatst gedraaid op .*; alle taken in orde\.$")
     ).is_visible()
-    assert page.get_by_text("config: demo = true", exact=False).is_visible()
+    assert page.get_by_text("Dit is een demo-instantie (demo = true)", exact=False).is_visible()
     assert page.get_by_text("Er is geen nummer ingepland.").is_visible()
     assert page.get_by_text("Sanne de Vries").is_visible()
     # the stylesheet is the app's own, served under the path (no CDN)
