@@ -40,6 +40,7 @@ from newsletter.onboarding.programme import sample_messages
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.statistics import mailing_statistics, statistics_csv
 from newsletter.preflight import runner as preflight
 
 
@@ -368,12 +369,23 @@ def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
 @issue.command("report")
 @month_argument
 @json_option
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Sent, delivered, bounced, complaints, unsubscribes per province and day, as CSV.",
+)
 @pass_settings
-def issue_report(settings: Settings, month: str, as_json: bool) -> None:
+def issue_report(settings: Settings, month: str, as_json: bool, as_csv: bool) -> None:
     """How the send went: sent, deferred, failed, in doubt, per province, slowest, errors.
 
     \b
         newsletter issue report 2026-12 --json
+        newsletter issue report 2026-12 --csv > rapport-2026-12.csv
     """
-    report = mailing_report(store.open_store(settings), mailing_id_for(month))
+    db = store.open_store(settings)
+    if as_csv:  # the numbers of the console's Rapporten page, from the same function
+        click.echo(statistics_csv(mailing_statistics(db, mailing_id_for(month))), nl=False)
+        return
+    report = mailing_report(db, mailing_id_for(month))
     echo_data(report, as_json, format_mailing_report)

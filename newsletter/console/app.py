@@ -12,7 +12,17 @@ from jinja2 import select_autoescape
 from werkzeug.exceptions import HTTPException
 
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.console import auth, content, context, csrf, issues, oidc, pages
+from newsletter.console import (
+    auth,
+    content,
+    context,
+    csrf,
+    issues,
+    oidc,
+    pages,
+    programme,
+    reports,
+)
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -80,6 +90,8 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(content.bp)
     app.register_blueprint(issues.bp)
+    app.register_blueprint(programme.bp)
+    app.register_blueprint(reports.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
@@ -93,6 +105,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         action_name=action,
         delivery_states=DELIVERY_STATES,
         mailing_states=MAILING_STATES,
+        menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
     )
 
     @app.after_request

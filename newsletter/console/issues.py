@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask import url_for as flask_url_for
 from markupsafe import escape
 
 from newsletter import clock
 from newsletter.console import context
 from newsletter.console.auth import current, requires, signed_in
-from newsletter.console.issue_preview import preview_html
+from newsletter.console.issue_preview import frame_document, framing_page, preview_html
 from newsletter.console.issue_words import ACTIONS, DONE, STATES, dutch
 from newsletter.content.items import SECTIONS
 from newsletter.editorial.approval import approve, review, state_of
@@ -39,10 +38,6 @@ from newsletter.store import workflow as rows
 bp = Blueprint("issues", __name__, url_prefix="/nummers")
 VIEWS = {"telefoon": ("Telefoon (375 px)", 375), "computer": ("Computer (800 px)", 800)}
 WEB_VIEW = "web"
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
-    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 NO_PREVIEW = "<!doctype html><html lang='nl'><title>Geen voorbeeld</title><p>{}</p>"
 MAILING_ACTIONS = {"pauzeren": "pause", "hervatten": "resume", "annuleren": "cancel"}
 
@@ -157,9 +152,7 @@ def _issue_page(
         roles=set(current().roles) if current() else set(),  # type: ignore[union-attr]
         default_moment=_next_moment(),
     )
-    response = make_response(page, 422 if problems else 200)
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
+    return framing_page(page, 422 if problems else 200)
 
 
 def issue_path_exists(month: str) -> bool:
@@ -196,20 +189,7 @@ def preview(month: str) -> Any:
         html = shown.html
     except NewsletterError as exc:
         html = NO_PREVIEW.format(escape(dutch(exc)))
-    images = f"{_origin(settings.base_url)} data:"
-    response = make_response(html)
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
-        "sandbox; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return frame_document(html, settings)
 
 
 @bp.post("/<month>/controle")
