@@ -223,10 +223,9 @@ def placeholder_values(
     """What {aanhef}, {naam}, {provincie} and {volgende_av} become for this correspondent."""
     person = people.get(db, conversation.subscriber_id)
     name = (person.name if person else None) or conversation.correspondent_name or ""
-    salutation = (person.salutation or "").strip().lower() if person else ""
-    last = (person.last_name or "") if person else ""
-    if salutation in {"heer", "mevrouw"} and last:
-        greeting = f"Geachte {salutation} {last[:1].upper()}{last[1:]}"
+    salutation = ((person.salutation or "") if person else "").strip()
+    if salutation:  # the import made it: "Geachte heer De Jong"
+        greeting = salutation
     elif name:
         greeting = f"Beste {name}"
     else:
