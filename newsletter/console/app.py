@@ -17,6 +17,7 @@ from newsletter.console import (
     content,
     context,
     csrf,
+    inbox,
     issues,
     oidc,
     pages,
@@ -92,6 +93,7 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(issues.bp)
     app.register_blueprint(programme.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(inbox.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
