@@ -12,7 +12,19 @@ from jinja2 import select_autoescape
 from werkzeug.exceptions import HTTPException
 
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.console import auth, content, context, csrf, issues, oidc, pages
+from newsletter.console import (
+    auth,
+    bounces,
+    content,
+    context,
+    csrf,
+    issues,
+    oidc,
+    pages,
+    people,
+    people_import,
+)
+from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -80,6 +92,9 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(content.bp)
     app.register_blueprint(issues.bp)
+    app.register_blueprint(people.bp)
+    app.register_blueprint(people_import.bp)
+    app.register_blueprint(bounces.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
@@ -93,6 +108,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         action_name=action,
         delivery_states=DELIVERY_STATES,
         mailing_states=MAILING_STATES,
+        see_people=SEE_PEOPLE,
     )
 
     @app.after_request

@@ -535,3 +535,13 @@ def m015_staff(db: Database) -> None:
     )
     db.execute("CREATE INDEX staff_signin_failures_key ON staff_signin_failures (key, at)")
     db.execute("CREATE INDEX events_actor ON events (actor)")  # the console's log by account
+
+
+@migrations()
+def m016_bounce_undo(db: Database) -> None:
+    """A wrong bounce undone by staff (issue #15): the row stays as evidence, but no longer
+    counts toward the bounce policy; who undid it, when and why."""
+    bounces = db.table("bounces")
+    bounces.add_column("undone_at", str)  # UTC
+    bounces.add_column("undone_by", str)  # staff:<email>
+    bounces.add_column("undo_reason", str)
