@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from newsletter.config import Settings, load_settings, require_secret
 from newsletter.console import (
     auth,
+    bounces,
     content,
     context,
     csrf,
@@ -21,9 +22,12 @@ from newsletter.console import (
     issues,
     oidc,
     pages,
+    people,
+    people_import,
     programme,
     reports,
 )
+from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -94,6 +98,9 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(programme.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(people.bp)
+    app.register_blueprint(people_import.bp)
+    app.register_blueprint(bounces.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
@@ -108,6 +115,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         delivery_states=DELIVERY_STATES,
         mailing_states=MAILING_STATES,
         menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
+        see_people=SEE_PEOPLE,
     )
 
     @app.after_request

@@ -107,11 +107,11 @@ REFUSALS: list[tuple[str, str]] = [
 ]
 
 
-def dutch(exc: NewsletterError) -> str:
-    """What a refusal of the library means, in Dutch; the library's own words follow when no
-    translation is known (never hidden)."""
+def dutch(exc: NewsletterError, refusals: list[tuple[str, str]] | None = None) -> str:
+    """What a refusal of the library means, in Dutch (by these refusals, default the Nummers
+    pages'); the library's own words follow when no translation is known (never hidden)."""
     text = str(exc)
-    for pattern, dutch_text in REFUSALS:
+    for pattern, dutch_text in REFUSALS if refusals is None else refusals:
         found = re.search(pattern, text)
         if found:
             return dutch_text.format(*found.groups())

@@ -581,3 +581,13 @@ def m016_postvak(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m017_bounce_undo(db: Database) -> None:
+    """A wrong bounce undone by staff (issue #15): the row stays as evidence, but no longer
+    counts toward the bounce policy; who undid it, when and why."""
+    bounces = db.table("bounces")
+    bounces.add_column("undone_at", str)  # UTC
+    bounces.add_column("undone_by", str)  # staff:<email>
+    bounces.add_column("undo_reason", str)
