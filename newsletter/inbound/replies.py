@@ -34,6 +34,7 @@ from newsletter.mail.compose import compose
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.sanitize import html_to_text, markdown_to_html
 from newsletter.store import conversations as store
+from newsletter.store import subscribers
 from newsletter.store.conversations import Conversation, Message, NewMessage
 from newsletter.store.db import transaction
 
@@ -214,7 +215,16 @@ def reply(
     return Sent(conversation_id, message_id, to[0], subject)
 
 
-ACK_TEXT = """Beste {name},
+def salutation_for(db: Database, address: str, name: str) -> str:
+    """The aanhef every other message to this person uses ("Geachte heer Boersma"), from
+    their subscription; "Geachte heer, mevrouw" for a stranger (issue #16)."""
+    person = subscribers.find_by_email(db, address)
+    if person is not None and person.salutation:
+        return person.salutation
+    return f"Beste {name}" if name else "Geachte heer, mevrouw"
+
+
+ACK_TEXT = """{salutation},
 
 Dank voor uw bericht aan {mailbox}. Wij hebben het ontvangen en beantwoorden het zo snel
 mogelijk, meestal binnen vijf werkdagen.
@@ -263,7 +273,7 @@ def acknowledge(db: Database, settings: Settings, conversation_id: int, parsed: 
     subject = subject.strip() if subject.strip() != "Ontvangen:" else "Ontvangen: uw bericht"
     parent = parsed.message_id or ""
     refs = " ".join([*parsed.references[-(MAX_REFERENCES - 1) :], parent]).strip()
-    text = ACK_TEXT.format(name=to[1] or "heer, mevrouw", mailbox=settings.name)
+    text = ACK_TEXT.format(salutation=salutation_for(db, to[0], to[1]), mailbox=settings.name)
     out = _Outgoing(
         "acknowledgement", to, subject, text, None, parent, refs, "automatisch", "auto-replied"
     )

@@ -32,9 +32,8 @@ from newsletter.preflight import tools
 from newsletter.preflight.checks import check_page, message_parts, python_checks
 from newsletter.preflight.headers import allowed_hosts
 from newsletter.preflight.model import Finding
-from newsletter.render.issue import WEB, RenderedIssue
+from newsletter.render.issue import WEB, RenderedIssue, sample_reader
 from newsletter.render.web import archive_page, signup_page, web_environment
-from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 __all__ = [
     "Finding",
@@ -250,20 +249,13 @@ def check_message(
 
 def sample_recipient(settings: Settings, variant: str) -> Recipient:
     """A fictional reader with real-looking personal links (signed when a key is set)."""
-
-    def token(purpose: str) -> str:
-        try:
-            return make_token(settings, purpose, 0)
-        except ConfigError:  # no NEWSLETTER_SECRET_KEY: a token of the same shape
-            return "MA.voorbeeld-token-zonder-sleutel0"
-
-    base = settings.base_url
+    sample = sample_reader(settings)
     return Recipient(
-        email="lezer@voorbeeld.example",
-        name="Voorbeeld Lezer",
-        salutation="Beste heer Lezer",
-        unsubscribe_url=f"{base}/afmelden/{token(UNSUBSCRIBE)}",
-        preferences_url=f"{base}/voorkeuren/{token(PREFERENCES)}",
+        email=sample["email"],
+        name=sample["naam"],
+        salutation=sample["aanhef"],
+        unsubscribe_url=sample["afmelden_url"],
+        preferences_url=sample["voorkeuren_url"],
         message_id=f"<preflight.{_file_name(variant)}@{settings.sender_domain}>",
     )
 
