@@ -28,7 +28,7 @@ from newsletter.issues.archive import archived_issues
 from newsletter.issues.build import BuildResult, build_issue
 from newsletter.mail.messages import Recipient, make_skeleton
 from newsletter.people.signup import CONSENT_TEXT
-from newsletter.preflight import tools
+from newsletter.preflight import clients, tools
 from newsletter.preflight.checks import check_page, message_parts, python_checks
 from newsletter.preflight.headers import allowed_hosts
 from newsletter.preflight.model import Finding
@@ -136,6 +136,7 @@ def check_messages(
     workdir = workdir or settings.build_dir / "preflight" / "messages"
     workdir.mkdir(parents=True, exist_ok=True)
     files: dict[str, tuple[Path, bool]] = {}
+    htmls: dict[str, str] = {}
     for name, raw in messages.items():
         found, html = python_checks(
             name,
@@ -147,7 +148,10 @@ def check_messages(
         )
         report.findings += found
         if html is not None:
+            htmls[name] = html
             files[name] = (_write(workdir / f"{_file_name(name)}.html", html), True)
+    # What Outlook, Gmail, Apple Mail and Samsung Email do not support: warnings (#16).
+    report.findings += clients.client_findings(htmls) if htmls else []
     for name, html in pages.items():
         report.findings += check_page(
             name, html, settings=settings, sources=sources, allowed=allowed
