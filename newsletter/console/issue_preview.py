@@ -41,7 +41,9 @@ def preview_html(
         return Preview(WEB, rendered.variants[WEB].html)
     person = rows.reader(db, reader) if reader else None
     themes = loads(person.themes, []) if person else ()
-    key = rendered.variant_key(person.province if person else province or None, themes)
+    key = rendered.variant_key(
+        person.province if person else province or None, themes, person.email if person else ""
+    )
     skeleton = make_skeleton(
         settings, rendered.issue.subject, rendered.variant(key), list_unsubscribe=False
     )

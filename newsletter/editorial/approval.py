@@ -406,6 +406,7 @@ def _frozen_rendered(db: Database, settings: Settings, issue: Issue) -> Rendered
         {},
         render=lambda key: render_variant(env, settings, issue, key, holders),
         bac=frozenset(k for k, t in settings.themes.items() if t.bac),
+        holders=tuple(holders),  # an AV member's own variant renders from the snapshot
     )
 
 

@@ -40,7 +40,7 @@ from newsletter.outbound.delivery import (
 )
 from newsletter.outbound.transports import Envelope, send_one, transport_factory
 from newsletter.sanitize import html_to_text, markdown_to_html
-from newsletter.store import audit
+from newsletter.store import audit, subscribers
 from newsletter.store import conversations as store
 from newsletter.store import postvak as postvak_rows
 from newsletter.store import staff as staff_rows
@@ -384,7 +384,16 @@ def reply(
     return send_reply(db, settings, draft_reply(db, settings, conversation_id, markdown, author))
 
 
-ACK_TEXT = """Beste {name},
+def salutation_for(db: Database, address: str, name: str) -> str:
+    """The aanhef every other message to this person uses ("Geachte heer Boersma"), from
+    their subscription; "Geachte heer, mevrouw" for a stranger (issue #16)."""
+    person = subscribers.find_by_email(db, address)
+    if person is not None and person.salutation:
+        return person.salutation
+    return f"Beste {name}" if name else "Geachte heer, mevrouw"
+
+
+ACK_TEXT = """{salutation},
 
 Dank voor uw bericht aan {mailbox}. Wij hebben het ontvangen en beantwoorden het zo snel
 mogelijk, meestal binnen vijf werkdagen.
@@ -433,7 +442,7 @@ def acknowledge(db: Database, settings: Settings, conversation_id: int, parsed: 
     subject = subject.strip() if subject.strip() != "Ontvangen:" else "Ontvangen: uw bericht"
     parent = parsed.message_id or ""
     refs = " ".join([*parsed.references[-(MAX_REFERENCES - 1) :], parent]).strip()
-    text = ACK_TEXT.format(name=to[1] or "heer, mevrouw", mailbox=settings.name)
+    text = ACK_TEXT.format(salutation=salutation_for(db, to[0], to[1]), mailbox=settings.name)
     out = _Outgoing(
         "acknowledgement", to, subject, text, None, parent, refs, "automatisch", "auto-replied"
     )
