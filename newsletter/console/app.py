@@ -12,7 +12,7 @@ from jinja2 import select_autoescape
 from werkzeug.exceptions import HTTPException
 
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.console import auth, content, context, csrf, issues, oidc, pages
+from newsletter.console import auth, content, context, csrf, issues, oidc, pages, sending
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -80,6 +80,7 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(content.bp)
     app.register_blueprint(issues.bp)
+    app.register_blueprint(sending.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
