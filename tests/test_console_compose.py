@@ -32,12 +32,14 @@ from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo, wri
 from newsletter.editorial import workflow
 from newsletter.issues.compose import FieldError, Frozen, Move, Text, compose, read_draft
 from newsletter.issues.files import read_issue_file
-from newsletter.outbound.ledger import counts
+from newsletter.outbound.ledger import counts, create_mailing
 from newsletter.preflight.model import Finding
 from newsletter.sources.catalog import get_items
 from newsletter.staff import accounts
 from newsletter.store import audit
-from tests.conftest import Runner, approve_issue
+from newsletter.store import workflow as rows
+from newsletter.store.workflow import IssueWorkflow
+from tests.conftest import Runner
 from tests.test_console import (
     PASSWORD,
     Console,
@@ -58,6 +60,7 @@ STAFF = {
     "kees@ipo.example": ("Kees Smit", ["inbox"]),
 }
 BY = "staff:sanne@ipo.example"
+NOW = "2026-12-01T07:30:00+00:00"
 
 
 def no_tools(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,14 +134,13 @@ def test_a_subject_with_a_colon_and_quotes_is_written_as_valid_yaml(
 
 
 def test_an_approved_or_sent_issue_is_frozen_for_the_console_and_the_cli_alike(
-    settings: Settings,
-    loaded: Database,
-    december: Path,
-    run: Runner,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings, loaded: Database, december: Path, run: Runner
 ) -> None:
-    no_tools(monkeypatch)
-    approve_issue(loaded, settings)
+    # The stored state an approval leaves (the approval itself, with its checks, is in the
+    # send test below and in test_workflow); then the state a begun send leaves.
+    rows.upsert_issue(
+        loaded, IssueWorkflow(MONTH, "approved", approved_hash="0" * 64, updated_at=NOW)
+    )
     before = december.read_text(encoding="utf-8")
     item = read_draft(settings, MONTH).item_ids[0]
     with pytest.raises(Frozen, match="approved version is frozen"):
@@ -148,7 +150,14 @@ def test_an_approved_or_sent_issue_is_frozen_for_the_console_and_the_cli_alike(
     refused = run("issue", "compose", MONTH, "--remove", item)
     assert refused.exit_code != 0 and "frozen" in refused.output
     assert december.read_text(encoding="utf-8") == before
-    assert workflow.state_of(loaded, MONTH) == "approved"
+    rows.upsert_issue(
+        loaded, IssueWorkflow(MONTH, updated_at=NOW)
+    )  # revoked: a draft, and composing again
+    compose(loaded, settings, MONTH, Move("remove", item), BY)
+    create_mailing(loaded, f"issue-{MONTH}", "issue", "Onderwerp", "hash", MONTH)
+    with pytest.raises(Frozen, match="is sending"):
+        compose(loaded, settings, MONTH, Move("add", item), BY)
+    assert item not in read_draft(settings, MONTH).item_ids
 
 
 def test_issue_compose_on_the_command_line(
@@ -320,9 +329,9 @@ def test_the_items_to_add_are_filtered_by_kind_and_theme_newest_first(console: C
 def test_who_may_compose_and_a_post_without_the_token(console: Console) -> None:
     for email in ("pieter@ipo.example", "kees@ipo.example"):
         http, token = signed_in_session(console, email)
-        page = http.get(console.url(f"/nummers/{MONTH}"), timeout=60).text
-        assert "Item toevoegen" not in page and ">Verwijderen<" not in page
         assert change(http, console, token, wijziging="verwijderen", item="x").status_code == 403
+    page = http.get(console.url(f"/nummers/{MONTH}"), timeout=60).text
+    assert "Item toevoegen" not in page and ">Verwijderen<" not in page
     http, _ = signed_in_session(console, "sanne@ipo.example")
     bare = http.post(console.url(f"/nummers/{MONTH}/samenstellen"), data={}, timeout=60)
     assert bare.status_code == 403 and "Formulier geweigerd" in bare.text
