@@ -43,6 +43,7 @@ from tests.conftest import Runner
 from tests.test_console import (
     PASSWORD,
     Console,
+    axe_serious,
     browser,  # noqa: F401  (the module's one Chromium)
     free_port,
     sign_in,
@@ -331,7 +332,7 @@ def test_who_may_compose_and_a_post_without_the_token(console: Console) -> None:
         http, token = signed_in_session(console, email)
         assert change(http, console, token, wijziging="verwijderen", item="x").status_code == 403
     page = http.get(console.url(f"/nummers/{MONTH}"), timeout=60).text
-    assert "Item toevoegen" not in page and ">Verwijderen<" not in page
+    assert "Item toevoegen" not in page and ">Verwijderen<span" not in page
     http, _ = signed_in_session(console, "sanne@ipo.example")
     bare = http.post(console.url(f"/nummers/{MONTH}/samenstellen"), data={}, timeout=60)
     assert bare.status_code == 403 and "Formulier geweigerd" in bare.text
@@ -424,12 +425,12 @@ def test_compose_in_the_browser_and_see_the_preview_change(
         assert frame.get_by_text(title, exact=False).first.is_visible()
         count = featured.count()
         if count > 1:
-            page.get_by_role("button", name=f"Omhoog: {title}").click()
+            page.get_by_role("button", name=f"Omhoog ({title})").click()
             assert page.locator("p.melding").inner_text() == "Het item staat nu een plaats hoger."
             assert (
                 title in page.locator("#rubriek-uitgelicht + ol > li").nth(count - 2).inner_text()
             )
-        page.get_by_role("button", name=f"Verwijderen: {title}").click()
+        page.get_by_role("button", name=f"Verwijderen ({title})").click()
         assert page.locator("p.melding").inner_text() == "Het item is uit het nummer gehaald."
         assert page.locator(f"#onderdeel-{item_id}").count() == 0
         assert page.frame_locator("iframe").get_by_text(title, exact=False).count() == 0
@@ -456,6 +457,22 @@ def until(what: Any, seconds: float = 120) -> Any:
             return found
         time.sleep(0.3)
     raise AssertionError("it did not happen")
+
+
+@pytest.mark.slow
+def test_a_send_the_library_refuses_says_why_on_the_progress_page(console: Console) -> None:
+    http, token = signed_in_session(console, "pieter@ipo.example")
+    started = http.post(
+        console.url("/nummers/2026-11/versturen"),
+        data={"csrf_token": token},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert started.status_code == 302
+    url = console.url("/nummers/2026-11/verzending")
+    page = until(lambda: "niet goedgekeurd" in (p := http.get(url, timeout=60).text) and p)
+    assert "Het nummer is niet goedgekeurd; alleen een goedgekeurd nummer wordt verstuurd." in page
+    assert "refresh" not in page and not (console.folder / "outbox").exists()
 
 
 @pytest.mark.slow
@@ -510,3 +527,25 @@ def test_send_now_runs_in_the_background_with_progress_pause_resume_cancel_and_r
     assert len(outbox) == final["sent"]  # each message once, never twice
     by = {(e.actor, e.action) for e in audit.events(db, mailing)}
     assert {("staff:pieter@ipo.example", a) for a in ("pause", "resume", "cancel")} <= by
+
+
+@pytest.mark.slow
+def test_axe_finds_nothing_serious_on_the_progress_page_at_1280_and_375_px(
+    browser: Any,  # noqa: F811
+    console: Console,
+) -> None:
+    found = {}
+    for width in (1280, 375):
+        context = browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=True)
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        try:
+            sign_in(page, console, "pieter@ipo.example")
+            page.goto(console.url(f"/nummers/{MONTH}/verzending"))
+            assert page.get_by_role("heading", name=f"Verzending van nummer {MONTH}").is_visible()
+            found[width] = axe_serious(page)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"the progress page overflows at {width} px ({wide})"
+        finally:
+            context.close()
+    assert found == {1280: [], 375: []}
