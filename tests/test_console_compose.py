@@ -422,7 +422,7 @@ def test_compose_in_the_browser_and_see_the_preview_change(
         featured = page.locator("#rubriek-uitgelicht + ol > li")
         assert title in featured.last.inner_text()
         frame = page.frame_locator("iframe")
-        assert frame.get_by_text(title, exact=False).first.is_visible()
+        frame.get_by_text(title, exact=False).first.wait_for()  # the e-mail has the new item
         count = featured.count()
         if count > 1:
             page.get_by_role("button", name=f"Omhoog ({title})").click()
@@ -433,7 +433,9 @@ def test_compose_in_the_browser_and_see_the_preview_change(
         page.get_by_role("button", name=f"Verwijderen ({title})").click()
         assert page.locator("p.melding").inner_text() == "Het item is uit het nummer gehaald."
         assert page.locator(f"#onderdeel-{item_id}").count() == 0
-        assert page.frame_locator("iframe").get_by_text(title, exact=False).count() == 0
+        frame = page.frame_locator("iframe")
+        frame.locator("h1").wait_for()  # the new preview has loaded, without the item
+        assert frame.get_by_text(title, exact=False).count() == 0
         # the intro preview follows the typing (the page's own script)
         page.get_by_label("Inleiding (Markdown)").fill("Dit is **vet** getypt.")
         page.locator("#inleiding-voorbeeld strong").filter(has_text="vet").wait_for()
