@@ -35,6 +35,7 @@ from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.gate import Checked
 from newsletter.issues.build import build_issue
+from newsletter.issues.compose import Move, compose
 from newsletter.issues.files import create_issue
 from newsletter.onboarding.programme import sample_messages
 from newsletter.outbound.delivery import send_summary
@@ -73,6 +74,47 @@ def issue_new(settings: Settings, month: str, day: Any, force: bool) -> None:
         f"Wrote {path.relative_to(settings.project)} with {count} items; write the intro, "
         f"then run 'newsletter issue build {month}'"
     )
+
+
+@issue.command("compose")
+@month_argument
+@click.option("--add", "add", metavar="ITEM", help="Add this item (at the end of its section).")
+@click.option("--section", default="", metavar="SECTION", help="The section --add puts it in.")
+@click.option("--remove", metavar="ITEM", help="Take this item out of the issue.")
+@click.option(
+    "--move", nargs=2, metavar="ITEM up|down", help="Move an item one place within its section."
+)
+@actor_option("composes it")
+@pass_settings
+def issue_compose(
+    settings: Settings,
+    month: str,
+    add: str | None,
+    section: str,
+    remove: str | None,
+    move: tuple[str, str] | None,
+    by: str,
+) -> None:
+    """Add, remove or move one item of the issue file, as the console does.
+
+    \b
+        newsletter issue compose 2026-12 --add bac-2026-11-stikstof --section uitgelicht
+    """
+    given = [
+        m
+        for m in (
+            add and Move("add", add, section),
+            remove and Move("remove", remove),
+            move and Move(move[1], move[0]),
+        )
+        if m
+    ]
+    if len(given) != 1 or (move and move[1] not in ("up", "down")):
+        raise click.UsageError("give one of --add ITEM, --remove ITEM, --move ITEM up|down")
+    draft = compose(store.open_store(settings), settings, month, given[0], by)
+    for key, ids in draft.sections.items():
+        if ids:
+            click.echo(f"{key}: {', '.join(ids)}")
 
 
 @issue.command("build")

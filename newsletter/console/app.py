@@ -26,6 +26,7 @@ from newsletter.console import (
     people_import,
     programme,
     reports,
+    sending,
 )
 from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
@@ -101,6 +102,7 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(people.bp)
     app.register_blueprint(people_import.bp)
     app.register_blueprint(bounces.bp)
+    app.register_blueprint(sending.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,

@@ -65,9 +65,10 @@ def preview_html(
 # The page with a preview frame may frame its own console pages; the frame's document runs
 # sandboxed (no scripts, no forms, no navigation of the page), with the e-mail's inline styles
 # and images from the public site only.
-PAGE_CSP = (
+PAGE_CSP = (  # the preview frame, and the intro's live preview (fetch)
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
-    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "frame-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 
 
