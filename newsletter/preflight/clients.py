@@ -93,7 +93,8 @@ class _Scan(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.slugs: set[str] = set()
-        self.css: list[str] = []
+        self.css: list[str] = []  # <style> blocks: selectors, at-rules and declarations
+        self.inline: list[str] = []  # style attributes: declarations only
         self._in_style = False
 
     def handle_decl(self, decl: str) -> None:
@@ -120,7 +121,7 @@ class _Scan(HTMLParser):
             if name.startswith("aria-"):
                 self.slugs.add(f"html-{name}")
             if name == "style":
-                self.css.append(value)
+                self.inline.append(value)
         if tag == "meta" and values.get("name", "").lower() == "color-scheme":
             self.slugs.add("html-meta-color-scheme")
         href = values.get("href", "")
@@ -145,19 +146,26 @@ class _Scan(HTMLParser):
             self.css.append(data)
 
 
-def _css_slugs(css: str, known: Mapping[str, Feature]) -> set[str]:
+def _selectors(css: str) -> list[str]:
+    """The selector text before each `{` of a style sheet (in one pass: a regular expression
+    that looks for `{` from every position is quadratic on a long sheet)."""
+    parts = re.split(r"([{}])", css)
+    return [parts[i - 1] for i in range(1, len(parts)) if parts[i] == "{"]
+
+
+def _css_slugs(css: str, inline: str, known: Mapping[str, Feature]) -> set[str]:
     slugs = set()
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
     for rule in _AT_RULE.findall(css):
         slugs.add(f"css-at-{rule.lower()}")
     if re.search(r"prefers-color-scheme", css, re.I):
         slugs.add("css-at-media-prefers-color-scheme")
-    for selector_part in re.findall(r"([^{}]+)\{", css):
+    for selector_part in _selectors(css):
         if not selector_part.strip().startswith("@"):
             for pseudo in _PSEUDO.findall(selector_part):
                 kind = "element" if f"::{pseudo}" in selector_part else "class"
                 slugs.add(f"css-pseudo-{kind}-{pseudo.lower()}")
-    for prop, value in _DECLARATION.findall(css):
+    for prop, value in _DECLARATION.findall(f"{css}\n{inline}"):
         prop = prop.lower()
         if prop.startswith(("-", "mso-")):
             continue  # vendor properties are fallbacks for one client by design
@@ -180,7 +188,7 @@ def features_used(html: str, known: Mapping[str, Feature]) -> set[str]:
     scan = _Scan()
     scan.feed(html)
     scan.close()
-    slugs = scan.slugs | _css_slugs("\n".join(scan.css), known)
+    slugs = scan.slugs | _css_slugs("\n".join(scan.css), ";\n".join(scan.inline), known)
     return {s for s in slugs if s in known}
 
 
