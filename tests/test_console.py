@@ -213,10 +213,11 @@ def test_the_public_app_does_not_serve_the_console_and_runs_under_waitress(
     port = free_port()
     process, log = start(console.folder, "serve", "--port", str(port))
     try:
-        wait_for(f"http://127.0.0.1:{port}/archief/", process)
-        assert requests.get(f"http://127.0.0.1:{port}/archief/", timeout=10).status_code == 200
-        for path in ("/inloggen", f"{PATH}/inloggen", "/logboek"):
-            assert requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 404
+        public = load_settings(console.folder).local_url(port=port)  # under /nieuwsbrief/
+        wait_for(f"{public}archief/", process)
+        assert requests.get(f"{public}archief/", timeout=10).status_code == 200
+        for path in ("inloggen", f"{PATH[1:]}/inloggen", "logboek"):
+            assert requests.get(f"{public}{path}", timeout=10).status_code == 404
     finally:
         stop(process)
     assert "development server" not in log.read_text(encoding="utf-8").lower()
