@@ -164,7 +164,7 @@ def inbox_theme(settings: Settings, number: int, theme: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The answer, in Markdown.",
 )
-@actor_option("wrote the answer")
+@actor_option("wrote the answer", "inbox-reply")
 @pass_settings
 def inbox_reply(settings: Settings, number: int, answer: Path, by: str) -> None:
     """Answer from the contact mailbox, the last message quoted; the status becomes waiting.
@@ -182,14 +182,15 @@ def inbox_reply(settings: Settings, number: int, answer: Path, by: str) -> None:
 
 @inbox.command("close")
 @conversation_argument
+@actor_option("closes it", "inbox-close")
 @pass_settings
-def inbox_close(settings: Settings, number: int) -> None:
+def inbox_close(settings: Settings, number: int, by: str) -> None:
     """Close a conversation (a new message from the correspondent reopens it).
 
     \b
         newsletter inbox close 3
     """
-    _, changed = conversations.close(store.open_store(settings), number)
+    _, changed = conversations.close(store.open_store(settings), number, by)
     click.echo(f"Conversation {number}: {'closed' if changed else 'was already closed'}")
 
 

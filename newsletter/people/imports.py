@@ -254,6 +254,7 @@ def import_list(
     dry_run: bool = False,
     rejects: Path | None = None,
     default_start: date | None = None,
+    by: str | None = None,
 ) -> ImportReport:
     """Import one griffie list: add and update its people and their mandates.
 
@@ -283,7 +284,7 @@ def import_list(
     if rejects is not None:  # before the store is written: a file that fails changes nothing
         write_rejects(rejects, listed)
         report.rejects_file = rejects
-    _import(db, settings, listed, target, start, report, write=not dry_run)
+    _import(db, settings, listed, target, start, report, write=not dry_run, by=by)
     if replace and target is None:  # every row rejected, so no province to go by
         report.notes.append(
             f"{path.name}: --replace ended no mandates, because every row was rejected; "
@@ -301,6 +302,7 @@ def _import(
     report: ImportReport,
     *,
     write: bool,
+    by: str | None = None,
 ) -> None:
     """Plan (and unless a dry run, apply) person by person, committed in batches of about
     50 ms (store/busy.py).
@@ -327,4 +329,5 @@ def _import(
         for mandate_id, ends_on in plan.end:
             rows.set_mandate_end(db, mandate_id, ends_on)
             batch.checkpoint()
-        audit.record(db, source, "import", source, summary=report.summary())
+        # Who imported (staff:<email> from the CLI), else the file itself (the demo).
+        audit.record(db, by or source, "import", source, summary=report.summary())

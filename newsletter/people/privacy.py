@@ -231,8 +231,10 @@ def list_people(
     status: str | None = None,
     province: str | None = None,
     role: str | None = None,
+    limit: int = -1,
 ) -> list[dict[str, Any]]:
-    """One row per person (id, email, name, province, status, current roles), by province."""
+    """One row per person (id, email, name, province, status, current roles), by province;
+    the first `limit` only (when 0 or more)."""
     if province and province.upper() not in settings.provinces:
         raise NewsletterError(
             f"--province {province}: not a province; use one of {', '.join(settings.provinces)}"
@@ -243,6 +245,7 @@ def list_people(
         status,
         province.upper() if province else None,
         role,
+        limit,
     )
     return [{**asdict(p), "roles": list(p.roles)} for p in listed]
 
@@ -264,9 +267,12 @@ def neutralise(cell: object) -> str:
     return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
-def export_text(db: Database, fmt: str) -> str:
-    """All subscribers as JSON, or as CSV for Excel (; separated, UTF-8 with a BOM)."""
+def export_text(db: Database, fmt: str, by: str | None = None) -> str:
+    """All subscribers as JSON, or as CSV for Excel (; separated, UTF-8 with a BOM); `by`
+    (staff:<email>), when given, is logged as having exported them."""
     people = export_people(db)
+    if by:
+        audit.record(db, by, "subscribers-export", "subscribers", format=fmt, people=len(people))
     if fmt == "json":
         return json.dumps(people, ensure_ascii=False, indent=2) + "\n"
     if fmt != "csv":
@@ -352,7 +358,7 @@ def forget_question(settings: Settings, record: dict[str, Any]) -> str:
     return f"Forget {who} everywhere ({held})? This cannot be undone"
 
 
-def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
+def forget(db: Database, settings: Settings, address: str, by: str = "cli") -> ForgetReport:
     """Erase a person from every holder and the subscribers table; suppress the address.
 
     All in one short transaction, which also records the files still to be cleared of them (a
@@ -385,7 +391,7 @@ def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
             # No hash of the address under an older key stays behind either.
             rows.suppress(db, settings, email, "forgotten", clock.utc_iso())
             # That someone was forgotten is on record; who it was is not.
-            audit.record(db, "cli", "forget", "subscriber:forgotten")
+            audit.record(db, by, "forget", "subscriber:forgotten")
             own = erase_files.own_files(settings, subject.message_ids)
             needles = erase_files.needles_for(email, subject.name)
             mine = erasure.add_pending(db, needles, own, clock.utc_iso())

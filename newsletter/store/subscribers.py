@@ -6,7 +6,7 @@ caller cannot look a person up by a differently written form of the same address
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any, Literal
@@ -184,6 +184,28 @@ def add(
     return _insert(db, "subscribers", values)
 
 
+def add_many(db: Database, people: Iterable[Details], *, status: str, source: str, at: str) -> int:
+    """Insert many subscribers at once (addresses normalised), all with this status and
+    source and every theme, in batches (for benchmarks and bulk loads); how many."""
+    count = 0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for person in people:
+            count += 1
+            yield {
+                **person.columns(),
+                "status": status,
+                "themes": "[]",
+                "source": source,
+                "created_at": at,
+                "updated_at": at,
+            }
+
+    db.table("subscribers").insert_all(rows(), batch_size=2000)
+    return count
+
+
 def update_details(db: Database, subscriber_id: int, details: Details, updated_at: str) -> None:
     """Set who a subscriber is (as a griffie list gives it); status and choices stay."""
     db.table("subscribers").update(subscriber_id, {**details.columns(), "updated_at": updated_at})
@@ -264,8 +286,10 @@ def listing(
     status: str | None = None,
     province: str | None = None,
     role: str | None = None,
+    limit: int = -1,
 ) -> list[Listed]:
-    """Subscribers with their current roles, by province, name and id; filters optional."""
+    """Subscribers with their current roles, by province, name and id; filters optional;
+    the first `limit` only when it is 0 or more."""
     current = "m.subscriber_id = s.id and (m.ends_on is null or m.ends_on >= :today)"
     where = ["1"]
     if status:
@@ -279,8 +303,8 @@ def listing(
             (select group_concat(role, ',') from (select distinct m.role from mandates m
              where {current} order by m.role)) roles
         from subscribers s where {" and ".join(where)}
-        order by coalesce(s.province, ''), s.name, s.id""",
-        {"today": today, "status": status, "province": province, "role": role},
+        order by coalesce(s.province, ''), s.name, s.id limit :limit""",
+        {"today": today, "status": status, "province": province, "role": role, "limit": limit},
     )
     return [
         Listed(
