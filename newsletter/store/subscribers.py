@@ -303,7 +303,7 @@ def listing(
             (select group_concat(role, ',') from (select distinct m.role from mandates m
              where {current} order by m.role)) roles
         from subscribers s where {" and ".join(where)}
-        order by coalesce(s.province, ''), s.name, s.id limit :limit""",
+        order by s.province, s.name, s.id limit :limit""",
         {"today": today, "status": status, "province": province, "role": role, "limit": limit},
     )
     return [
