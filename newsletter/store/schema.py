@@ -538,6 +538,9 @@ def m015_staff(db: Database) -> None:
 
 
 @migrations()
-def m016_subscriber_listing(db: Database) -> None:
-    """The readers of a province by name, a page at a time (the console's preview picker)."""
+def m016_listings(db: Database) -> None:
+    """The console's lists at size: the readers of a province by name (the preview picker) and
+    the items newest first (Inhoud)."""
     db.execute("CREATE INDEX subscribers_listing ON subscribers (province, name, id)")
+    # Inhoud, newest first, a page at a time: read in index order instead of sorted each time.
+    db.execute("CREATE INDEX items_listing ON items (published DESC, id)")
