@@ -250,9 +250,9 @@ def web_line(db: Database, settings: Settings, folder: Path) -> str:
     link = ""
     if reader is not None:
         token = make_token(settings, UNSUBSCRIBE, reader.id)
-        link = f"; {reader.email} unsubscribes at http://127.0.0.1:8000/afmelden/{token}"
+        link = f"; {reader.email} unsubscribes at {settings.local_url()}afmelden/{token}"
     return (
-        f"Web: newsletter --project {_shown(folder)} serve, then http://127.0.0.1:8000/archief/"
+        f"Web: newsletter --project {_shown(folder)} serve, then {settings.local_url()}archief/"
         f"{link}"
     )
 

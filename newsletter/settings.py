@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from newsletter.wsgi import url_path
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Console:
     @property
     def path(self) -> str:
         """The path the console is served under ("" for the root), e.g. /nieuwsbrief-console."""
-        return urlsplit(self.base_url).path.rstrip("/")
+        return url_path(self.base_url)
 
     def local_url(self, host: str = "127.0.0.1", port: int = 8001) -> str:
         """Where `newsletter console` answers directly: host and port, under the path."""
@@ -198,6 +199,16 @@ class Settings:
         return (
             str(path.relative_to(self.project)) if path.is_relative_to(self.project) else str(path)
         )
+
+    @property
+    def path(self) -> str:
+        """The path `newsletter serve` serves the public pages under ("" for the root), from
+        base_url, e.g. /nieuwsbrief."""
+        return url_path(self.base_url)
+
+    def local_url(self, host: str = "127.0.0.1", port: int = 8000) -> str:
+        """Where `newsletter serve` answers directly: host and port, under the path."""
+        return f"http://{host}:{port}{self.path}/"
 
     @property
     def sender_domain(self) -> str:

@@ -114,7 +114,7 @@ def test_300_one_click_unsubscribes_during_a_60000_row_import_are_all_kept(
             assert time.monotonic() < deadline, "the import wrote nothing in a minute"
             time.sleep(0.02)
         urls = [
-            f"http://127.0.0.1:{port}/afmelden/{make_token(settings, UNSUBSCRIBE, r['id'])}"
+            f"{settings.local_url(port=port)}afmelden/{make_token(settings, UNSUBSCRIBE, r['id'])}"
             for r in readers
         ]
         with ThreadPoolExecutor(max_workers=30) as pool:

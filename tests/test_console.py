@@ -7,6 +7,7 @@ One console process and one browser for the whole module (make test stays quick)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -103,10 +104,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """A demo instance with five staff accounts and a long log, its console on a free port."""
-    folder = tmp_path_factory.mktemp("console") / "instance"
+def console_instance(folder: Path) -> Path:
+    """A copy of the demo instance in folder, its console under PATH (idle timeout 30 min)."""
     copy_instance(demo_source(), folder, fresh=False)
     config = folder / "newsletter.toml"
     config.write_text(
@@ -114,13 +113,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         + f'\n[console]\nbase_url = "http://intranet.ipo.example{PATH}"\nidle_timeout = "30m"\n',
         encoding="utf-8",
     )
-    db = store.open_store(load_settings(folder))
-    for email, (name, roles) in STAFF.items():
-        accounts.add_account(db, email, name, roles, "test", PASSWORD)
-    for n in range(60):  # more than one page of the log
-        audit.record(db, "tick", "tick", "tick", failed=[], n=n)
-    audit.record(db, "cli:joris", "approve", "issue-2026-12")
-    db.conn.close()
+    return folder
+
+
+@contextlib.contextmanager
+def running_console(folder: Path) -> Iterator[Console]:
+    """`newsletter console` for the instance on a free port, until the block ends."""
     port = free_port()
     process, log = start(folder, "console", "--port", str(port))
     running = Console(f"http://127.0.0.1:{port}{PATH}", folder, log)
@@ -129,6 +127,21 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield running
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A demo instance with five staff accounts and a long log, its console on a free port."""
+    folder = console_instance(tmp_path_factory.mktemp("console") / "instance")
+    db = store.open_store(load_settings(folder))
+    for email, (name, roles) in STAFF.items():
+        accounts.add_account(db, email, name, roles, "test", PASSWORD)
+    for n in range(60):  # more than one page of the log
+        audit.record(db, "tick", "tick", "tick", failed=[], n=n)
+    audit.record(db, "cli:joris", "approve", "issue-2026-12")
+    db.conn.close()
+    with running_console(folder) as running:
+        yield running
 
 
 # -- plain HTTP: no browser ----------------------------------------------------------------
@@ -216,10 +229,11 @@ def test_the_public_app_does_not_serve_the_console_and_runs_under_waitress(
     port = free_port()
     process, log = start(console.folder, "serve", "--port", str(port))
     try:
-        wait_for(f"http://127.0.0.1:{port}/archief/", process)
-        assert requests.get(f"http://127.0.0.1:{port}/archief/", timeout=10).status_code == 200
-        for path in ("/inloggen", f"{PATH}/inloggen", "/logboek"):
-            assert requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 404
+        public = load_settings(console.folder).local_url(port=port)  # under /nieuwsbrief/
+        wait_for(f"{public}archief/", process)
+        assert requests.get(f"{public}archief/", timeout=10).status_code == 200
+        for path in ("inloggen", f"{PATH[1:]}/inloggen", "logboek"):
+            assert requests.get(f"{public}{path}", timeout=10).status_code == 404
     finally:
         stop(process)
     assert "development server" not in log.read_text(encoding="utf-8").lower()

@@ -74,7 +74,8 @@ def test_a_disabled_or_ambiguous_account_and_a_missing_role_are_refused(
     assert "give the e-mail instead" in twice.output
     # Pieter is eindredacteur only: he approves, he does not submit for review
     norole = run("issue", "review", "2026-12", "--by", "pieter@ipo.example")
-    assert norole.exit_code == 2 and "has no role redacteur" in norole.output
+    assert norole.exit_code == 2
+    assert "needs the role redacteur; Pieter Bakker has: eindredacteur" in norole.output
     assert log_actions(run, "2026-12") == []
 
 

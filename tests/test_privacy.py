@@ -441,7 +441,8 @@ def test_forget_removes_the_persons_audit_trail_and_records_only_that_someone_wa
     assert run("subscribers", "forget", "kees.sanders@gld.example", "--yes").exit_code == 0
     assert audit.events(loaded, f"subscriber:{kees['id']}") == []
     forgotten = audit.events(loaded, "subscriber:forgotten")
-    assert [(e.actor, e.action, e.detail) for e in forgotten] == [("cli", "forget", None)]
+    sanne = "staff:sanne@ipo.example"  # the account the OS user is mapped to
+    assert [(e.actor, e.action, e.detail) for e in forgotten] == [(sanne, "forget", None)]
 
 
 # -- show by name or id, resubscribe --------------------------------------------------------

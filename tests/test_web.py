@@ -188,7 +188,8 @@ def test_unsubscribe_through_the_real_server_takes_effect_before_the_next_send(
             except OSError:
                 time.sleep(0.05)
         kees = person(loaded)
-        url = f"http://127.0.0.1:{port}/afmelden/{make_token(settings, UNSUBSCRIBE, kees['id'])}"
+        token = make_token(settings, UNSUBSCRIBE, kees["id"])
+        url = f"{settings.local_url(port=port)}afmelden/{token}"
         with urllib.request.urlopen(url, timeout=10) as page:  # a link scanner's prefetch
             assert page.status == 200
         assert status(loaded, kees["id"]) == "active"

@@ -33,7 +33,7 @@ def serve(instance: Path) -> Iterator[str]:
     port = free_port()
     server = start_server(instance, port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}{load_settings(instance).path}"
     finally:
         server.terminate()
         server.wait(timeout=10)

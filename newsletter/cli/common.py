@@ -15,7 +15,7 @@ from newsletter import store
 from newsletter.config import Settings, load_settings
 from newsletter.editorial import workflow
 from newsletter.issues.files import check_month
-from newsletter.staff import identity
+from newsletter.staff import identity, permissions
 from newsletter.staff.accounts import actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,37 +94,54 @@ def month_argument(func: F) -> F:
     return click.argument("month", callback=check)(func)
 
 
-def _check_actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """Every --by names an active staff account (its e-mail, or its name when only one account
-    has it); without --by, [console] os_users maps the user running the command to one. The
-    command gets the account as the audit log names it: staff:<email>. Otherwise exit 2."""
-    state = ctx.find_object(State)
-    assert state is not None, "the cli group sets ctx.obj"
-    settings = state.settings()
+def acting(settings: Settings, by: str | None, action: str) -> str:
+    """Who does `action`: --by names an active staff account (its e-mail, or its name when
+    only one account has it); without --by, [console] os_users maps the user running the
+    command to one. That account must have the role the action needs (staff.permissions, the
+    console's rule too). The account as the audit log names it (staff:<email>); else exit 2."""
     db = store.open_store(settings)
     try:
-        if value is None:
-            return actor(identity.os_account(db, settings, workflow.default_actor()))
-        return identity.actor_for(db, workflow.actor_name(value))
+        if by is None:
+            account = identity.os_account(db, settings, workflow.default_actor())
+        else:
+            account = identity.account_for(db, workflow.actor_name(by))
+        return actor(permissions.require(account, action))
     finally:
         db.conn.close()
 
 
-def by_option(func: F) -> F:
-    """A required --by ACCOUNT (a staff e-mail or name): who does this, for the audit log."""
-    return click.option(
-        "--by",
-        "by",
-        required=True,
-        metavar="ACCOUNT",
-        callback=_check_actor,
-        help="Your staff account: its e-mail, or its name (see 'newsletter staff list').",
-    )(func)
+def _actor_check(action: str) -> Callable[[click.Context, click.Parameter, str | None], str]:
+    """The callback of --by for one action (a name of staff.permissions.ACTIONS)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+        state = ctx.find_object(State)
+        assert state is not None, "the cli group sets ctx.obj"
+        return acting(state.settings(), value, action)
+
+    return check
 
 
-def actor_option(what: str) -> Callable[[F], F]:
+def by_option(action: str) -> Callable[[F], F]:
+    """A required --by ACCOUNT (a staff e-mail or name): who does `action`, for the audit log;
+    the account needs the role staff.permissions gives the action."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--by",
+            "by",
+            required=True,
+            metavar="ACCOUNT",
+            callback=_actor_check(action),
+            help="Your staff account: its e-mail, or its name (see 'newsletter staff list').",
+        )(func)
+
+    return decorate
+
+
+def actor_option(what: str, action: str | None) -> Callable[[F], F]:
     """An optional --by ACCOUNT; without it the account [console] os_users maps the user
-    running the command (or the one behind sudo) to."""
+    running the command (or the one behind sudo) to. The account needs the role
+    staff.permissions gives `action` (None: the command calls acting() itself, when it acts)."""
 
     def decorate(func: F) -> F:
         return click.option(
@@ -132,7 +149,7 @@ def actor_option(what: str) -> Callable[[F], F]:
             "by",
             default=None,
             metavar="ACCOUNT",
-            callback=_check_actor,
+            callback=_actor_check(action) if action else None,
             help=f"The staff account that {what} (e-mail or name; default: the account "
             "[console] os_users maps your user name to).",
         )(func)

@@ -131,7 +131,7 @@ def inbox_show(settings: Settings, number: int) -> None:
 @inbox.command("assign")
 @conversation_argument
 @click.option("--to", "name", required=True, metavar="NAME", help="Who handles it.")
-@actor_option("assigned it")
+@actor_option("assigned it", "inbox-assign")
 @pass_settings
 def inbox_assign(settings: Settings, number: int, name: str, by: str) -> None:
     """Give a conversation to a colleague (a new one becomes open).
@@ -167,7 +167,7 @@ def inbox_theme(settings: Settings, number: int, theme: str) -> None:
     help="The answer, in Markdown.",
 )
 @click.option("--yes", is_flag=True, help="Send it; without --yes only the preview is shown.")
-@actor_option("wrote the answer")
+@actor_option("wrote the answer", "inbox-reply")
 @pass_settings
 def inbox_reply(settings: Settings, number: int, answer: Path, yes: bool, by: str) -> None:
     """Answer from the contact mailbox: shows exactly what will be sent (your signature on
@@ -201,7 +201,7 @@ def inbox_reply(settings: Settings, number: int, answer: Path, yes: bool, by: st
 
 @inbox.command("close")
 @conversation_argument
-@actor_option("closed it")
+@actor_option("closed it", "inbox-close")
 @pass_settings
 def inbox_close(settings: Settings, number: int, by: str) -> None:
     """Close a conversation (a new message from the correspondent reopens it); logged.
@@ -215,7 +215,7 @@ def inbox_close(settings: Settings, number: int, by: str) -> None:
 
 @inbox.command("reopen")
 @conversation_argument
-@actor_option("reopened it")
+@actor_option("reopened it", "inbox-reopen")
 @pass_settings
 def inbox_reopen(settings: Settings, number: int, by: str) -> None:
     """Open a waiting or closed conversation again; logged.

@@ -84,7 +84,7 @@ def issue_new(settings: Settings, month: str, day: Any, force: bool) -> None:
 @click.option(
     "--move", nargs=2, metavar="ITEM up|down", help="Move an item one place within its section."
 )
-@actor_option("composes it")
+@actor_option("composes it", "compose")
 @pass_settings
 def issue_compose(
     settings: Settings,
@@ -132,7 +132,7 @@ def issue_build(settings: Settings, month: str) -> None:
 
 @issue.command("review")
 @month_argument
-@by_option
+@by_option("review")
 @pass_settings
 def issue_review(settings: Settings, month: str, by: str) -> None:
     """Submit the issue for review: it builds, and ACCOUNT is its editor (who cannot approve it).
@@ -146,7 +146,7 @@ def issue_review(settings: Settings, month: str, by: str) -> None:
 
 @issue.command("approve")
 @month_argument
-@by_option
+@by_option("approve")
 @pass_settings
 def issue_approve(settings: Settings, month: str, by: str) -> None:
     """Approve exactly what renders now and freeze it; that version is what is sent.
@@ -167,7 +167,7 @@ def issue_approve(settings: Settings, month: str, by: str) -> None:
 )
 @click.option("--as", "as_email", metavar="EMAIL", help="Render it as this subscriber sees it.")
 @click.option("--transport", metavar="URL", help="Override [delivery] transport.")
-@actor_option("sends it")
+@actor_option("sends it", "test")
 @pass_settings
 def issue_test(
     settings: Settings,
@@ -200,7 +200,7 @@ def issue_test(
 @issue.command("schedule")
 @month_argument
 @click.option("--at", "at", required=True, metavar="ISO", help="When (Europe/Amsterdam).")
-@actor_option("schedules it")
+@actor_option("schedules it", "schedule")
 @pass_settings
 def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
     """Send an approved issue at a moment; tick starts it, if it is still approved then.
@@ -218,7 +218,7 @@ def issue_schedule(settings: Settings, month: str, at: str, by: str) -> None:
 
 @issue.command("unschedule")
 @month_argument
-@actor_option("does it")
+@actor_option("does it", "unschedule")
 @pass_settings
 def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     """Take an issue off its schedule (or clear a missed one); it stays approved.
@@ -249,7 +249,7 @@ def issue_unschedule(settings: Settings, month: str, by: str) -> None:
     help="Messages a crashed send left in doubt: send again (same Message-ID) or leave "
     "them for staff.",
 )
-@actor_option("sends it")
+@actor_option("sends it", "send")
 @json_option
 @pass_settings
 def issue_send(
@@ -365,7 +365,7 @@ def issue_preview(settings: Settings, month: str, screenshot: bool) -> None:
 
 @issue.command("pause")
 @month_argument
-@actor_option("pauses it")
+@actor_option("pauses it", "pause")
 @pass_settings
 def issue_pause(settings: Settings, month: str, by: str) -> None:
     """Pause a send; the running sender stops within a second, nothing is lost.
@@ -379,7 +379,7 @@ def issue_pause(settings: Settings, month: str, by: str) -> None:
 
 @issue.command("resume")
 @month_argument
-@actor_option("resumes it")
+@actor_option("resumes it", "resume")
 @pass_settings
 def issue_resume(settings: Settings, month: str, by: str) -> None:
     """Allow a paused send again; the next 'issue send' (or tick) goes on where it stopped.
@@ -394,7 +394,7 @@ def issue_resume(settings: Settings, month: str, by: str) -> None:
 @issue.command("cancel")
 @month_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@actor_option("cancels it")
+@actor_option("cancels it", "cancel")
 @pass_settings
 def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
     """Cancel a send for good: what was not sent yet will not be sent.

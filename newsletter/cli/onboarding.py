@@ -92,8 +92,11 @@ def onboarding_plan(
     help="T0 (default: the start of their AV mandate).",
 )
 @sequence_option
+@actor_option("enrolls them", "onboarding-enroll")
 @pass_settings
-def onboarding_enroll(settings: Settings, email: str, start: Any, sequence: str | None) -> None:
+def onboarding_enroll(
+    settings: Settings, email: str, start: Any, sequence: str | None, by: str
+) -> None:
     """Enroll one person by hand (people with a new av_lid/plv_av_lid mandate are enrolled
     by tick on their own). Steps already decided for them are never sent again.
 
@@ -101,7 +104,12 @@ def onboarding_enroll(settings: Settings, email: str, start: Any, sequence: str 
         newsletter onboarding enroll hans.deboer@ut.example --start 2026-10-20
     """
     enrolment, changed = onboarding_module.enrol(
-        store.open_store(settings), settings, email, start.date() if start else None, sequence
+        store.open_store(settings),
+        settings,
+        email,
+        start.date() if start else None,
+        sequence,
+        actor=by,
     )
     verb = "Enrolled" if changed else "Already enrolled:"
     click.echo(
@@ -114,7 +122,7 @@ def onboarding_enroll(settings: Settings, email: str, start: Any, sequence: str 
 @click.argument("email")
 @click.option("--reason", required=True, metavar="TEXT", help="Why it stops (in the log).")
 @sequence_option
-@actor_option("stops it")
+@actor_option("stops it", "onboarding-stop")
 @pass_settings
 def onboarding_stop(
     settings: Settings, email: str, reason: str, sequence: str | None, by: str

@@ -113,14 +113,20 @@ def tick(settings: Settings, as_json: bool) -> None:
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the public pages: unsubscribe, preferences, archive (put a web server in front).
 
-    Under another WSGI server use the factory newsletter.web.public:create_app().
+    They are served under the path of base_url (https://www.ipo.example/nieuwsbrief: at
+    http://127.0.0.1:8000/nieuwsbrief/), so every link works there directly and behind a
+    proxy that forwards the path unchanged. Under another WSGI server use the factory
+    newsletter.web.public:create_app().
 
     \b
         newsletter serve --port 8000
     """
     from newsletter.web.public import serve as run_server
 
-    click.echo(f"Serving {settings.base_url} on http://{host}:{port}/ (Ctrl+C stops)", err=True)
+    click.echo(
+        f"Serving {settings.base_url} on {settings.local_url(host, port)} (Ctrl+C stops)",
+        err=True,
+    )
     run_server(settings, host, port)
 
 

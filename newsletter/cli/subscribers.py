@@ -12,6 +12,7 @@ from newsletter import clock, store
 from newsletter.cli.common import (
     CONTEXT,
     Failed,
+    acting,
     actor_option,
     echo_data,
     echo_lines,
@@ -52,6 +53,7 @@ def subscribers() -> None:
     metavar="OUT.csv",
     help="Write the rejected rows here with a 'reden' column, to fix and import again.",
 )
+@actor_option("imports it (a beheerder; a --dry-run needs none)", None)
 @pass_settings
 def subscribers_import(
     settings: Settings,
@@ -60,6 +62,7 @@ def subscribers_import(
     replace: bool,
     dry_run: bool,
     rejects: Path | None,
+    by: str | None,
 ) -> None:
     """Import a griffie list (CSV, ; or , separated, UTF-8 or Excel's cp1252).
 
@@ -86,6 +89,7 @@ def subscribers_import(
         raise NewsletterError(
             f"--province {province}: not a province; use one of {', '.join(settings.provinces)}"
         )
+    who = None if dry_run else acting(settings, by, "subscribers-import")
     db = (
         store.open_store(settings)
         if not dry_run or settings.database.exists()
@@ -99,6 +103,7 @@ def subscribers_import(
         replace=replace,
         dry_run=dry_run,
         rejects=rejects,
+        by=who,
     )
     echo_problems(report.warnings, warning=True)
     echo_problems(report.rejected)
@@ -145,7 +150,7 @@ def subscribers_show(settings: Settings, person: str, as_json: bool) -> None:
     metavar="CONVERSATION_ID",
     help="The conversation in the contact mailbox it answers (see 'newsletter inbox list').",
 )
-@actor_option("does it")
+@actor_option("does it", "subscribers-resubscribe")
 @pass_settings
 def subscribers_resubscribe(
     settings: Settings, email: str, reason: str, request: int | None, by: str
@@ -166,7 +171,7 @@ def subscribers_resubscribe(
 @subscribers.command("undo-bounce")
 @click.argument("email")
 @click.option("--reason", required=True, help="How you know the address works (logged).")
-@actor_option("does it")
+@actor_option("does it", "subscribers-undo-bounce")
 @pass_settings
 def subscribers_undo_bounce(settings: Settings, email: str, reason: str, by: str) -> None:
     """Undo a wrong bounce action: the subscriber is active again and their bounces no longer
@@ -217,8 +222,9 @@ def subscribers_list(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to FILE (atomically, readable by you only) instead of stdout.",
 )
+@actor_option("exports them (a beheerder)", "subscribers-export")
 @pass_settings
-def subscribers_export(settings: Settings, fmt: str, output: Path | None) -> None:
+def subscribers_export(settings: Settings, fmt: str, output: Path | None, by: str) -> None:
     """All subscribers with every field and their mandates, one row per person.
 
     CSV cells that a spreadsheet would run as a formula get a leading quote.
@@ -227,7 +233,7 @@ def subscribers_export(settings: Settings, fmt: str, output: Path | None) -> Non
         newsletter subscribers export --output subscribers/export.csv
         newsletter subscribers export --format json
     """
-    text = privacy.export_text(store.open_store(settings), fmt)
+    text = privacy.export_text(store.open_store(settings), fmt, by)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -238,9 +244,10 @@ def subscribers_export(settings: Settings, fmt: str, output: Path | None) -> Non
 @subscribers.command("forget")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@actor_option("erases them (a beheerder)", "subscribers-forget")
 @json_option
 @pass_settings
-def subscribers_forget(settings: Settings, email: str, yes: bool, as_json: bool) -> None:
+def subscribers_forget(settings: Settings, email: str, yes: bool, by: str, as_json: bool) -> None:
     """Erase a person everywhere (AVG right to erasure); keep only a keyed hash of the address.
 
     The hash lets later imports skip the address; nothing else about the person is kept.
@@ -256,7 +263,7 @@ def subscribers_forget(settings: Settings, email: str, yes: bool, as_json: bool)
     if record and not yes and not click.confirm(privacy.forget_question(settings, record)):
         click.echo("Nothing erased.", err=True)
         raise Failed
-    report = privacy.forget(db, settings, email)
+    report = privacy.forget(db, settings, email, by)
     echo_data(report.as_dict(), as_json, lambda _: report.summary())
 
 
@@ -297,9 +304,10 @@ def subscribers_segment(settings: Settings, expression: str, day: Any, as_json: 
     default=None,
     help="Pause or resume their mail (an active or paused subscription only).",
 )
+@actor_option("does it", "subscribers-set")
 @pass_settings
 def subscribers_set(
-    settings: Settings, email: str, themes: str | None, paused: bool | None
+    settings: Settings, email: str, themes: str | None, paused: bool | None, by: str
 ) -> None:
     """Set a reader's preferences for them, as the preferences page would.
 
@@ -311,7 +319,7 @@ def subscribers_set(
         newsletter subscribers set anna.jansen@gld.example --themes landelijk-gebied --pause
     """
     reader = set_preferences_by_email(
-        store.open_store(settings), settings, email, themes, paused, actor="cli"
+        store.open_store(settings), settings, email, themes, paused, actor=by
     )
     click.echo(
         f"{reader.email}: {reader.status}; themes "

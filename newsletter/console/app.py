@@ -38,6 +38,7 @@ from newsletter.console.present import (
     problem,
 )
 from newsletter.dates import nl_date, nl_time
+from newsletter.wsgi import mounted
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "nieuwsbrief_console"
@@ -145,32 +146,6 @@ def create_console(settings: Settings | None = None) -> Flask:
     return app
 
 
-def mounted(app: Any, path: str) -> Any:
-    """The app under path only (SCRIPT_NAME=path, so every link carries it); / redirects
-    there and any other path is not found: the console has one address."""
-    if not path:
-        return app
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        info = environ.get("PATH_INFO", "")
-        if info == path or info.startswith(path + "/"):
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path
-            environ["PATH_INFO"] = info[len(path) :]
-            return app(environ, start_response)
-        if info in ("", "/"):
-            start_response("302 Found", [("Location", path + "/"), ("Content-Length", "0")])
-            return [b""]
-        body = f"Niet gevonden: de console staat op {path}/".encode()
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ]
-        start_response("404 Not Found", headers)
-        return [body]
-
-    return wsgi
-
-
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the console under waitress, at the path of [console] base_url."""
     from waitress import serve as waitress_serve
@@ -182,5 +157,5 @@ def serve(settings: Settings, host: str, port: int) -> None:
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
             clear_untrusted_proxy_headers=True,
         )
-    app = mounted(create_console(settings), settings.console.path)
+    app = mounted(create_console(settings), settings.console.path, "de console")
     waitress_serve(app, host=host, port=port, **options)

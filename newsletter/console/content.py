@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
@@ -22,6 +21,7 @@ from newsletter.console.content_form import (
     problem_text,
     values_from_form,
 )
+from newsletter.console.paging import requested
 from newsletter.content.items import KINDS, SECTIONS
 from newsletter.errors import ContentError
 from newsletter.issues.files import placed_item_ids
@@ -30,7 +30,6 @@ from newsletter.staff.accounts import actor
 from newsletter.store import items as stored
 
 bp = Blueprint("content", __name__)
-PER_PAGE = 50
 EDITORS = ("redacteur",)  # issue #14: redacteur writes content; inbox and others read it
 NOT_PLACED = "geen"  # the "used in" filter's value for items in no issue yet
 
@@ -67,10 +66,7 @@ def items() -> tuple[str, int]:
     placed = placed_item_ids(settings)
     if issue and issue != NOT_PLACED and issue not in placed:
         problems.append(f"Er is geen nummer '{issue}'; kies er een uit de lijst.")
-    try:
-        number = max(1, int(args.get("pagina", "1")))
-    except ValueError:
-        number = 1
+    paging = requested()
     rows: list[stored.ItemRow] = []
     total = 0
     if not problems:
@@ -84,8 +80,8 @@ def items() -> tuple[str, int]:
             ids=placed[issue] if issue and issue != NOT_PLACED else None,
             not_ids=everywhere if issue == NOT_PLACED else (),
             title=words or None,
-            limit=PER_PAGE,
-            offset=(number - 1) * PER_PAGE,
+            limit=paging.per_page,
+            offset=paging.offset,
         )
     used_in: dict[str, list[str]] = {}
     for month, ids in placed.items():
@@ -104,8 +100,8 @@ def items() -> tuple[str, int]:
         "inhoud/list.html.j2",
         rows=rows,
         total=total,
-        number=number,
-        pages=max(1, math.ceil(total / PER_PAGE)),
+        number=paging.number,
+        pages=paging.pages(total),
         filters=filters,
         query={k: v for k, v in filters.items() if v},
         problems=problems,

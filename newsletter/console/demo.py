@@ -9,7 +9,13 @@ from newsletter.staff.accounts import add_account
 
 # (address, name, roles, password): fictional colleagues; the passwords are in the README.
 DEMO_STAFF = (
-    ("sanne@ipo.example", "Sanne de Vries", ("redacteur", "eindredacteur"), "demo-sanne-2026"),
+    # Sanne does the whole month, the mailbox and the lists; Pieter approves (four eyes).
+    (
+        "sanne@ipo.example",
+        "Sanne de Vries",
+        ("redacteur", "eindredacteur", "inbox", "beheerder"),
+        "demo-sanne-2026",
+    ),
     ("pieter@ipo.example", "Pieter Bakker", ("eindredacteur",), "demo-pieter-2026"),
 )
 

@@ -16,17 +16,18 @@ STATES = {
     "cancelled": "geannuleerd",
 }
 
-# The workflow actions of an issue page: (form id, button, role that may do it).
+# The workflow actions of an issue page: form id -> (button, the library's action name). Who
+# may do which is staff.permissions' rule, the same as the CLI's.
 ACTIONS = {
-    "indienen": ("Ter beoordeling indienen", "redacteur"),
-    "goedkeuren": ("Goedkeuren", "eindredacteur"),
-    "testversie": ("Stuur mij een testversie", "eindredacteur"),
-    "inplannen": ("Inplannen", "eindredacteur"),
-    "niet-inplannen": ("Niet meer inplannen", "eindredacteur"),
-    "versturen": ("Nu versturen", "eindredacteur"),
-    "pauzeren": ("Pauzeren", "eindredacteur"),
-    "hervatten": ("Hervatten", "eindredacteur"),
-    "annuleren": ("Verzending annuleren", "eindredacteur"),
+    "indienen": ("Ter beoordeling indienen", "review"),
+    "goedkeuren": ("Goedkeuren", "approve"),
+    "testversie": ("Stuur mij een testversie", "test"),
+    "inplannen": ("Inplannen", "schedule"),
+    "niet-inplannen": ("Niet meer inplannen", "unschedule"),
+    "versturen": ("Nu versturen", "send"),
+    "pauzeren": ("Pauzeren", "pause"),
+    "hervatten": ("Hervatten", "resume"),
+    "annuleren": ("Verzending annuleren", "cancel"),
 }
 
 DONE = {

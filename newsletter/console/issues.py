@@ -19,6 +19,7 @@ from newsletter.console import context, sending
 from newsletter.console.auth import current, requires, signed_in
 from newsletter.console.issue_preview import frame_document, framing_page, preview_html
 from newsletter.console.issue_words import ACTIONS, DONE, STATES, dutch
+from newsletter.console.paging import requested
 from newsletter.content.items import SECTIONS
 from newsletter.editorial.approval import approve, review, state_of
 from newsletter.editorial.copies import send_test
@@ -33,14 +34,15 @@ from newsletter.people.privacy import list_people
 from newsletter.preflight.runner import PreflightReport, check_issue, check_rendered
 from newsletter.sanitize import markdown_to_html
 from newsletter.sources.catalog import get_items
+from newsletter.staff import permissions
 from newsletter.staff.accounts import actor
 from newsletter.store import workflow as rows
 
 bp = Blueprint("issues", __name__, url_prefix="/nummers")
 VIEWS = {"telefoon": ("Telefoon (375 px)", 375), "computer": ("Computer (800 px)", 800)}
 WEB_VIEW = "web"
+READERS = 200  # the readers of a province to choose from for the preview (by name)
 NO_PREVIEW = "<!doctype html><html lang='nl'><title>Geen voorbeeld</title><p>{}</p>"
-MAILING_ACTIONS = {"pauzeren": "pause", "hervatten": "resume", "annuleren": "cancel"}
 
 
 def _month(month: str) -> str:
@@ -64,13 +66,21 @@ def index() -> str:
 
 
 def _index_page(problem: dict[str, str], value: str) -> str:
+    """A page of the months (one file or row each, a dozen a year: the list of names is small),
+    with the state looked up for the months on this page only."""
     settings, db = context.settings(), context.db()
-    months = {p.stem for p in issue_files(settings)} | rows.all_months(db)
-    issues = [
-        (m, STATES.get(s, s)) for m in sorted(months, reverse=True) for s in [state_of(db, m)]
-    ]
+    months = sorted({p.stem for p in issue_files(settings)} | rows.all_months(db), reverse=True)
+    paging = requested()
+    shown = months[paging.offset : paging.offset + paging.per_page]
+    issues = [(m, STATES.get(s, s)) for m in shown for s in [state_of(db, m)]]
     return render_template(
-        "issues.html.j2", issues=issues, problem=problem, value=value or _next_month()
+        "issues.html.j2",
+        issues=issues,
+        total=len(months),
+        number=paging.number,
+        pages=paging.pages(len(months)),
+        problem=problem,
+        value=value or _next_month(),
     )
 
 
@@ -123,7 +133,7 @@ def _issue_page(
     province = request.args.get("provincie", "GLD")
     if province not in settings.provinces:
         province = next(iter(settings.provinces))
-    readers = list_people(db, settings, status="active", province=province)[:200]
+    readers = list_people(db, settings, status="active", province=province, limit=READERS)
     reader = request.args.get("lezer", "")
     if reader and reader not in {r["email"] for r in readers}:
         reader = ""
@@ -156,6 +166,7 @@ def _issue_page(
         actions=ACTIONS,
         report=_report(month, state),
         roles=roles,
+        may=lambda action: permissions.allowed(current(), action),  # type: ignore[arg-type]
         default_moment=_next_moment(),
         sending_now=sending.running(month),
         **composing.context(
@@ -283,7 +294,7 @@ def act(month: str, action: str) -> Any:
         abort(404)
     account = current()
     assert account is not None
-    if ACTIONS[action][1] not in account.roles:
+    if not permissions.allowed(account, ACTIONS[action][1]):
         abort(403, description="role")
     db, settings, by = context.db(), context.settings(), actor(account)
     try:
@@ -305,7 +316,7 @@ def act(month: str, action: str) -> Any:
                 flash(DONE[action])
             return redirect(flask_url_for("sending.page", month=month))
         else:
-            change_mailing(db, mailing_id_for(month), MAILING_ACTIONS[action], by)
+            change_mailing(db, mailing_id_for(month), ACTIONS[action][1], by)
             if action == "hervatten":  # go on now, in this process, as "Nu versturen" does
                 sending.start(settings, month, by, wait=10)
     except NewsletterError as exc:
@@ -313,6 +324,6 @@ def act(month: str, action: str) -> Any:
     except OSError as exc:  # a relay that does not answer (test copy)
         return _issue_page(month, {action: f"De mailserver antwoordde niet: {exc}"})
     flash(DONE[action].format(email=account.email))
-    if action in MAILING_ACTIONS:
+    if action in ("pauzeren", "hervatten", "annuleren"):
         return redirect(flask_url_for("sending.page", month=month))
     return redirect(flask_url_for("issues.issue", month=month))

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, render_template, request
 
 from newsletter.console import context
 from newsletter.console.auth import requires, signed_in
+from newsletter.console.paging import requested
 from newsletter.editorial.schedules import workflow_status
 from newsletter.editorial.status import instance_status
 from newsletter.errors import NewsletterError
 from newsletter.issues.files import check_month
-from newsletter.staff.accounts import accounts
+from newsletter.staff.accounts import accounts_page
 from newsletter.store import audit
 
 bp = Blueprint("pages", __name__)
-PER_PAGE = 50
 
 
 @bp.get("/")
@@ -35,9 +33,10 @@ def overview() -> str:
 @bp.get("/logboek")
 @signed_in
 def log() -> tuple[str, int]:
-    """The audit log, newest first, filtered by issue and/or account, a page at a time."""
+    """The audit log, newest first, filtered by issue, person and/or account, a page at a time."""
     db = context.db()
     month = request.args.get("nummer", "").strip()
+    person = request.args.get("persoon", "").strip()[:200]
     actor = request.args.get("account", "").strip()
     problem = ""
     if month:
@@ -45,10 +44,7 @@ def log() -> tuple[str, int]:
             check_month(month)
         except NewsletterError:
             problem = f"'{month}' is geen nummer; schrijf jaar en maand, bijvoorbeeld 2026-12."
-    try:
-        number = max(1, int(request.args.get("pagina", "1")))
-    except ValueError:
-        number = 1
+    paging = requested()
     entries: list[audit.AuditEntry] = []
     total = 0
     if not problem:
@@ -56,18 +52,21 @@ def log() -> tuple[str, int]:
             db,
             subject=f"issue-{month}" if month else None,
             actor=actor or None,
-            limit=PER_PAGE,
-            offset=(number - 1) * PER_PAGE,
+            person=person or None,
+            limit=paging.per_page,
+            offset=paging.offset,
         )
-    pages = max(1, math.ceil(total / PER_PAGE))
+    filters = {"nummer": month, "persoon": person, "account": actor}
     page = render_template(
         "log.html.j2",
         entries=entries,
         total=total,
-        number=number,
-        pages=pages,
+        number=paging.number,
+        pages=paging.pages(total),
         month=month,
+        person=person,
         actor=actor,
+        query={k: v for k, v in filters.items() if v},
         actors=audit.actors(db),
         problem=problem,
     )
@@ -77,5 +76,13 @@ def log() -> tuple[str, int]:
 @bp.get("/medewerkers")
 @requires("beheerder")
 def staff() -> str:
-    """The staff accounts (beheerder only); they are added with `newsletter staff add`."""
-    return render_template("staff.html.j2", accounts=accounts(context.db()))
+    """The staff accounts (beheerder only), a page at a time; added with `newsletter staff add`."""
+    paging = requested()
+    rows, total = accounts_page(context.db(), paging.per_page, paging.offset)
+    return render_template(
+        "staff.html.j2",
+        accounts=rows,
+        total=total,
+        number=paging.number,
+        pages=paging.pages(total),
+    )

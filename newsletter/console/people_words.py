@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from newsletter.console.issue_words import dutch as dutch_with
 from newsletter.errors import NewsletterError
+from newsletter.staff.permissions import roles_for
 
-# Who may do what with people and bounces (issue #15), in this one place. Personal data is
-# for the roles that answer people (inbox), decide what is sent (eindredacteur) and keep the
-# lists (beheerder); a redacteur writes content and does not need it. Taking a list in or
-# out, and erasing someone, is the beheerder's (the AVG's duties).
-SEE_PEOPLE = ("inbox", "eindredacteur", "beheerder")  # Mensen, a person, Bounces and away
-CHANGE_PEOPLE = SEE_PEOPLE  # themes, pause, re-subscribe, undo a bounce: at someone's request
-MANAGE_LISTS = ("beheerder",)  # import, export, forget
+# Who may do what with people and bounces (issue #15): staff.permissions, the one rule.
+SEE_PEOPLE = roles_for("people-view")  # Mensen, a person, Bounces and away
+CHANGE_PEOPLE = roles_for("subscribers-resubscribe")  # themes, pause, re-subscribe, undo
+MANAGE_LISTS = roles_for("subscribers-import")  # import, export, forget
 
 STATUSES = {
     "pending": "wacht op bevestiging",

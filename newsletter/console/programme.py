@@ -23,12 +23,13 @@ from newsletter.onboarding import overview
 from newsletter.onboarding.messages import preview_message
 from newsletter.onboarding.programme import enrol, stop
 from newsletter.staff.accounts import actor
+from newsletter.staff.permissions import roles_for
 
 bp = Blueprint("programme", __name__, url_prefix="/inwerken")
 # Who may do what here (the one place): everyone in the editorial team sees the programme; an
 # eindredacteur enrols and stops.
-VIEW = ("redacteur", "eindredacteur")
-MANAGE = ("eindredacteur",)
+VIEW = roles_for("onboarding-view")  # staff.permissions, the one rule
+MANAGE = roles_for("onboarding-stop")
 PER_PAGE = 10
 STATES = {
     "planned": "gepland",

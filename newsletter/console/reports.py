@@ -22,10 +22,11 @@ from newsletter.outbound.statistics import (
     started_local,
     statistics_csv,
 )
+from newsletter.staff.permissions import roles_for
 from newsletter.store.mailing_stats import report_mailings
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporten")
-VIEW = ("redacteur", "eindredacteur")  # who may read the reports (the one place)
+VIEW = roles_for("reports-view")  # who may read the reports (staff.permissions)
 NAMES = {
     "sent": "Verstuurd",
     "delivered": "Afgeleverd",

@@ -42,7 +42,7 @@ from newsletter.render.issue import (
     variant_keys,
 )
 from newsletter.sources.catalog import item_to_row, row_to_item
-from newsletter.staff import identity
+from newsletter.staff import identity, permissions
 from newsletter.staff.accounts import actor
 from newsletter.store import audit, dumps, loads, mailings, transaction
 from newsletter.store import workflow as rows
@@ -99,16 +99,10 @@ def _save(
         audit.record(db, actor, action, mailing_id_for(month), **detail)
 
 
-def _account(db: Database, by: str, role: str, doing: str) -> StaffRow:
+def _account(db: Database, by: str, action: str) -> StaffRow:
     """The active staff account `by` names (staff:<email>, an e-mail or a unique name), with
-    the role this step needs; a typed name alone is nobody (issue #14)."""
-    account = identity.account_for(db, _name(by))
-    if role not in account.roles:
-        raise WorkflowError(
-            f"--by {by}: the staff account {account.email} ({', '.join(account.roles)}) has no "
-            f"role {role}, which {doing} needs; ask a beheerder"
-        )
-    return account
+    the role staff.permissions gives this action; a typed name alone is nobody (issue #14)."""
+    return permissions.require(identity.account_for(db, _name(by)), action)
 
 
 def _name(value: str, option: str = "--by") -> str:
@@ -264,7 +258,7 @@ class Approved:
 def review(db: Database, settings: Settings, month: str, by: str) -> Reviewed:
     """Submit the issue for review; `by` names the staff account of its editor (a redacteur),
     who may not approve it (four-eyes)."""
-    account = _account(db, by, "redacteur", "submitting for review")
+    account = _account(db, by, "review")
     editor = actor(account)
     state = state_of(db, month)
     if state not in ("draft", "review"):
@@ -292,7 +286,7 @@ def review(db: Database, settings: Settings, month: str, by: str) -> Reviewed:
 def approve(db: Database, settings: Settings, month: str, by: str) -> Approved:
     """Approve exactly what renders now and freeze it; `by` names the staff account (an
     eindredacteur); refused for the account that submitted it under four-eyes."""
-    account = _account(db, by, "eindredacteur", "approving")
+    account = _account(db, by, "approve")
     by = actor(account)
     check_approval(db, settings, month, by)
     row, state = _row(db, month), state_of(db, month)

@@ -30,7 +30,8 @@ from newsletter.issues.files import issue_files
 from newsletter.outbound import ledger
 from newsletter.outbound.delivery import SendReport, TransportFactory
 from newsletter.outbound.send import send_issue
-from newsletter.staff import identity
+from newsletter.staff import identity, permissions
+from newsletter.store import audit
 from newsletter.store import workflow as rows
 from newsletter.store.mailings import issue_mailing_id as mailing_id_for
 
@@ -135,15 +136,16 @@ def run_scheduled(
             run.starts.append(ScheduledStart(month, "missed", scheduled_for=at, late=now - at))
             continue
         try:
-            # The same use case as `issue send`: the frozen version, through the preflight gate
-            # (approval passed this very version; a tool or a template that changed since is
-            # checked again here, before anyone gets it).
+            # The same use case as `issue send`, done by the account that scheduled it (its
+            # role checked now, as the CLI and the console check it): the frozen version,
+            # through the preflight gate (approval passed this very version; a tool or a
+            # template that changed since is checked again here, before anyone gets it).
             report = send_issue(
                 db,
                 settings,
                 month,
                 factory,
-                by="tick",
+                by=scheduled_by(db, month),
                 in_doubt="skip",
             ).delivery
         except Busy:
@@ -156,6 +158,23 @@ def run_scheduled(
         run.starts.append(ScheduledStart(month, "sent", report=report))
         run.failed = run.failed or bool(report.failed or report.relay_down)
     return run
+
+
+def scheduled_by(db: Database, month: str) -> str:
+    """Who a scheduled send is done by: the account that scheduled it (staff:<email>), when
+    it may still send; "tick" for a schedule no account made (an older one). A WorkflowError
+    when the account is gone, disabled or no longer has the role: nothing is sent."""
+    event = audit.last_event(db, "schedule", mailing_id_for(month))
+    if event is None or not event.actor.startswith(identity.PREFIX):
+        return "tick"
+    account = identity.find(db, event.actor)
+    if account is None or not account.active:
+        raise WorkflowError(
+            f"issue {month} was scheduled by {event.actor}, which is no longer an active staff "
+            f"account; a colleague schedules it again: 'newsletter issue schedule {month} --at ISO'"
+        )
+    permissions.require(account, "send")
+    return event.actor
 
 
 def late_text(delta: timedelta) -> str:

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from newsletter import clock
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
+from newsletter.store import audit, transaction
 from newsletter.store import conversations as store
 from newsletter.store.conversations import Conversation, Message
 
@@ -76,10 +77,13 @@ def set_theme(db: Database, settings: Settings, conversation_id: int, theme: str
     return get(db, conversation_id)
 
 
-def close(db: Database, conversation_id: int) -> tuple[Conversation, bool]:
-    """(conversation, whether it was open before)."""
+def close(db: Database, conversation_id: int, by: str | None = None) -> tuple[Conversation, bool]:
+    """(conversation, whether it was open before); `by` (staff:<email>) is logged."""
     before = get(db, conversation_id)
     if before.status == "closed":
         return before, False
-    _update(db, conversation_id, status="closed")
+    with transaction(db):
+        _update(db, conversation_id, status="closed")
+        if by:
+            audit.record(db, by, "inbox-close", f"conversation:{conversation_id}")
     return get(db, conversation_id), True

@@ -231,8 +231,10 @@ def list_people(
     status: str | None = None,
     province: str | None = None,
     role: str | None = None,
+    limit: int = -1,
 ) -> list[dict[str, Any]]:
-    """One row per person (id, email, name, province, status, current roles), by province."""
+    """One row per person (id, email, name, province, status, current roles), by province;
+    the first `limit` only (when 0 or more)."""
     if province and province.upper() not in settings.provinces:
         raise NewsletterError(
             f"--province {province}: not a province; use one of {', '.join(settings.provinces)}"
@@ -243,6 +245,7 @@ def list_people(
         status,
         province.upper() if province else None,
         role,
+        limit,
     )
     return [{**asdict(p), "roles": list(p.roles)} for p in listed]
 

@@ -26,10 +26,12 @@ def import_subscribers(
     replace: bool = False,
     dry_run: bool = False,
     rejects: Path | None = None,
+    by: str | None = None,
 ) -> ImportReport:
-    """Import one griffie list (newsletter.people.imports.import_list, where the import lives)."""
+    """Import one griffie list (newsletter.people.imports.import_list, where the import lives);
+    `by` (staff:<email>) is logged as who imported it."""
     return import_list(
-        db, settings, path, province, replace=replace, dry_run=dry_run, rejects=rejects
+        db, settings, path, province, replace=replace, dry_run=dry_run, rejects=rejects, actor=by
     )
 
 

@@ -145,6 +145,11 @@ def accounts(db: Database) -> list[StaffRow]:
     return rows.all_staff(db)
 
 
+def accounts_page(db: Database, limit: int, offset: int) -> tuple[list[StaffRow], int]:
+    """One page of the accounts, by address; with the number of accounts."""
+    return rows.staff_page(db, limit, offset)
+
+
 def account(db: Database, email: str) -> StaffRow | None:
     return rows.by_email(db, email)
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsletter import clock
+from newsletter.addresses import normalise_email
 from newsletter.store.db import dumps, loads
 
 
@@ -63,9 +64,12 @@ def events(db: Database, subject: str | None = None) -> list[AuditEntry]:
     return [_entry(row) for row in db.table("events").rows_where(where, args, order_by="id")]
 
 
-def last_event(db: Database, action: str) -> AuditEntry | None:
-    """The most recent event of this action (e.g. 'tick'), or None."""
-    rows = db.table("events").rows_where("action = ?", [action], order_by="id desc", limit=1)
+def last_event(db: Database, action: str, subject: str | None = None) -> AuditEntry | None:
+    """The most recent event of this action (e.g. 'tick'), about `subject` if given, or None."""
+    where, args = (
+        ("action = ? and subject = ?", [action, subject]) if subject else ("action = ?", [action])
+    )
+    rows = db.table("events").rows_where(where, args, order_by="id desc", limit=1)
     row = next(iter(rows), None)
     return _entry(row) if row is not None else None
 
@@ -75,16 +79,22 @@ def page(
     *,
     subject: str | None = None,
     actor: str | None = None,
+    person: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[AuditEntry], int]:
-    """One page of the log, newest first, optionally about one subject and/or by one actor;
-    with the number of entries on all pages."""
-    clauses, args = [], []
+    """One page of the log, newest first, optionally about one subject, by one actor and/or
+    about a person (see _about); with the number of entries on all pages."""
+    clauses: list[str] = []
+    args: list[Any] = []
     for column, value in (("subject", subject), ("actor", actor)):
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if person and person.strip():
+        clause, values = _about(person.strip())
+        clauses.append(clause)
+        args.extend(values)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     total = int(db.execute(f"SELECT count(*) FROM events{where}", args).fetchone()[0])
     rows = db.execute(
@@ -94,6 +104,28 @@ def page(
     )
     keys = ("id", "at", "actor", "action", "subject", "detail")
     return [_entry(dict(zip(keys, row, strict=True))) for row in rows], total
+
+
+def _about(person: str) -> tuple[str, list[str]]:
+    """The events about a person: a subscriber (subscriber:<id>) or a conversation with them
+    (conversation:<id>), found by their address (normalised; exact) or by a part of their
+    name (case-insensitive for ASCII)."""
+    if "@" in person:
+        address = normalise_email(person)
+        return (
+            "(subject IN (SELECT 'subscriber:' || id FROM subscribers WHERE email = ?)"
+            " OR subject IN (SELECT 'conversation:' || id FROM conversations"
+            " WHERE correspondent_email = ?))",
+            [address, address],
+        )
+    escaped = person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return (
+        "(subject IN (SELECT 'subscriber:' || id FROM subscribers WHERE name LIKE ? ESCAPE '\\')"
+        " OR subject IN (SELECT 'conversation:' || id FROM conversations"
+        " WHERE correspondent_name LIKE ? ESCAPE '\\'))",
+        [pattern, pattern],
+    )
 
 
 def actors(db: Database) -> list[str]:

@@ -69,6 +69,13 @@ def save_item(db: Database, row: ItemRow) -> None:
     db.table("items").upsert(row.as_dict(), pk="id")
 
 
+def save_items(db: Database, rows: Iterable[ItemRow]) -> None:
+    """Insert or replace many items by id at once, in batches (bulk loads, benchmarks)."""
+    db.table("items").insert_all(
+        (r.as_dict() for r in rows), pk="id", replace=True, batch_size=1000
+    )
+
+
 def file_items(db: Database) -> list[ItemRow]:
     """The items that came from content files and are not removed."""
     rows = db.table("items").rows_where("source = 'file' and removed_at is null")

@@ -591,3 +591,12 @@ def m017_bounce_undo(db: Database) -> None:
     bounces.add_column("undone_at", str)  # UTC
     bounces.add_column("undone_by", str)  # staff:<email>
     bounces.add_column("undo_reason", str)
+
+
+@migrations()
+def m018_listings(db: Database) -> None:
+    """The console's lists at size: the readers of a province by name (the preview picker) and
+    the items newest first (Inhoud)."""
+    db.execute("CREATE INDEX subscribers_listing ON subscribers (province, name, id)")
+    # Inhoud, newest first, a page at a time: read in index order instead of sorted each time.
+    db.execute("CREATE INDEX items_listing ON items (published DESC, id)")

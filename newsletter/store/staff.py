@@ -106,6 +106,15 @@ def all_staff(db: Database) -> list[StaffRow]:
     return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM staff ORDER BY email")]
 
 
+def staff_page(db: Database, limit: int = 50, offset: int = 0) -> tuple[list[StaffRow], int]:
+    """One page of the accounts, by address; with the number of accounts."""
+    total = int(db.execute("SELECT count(*) FROM staff").fetchone()[0])
+    found = db.execute(
+        f"SELECT {_COLUMNS} FROM staff ORDER BY email LIMIT ? OFFSET ?", [limit, offset]
+    )
+    return [_row(r) for r in found], total
+
+
 def set_password_hash(db: Database, staff_id: int, hashed: str) -> None:
     db.execute(
         "UPDATE staff SET password_hash = ?, password_set_at = ? WHERE id = ?",

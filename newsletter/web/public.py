@@ -49,6 +49,7 @@ from newsletter.tokens import (
     read_timed_token_issued,
     read_token,
 )
+from newsletter.wsgi import mounted
 
 BAD_LINK = 400
 
@@ -372,13 +373,14 @@ def atom_feed(settings: Settings, issues: list[SentIssue]) -> str:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the app under waitress, a production WSGI server (put a reverse proxy in front)."""
+    """Run the app under waitress, a production WSGI server (put a reverse proxy in front),
+    at the path of base_url (e.g. /nieuwsbrief/archief/), so it works there directly too."""
     from waitress import serve as waitress_serve
 
     # X-Forwarded-For is judged by the app itself ([web] trusted_proxies), so waitress must pass
     # it on rather than drop it for a peer it was not told about.
     waitress_serve(
-        create_app(settings),
+        mounted(create_app(settings), settings.path, "de nieuwsbrief"),
         host=host,
         port=port,
         ident="nieuwsbrief",
