@@ -92,7 +92,9 @@ def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     tested in test_preflight.py (slow); a test that needs their findings is marked slow.
     """
     fast = os.environ.get("NEWSLETTER_TEST_FAST") == "1"
-    if fast and request.node.get_closest_marker("slow") is None:
+    # A test that takes the tools off PATH (no_tools) runs the real, quick, tool-less path.
+    tool_less = "no_tools" in request.fixturenames
+    if fast and request.node.get_closest_marker("slow") is None and not tool_less:
         monkeypatch.setattr(
             "newsletter.preflight.runner.run_external", lambda messages, files, settings: []
         )

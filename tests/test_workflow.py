@@ -350,10 +350,11 @@ def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
 ) -> None:
     result = run(
         "issue", "test", "2026-12", "--to", "redactie@ipo.example",
-        "--as", "kees.sanders@gld.example", "--by", SANNE,
+        "--as", "chantal.bakker@gld.example", "--by", SANNE,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    # Kees chose one BAC theme: his variant leaves the other BAC blocks out (frozen as well).
+    # Chantal chose one BAC theme: her variant leaves the other BAC blocks out (frozen as well).
+    # (Not Kees: an AV member's own issue is personal, rendered from the approved snapshot.)
     variant = re.search(r"variant (\S+),", result.output).group(1)  # type: ignore[union-attr]
     assert variant.startswith("GLD:digitalisering,") and "financien" not in variant
     assert "the approved version" in result.output
@@ -361,7 +362,7 @@ def test_a_test_copy_is_marked_personal_and_outside_the_ledger(
     assert copy["Subject"] == "[TEST] Nieuwsbrief Statenleden december 2026"
     assert copy["To"].addresses[0].addr_spec == "redactie@ipo.example"
     html = html_of(copy)
-    assert "Kees" in html and "Sanders" in html  # as that reader sees it: their salutation
+    assert "Geachte mevrouw Bakker" in html  # as that reader sees it: their salutation
     assert is_rendering_of(html, frozen_html(loaded, "2026-12", variant))
     assert "/afmelden/testexemplaar" in html  # no working link of the reader's
     assert loaded.table("mailings").count == 0 and loaded.table("deliveries").count == 0
@@ -461,7 +462,7 @@ def begin_send_with_one_deferred(settings, loaded) -> None:
     from newsletter.outbound.issue_mail import deliver_issue
     from newsletter.outbound.transports import MemoryTransport
 
-    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    flaky = MemoryTransport(fail_for={"chantal.bakker@gld.example": "451 4.3.0 Try again later"})
     rendered = workflow.rendered_for_send(loaded, settings, "2026-12", "cli")
     deliver_issue(loaded, settings, rendered, lambda: flaky)
 
@@ -479,14 +480,14 @@ def test_a_rerun_of_send_after_edits_finishes_the_approved_version(
     [variant] = [
         r["variant"]
         for r in loaded.query(
-            "select variant from deliveries where email = 'kees.sanders@gld.example'"
+            "select variant from deliveries where email = 'chantal.bakker@gld.example'"
         )
     ]
     frozen = frozen_html(loaded, "2026-12", variant)
     clock.set_now("2026-12-01T09:30:00+01:00")
     lines = [f"{j.name}: {j.line}" for j in run_tick(loaded, settings, clock.now()).jobs]
     assert any("1 sent now, 625 sent before" in line for line in lines), lines
-    kees = [m for m in sent_mail(settings.project) if "kees.sanders" in str(m["To"])]
+    kees = [m for m in sent_mail(settings.project) if "chantal.bakker" in str(m["To"])]
     assert len(kees) == 1 and is_rendering_of(html_of(kees[0]), frozen)
     assert state(loaded, "2026-12") == "sent"
 
@@ -762,7 +763,7 @@ def test_send_pause_resume_and_cancel_record_who(settings, loaded, approved, run
     from newsletter.outbound.issue_mail import deliver_issue
     from newsletter.outbound.transports import MemoryTransport
 
-    flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
+    flaky = MemoryTransport(fail_for={"chantal.bakker@gld.example": "451 4.3.0 Try again later"})
     deliver_issue(
         loaded,
         settings,

@@ -97,9 +97,8 @@ class _Scan(HTMLParser):
         self.inline: list[str] = []  # style attributes: declarations only
         self._in_style = False
 
-    def handle_decl(self, decl: str) -> None:
-        if decl.lower().startswith("doctype"):
-            self.slugs.add("html-doctype")
+    # The doctype is not looked up: a client without HTML5 doctype support (Outlook's Word
+    # engine) ignores it and renders the same, so saying so on every message is noise.
 
     def handle_comment(self, data: str) -> None:
         if not data.startswith("[if") and not data.startswith("<![endif"):
