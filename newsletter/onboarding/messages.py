@@ -30,7 +30,7 @@ from newsletter.render.onboarding import Person, RenderedStep, StepPart, StepRea
 from newsletter.store import mailings
 from newsletter.store import onboarding as repo
 from newsletter.store.onboarding import Enrolment
-from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token, programme_purpose
 
 
 def mailing_id_for(sequence: str, key: str) -> str:
@@ -174,7 +174,7 @@ def build_message(
     links: bool = True,
 ) -> bytes:
     """The MIME bytes of one member's step message (`links=False`: a preview's, whose
-    unsubscribe and preferences links name nobody)."""
+    unsubscribe, preferences and stop-the-programme links name nobody)."""
     rendered = render_member_step(db, settings, enrolment, parts, calendar)
     skeleton = make_skeleton(
         settings,
@@ -187,13 +187,19 @@ def build_message(
     )
     subscriber_id = enrolment.subscriber_id
     base = settings.base_url
-    unsubscribe, preferences = (
+    leave = f"{base}/inwerkprogramma/{enrolment.sequence}"  # this sequence only (web/public.py)
+    unsubscribe, preferences, programme = (
         (
             f"{base}/afmelden/{make_token(settings, UNSUBSCRIBE, subscriber_id)}",
             f"{base}/voorkeuren/{make_token(settings, PREFERENCES, subscriber_id)}",
+            f"{leave}/{make_token(settings, programme_purpose(enrolment.sequence), subscriber_id)}",
         )
         if links
-        else (f"{base}/afmelden/testexemplaar", f"{base}/voorkeuren/testexemplaar")
+        else (
+            f"{base}/afmelden/testexemplaar",
+            f"{base}/voorkeuren/testexemplaar",
+            f"{leave}/testexemplaar",
+        )
     )
     return skeleton.build(
         Recipient(
@@ -203,6 +209,7 @@ def build_message(
             unsubscribe_url=unsubscribe,
             preferences_url=preferences,
             message_id=msg_id,
+            programme_url=programme,
         )
     )
 
