@@ -14,6 +14,7 @@ Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -182,13 +183,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         assert person is not None  # subscriber_for checked
         enrolment = find_enrolment(db(), subscriber_id, sequence)
         if request.method == "POST" and enrolment is not None and enrolment.status == "active":
-            try:
+            # NewsletterError: stopped a moment ago (a second click, staff, tick): looked at below
+            with contextlib.suppress(NewsletterError):
                 with_retries(
                     db(),
                     lambda: stop(db(), settings, person.email, LEFT_BY_LINK, sequence, READER),
                 )
-            except NewsletterError:
-                pass  # stopped a moment ago (a second click, staff, tick): looked at below
             enrolment = find_enrolment(db(), subscriber_id, sequence)
             if enrolment is not None and enrolment.status == "active":
                 abort(500)  # not stopped (the sequence file unreadable?): never say it is
