@@ -52,7 +52,7 @@ def tick(db: Database, settings: Settings, now: datetime) -> dict[str, EmailMess
     report = onboarding.run_due(db, settings, now, lambda: relay)
     assert not report.failed
     return {
-        envelope.recipient: email.message_from_bytes(data, policy=policy.default)  # type: ignore[misc]
+        envelope.recipient: email.message_from_bytes(data, policy=policy.default)
         for envelope, data in relay.sent
     }
 
@@ -149,7 +149,7 @@ def test_the_link_asks_first_then_stops_only_the_programme_and_the_newsletter_st
     assert ZOE in {envelope.recipient for envelope, _ in outbox.sent}
 
 
-def _forged(settings: Settings, token: str, other_id: int) -> str:
+def _forged(token: str, other_id: int) -> str:
     """A member's genuine token with its payload changed to someone else's id."""
     payload = base64.urlsafe_b64encode(json.dumps(other_id).encode()).rstrip(b"=").decode()
     return f"{payload}.{token.split('.', 1)[1]}"
@@ -165,7 +165,9 @@ def test_forged_or_other_tokens_get_the_dutch_page_and_change_nothing(
     other_instance = replace(settings, secret_keys=("a-key-that-is-not-this-instances-0123",))
     elsewhere = make_token(other_instance, programme_purpose("av-lid"), zoe)
     refused = {
-        "Hans's token, changed to name Zoe": f"/inwerkprogramma/av-lid/{_forged(settings, hans_token, zoe)}",
+        "Hans's token, changed to name Zoe": (
+            f"/inwerkprogramma/av-lid/{_forged(hans_token, zoe)}"
+        ),
         "signed with another key": f"/inwerkprogramma/av-lid/{elsewhere}",
         "her unsubscribe token": (
             f"/inwerkprogramma/av-lid/{make_token(settings, UNSUBSCRIBE, zoe)}"
@@ -229,8 +231,16 @@ def test_the_reader_follows_the_link_in_chromium_and_axe_finds_nothing_serious(
         pytest.skip(problem.note)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "--project", str(instance), "serve"]
-        + ["--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "newsletter",
+            "--project",
+            str(instance),
+            "serve",
+            "--port",
+            str(port),
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
