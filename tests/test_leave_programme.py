@@ -4,8 +4,8 @@ Every onboarding step carries "Alleen stoppen met het inwerkprogramma": a link s
 member and the sequence. Its GET shows one button and changes nothing (mail scanners open
 links); its POST stops that enrolment through onboarding's own stop, logged as the reader. The
 demo on 1 December 2026: tick enrols Zoe Mulder (appointed 26 November) and sends her welcome.
-Most checks run over Flask's test client; one real `newsletter serve` and one Chromium run do
-the reader's journey and axe on both pages.
+Most checks run over Flask's test client; the app on a real port and one Chromium run do the
+reader's journey and axe on both pages.
 """
 
 from __future__ import annotations
@@ -14,19 +14,16 @@ import base64
 import email
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
+import threading
 from dataclasses import replace
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlite_utils import Database
+from werkzeug.serving import make_server
 
 from newsletter import clock
 from newsletter.config import Settings
@@ -39,7 +36,6 @@ from newsletter.store import audit
 from newsletter.tokens import UNSUBSCRIBE, make_token, programme_purpose
 from newsletter.web.public import create_app
 
-REPO = Path(__file__).resolve().parent.parent
 ZOE, HANS = "zoe.mulder@nb.example", "hans.deboer@ut.example"
 LINK_TEXT = "Alleen stoppen met het inwerkprogramma"
 FIRST_TICK = datetime(2026, 12, 1, 9, 5, tzinfo=clock.AMSTERDAM)
@@ -206,12 +202,6 @@ def test_a_member_who_left_the_newsletter_too_is_not_promised_it(settings, loade
     assert "nieuwsbrief" not in html.split("<main", 1)[1].split("</main>", 1)[0]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def axe_serious(page: Any, script: str) -> list[str]:
     page.add_script_tag(content=script)
     result = page.evaluate("o => axe.run(document, o)", tools.WEB_AXE)
@@ -224,41 +214,24 @@ def axe_serious(page: Any, script: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_reader_follows_the_link_in_chromium_and_axe_finds_nothing_serious(
-    settings, loaded, welcomed, instance
+    settings, loaded, welcomed
 ) -> None:
+    """The public app on a real port (in this process: `newsletter serve` itself is tested in
+    test_web.py), the link from her e-mail opened in Chromium at 375 px, the button clicked."""
     problem = tools.browser_problem()
     if problem is not None:
         pytest.skip(problem.note)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsletter",
-            "--project",
-            str(instance),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     from playwright.sync_api import sync_playwright
 
     script = tools.axe_script()
     assert script is not None
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    link = leave_link(welcomed[ZOE]).replace(
+        settings.base_url, f"http://127.0.0.1:{server.server_port}"
+    )
     found: dict[str, list[str]] = {}
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        link = leave_link(welcomed[ZOE]).replace(settings.base_url, f"http://127.0.0.1:{port}")
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=str(tools.chromium_path()), args=tools.CHROMIUM_ARGS
@@ -282,7 +255,6 @@ def test_the_reader_follows_the_link_in_chromium_and_axe_finds_nothing_serious(
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.shutdown()
     assert found == {"vraag": [], "gestopt": []}, found
     assert enrolment(loaded, settings, ZOE)["status"] == "stopped"
