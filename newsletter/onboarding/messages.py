@@ -7,6 +7,7 @@ of one step for one member, and the sample messages the preflight checks.
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
@@ -187,7 +188,8 @@ def build_message(
     )
     subscriber_id = enrolment.subscriber_id
     base = settings.base_url
-    leave = f"{base}/inwerkprogramma/{enrolment.sequence}"  # this sequence only (web/public.py)
+    # This sequence only (web/public.py); its name is a file name: quoted to be one path segment.
+    leave = f"{base}/inwerkprogramma/{quote(enrolment.sequence, safe='')}"
     unsubscribe, preferences, programme = (
         (
             f"{base}/afmelden/{make_token(settings, UNSUBSCRIBE, subscriber_id)}",
