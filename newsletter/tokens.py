@@ -14,6 +14,13 @@ from newsletter.config import Settings, require_secret
 
 UNSUBSCRIBE = "afmelden"
 PREFERENCES = "voorkeuren"
+PROGRAMME = "inwerkprogramma"  # stop one onboarding sequence, keep the newsletter (issue #16)
+
+
+def programme_purpose(sequence: str) -> str:
+    """The purpose of a link that stops this sequence only: a token for one sequence (or an
+    unsubscribe or preferences token) does not work for another."""
+    return f"{PROGRAMME}/{sequence}"
 
 
 def serializer(settings: Settings, purpose: str) -> URLSafeSerializer:

@@ -73,10 +73,14 @@ def test_forget_without_wiring_refuses_instead_of_forgetting_half(instance):
 
 
 def test_the_public_web_app_loads_neither_the_preflight_nor_the_editorial_workflow():
+    # Of the onboarding programme it loads the enrolment use case ("Alleen stoppen met het
+    # inwerkprogramma" calls its stop), never the sending of steps or their messages.
     result = python(
         "import sys, newsletter.web.public\n"
         "print(' '.join(m for m in sys.modules if m.startswith(('newsletter.preflight', "
-        "'newsletter.editorial', 'newsletter.onboarding', 'newsletter.inbound'))))"
+        "'newsletter.editorial', 'newsletter.onboarding.steps', "
+        "'newsletter.onboarding.messages', 'newsletter.onboarding.programme', "
+        "'newsletter.inbound'))))"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -73,6 +73,7 @@ class Recipient:
     unsubscribe_url: str
     preferences_url: str
     message_id: str
+    programme_url: str = ""  # onboarding steps: stop the programme only, keep the newsletter
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Skeleton:
             "email": recipient.email,
             "afmelden_url": recipient.unsubscribe_url,
             "voorkeuren_url": recipient.preferences_url,
+            "stoppen_url": recipient.programme_url,
         }
         unsubscribe = check_header_value(recipient.unsubscribe_url, "unsubscribe URL")
         personal = (

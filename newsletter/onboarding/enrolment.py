@@ -28,6 +28,7 @@ from newsletter.store import onboarding as repo
 from newsletter.store.onboarding import Enrolment, enrolments
 
 STOPPING = {"unsubscribed": "unsubscribed", "bounced": "address bounced", "erased": "forgotten"}
+READER = "reader"  # the actor when a member stops through the link in a step message
 
 
 def load_calendar(db: Database) -> list[Meeting]:
@@ -192,7 +193,8 @@ def stop(
             f"{email}: the enrolment stopped already ({existing.stopped_reason or 'no reason'})"
         )
     with transaction(db):
-        repo.stop_enrolment(db, existing.id, f"stopped by staff: {reason}")
+        by = "the reader" if actor == READER else "staff"  # READER: their own link (web/)
+        repo.stop_enrolment(db, existing.id, f"stopped by {by}: {reason}")
         audit.record(
             db,
             actor,

@@ -7,6 +7,7 @@ of one step for one member, and the sample messages the preflight checks.
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
@@ -30,7 +31,7 @@ from newsletter.render.onboarding import Person, RenderedStep, StepPart, StepRea
 from newsletter.store import mailings
 from newsletter.store import onboarding as repo
 from newsletter.store.onboarding import Enrolment
-from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token, programme_purpose
 
 
 def mailing_id_for(sequence: str, key: str) -> str:
@@ -174,7 +175,7 @@ def build_message(
     links: bool = True,
 ) -> bytes:
     """The MIME bytes of one member's step message (`links=False`: a preview's, whose
-    unsubscribe and preferences links name nobody)."""
+    unsubscribe, preferences and stop-the-programme links name nobody)."""
     rendered = render_member_step(db, settings, enrolment, parts, calendar)
     skeleton = make_skeleton(
         settings,
@@ -187,13 +188,20 @@ def build_message(
     )
     subscriber_id = enrolment.subscriber_id
     base = settings.base_url
-    unsubscribe, preferences = (
+    # This sequence only (web/public.py); its name is a file name: quoted to be one path segment.
+    leave = f"{base}/inwerkprogramma/{quote(enrolment.sequence, safe='')}"
+    unsubscribe, preferences, programme = (
         (
             f"{base}/afmelden/{make_token(settings, UNSUBSCRIBE, subscriber_id)}",
             f"{base}/voorkeuren/{make_token(settings, PREFERENCES, subscriber_id)}",
+            f"{leave}/{make_token(settings, programme_purpose(enrolment.sequence), subscriber_id)}",
         )
         if links
-        else (f"{base}/afmelden/testexemplaar", f"{base}/voorkeuren/testexemplaar")
+        else (
+            f"{base}/afmelden/testexemplaar",
+            f"{base}/voorkeuren/testexemplaar",
+            f"{leave}/testexemplaar",
+        )
     )
     return skeleton.build(
         Recipient(
@@ -203,6 +211,7 @@ def build_message(
             unsubscribe_url=unsubscribe,
             preferences_url=preferences,
             message_id=msg_id,
+            programme_url=programme,
         )
     )
 

@@ -32,7 +32,8 @@ from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 # The per-recipient markers; messages.py substitutes them. Letters and underscores only,
 # so premailer and quoted-printable leave them intact.
-MARKERS = ("aanhef", "naam", "email", "afmelden_url", "voorkeuren_url")
+# stoppen_url is in onboarding steps only: it stops the programme and keeps the newsletter.
+MARKERS = ("aanhef", "naam", "email", "afmelden_url", "voorkeuren_url", "stoppen_url")
 MARKER = re.compile(r"@@([a-z_]+)@@")
 PROVINCE_ROLES = (
     ("av_lid", "Uw AV-leden"),

@@ -198,6 +198,7 @@ def render_step(
         "salutation": marker("aanhef"),
         "unsubscribe_url": marker("afmelden_url"),
         "preferences_url": marker("voorkeuren_url"),
+        "programme_url": marker("stoppen_url"),  # the programme only: the newsletter stays
     }
     source = env.get_template("email/onboarding.mjml.j2").render(page)
     try:

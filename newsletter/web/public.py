@@ -4,12 +4,17 @@
                      links); POST: unsubscribes, the page's button and RFC 8058 one-click alike
                      (urlencoded or multipart, no cookies, 200 without a redirect).
 /voorkeuren/<token>  themes and pause (CSRF-protected form)
+/inwerkprogramma/<sequence>/<token>
+                     the onboarding steps' "Alleen stoppen met het inwerkprogramma": GET shows a
+                     button and changes nothing; POST stops that enrolment only (the newsletter
+                     stays), through the use case staff use, logged as the reader.
 /archief/            sent issues, each web version, its .ics files, and an Atom feed
 Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, never a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -30,6 +35,7 @@ from newsletter.config import Settings, load_settings, require_secret
 from newsletter.errors import NewsletterError
 from newsletter.issues.archive import archived_issues
 from newsletter.issues.files import MONTH
+from newsletter.onboarding.enrolment import READER, stop
 from newsletter.people import unsubscribe_queue
 from newsletter.people.preferences import reader, set_preferences, unsubscribe
 from newsletter.people.signup import CONSENT_TEXT, SignupError, confirm_signup, request_signup
@@ -39,6 +45,7 @@ from newsletter.sources.catalog import row_to_item
 from newsletter.store import workflow as frozen_versions
 from newsletter.store.busy import is_locked, with_retries
 from newsletter.store.items import announced_calendar_item
+from newsletter.store.onboarding import find_enrolment
 from newsletter.store.reports import SentIssue
 from newsletter.tokens import (
     CONFIRM,
@@ -46,12 +53,14 @@ from newsletter.tokens import (
     PREFERENCES,
     UNSUBSCRIBE,
     make_token,
+    programme_purpose,
     read_timed_token_issued,
     read_token,
 )
 from newsletter.wsgi import mounted
 
 BAD_LINK = 400
+LEFT_BY_LINK = "gestopt via de link in het inwerkprogramma"  # the reason in the audit log
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -164,6 +173,28 @@ def create_app(settings: Settings | None = None) -> Flask:
             done=True,
             preferences_url=preferences_url(subscriber_id),
         ), 200
+
+    @app.route("/inwerkprogramma/<sequence>/<token>", methods=["GET", "POST"])
+    def leave_programme(sequence: str, token: str) -> str:
+        """Stop this onboarding sequence and nothing else. The token is signed for the sequence
+        and the member: another sequence's, an unsubscribe token or a forged one gets the 400
+        page. No CSRF field, like /afmelden/: the token in the URL is the proof."""
+        subscriber_id = subscriber_for(programme_purpose(sequence), token)
+        person = reader(db(), subscriber_id)
+        assert person is not None  # subscriber_for checked
+        enrolment = find_enrolment(db(), subscriber_id, sequence)
+        if request.method == "POST" and enrolment is not None and enrolment.status == "active":
+            # NewsletterError: stopped a moment ago (a second click, staff, tick): looked at below
+            with contextlib.suppress(NewsletterError):
+                with_retries(
+                    db(),
+                    lambda: stop(db(), settings, person.email, LEFT_BY_LINK, sequence, READER),
+                )
+            enrolment = find_enrolment(db(), subscriber_id, sequence)
+            if enrolment is not None and enrolment.status == "active":
+                abort(500)  # not stopped (the sequence file unreadable?): never say it is
+        active = enrolment is not None and enrolment.status == "active"
+        return render_page(pages, "leave_programme.html.j2", person=person, stopped=not active)
 
     @app.route("/voorkeuren/<token>", methods=["GET", "POST"])
     def preferences(token: str) -> str:
