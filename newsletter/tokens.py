@@ -14,6 +14,10 @@ from newsletter.config import Settings, require_secret
 
 UNSUBSCRIBE = "afmelden"
 PREFERENCES = "voorkeuren"
+# `newsletter doctor` POSTs the one-click unsubscribe with a token of this purpose for id 0:
+# signed like a real link, it names nobody, and the endpoint answers it without a change.
+PROBE = "afmelden-proef"
+PROBE_HEADER = "X-Newsletter-Probe"
 
 
 def serializer(settings: Settings, purpose: str) -> URLSafeSerializer:

@@ -6,6 +6,8 @@ import re
 
 from sqlite_utils import Database, Migrations
 
+from newsletter.store import doctor as doctor_runs
+
 migrations = Migrations("newsletter")
 
 
@@ -591,3 +593,8 @@ def m017_bounce_undo(db: Database) -> None:
     bounces.add_column("undone_at", str)  # UTC
     bounces.add_column("undone_by", str)  # staff:<email>
     bounces.add_column("undo_reason", str)
+
+
+@migrations()
+def m018_doctor(db: Database) -> None:  # `newsletter doctor` runs (issue #17)
+    doctor_runs.create_table(db)

@@ -44,6 +44,8 @@ from newsletter.tokens import (
     CONFIRM,
     CONFIRM_MAX_AGE,
     PREFERENCES,
+    PROBE,
+    PROBE_HEADER,
     UNSUBSCRIBE,
     make_token,
     read_timed_token_issued,
@@ -145,7 +147,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
 
     @app.post("/afmelden/<token>")
-    def unsubscribe_post(token: str) -> tuple[str, int]:
+    def unsubscribe_post(token: str) -> Any:
+        if read_token(settings, PROBE, token) == 0:  # newsletter doctor: changes nothing
+            return "one-click probe: nothing changed\n", 200, {PROBE_HEADER: "one-click"}
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
         how = "one-click" if request.form.get("List-Unsubscribe") == "One-Click" else "page"
         try:
