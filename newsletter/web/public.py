@@ -2,7 +2,8 @@
 
 /afmelden/<token>    GET: a page with one button, never unsubscribes (mail scanners prefetch
                      links); POST: unsubscribes, the page's button and RFC 8058 one-click alike
-                     (urlencoded or multipart, no cookies, 200 without a redirect).
+                     (urlencoded or multipart, no cookies, 200 without a redirect); a POST
+                     with `newsletter doctor`'s probe token answers 200 and changes nothing.
 /voorkeuren/<token>  themes and pause (CSRF-protected form)
 /archief/            sent issues, each web version, its .ics files, and an Atom feed
 Tokens are signed per purpose (tokens.py); a bad one gets a friendly 400 page, never a 500.
