@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from newsletter.configread import TableReader as _Reader
 from newsletter.configread import flag as _flag
-from newsletter.configread import parse_minutes, read_console
+from newsletter.configread import parse_minutes, read_console, read_doctor
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.headers import check_address, check_header_value, parse_sender
 from newsletter.settings import (
@@ -182,6 +182,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         preflight=_read_preflight(path, data),
         web=_read_web(path, data),
         console=read_console(path, data, dict(os.environ)),
+        doctor=read_doctor(path, data),
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError
-from newsletter.settings import OIDC_KEYS, STAFF_ROLES, Console, Oidc
+from newsletter.settings import OIDC_KEYS, STAFF_ROLES, Console, Doctor, Oidc
 
 OIDC_SECRET_ENV = "NEWSLETTER_OIDC_CLIENT_SECRET"
 OS_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._@$-]*$")  # what login names are made of
@@ -186,3 +187,46 @@ def _scope(reader: TableReader) -> str:
             "scope", f"'{scope}' must include openid, e.g. scope = \"openid email profile\""
         )
     return scope
+
+
+def read_doctor(path: Path, data: dict[str, Any]) -> Doctor:
+    """[doctor]: the DNS server to ask (host:port) and the relay's public sending addresses."""
+    reader = TableReader(path, data, "doctor")
+    nameserver = reader.data.get("nameserver", "")
+    example = 'e.g. nameserver = "127.0.0.1:5353", or leave it out for the system resolver'
+    if not isinstance(nameserver, str) or (nameserver.strip() and not split_nameserver(nameserver)):
+        reader.fail(
+            "nameserver", f"'{nameserver}' is not an IP address with an optional port, {example}"
+        )
+    ips = reader.data.get("sending_ips", [])
+    if not isinstance(ips, list) or not all(isinstance(v, str) for v in ips):
+        reader.fail("sending_ips", 'must be a list of addresses, e.g. sending_ips = ["192.0.2.25"]')
+    for value in ips:
+        try:
+            ip_address(value.strip())
+        except ValueError:
+            reader.fail("sending_ips", f"'{value}' is not an IP address")
+    return Doctor(
+        nameserver=str(nameserver).strip(),
+        sending_ips=tuple(v.strip() for v in ips),
+        timeout=reader.number("timeout", 5, 0.1, 120),
+    )
+
+
+def split_nameserver(value: str) -> tuple[str, int] | None:
+    """ "127.0.0.1:5353", "127.0.0.1", "[::1]:5353" -> (address, port); None when not one."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else ("" if not rest else "x")
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:
+        host, port = value, ""
+    try:
+        ip_address(host)
+    except ValueError:
+        return None
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return None
+    return host, int(port or 53)

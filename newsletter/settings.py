@@ -125,6 +125,17 @@ class Preflight:
     problem: str = ""
 
 
+@dataclass(frozen=True)
+class Doctor:
+    """[doctor]: where `newsletter doctor` looks (see doctor/)."""
+
+    nameserver: str = ""  # "127.0.0.1:5353": ask this DNS server; "": the system resolver
+    # The public addresses the relay sends from, for the SPF check; (): the relay's own
+    # addresses (a relay on this machine sends from the machine's public address: name it).
+    sending_ips: tuple[str, ...] = ()
+    timeout: float = 5.0  # seconds per DNS question or connection
+
+
 # The roles of a staff account (issue #14): pages and use cases check these names.
 STAFF_ROLES = ("redacteur", "eindredacteur", "inbox", "beheerder")
 
@@ -193,6 +204,7 @@ class Settings:
     preflight: Preflight = field(default_factory=Preflight)
     web: Web = field(default_factory=Web)
     console: Console = field(default_factory=Console)
+    doctor: Doctor = field(default_factory=Doctor)
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -259,6 +271,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "preflight": frozenset({"allowed_hosts"}),
     "web": frozenset({"trusted_proxies"}),
     "console": frozenset({"base_url", "idle_timeout", "trusted_proxy", "os_users", "oidc"}),
+    "doctor": frozenset({"nameserver", "sending_ips", "timeout"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS

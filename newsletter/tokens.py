@@ -23,6 +23,12 @@ def programme_purpose(sequence: str) -> str:
     return f"{PROGRAMME}/{sequence}"
 
 
+# `newsletter doctor` POSTs the one-click unsubscribe with a token of this purpose for id 0:
+# signed like a real link, it names nobody, and the endpoint answers it without a change.
+PROBE = "afmelden-proef"
+PROBE_HEADER = "X-Newsletter-Probe"
+
+
 def serializer(settings: Settings, purpose: str) -> URLSafeSerializer:
     return _serializer(require_secret(settings), purpose)
 

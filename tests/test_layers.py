@@ -51,6 +51,7 @@ RANKS: dict[str, int] = {
     "newsletter.outbound": 3,
     "newsletter.preflight": 3,
     "newsletter.staff": 3,
+    "newsletter.doctor": 3,
     # 4 use cases
     "newsletter.outbound.send": 4,
     "newsletter.onboarding": 4,

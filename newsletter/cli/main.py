@@ -13,6 +13,7 @@ from newsletter import app, clock
 from newsletter.cli.common import CONTEXT, Failed, State
 from newsletter.cli.console import console
 from newsletter.cli.content import content
+from newsletter.cli.doctor import doctor
 from newsletter.cli.inbox import inbox
 from newsletter.cli.issue import issue
 from newsletter.cli.onboarding import onboarding
@@ -86,6 +87,7 @@ for command in (content, subscribers, issue, inbox, onboarding, status, log, tic
     cli.add_command(command)
 cli.add_command(staff)
 cli.add_command(console)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from newsletter.people.subscribers import Recipient
 from newsletter.preflight.runner import PreflightReport, summary_line
 from newsletter.store.audit import AuditEntry
 from newsletter.store.conversations import Conversation, Message
+from newsletter.store.doctor import DoctorRun
 
 
 def as_data(value: Any) -> Any:
@@ -269,7 +270,23 @@ def format_status(status: InstanceStatus) -> list[str]:
             f"inbox: {status.quarantined} quarantined message(s); "
             "'newsletter inbox' commands show why"
         )
+    lines.append(format_doctor(status.doctor))
     return lines
+
+
+def format_doctor(run: DoctorRun | None) -> str:
+    """The last `newsletter doctor`: when, the counts, and the checks to fix."""
+    if run is None:
+        return "doctor: never ran; run 'newsletter doctor' to check DNS, relay and web"
+    when = clock.parse_instant(run.at).astimezone(clock.AMSTERDAM)
+    line = (
+        f"doctor: last ran {nl_date(when)} {nl_time(when)}: {run.ok} ok, "
+        f"{run.warnings} warning(s), {run.errors} error(s)"
+    )
+    if run.problems:
+        line += " (" + ", ".join(f"{c['title']}: {c['result']}" for c in run.problems) + ")"
+        line += "; 'newsletter doctor' says what to do"
+    return line
 
 
 def format_log_entry(entry: AuditEntry) -> str:

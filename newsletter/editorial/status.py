@@ -12,6 +12,7 @@ from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.store import audit, mailings
 from newsletter.store import workflow as rows
+from newsletter.store.doctor import DoctorRun, last_run
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class InstanceStatus:
     open_questions: int | None  # None: no inbox yet
     onboarding: OnboardingGlance | None
     quarantined: int
+    doctor: DoctorRun | None = None  # the last `newsletter doctor`; None: never ran
 
 
 def instance_status(db: Database, settings: Settings | None = None) -> InstanceStatus:
@@ -74,7 +76,7 @@ def instance_status(db: Database, settings: Settings | None = None) -> InstanceS
     if rows.has_table(db, "onboarding_enrolments") and settings is not None:
         onboarding = _onboarding_glance(db, settings)
     quarantined = rows.quarantined(db)
-    return InstanceStatus(tick_at, failed, under_way, open_, onboarding, quarantined)
+    return InstanceStatus(tick_at, failed, under_way, open_, onboarding, quarantined, last_run(db))
 
 
 def log_entries(db: Database, issue: str | None = None) -> list[audit.AuditEntry]:

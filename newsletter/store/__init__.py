@@ -5,6 +5,6 @@ returns dataclasses; everything above calls these functions and never writes a q
 """
 
 from newsletter.store.db import connect, dumps, loads, open_store, transaction
-from newsletter.store.schema import migrations
+from newsletter.store.schema_console import migrations
 
 __all__ = ["connect", "dumps", "loads", "migrations", "open_store", "transaction"]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsletter.config import Settings
-from newsletter.store.schema import migrations
+from newsletter.store.schema_console import migrations
 
 
 def connect(path: Path | str) -> Database:

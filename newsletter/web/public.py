@@ -2,7 +2,8 @@
 
 /afmelden/<token>    GET: a page with one button, never unsubscribes (mail scanners prefetch
                      links); POST: unsubscribes, the page's button and RFC 8058 one-click alike
-                     (urlencoded or multipart, no cookies, 200 without a redirect).
+                     (urlencoded or multipart, no cookies, 200 without a redirect); a POST
+                     with `newsletter doctor`'s probe token answers 200 and changes nothing.
 /voorkeuren/<token>  themes and pause (CSRF-protected form)
 /inwerkprogramma/<sequence>/<token>
                      the onboarding steps' "Alleen stoppen met het inwerkprogramma": GET shows a
@@ -51,6 +52,8 @@ from newsletter.tokens import (
     CONFIRM,
     CONFIRM_MAX_AGE,
     PREFERENCES,
+    PROBE,
+    PROBE_HEADER,
     UNSUBSCRIBE,
     make_token,
     programme_purpose,
@@ -155,7 +158,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
 
     @app.post("/afmelden/<token>")
-    def unsubscribe_post(token: str) -> tuple[str, int]:
+    def unsubscribe_post(token: str) -> Any:
+        if read_token(settings, PROBE, token) == 0:  # newsletter doctor: changes nothing
+            return "one-click probe: nothing changed\n", 200, {PROBE_HEADER: "one-click"}
         subscriber_id = subscriber_for(UNSUBSCRIBE, token)
         how = "one-click" if request.form.get("List-Unsubscribe") == "One-Click" else "page"
         try:
