@@ -126,4 +126,3 @@ def m018_listings(db: Database) -> None:
 @migrations()
 def m019_doctor(db: Database) -> None:  # `newsletter doctor` runs (issue #17)
     doctor_runs.create_table(db)
-
