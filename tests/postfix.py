@@ -224,18 +224,28 @@ SIGNED_HEADERS = (
 
 
 @contextmanager
-def relay(remote: Remote | None = None, extra: str = "", sign: bool = True) -> Iterator[Relay]:
+def relay(
+    remote: Remote | None = None,
+    extra: str = "",
+    sign: bool = True,
+    remote_port: int | None = None,
+    parent: Path | None = None,
+) -> Iterator[Relay]:
     """Start the remote, OpenDKIM and Postfix; stop exactly those at the end.
 
     `extra` is appended to main.cf (e.g. delay_warning_time = 1s); `sign=False` leaves the
-    milter out (the benchmark's sink run without signing).
+    milter out; `remote_port` relays to a server already listening there (the benchmark's
+    sink) instead of starting the aiosmtpd remote; `parent` is where the folder is made.
     """
     remote = remote or Remote()
-    folder = Path(tempfile.mkdtemp(prefix="postfix-"))
+    folder = Path(tempfile.mkdtemp(prefix="postfix-", dir=parent))
     folder.chmod(0o755)  # the postfix and opendkim users must reach what is inside
-    port, remote_port = free_port(), free_port()
-    controller = Controller(remote, hostname="127.0.0.1", port=remote_port)
-    controller.start()
+    port = free_port()
+    controller = None
+    if remote_port is None:
+        remote_port = free_port()
+        controller = Controller(remote, hostname="127.0.0.1", port=remote_port)
+        controller.start()
     started: list[str] = []
     try:
         _configure(folder, port, remote_port, extra, sign)
@@ -258,7 +268,8 @@ def relay(remote: Remote | None = None, extra: str = "", sign: bool = True) -> I
             )
         if "opendkim" in started:
             _stop_pid(folder / "opendkim.pid")
-        controller.stop()
+        if controller is not None:
+            controller.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
