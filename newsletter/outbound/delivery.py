@@ -4,7 +4,8 @@
   `sending` before its message is handed over (SMTP: the final dot) and as `sent` right after
   the 250 (in the same commit that claims the next row), so a crash leaves at most one message
   per connection in doubt. The commit runs while the connections already send the next
-  messages up to their final dot: its fsync is no longer a pause on every connection. The next run marks those `in-doubt` and resends them with the same Message-ID
+  messages up to their final dot: its fsync is no longer a pause on every connection. The
+  next run marks those `in-doubt` and resends them with the same Message-ID
   (`--in-doubt resend`, the default) or leaves them for staff (`skip`).
 - 4xx replies and lost connections defer a message with doubling backoff inside a retry
   window; a 5xx fails it and records a bounce; a 421 or a dropped connection makes that
