@@ -68,6 +68,7 @@ bench: $(VENV)/.installed-dev  ## Benchmarks, reported as ratios against a basel
 	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/sending.py
 	$(BIN)/python benchmarks/console.py
+	$(BIN)/python benchmarks/relay.py
 
 golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered December issue
 	$(BIN)/python -m tests.golden regenerate

@@ -221,10 +221,10 @@ def bounce_kind(finding: Finding) -> str:
     """hard, soft, policy (about us: never unsubscribes) or delayed (not given up yet)."""
     if finding.bounce_class == "hard":
         return "hard"
+    if finding.action == "delayed":  # a warning, not a verdict: whatever it says, it goes on
+        return "delayed"
     if finding.status.startswith("5.7") or finding.reason in POLICY_REASONS:
         return "policy"
-    if finding.action == "delayed":
-        return "delayed"
     return "soft"
 
 

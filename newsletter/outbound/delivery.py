@@ -1,9 +1,11 @@
 """The delivery engine: every recipient exactly one copy, through faults, crashes and restarts.
 
 - The ledger (ledger.py) holds one row per (mailing, recipient). A row is committed as
-  `sending` before its SMTP transaction starts and as `sent` right after the 250 (in the same
-  commit that claims the next row), so a crash leaves at most one message per connection in
-  doubt. The next run marks those `in-doubt` and resends them with the same Message-ID
+  `sending` before its message is handed over (SMTP: the final dot) and as `sent` right after
+  the 250 (in the same commit that claims the next row), so a crash leaves at most one message
+  per connection in doubt. The commit runs while the connections already send the next
+  messages up to their final dot: its fsync is no longer a pause on every connection. The
+  next run marks those `in-doubt` and resends them with the same Message-ID
   (`--in-doubt resend`, the default) or leaves them for staff (`skip`).
 - 4xx replies and lost connections defer a message with doubling backoff inside a retry
   window; a 5xx fails it and records a bounce; a 421 or a dropped connection makes that
@@ -34,6 +36,7 @@ from newsletter.mail.dkim import Signer, signer_for
 from newsletter.outbound import ledger
 from newsletter.outbound.ledger import Outcome
 from newsletter.outbound.transports import Envelope, Transport
+from newsletter.outbound.transports.base import GatedTransport, Unclaimed
 from newsletter.store import audit, mailings
 from newsletter.store.mailings import Addressee
 from newsletter.store.mailings import Delivery as LedgerRow
@@ -162,12 +165,19 @@ class Job:
     row: LedgerRow
     envelope: Envelope
     data: bytes
+    ready: threading.Event = field(default_factory=threading.Event)  # its claim is committed
+    claimed: bool = False
+
+    def gate(self) -> bool:
+        """Wait for the commit of this job's claim; True when the row is ours to hand over."""
+        self.ready.wait()
+        return self.claimed
 
 
 @dataclass
 class Result:
     job: Job
-    status: str  # sent, deferred, failed, in-doubt, queued (never reached the relay)
+    status: str  # sent, deferred, failed, in-doubt, queued (never reached the relay), unclaimed
     reply: str
     duration_ms: float | None = None
     relay_down: bool = False
@@ -190,6 +200,8 @@ class Connection:
         """Send one job; never raises: whatever goes wrong becomes this job's result."""
         try:
             return self._deliver(job)
+        except Unclaimed:  # cancelled or skipped meanwhile: never handed over
+            return Result(job, "unclaimed", "not claimed")
         except Exception as exc:  # a bug or an odd transport: name it, keep the others going
             self.close()
             return Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
@@ -212,7 +224,12 @@ class Connection:
             began = time.perf_counter()
             started = True
             try:
-                reply = self.transport.send(job.envelope, job.data)
+                if isinstance(self.transport, GatedTransport):
+                    reply = self.transport.send_gated(job.envelope, job.data, job.gate)
+                elif job.gate():
+                    reply = self.transport.send(job.envelope, job.data)
+                else:
+                    raise Unclaimed(job.envelope.message_id)
             except TransportError as exc:
                 if not exc.connection_lost:
                     return Result(
@@ -240,7 +257,12 @@ def _ms(began: float) -> float:
 
 
 class Pool:
-    """Runs jobs on N connections: inline for one, one thread per connection for more."""
+    """Runs jobs on N connections: inline for one, one thread per connection for more.
+
+    submit() hands a job to a connection before its claim is committed; release() says whether
+    it was claimed. A threaded connection sends all but the final dot meanwhile; the inline one
+    sends it at release().
+    """
 
     def __init__(self, factory: TransportFactory, options: SendOptions) -> None:
         self.stop = threading.Event()
@@ -249,6 +271,7 @@ class Pool:
             Connection(factory, options, limit, self.stop) for _ in range(options.connections)
         ]
         self.done: collections.deque[Result] = collections.deque()
+        self.unreleased: dict[int, Job] = {}
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.results: queue.Queue[Result | BaseException] = queue.Queue()
         self.threads = []
@@ -268,9 +291,16 @@ class Pool:
             connection.close()
 
     def submit(self, job: Job) -> None:
+        self.unreleased[id(job)] = job
         if self.threads:
             self.jobs.put(job)
-        else:
+
+    def release(self, job: Job, claimed: bool) -> None:
+        """The claim's commit is done: hand the job over (claimed) or abandon it."""
+        del self.unreleased[id(job)]
+        job.claimed = claimed
+        job.ready.set()
+        if not self.threads:
             self.done.append(self.connections[0].deliver(job))
 
     def get_ready(self) -> list[Result]:
@@ -294,6 +324,8 @@ class Pool:
 
     def close(self) -> None:
         self.stop.set()
+        for job in list(self.unreleased.values()):  # left by an error: never handed over
+            self.release(job, False)
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -366,6 +398,8 @@ def _run(
                 # Wait for one result, take whatever else is ready: one commit for them all.
                 for result in pool.get_ready():
                     in_flight -= 1
+                    if result.status == "unclaimed":
+                        continue
                     outcomes.append(_outcome(result, mailing_id, policy, report))
                     if result.relay_down and not report.relay_down:
                         report.relay_down, exhausted = result.reply, True
@@ -413,15 +447,18 @@ def _run(
                 )
                 jobs.append(Job(row, Envelope(sender, person.email, row.message_id), data))
             # Outcomes and claims in one commit: every claimed row is on disk as `sending`
-            # before its transaction starts, so at most one per connection can be in doubt.
+            # before its message is handed over, and every `sent` before the next hand-over,
+            # so at most one per connection can be in doubt. The connections send the new
+            # jobs up to their final dot while the commit (its fsync) runs.
+            for job in jobs:
+                pool.submit(job)
+            in_flight += len(jobs)
             claimed = ledger.commit(
                 db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs]
             )
             outcomes = []
-            for job in jobs:
-                if job.row.id in claimed:  # not cancelled or skipped meanwhile
-                    pool.submit(job)
-                    in_flight += 1
+            for job in jobs:  # not claimed: cancelled or skipped meanwhile
+                pool.release(job, job.row.id in claimed)
     finally:
         # Whatever happens (even an exception), record what is known before leaving.
         ledger.commit(db, outcomes)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,22 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
     def describe(self) -> str: ...
+
+
+class Unclaimed(Exception):
+    """The gate said no: the message was not handed over (its row was not claimed)."""
+
+
+@runtime_checkable
+class GatedTransport(Protocol):
+    """A transport that can do everything but the hand-over while the ledger commits.
+
+    send_gated() sends all of a message except what hands it over (SMTP: the final dot), then
+    calls gate(): True hands it over, False abandons it (the connection is dropped, so the
+    server discards it) and raises Unclaimed. The engine commits the claim in the meantime.
+    """
+
+    def send_gated(self, envelope: Envelope, data: bytes, gate: Callable[[], bool]) -> str: ...
 
 
 def safe_filename(message_id: str) -> str:

@@ -6,12 +6,14 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.config import redact_url
 from newsletter.errors import ConfigError, TransportError
-from newsletter.outbound.transports.base import Envelope
+from newsletter.outbound.transports.base import Envelope, Unclaimed
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 FINAL_REPLY_TIMEOUT = 600.0  # seconds the relay may take to answer the end of the data
@@ -58,6 +60,8 @@ class SMTPTransport:
                     self.connection.starttls(context=context)
             if self.user:
                 self.connection.login(self.user, os.environ[PASSWORD_ENV])
+            if self.connection.sock is not None:  # the final dot goes out on its own: no Nagle
+                self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except smtplib.SMTPAuthenticationError as exc:
             raise ConfigError(
                 f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
@@ -73,11 +77,16 @@ class SMTPTransport:
             ) from None
 
     def send(self, envelope: Envelope, data: bytes) -> str:
+        return self.send_gated(envelope, data, lambda: True)
+
+    def send_gated(self, envelope: Envelope, data: bytes, gate: Callable[[], bool]) -> str:
         """One SMTP transaction (MAIL, RCPT, DATA); returns the server's reply to DATA.
 
         With PIPELINING (RFC 2920, which Postfix, Exchange and every large relay offer) the
         three commands go in one round trip. Dot-stuffing is skipped when no line starts with
         a dot, which is a scan instead of a regular expression over the whole message.
+        Everything but the final dot goes out before gate() is asked (the engine commits the
+        claim meanwhile); gate() False drops the connection, so the server discards it.
         """
         if self.connection is None:
             self.open()
@@ -113,8 +122,12 @@ class SMTPTransport:
                 data = _DOT.sub(b"..", data)
             if not data.endswith(b"\r\n"):
                 data += b"\r\n"
+            connection.send(data)
+            if not gate():
+                self._drop()  # without the final dot the server keeps nothing
+                raise Unclaimed(envelope.message_id)
             handed_over = True
-            connection.send(data + b".\r\n")
+            connection.send(b".\r\n")
             if connection.sock is not None:  # content filters may take minutes (RFC 5321: 10)
                 connection.sock.settimeout(max(self.timeout, FINAL_REPLY_TIMEOUT))
             code, message = connection.getreply()
