@@ -120,14 +120,19 @@ _PIXELS = """async (dataUrl) => {
 }"""
 
 
+def launch(playwright: Any, extra_args: tuple[str, ...] = ()) -> Any:
+    """Debian's Chromium (never a downloaded one); close it when done."""
+    return playwright.chromium.launch(
+        executable_path=str(chromium_path()), args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
 @contextmanager
 def browser(extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=str(chromium_path()), args=[*CHROMIUM_ARGS, *extra_args]
-        )
+        instance = launch(p, extra_args)
         try:
             yield instance
         finally:
@@ -191,7 +196,7 @@ def render_demo_issue(folder: Path) -> RenderedIssue:
 
 IDS = ("in-dit-nummer", "voor-u", "uw-provincie")
 # Body text whose painted contrast is measured: the intro, an item's summary, the province.
-BODY_TEXT = (".intro p", ".item p", ".pad p")
+BODY_TEXT = (".intro p", "h3 + .meta + p", ".pad p")
 MODES = ("light", "dark", "forced-dark")  # forced: Chromium's own inversion of the light page
 
 

@@ -55,7 +55,7 @@ def first_sentence(text: str) -> str:
 
 @dataclass(frozen=True)
 class Action:
-    """One line of "Voor u": what to do (text), by when (when), where (url), about which item."""
+    """One line of "Voor u": when, what (text), the link (url) and its short visible text."""
 
     text: str
     when: str
@@ -95,26 +95,26 @@ def for_you(
     if av_member:
         for av in (i for i in soon if i.kind == "av_meeting"):
             assert av.starts_at is not None  # every item in `soon` has one
-            when = nl_date(av.starts_at.date())
+            when = _day(av.starts_at.date())
             if av.link:
                 actions.append(
                     (
                         av.starts_at.date(),
-                        Action(f"Meld u aan voor de {av.title}", when, av.link, "Aanmelden", av.id),
+                        Action(av.title, when, av.link, "Aanmelden", av.id),
                     )
                 )
             deadline = str(av.fields.get("question_deadline") or "")
             if deadline:
                 moment = datetime.fromisoformat(deadline)
-                by = f"vóór {nl_date(moment)}" + (f", {nl_time(moment)}" if "T" in deadline else "")
+                by = _day(moment.date()) + (f", {nl_time(moment)}" if "T" in deadline else "")
                 actions.append(
                     (
                         moment.date(),
                         Action(
-                            f"Stel uw vragen over de stukken voor de {av.title}",
+                            f"Uw vragen over de stukken van de {av.title}",
                             by,
                             f"mailto:{contact}?subject=Vragen%20over%20de%20stukken",
-                            "Vraag stellen",
+                            "Stuur uw vraag",
                             av.id,
                         ),
                     )
@@ -133,7 +133,7 @@ def for_you(
                 event.starts_at.date(),
                 Action(
                     f"{event.title} ({where})",
-                    nl_date(event.starts_at.date()),
+                    _day(event.starts_at.date()),
                     event.link,
                     "Aanmelden",
                     event.id,
@@ -144,14 +144,27 @@ def for_you(
     return [a for _, a in actions][:MAX_ACTIONS]
 
 
+def _day(day: date) -> str:
+    """ "9 december": the issue's own months need no year."""
+    return nl_date(day).rsplit(" ", 1)[0]
+
+
 def short_title(item: Item) -> str:
     """The overview's name for an item: its title, the AV with its date."""
     if item.kind == "av_meeting" and item.starts_at:
-        return f"{item.title} {nl_date(item.starts_at.date()).rsplit(' ', 1)[0]}"
+        return f"{item.title} {_day(item.starts_at.date())}"
     return item.title
 
 
-_URLISH = re.compile(r"^(https?://|mailto:|@@)")
+_URLISH = re.compile(r"^(https?://|mailto:|@@[a-z_]*url@@)")
+_MARKER = re.compile(r"@@[a-z_]+@@")
+MARKER_WIDTH = 40  # what a marker (an address, a name) may take once filled in
+
+
+def _width(text: str) -> int:
+    return len(_MARKER.sub("x" * MARKER_WIDTH, text))
+
+
 _PREFIX = re.compile(r"^(\s*(?:\d+\.|[-*•])\s+|\s+)")
 
 
@@ -160,7 +173,7 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
     broken and goes on a line of its own. List items keep their hanging indent."""
     out: list[str] = []
     for line in text.split("\n"):
-        if len(line) <= width:
+        if _width(line) <= width:
             out.append(line)
             continue
         prefix = _PREFIX.match(line)
@@ -172,7 +185,7 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
                 out.append(current.rstrip())
                 current = indent
             candidate = f"{current} {word}" if current.strip() else f"{current}{word}"
-            if len(candidate) > width and current.strip():
+            if _width(candidate) > width and current.strip():
                 out.append(current.rstrip())
                 current = indent + word
             else:
