@@ -21,16 +21,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 # The preflight check's tools (issue #8): the Nu HTML checker and axe-core from npm, into the
 # git-ignored tools/ folder; playwright comes with the check extra. SpamAssassin and Chromium are
 # Debian packages: apt-get install spamassassin chromium fonts-liberation (.ci/run does it).
-# oidc-provider is the real OpenID provider the console's sign-in tests start (issue #14). One
-# npm install names them all: a --no-save install removes what an earlier one put there.
+# oidc-provider is the real OpenID provider the console's sign-in tests start (issue #14).
+# caniemail (MIT, its LICENSE in tools/node_modules/caniemail/) ships the caniemail.com feature
+# data the preflight reads for its client-support warnings (issue #16). One npm install names
+# them all: a --no-save install removes what an earlier one put there.
 VNU_JAR := tools/node_modules/vnu-jar/build/dist/vnu.jar
 OIDC_PROVIDER := tools/node_modules/oidc-provider/package.json
-NPM_TOOLS := vnu-jar@26.9.27 axe-core@4.14.1 oidc-provider@9.13.3
-$(VNU_JAR) $(OIDC_PROVIDER) &:
-	@command -v npm >/dev/null || { echo "npm not found: no Nu HTML checker and no OpenID provider; their tests skip (CI fails them)"; exit 0; }; \
-	npm install --prefix tools --no-save --no-audit --no-fund --ignore-scripts $(NPM_TOOLS) && touch $(VNU_JAR) $(OIDC_PROVIDER)
+CANIEMAIL := tools/node_modules/caniemail/dist/data/caniemail.json
+NPM_TOOLS := vnu-jar@26.9.27 axe-core@4.14.1 oidc-provider@9.13.3 caniemail@2.0.2
+$(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL) &:
+	@command -v npm >/dev/null || { echo "npm not found: no Nu HTML checker, OpenID provider or caniemail data; their tests skip (CI fails them)"; exit 0; }; \
+	npm install --prefix tools --no-save --no-audit --no-fund --ignore-scripts $(NPM_TOOLS) && touch $(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL)
 
-tools: $(VNU_JAR) $(OIDC_PROVIDER) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar and axe-core (npm), playwright; oidc-provider for the sign-in tests
+tools: $(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL) $(VENV)/.installed-dev  ## The preflight tools: vnu-jar, axe-core and the caniemail data (npm), playwright; oidc-provider for the sign-in tests
 
 # Real bounce messages for tests/test_real_reports.py (issue #13): the ones flufl.bounce ships in
 # its source distribution (Apache 2.0, its LICENSE inside the archive), read from the archive as
@@ -47,7 +50,7 @@ flufl-bounce: $(FLUFL_BOUNCE_SDIST)  ## flufl.bounce's source distribution (its 
 demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every stage run once
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
-test: $(VENV)/.installed-dev $(VNU_JAR) $(OIDC_PROVIDER) $(FLUFL_BOUNCE_SDIST)  ## The whole test suite, the slow tests included
+test: $(VENV)/.installed-dev $(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL) $(FLUFL_BOUNCE_SDIST)  ## The whole test suite, the slow tests included
 	$(BIN)/python -m pytest -q
 
 # The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the

@@ -377,7 +377,12 @@ def _read_themes(path: Path, data: dict[str, Any]) -> dict[str, Theme]:
             value = {"title": value}
         if not isinstance(value, dict) or not isinstance(value.get("title"), str):
             reader.fail(key, f'write {key} = {{ title = "Landelijk Gebied", bac = true }}')
-        themes[key] = Theme(key=key, title=value["title"], bac=bool(value.get("bac", False)))
+        body = value.get("body", "de BAC")
+        if not isinstance(body, str) or not body.strip():
+            reader.fail(key, f'body is what the body is, e.g. {key} = {{ body = "het BOD" }}')
+        themes[key] = Theme(
+            key=key, title=value["title"], bac=bool(value.get("bac", False)), body=body.strip()
+        )
     return themes
 
 

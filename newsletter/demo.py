@@ -40,7 +40,8 @@ Dit is de laatste nieuwsbrief van 2026. De BAC's namen in november besluiten ove
 het regionaal openbaar vervoer, netcongestie en de overdracht naar de nieuwe Statenperiode.
 Op 10 februari 2027 komt de Algemene Vergadering voor het laatst in deze samenstelling bijeen.
 
-Hebt u een vraag of een onderwerp voor een volgende nieuwsbrief? Beantwoord deze e-mail.
+Hebt u een vraag of een onderwerp voor een volgende nieuwsbrief? Schrijf ons via het contactadres
+onderaan deze nieuwsbrief.
 """
 
 

@@ -15,6 +15,9 @@ class Theme:
     key: str
     title: str
     bac: bool  # a block of its own in "Uit de BAC's"
+    # What the body is, with its article, above its decisions ("de BAC", "het BOD"):
+    # a BOD or a bestuurlijk aanspreekpunt is not a BAC (issue #16).
+    body: str = "de BAC"
 
 
 @dataclass(frozen=True)
@@ -252,5 +255,5 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
 FEED_KEYS = frozenset(
     {"name", "url", "theme", "timeout", "max_bytes", "interval", "allow_redirects_to"}
 )
-THEME_KEYS = frozenset({"title", "bac"})
+THEME_KEYS = frozenset({"title", "bac", "body"})
 OIDC_KEYS = frozenset({"issuer", "client_id", "allowed_domain", "claim", "roles", "scope"})

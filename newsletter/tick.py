@@ -21,7 +21,7 @@ from newsletter.dates import nl_moment
 from newsletter.editorial import workflow
 from newsletter.editorial.schedules import ScheduledStart, late_text
 from newsletter.errors import Busy, NewsletterError
-from newsletter.inbound import mailbox, processing
+from newsletter.inbound import mailbox, postvak, processing
 from newsletter.onboarding import programme as onboarding
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.send import send_issue
@@ -131,6 +131,14 @@ def _retries(db: Database, settings: Settings, now: datetime) -> JobResult:
     return JobResult("deliveries", "; ".join(parts) or "nothing due", failed)
 
 
+def _postvak(db: Database, settings: Settings, now: datetime) -> JobResult:
+    """Follow-up dates that came (the conversation reopens, at the top), and replies to retry."""
+    done = postvak.run_due(
+        db, settings, now, transport_factory(settings.transport, settings.project)
+    )
+    return JobResult("postvak", done.summary(), done.failed)
+
+
 def _onboarding(db: Database, settings: Settings, now: datetime) -> JobResult:
     """New AV members enrolled, due steps sent (working days, from [onboarding] send_from)."""
     report = onboarding.run_due(
@@ -185,6 +193,7 @@ JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult | None]
     ("scheduled", _scheduled),
     ("deliveries", _retries),
     ("onboarding", _onboarding),
+    ("postvak", _postvak),
     ("retention", _retention),
     ("erasures", _erasures),
 ]

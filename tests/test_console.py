@@ -79,9 +79,12 @@ class Console:
         return store.open_store(load_settings(self.folder))
 
 
-def start(folder: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start(folder: Path, *args: str, now: str | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    """`newsletter --project folder ARGS` (at the moment `now`, when given)."""
     log = folder / f"{args[0]}.stderr"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    if now:
+        env["NEWSLETTER_NOW"] = now
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--project", str(folder), *args],
         stdout=subprocess.DEVNULL,

@@ -96,7 +96,9 @@ def listed(run: Runner, *args: str) -> list[dict]:
 def answer(run: Runner, tmp_path: Path, number: int, text: str = "Op **4 december**.") -> str:
     path = tmp_path / f"antwoord-{number}.md"
     path.write_text(text, encoding="utf-8")
-    result = run("inbox", "reply", str(number), "--file", str(path), "--by", "Sanne de Vries")
+    result = run(
+        "inbox", "reply", str(number), "--file", str(path), "--yes", "--by", "Sanne de Vries"
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 

@@ -81,7 +81,7 @@ def test_staff_can_reorder_and_drop_items_by_editing_the_file(settings, loaded, 
         "2027-01-26-technische-briefing",
     ]
     assert "cohesiebeleid" not in rendered.variants["GLD"].html
-    assert "Lobby &amp; position papers" not in rendered.variants["GLD"].html
+    assert "Belangenbehartiging en standpunten" not in rendered.variants["GLD"].html
 
 
 def test_an_item_added_by_hand_from_an_earlier_month_is_rendered(

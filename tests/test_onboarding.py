@@ -272,7 +272,7 @@ def test_the_merged_message_carries_both_steps_and_the_personal_facts(world) -> 
     assert "/agenda/2026-06-23-av.ics" in text
     # The question deadline of that AV (Monday 15 June, 12.00) has passed: not offered.
     assert "15 juni" not in text and "Dat kan tot" not in text
-    assert "Uw buddy in de AV: " in text and "Ervaren" in text  # from another province
+    assert "Uw mentor in de AV: " in text and "Ervaren" in text  # from another province
     assert "Uw griffiecontactpersoon" not in text  # Fryslân has none in this list
     html = message.get_body(("html",)).get_content()
     assert '<html lang="nl"' in html
@@ -322,7 +322,7 @@ def test_a_late_import_skips_what_passed_and_merges_what_fell_behind(loaded, set
     ]
     text = mail.get_body(("plain",)).get_content()
     assert mail["Subject"] == "Welkom in de Algemene Vergadering van het IPO"
-    assert "== Zo werkt het IPO ==" in text and "== Kennismaking en uw buddy ==" in text
+    assert "== Zo werkt het IPO ==" in text and "== Kennismaking en uw mentor ==" in text
     assert "3 november 2026" not in text  # the meeting that has been is not offered
     assert "De volgende AV: Algemene Vergadering, woensdag 10 februari 2027" in text
     zoe = rows["zoe.mulder@nb.example"]  # appointed 26 November: the welcome goes now
@@ -498,7 +498,7 @@ def test_a_paused_reader_gets_the_steps_when_back_unless_they_are_stale(world) -
     # The 10th: the welcome with werkwijze (both fell behind); the 11th: kennismaking.
     assert subjects == [
         "Welkom in de Algemene Vergadering van het IPO",
-        "Graag maken wij kennis: een gesprek en een vaste buddy",
+        "Graag maken wij kennis: een gesprek en een vaste mentor",
     ]
     rows = {r["email"]: r for r in onboarding.status_rows(db, settings, clock.now())}
     assert rows["anna.avdag@dr.example"]["done"] == 3

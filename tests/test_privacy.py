@@ -25,7 +25,8 @@ from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import MemoryTransport
 from newsletter.outbound.transports.base import Envelope
 from newsletter.outbound.transports.outbox import OutboxTransport
-from newsletter.people import privacy
+from newsletter.people import preferences, privacy
+from newsletter.store import audit
 
 # Two fictional Drenthe AV members from subscribers/demo/drenthe.csv.
 LOTTE, LOTTE_NAME = "lotte.claessens@dr.example", "Lotte Claessens"
@@ -441,3 +442,48 @@ def test_forget_removes_the_persons_audit_trail_and_records_only_that_someone_wa
     assert audit.events(loaded, f"subscriber:{kees['id']}") == []
     forgotten = audit.events(loaded, "subscriber:forgotten")
     assert [(e.actor, e.action, e.detail) for e in forgotten] == [("cli", "forget", None)]
+
+
+# -- show by name or id, resubscribe --------------------------------------------------------
+
+
+def test_show_finds_a_person_by_name_or_id_and_lists_several_matches(run, loaded):
+    by_name = run("subscribers", "show", "lotte claessens")
+    assert by_name.exit_code == 0, by_name.output
+    assert by_name.stdout.startswith(f"{LOTTE_NAME} <{LOTTE}>\n")
+    number = loaded.execute("select id from subscribers where email = ?", [LOTTE]).fetchone()[0]
+    assert run("subscribers", "show", str(number)).stdout == by_name.stdout
+    several = run("subscribers", "show", "Wijnands")
+    assert several.exit_code == 2
+    assert several.stderr.startswith(
+        "Error: 'Wijnands' matches 3 people; name one by e-mail or id:"
+    )
+    assert "julia.wijnands@ut.example  Julia Wijnands (UT, active)" in several.stderr
+    nobody = run("subscribers", "show", "Niemand Bestaat")
+    assert nobody.exit_code == 2 and "no subscriber whose name or address contains" in nobody.stderr
+
+
+def test_resubscribe_needs_an_unsubscribed_person_and_a_reason_and_is_logged(run, loaded):
+    not_yet = run("subscribers", "resubscribe", LOTTE, "--reason", "per ongeluk")
+    assert not_yet.exit_code == 2
+    assert "is active, not unsubscribed: nothing to re-subscribe" in not_yet.stderr
+    number = loaded.execute("select id from subscribers where email = ?", [LOTTE]).fetchone()[0]
+    preferences.unsubscribe(loaded, number, "web", "link")
+    # --resume does not bring back someone who unsubscribed: it says what does
+    resumed = run("subscribers", "set", LOTTE, "--resume")
+    assert resumed.exit_code == 2
+    assert resumed.stderr == (
+        f"Error: {LOTTE}: --resume changes only an active or paused subscription, this one is "
+        "unsubscribed; to subscribe them again: newsletter subscribers resubscribe EMAIL "
+        "--reason TEXT\n"
+    )
+    empty = run("subscribers", "resubscribe", LOTTE, "--reason", "  ")
+    assert empty.exit_code == 2 and "needs a reason" in empty.stderr
+    unknown = run("subscribers", "resubscribe", LOTTE, "--reason", "belde", "--request", "99")
+    assert unknown.exit_code == 2 and "--request 99: no such conversation" in unknown.stderr
+    done = run("subscribers", "resubscribe", LOTTE, "--reason", "Belde: per ongeluk afgemeld")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == f"{LOTTE}: active again (subscribed by staff:sanne@ipo.example)\n"
+    [event] = [e for e in audit.events(loaded, f"subscriber:{number}") if e.action == "resubscribe"]
+    assert event.actor == "staff:sanne@ipo.example"
+    assert event.details == {"reason": "Belde: per ongeluk afgemeld"}

@@ -18,6 +18,7 @@ from newsletter.inbound.processing import process_inbox, return_date
 from newsletter.mail.messages import message_id
 from newsletter.outbound import ledger
 from newsletter.people.subscribers import import_subscribers
+from newsletter.store import audit
 
 from .conftest import Runner, write_people
 
@@ -673,3 +674,33 @@ def test_an_encoded_line_break_in_a_message_id_never_reaches_our_confirmation(
     (confirmation,) = outbox(instance)
     assert "X-Injected" not in confirmation.as_string()
     assert confirmation["In-Reply-To"] is None
+
+
+def test_a_wrong_bounce_is_undone_from_the_cli_and_no_longer_counts(
+    run: Runner, instance: Path, settings: Settings, staff: Database, people: list[str]
+) -> None:
+    db = staff
+    ids = mailing(db, settings, "2026-12", people)
+    deliver(
+        instance,
+        dsn(people[0], "5.1.1", "550 5.1.1 User unknown", our_message_id(db, ids[people[0]])),
+    )
+    fetch(run)
+    assert status(db, people[0]) == "bounced"
+    refused = run("subscribers", "undo-bounce", people[1], "--reason", "werkt")
+    assert refused.exit_code == 2
+    assert "is active, not bounced: there is no bounce action to undo" in refused.output
+    done = run("subscribers", "undo-bounce", people[0], "--reason", "Griffie: adres werkt weer")
+    assert done.exit_code == 0, done.output
+    assert done.output == (
+        f"{people[0]}: active again; 1 bounce no longer count (by staff:sanne@ipo.example)\n"
+    )
+    assert status(db, people[0]) == "active"
+    [event] = [e for e in audit.events(db) if e.action == "undo-bounce"]
+    assert (event.actor, event.details["reason"]) == (
+        "staff:sanne@ipo.example",
+        "Griffie: adres werkt weer",
+    )
+    # the bounce stays on record, marked undone
+    shown = json.loads(run("subscribers", "show", people[0], "--json").output)
+    assert shown["bounces"][0]["undone_by"] == "staff:sanne@ipo.example"

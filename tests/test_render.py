@@ -112,7 +112,9 @@ def test_text_part_carries_the_same_links_as_the_html(rendered) -> None:
 
 def test_meetings_and_events_get_an_ics_file_with_amsterdam_times(rendered) -> None:
     ics = rendered.calendar["2027-02-10-av"].decode()
-    assert "DTSTART;TZID=Europe/Amsterdam:20270210T140000" in ics
+    assert (
+        "DTSTART;TZID=Europe/Amsterdam:20270210T123000" in ics
+    )  # the programme starts 12.30 (#16)
     assert "DTEND;TZID=Europe/Amsterdam:20270210T163000" in ics
     assert "BEGIN:VTIMEZONE" in ics
     html = rendered.variants["GLD"].html

@@ -34,9 +34,11 @@ def test_tick_runs_every_job_and_prints_a_line_for_each(instance, loaded, run) -
         "scheduled",
         "deliveries",
         "onboarding",
+        "postvak",
         "retention",
         "erasures",
     ]
+    assert lines[5] == "postvak: follow-ups due: 0; replies retried: none"
     assert "Inbox: 1 new" in lines[1] and "1 question" in lines[1]
     assert lines[2] == "scheduled: nothing due"
     assert lines[3] == "deliveries: nothing due"
@@ -96,6 +98,7 @@ def test_tick_json_gives_each_job_its_line_and_whether_it_failed(instance, loade
         "scheduled",
         "deliveries",
         "onboarding",
+        "postvak",
         "retention",
         "erasures",
     ]

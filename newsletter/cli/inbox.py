@@ -26,7 +26,8 @@ from newsletter.cli.present import (
 )
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.inbound import classify, conversations, processing
+from newsletter.inbound import classify, conversations, postvak, processing
+from newsletter.inbound.replies import draft_reply, send_reply
 
 
 @click.group(context_settings=CONTEXT)
@@ -130,14 +131,15 @@ def inbox_show(settings: Settings, number: int) -> None:
 @inbox.command("assign")
 @conversation_argument
 @click.option("--to", "name", required=True, metavar="NAME", help="Who handles it.")
+@actor_option("assigned it")
 @pass_settings
-def inbox_assign(settings: Settings, number: int, name: str) -> None:
+def inbox_assign(settings: Settings, number: int, name: str, by: str) -> None:
     """Give a conversation to a colleague (a new one becomes open).
 
     \b
         newsletter inbox assign 3 --to "Sanne de Vries"
     """
-    row = conversations.assign(store.open_store(settings), number, name)
+    row = postvak.assign(store.open_store(settings), number, name, by)
     click.echo(f"Conversation {number}: assigned to {row.assignee}; status {row.status}")
 
 
@@ -164,33 +166,65 @@ def inbox_theme(settings: Settings, number: int, theme: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The answer, in Markdown.",
 )
+@click.option("--yes", is_flag=True, help="Send it; without --yes only the preview is shown.")
 @actor_option("wrote the answer")
 @pass_settings
-def inbox_reply(settings: Settings, number: int, answer: Path, by: str) -> None:
-    """Answer from the contact mailbox, the last message quoted; the status becomes waiting.
+def inbox_reply(settings: Settings, number: int, answer: Path, yes: bool, by: str) -> None:
+    """Answer from the contact mailbox: shows exactly what will be sent (your signature on
+    separate lines, the last message quoted); --yes sends it through the delivery ledger (a
+    relay outage: tick retries it) and the status becomes waiting. Logged as your account.
 
     \b
-        newsletter inbox reply 3 --file antwoord.md --by "Sanne de Vries"
+        newsletter inbox reply 3 --file antwoord.md
+        newsletter inbox reply 3 --file antwoord.md --yes --by "Sanne de Vries"
     """
     try:
         markdown = answer.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NewsletterError(f"cannot read {answer} as UTF-8 text: {exc}") from None
-    sent = conversations.reply(store.open_store(settings), settings, number, markdown, by)
-    click.echo(f"Conversation {number}: replied to {sent.to} ({sent.subject}); status waiting")
+    db = store.open_store(settings)
+    draft = draft_reply(db, settings, number, markdown, by)
+    if not yes:
+        to = f"{draft.to_name} <{draft.to}>" if draft.to_name else draft.to
+        click.echo(f"To: {to}\nSubject: {draft.subject}\nIn-Reply-To: {draft.in_reply_to}\n")
+        click.echo(draft.text)
+        click.echo("Not sent: add --yes to send this answer.", err=True)
+        return
+    sent = send_reply(db, settings, draft)
+    queued = (
+        "" if sent.delivery == "sent" else f" (not delivered yet: {sent.delivery}; tick retries it)"
+    )
+    click.echo(
+        f"Conversation {number}: replied to {sent.to} ({sent.subject}){queued}; status waiting"
+    )
 
 
 @inbox.command("close")
 @conversation_argument
+@actor_option("closed it")
 @pass_settings
-def inbox_close(settings: Settings, number: int) -> None:
-    """Close a conversation (a new message from the correspondent reopens it).
+def inbox_close(settings: Settings, number: int, by: str) -> None:
+    """Close a conversation (a new message from the correspondent reopens it); logged.
 
     \b
-        newsletter inbox close 3
+        newsletter inbox close 3 --by "Sanne de Vries"
     """
-    _, changed = conversations.close(store.open_store(settings), number)
+    _, changed = postvak.close(store.open_store(settings), number, by)
     click.echo(f"Conversation {number}: {'closed' if changed else 'was already closed'}")
+
+
+@inbox.command("reopen")
+@conversation_argument
+@actor_option("reopened it")
+@pass_settings
+def inbox_reopen(settings: Settings, number: int, by: str) -> None:
+    """Open a waiting or closed conversation again; logged.
+
+    \b
+        newsletter inbox reopen 3
+    """
+    _, changed = postvak.reopen(store.open_store(settings), number, by)
+    click.echo(f"Conversation {number}: {'open' if changed else 'was already open'}")
 
 
 @inbox.command("report")

@@ -35,11 +35,13 @@ from newsletter.config import Settings
 from newsletter.editorial import workflow
 from newsletter.editorial.gate import Checked
 from newsletter.issues.build import build_issue
+from newsletter.issues.compose import Move, compose
 from newsletter.issues.files import create_issue
 from newsletter.onboarding.programme import sample_messages
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.ledger import change_mailing, mailing_report, pending_count
 from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.statistics import mailing_statistics, statistics_csv
 from newsletter.preflight import runner as preflight
 
 
@@ -72,6 +74,47 @@ def issue_new(settings: Settings, month: str, day: Any, force: bool) -> None:
         f"Wrote {path.relative_to(settings.project)} with {count} items; write the intro, "
         f"then run 'newsletter issue build {month}'"
     )
+
+
+@issue.command("compose")
+@month_argument
+@click.option("--add", "add", metavar="ITEM", help="Add this item (at the end of its section).")
+@click.option("--section", default="", metavar="SECTION", help="The section --add puts it in.")
+@click.option("--remove", metavar="ITEM", help="Take this item out of the issue.")
+@click.option(
+    "--move", nargs=2, metavar="ITEM up|down", help="Move an item one place within its section."
+)
+@actor_option("composes it")
+@pass_settings
+def issue_compose(
+    settings: Settings,
+    month: str,
+    add: str | None,
+    section: str,
+    remove: str | None,
+    move: tuple[str, str] | None,
+    by: str,
+) -> None:
+    """Add, remove or move one item of the issue file, as the console does.
+
+    \b
+        newsletter issue compose 2026-12 --add bac-2026-11-stikstof --section uitgelicht
+    """
+    given = [
+        m
+        for m in (
+            add and Move("add", add, section),
+            remove and Move("remove", remove),
+            move and Move(move[1], move[0]),
+        )
+        if m
+    ]
+    if len(given) != 1 or (move and move[1] not in ("up", "down")):
+        raise click.UsageError("give one of --add ITEM, --remove ITEM, --move ITEM up|down")
+    draft = compose(store.open_store(settings), settings, month, given[0], by)
+    for key, ids in draft.sections.items():
+        if ids:
+            click.echo(f"{key}: {', '.join(ids)}")
 
 
 @issue.command("build")
@@ -368,12 +411,23 @@ def issue_cancel(settings: Settings, month: str, yes: bool, by: str) -> None:
 @issue.command("report")
 @month_argument
 @json_option
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Sent, delivered, bounced, complaints, unsubscribes per province and day, as CSV.",
+)
 @pass_settings
-def issue_report(settings: Settings, month: str, as_json: bool) -> None:
+def issue_report(settings: Settings, month: str, as_json: bool, as_csv: bool) -> None:
     """How the send went: sent, deferred, failed, in doubt, per province, slowest, errors.
 
     \b
         newsletter issue report 2026-12 --json
+        newsletter issue report 2026-12 --csv > rapport-2026-12.csv
     """
-    report = mailing_report(store.open_store(settings), mailing_id_for(month))
+    db = store.open_store(settings)
+    if as_csv:  # the numbers of the console's Rapporten page, from the same function
+        click.echo(statistics_csv(mailing_statistics(db, mailing_id_for(month))), nl=False)
+        return
+    report = mailing_report(db, mailing_id_for(month))
     echo_data(report, as_json, format_mailing_report)

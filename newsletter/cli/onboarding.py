@@ -1,4 +1,4 @@
-"""onboarding: the programme for new AV members (plan, enroll, status, preview)."""
+"""onboarding: the programme for new AV members (plan, enroll, stop, status, preview)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from newsletter import clock, store
-from newsletter.cli.common import CONTEXT, echo_data, json_option, pass_settings
+from newsletter.cli.common import CONTEXT, actor_option, echo_data, json_option, pass_settings
 from newsletter.cli.present import format_enrolments, format_plan
 from newsletter.config import Settings
 from newsletter.dates import nl_date
@@ -18,7 +18,7 @@ from newsletter.onboarding import programme as onboarding_module
 
 @click.group(context_settings=CONTEXT)
 def onboarding() -> None:
-    """The programme for new AV members: plan, enroll, status, preview."""
+    """The programme for new AV members: plan, enroll, stop, status, preview."""
 
 
 sequence_option = click.option(
@@ -108,6 +108,26 @@ def onboarding_enroll(settings: Settings, email: str, start: Any, sequence: str 
         f"{verb} {email} in {enrolment.sequence} from {nl_date(enrolment.starts_on)}; "
         "'newsletter onboarding status' shows the next step, tick sends it"
     )
+
+
+@onboarding.command("stop")
+@click.argument("email")
+@click.option("--reason", required=True, metavar="TEXT", help="Why it stops (in the log).")
+@sequence_option
+@actor_option("stops it")
+@pass_settings
+def onboarding_stop(
+    settings: Settings, email: str, reason: str, sequence: str | None, by: str
+) -> None:
+    """Stop one member's enrolment by hand, with the reason; nothing more is sent to them.
+
+    \b
+        newsletter onboarding stop hans.deboer@ut.example --reason "Benoeming ingetrokken"
+    """
+    enrolment = onboarding_module.stop(
+        store.open_store(settings), settings, email, reason, sequence, by
+    )
+    click.echo(f"Stopped {email} in {enrolment.sequence}: {enrolment.stopped_reason}")
 
 
 @onboarding.command("status")

@@ -12,6 +12,7 @@ from newsletter import clock, store
 from newsletter.cli.common import (
     CONTEXT,
     Failed,
+    actor_option,
     echo_data,
     echo_lines,
     echo_problems,
@@ -21,8 +22,10 @@ from newsletter.cli.common import (
 from newsletter.cli.present import format_people, format_person, format_recipient_line
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
+from newsletter.inbound.bounce_view import undo_bounce
 from newsletter.people import privacy
-from newsletter.people.preferences import set_preferences_by_email
+from newsletter.people.lookup import resolve
+from newsletter.people.preferences import resubscribe, set_preferences_by_email
 from newsletter.people.segments import parse_segment
 from newsletter.people.segments import recipients as segment_recipients
 from newsletter.people.subscribers import import_subscribers
@@ -110,23 +113,74 @@ def subscribers_import(
 
 
 @subscribers.command("show")
-@click.argument("email")
+@click.argument("person", metavar="EMAIL|ID|NAME")
 @json_option
 @pass_settings
-def subscribers_show(settings: Settings, email: str, as_json: bool) -> None:
+def subscribers_show(settings: Settings, person: str, as_json: bool) -> None:
     """Everything held about one person: record, consent, mandates, deliveries, bounces.
 
-    For a request for access under the AVG; unknown address: exit 2.
+    For a request for access under the AVG. Name the person by e-mail, by id (from `list`) or
+    by (part of) their name; a name that matches several people lists them (exit 2), and so
+    does an unknown address.
 
     \b
         newsletter subscribers show lotte.claessens@dr.example
-        newsletter subscribers show lotte.claessens@dr.example --json
+        newsletter subscribers show "Claessens"
+        newsletter subscribers show 12 --json
     """
     db = store.open_store(settings)
+    email = resolve(db, settings, person)
     record = privacy.person_record(db, settings, email)
     if record is None:
         raise privacy.unknown(db, settings, email)
     echo_data(record, as_json, format_person)
+
+
+@subscribers.command("resubscribe")
+@click.argument("email")
+@click.option("--reason", required=True, help="What the person asked, when and how (logged).")
+@click.option(
+    "--request",
+    type=int,
+    metavar="CONVERSATION_ID",
+    help="The conversation in the contact mailbox it answers (see 'newsletter inbox list').",
+)
+@actor_option("does it")
+@pass_settings
+def subscribers_resubscribe(
+    settings: Settings, email: str, reason: str, request: int | None, by: str
+) -> None:
+    """Subscribe someone again who unsubscribed by mistake, at their request.
+
+    Only an unsubscribed subscriber, only with a reason; in the log with the reason and the
+    conversation. A wrong bounce is undone with `undo-bounce`.
+
+    \b
+        newsletter subscribers resubscribe anna.jansen@gld.example \\
+            --reason "Per ongeluk afgemeld, vroeg per mail om terugzetten" --request 3
+    """
+    reader = resubscribe(store.open_store(settings), email, reason, by, request)
+    click.echo(f"{reader.email}: {reader.status} again (subscribed by {by})")
+
+
+@subscribers.command("undo-bounce")
+@click.argument("email")
+@click.option("--reason", required=True, help="How you know the address works (logged).")
+@actor_option("does it")
+@pass_settings
+def subscribers_undo_bounce(settings: Settings, email: str, reason: str, by: str) -> None:
+    """Undo a wrong bounce action: the subscriber is active again and their bounces no longer
+    count toward the bounce policy (they stay on record, marked undone).
+
+    \b
+        newsletter subscribers undo-bounce petra.vandermeer@zh.example \\
+            --reason "Griffie bevestigt: adres werkt weer"
+    """
+    undone = undo_bounce(store.open_store(settings), email, reason, by)
+    click.echo(
+        f"{undone.email}: {undone.status} again; {undone.bounces} "
+        f"bounce{'s' if undone.bounces != 1 else ''} no longer count (by {by})"
+    )
 
 
 @subscribers.command("list")
@@ -237,12 +291,21 @@ def subscribers_segment(settings: Settings, expression: str, day: Any, as_json: 
 @subscribers.command("set")
 @click.argument("email")
 @click.option("--themes", metavar="A,B", help="Themes to receive (comma-separated), or 'all'.")
-@click.option("--pause/--resume", "paused", default=None, help="Pause or resume their mail.")
+@click.option(
+    "--pause/--resume",
+    "paused",
+    default=None,
+    help="Pause or resume their mail (an active or paused subscription only).",
+)
 @pass_settings
 def subscribers_set(
     settings: Settings, email: str, themes: str | None, paused: bool | None
 ) -> None:
     """Set a reader's preferences for them, as the preferences page would.
+
+    --pause and --resume change an active or paused subscription; someone who unsubscribed
+    is subscribed again with `resubscribe` (with a reason), a bounced address with
+    `undo-bounce`.
 
     \b
         newsletter subscribers set anna.jansen@gld.example --themes landelijk-gebied --pause

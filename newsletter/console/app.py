@@ -12,7 +12,23 @@ from jinja2 import select_autoescape
 from werkzeug.exceptions import HTTPException
 
 from newsletter.config import Settings, load_settings, require_secret
-from newsletter.console import auth, content, context, csrf, issues, oidc, pages
+from newsletter.console import (
+    auth,
+    bounces,
+    content,
+    context,
+    csrf,
+    inbox,
+    issues,
+    oidc,
+    pages,
+    people,
+    people_import,
+    programme,
+    reports,
+    sending,
+)
+from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -80,6 +96,13 @@ def create_console(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(content.bp)
     app.register_blueprint(issues.bp)
+    app.register_blueprint(programme.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(people.bp)
+    app.register_blueprint(people_import.bp)
+    app.register_blueprint(bounces.bp)
+    app.register_blueprint(sending.bp)
     oidc.init(app, settings)  # sign-in with the organisation's account, when configured
     app.jinja_env.globals.update(
         settings=settings,
@@ -93,6 +116,8 @@ def create_console(settings: Settings | None = None) -> Flask:
         action_name=action,
         delivery_states=DELIVERY_STATES,
         mailing_states=MAILING_STATES,
+        menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
+        see_people=SEE_PEOPLE,
     )
 
     @app.after_request

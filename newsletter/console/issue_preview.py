@@ -1,11 +1,15 @@
-"""The e-mail as one reader gets it, for the console's preview frame (the `issue preview` path)."""
+"""The e-mail as one reader gets it, for the console's preview frame (the `issue preview` path),
+and the frame itself: the sandboxed document and the page that holds it (Nummers, Inwerkprogramma).
+"""
 
 from __future__ import annotations
 
 import email
 from dataclasses import dataclass
 from email import policy
+from urllib.parse import urlsplit
 
+from flask import Response, make_response
 from sqlite_utils import Database
 
 from newsletter.config import Settings
@@ -37,7 +41,9 @@ def preview_html(
         return Preview(WEB, rendered.variants[WEB].html)
     person = rows.reader(db, reader) if reader else None
     themes = loads(person.themes, []) if person else ()
-    key = rendered.variant_key(person.province if person else province or None, themes)
+    key = rendered.variant_key(
+        person.province if person else province or None, themes, person.email if person else ""
+    )
     skeleton = make_skeleton(
         settings, rendered.issue.subject, rendered.variant(key), list_unsubscribe=False
     )
@@ -53,6 +59,40 @@ def preview_html(
             preferences_url=f"{base}/voorkeuren/testexemplaar",
             message_id=f"<preview.{month}@{settings.sender_domain}>",
         )
-    raw = skeleton.build(recipient)
-    html = message_parts(email.message_from_bytes(raw, policy=policy.default))[0]
-    return Preview(key, html or "")
+    return Preview(key, message_html(skeleton.build(recipient)))
+
+
+# The page with a preview frame may frame its own console pages; the frame's document runs
+# sandboxed (no scripts, no forms, no navigation of the page), with the e-mail's inline styles
+# and images from the public site only.
+PAGE_CSP = (  # the preview frame, and the intro's live preview (fetch)
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "frame-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+
+
+def framing_page(page: str, status: int = 200) -> Response:
+    """A console page that holds a preview frame."""
+    response = make_response(page, status)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+def message_html(raw: bytes) -> str:
+    """The HTML part of a composed message, as a mail client shows it."""
+    return message_parts(email.message_from_bytes(raw, policy=policy.default))[0] or ""
+
+
+def frame_document(html: str, settings: Settings) -> Response:
+    """An e-mail's HTML as the sandboxed frame's own document."""
+    parts = urlsplit(settings.base_url)
+    images = f"{parts.scheme}://{parts.netloc} data:"
+    response = make_response(html)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "sandbox; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -37,9 +37,9 @@ DONE = {
     "testversie": "De testversie is verstuurd naar {email}.",
     "inplannen": "Het nummer is ingepland.",
     "niet-inplannen": "Het nummer is niet meer ingepland; het blijft goedgekeurd.",
-    "versturen": "Het nummer is verstuurd. Hieronder staat het verslag per provincie.",
+    "versturen": "De verzending is begonnen. Deze pagina toont de voortgang en ververst zichzelf.",
     "pauzeren": "De verzending is gepauzeerd.",
-    "hervatten": "De verzending mag weer verder; de volgende tick gaat door waar ze stopte.",
+    "hervatten": "De verzending gaat verder waar ze stopte.",
     "annuleren": "De verzending is geannuleerd; wat nog niet weg was, gaat niet meer weg.",
 }
 
@@ -96,6 +96,27 @@ REFUSALS: list[tuple[str, str]] = [
         "Dat kan nu niet: de verzending heeft niet de juiste status.",
     ),
     (r"there is no mailing", "Dit nummer is nog niet verstuurd."),
+    (
+        r"is (?:sending|paused|sent|sent-with-failures) \(mailing",
+        "Dit nummer wordt of is verstuurd; de inhoud ligt vast en het nummerbestand wordt niet "
+        "meer gewijzigd.",
+    ),
+    (r"is cancelled \(mailing", "Dit nummer is geannuleerd; de inhoud wordt niet meer gewijzigd."),
+    (
+        r"its approved version is frozen",
+        "Dit nummer is goedgekeurd: de goedgekeurde versie ligt vast en is wat verstuurd wordt. "
+        "De console wijzigt het daarom niet. (Wie het bestand op schijf bewerkt, trekt de "
+        "goedkeuring in; daarna moet het opnieuw worden ingediend en goedgekeurd.)",
+    ),
+    (r"item '([^']+)' is already in sections\.(\w+)", "Het item '{0}' staat al in het nummer."),
+    (r"item '([^']+)' is not in this issue", "Het item '{0}' staat niet (meer) in het nummer."),
+    (r"is already the first", "Dit item staat al bovenaan in zijn rubriek."),
+    (r"is already the last", "Dit item staat al onderaan in zijn rubriek."),
+    (r"is not a section", "Kies een rubriek uit de lijst."),
+    (
+        r"unknown item '([^']+)'; run 'newsletter content sync' or",
+        "Het item '{0}' bestaat niet; kies een item uit de lijst.",
+    ),
     (r"the intro is empty", "De inleiding is leeg; schrijf twee of drie zinnen."),
     (r"already exists", "Dat nummer bestaat al; open het in de lijst."),
     (r"is not a month", "Dat is geen maand; schrijf jaar en maand, bijvoorbeeld 2026-12."),
@@ -107,11 +128,11 @@ REFUSALS: list[tuple[str, str]] = [
 ]
 
 
-def dutch(exc: NewsletterError) -> str:
-    """What a refusal of the library means, in Dutch; the library's own words follow when no
-    translation is known (never hidden)."""
+def dutch(exc: NewsletterError, refusals: list[tuple[str, str]] | None = None) -> str:
+    """What a refusal of the library means, in Dutch (by these refusals, default the Nummers
+    pages'); the library's own words follow when no translation is known (never hidden)."""
     text = str(exc)
-    for pattern, dutch_text in REFUSALS:
+    for pattern, dutch_text in REFUSALS if refusals is None else refusals:
         found = re.search(pattern, text)
         if found:
             return dutch_text.format(*found.groups())

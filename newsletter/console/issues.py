@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
 from markupsafe import escape
 
 from newsletter import clock
-from newsletter.console import context
+from newsletter.console import compose as composing
+from newsletter.console import context, sending
 from newsletter.console.auth import current, requires, signed_in
-from newsletter.console.issue_preview import preview_html
+from newsletter.console.issue_preview import frame_document, framing_page, preview_html
 from newsletter.console.issue_words import ACTIONS, DONE, STATES, dutch
 from newsletter.content.items import SECTIONS
 from newsletter.editorial.approval import approve, review, state_of
@@ -25,10 +25,10 @@ from newsletter.editorial.copies import send_test
 from newsletter.editorial.schedules import schedule, unschedule
 from newsletter.errors import ContentError, NewsletterError
 from newsletter.issues.build import build_issue
-from newsletter.issues.compose import FieldError, read_draft, save_text
+from newsletter.issues.compose import FieldError, Move, Text, compose, read_draft
 from newsletter.issues.files import check_month, create_issue, issue_files
 from newsletter.outbound.ledger import change_mailing, mailing_report
-from newsletter.outbound.send import mailing_id_for, send_issue
+from newsletter.outbound.send import mailing_id_for
 from newsletter.people.privacy import list_people
 from newsletter.preflight.runner import PreflightReport, check_issue, check_rendered
 from newsletter.sanitize import markdown_to_html
@@ -39,10 +39,6 @@ from newsletter.store import workflow as rows
 bp = Blueprint("issues", __name__, url_prefix="/nummers")
 VIEWS = {"telefoon": ("Telefoon (375 px)", 375), "computer": ("Computer (800 px)", 800)}
 WEB_VIEW = "web"
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
-    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 NO_PREVIEW = "<!doctype html><html lang='nl'><title>Geen voorbeeld</title><p>{}</p>"
 MAILING_ACTIONS = {"pauzeren": "pause", "hervatten": "resume", "annuleren": "cancel"}
 
@@ -105,6 +101,7 @@ def _issue_page(
     problems: dict[str, str] | None = None,
     check: PreflightReport | None = None,
     text: dict[str, str] | None = None,
+    intro_preview: str | None = None,
 ) -> Any:
     settings, db = context.settings(), context.db()
     state = state_of(db, month)
@@ -130,6 +127,9 @@ def _issue_page(
     reader = request.args.get("lezer", "")
     if reader and reader not in {r["email"] for r in readers}:
         reader = ""
+    intro_html = markdown_to_html(draft.intro) if draft and draft.intro else ""
+    account = current()
+    roles = set(account.roles) if account else set()
     view = request.args.get("weergave", "telefoon")
     if view not in (*VIEWS, WEB_VIEW):
         view = "telefoon"
@@ -139,7 +139,8 @@ def _issue_page(
         state=state,
         state_name=STATES.get(state, state),
         draft=draft,
-        intro_html=markdown_to_html(draft.intro) if draft and draft.intro else "",
+        intro_html=intro_html,
+        intro_preview=intro_preview,
         section_names=SECTIONS,
         items=items,
         file_problem=file_problem,
@@ -154,12 +155,14 @@ def _issue_page(
         views=VIEWS,
         actions=ACTIONS,
         report=_report(month, state),
-        roles=set(current().roles) if current() else set(),  # type: ignore[union-attr]
+        roles=roles,
         default_moment=_next_moment(),
+        sending_now=sending.running(month),
+        **composing.context(
+            db, settings, month, draft, items, check, intro_html, "redacteur" in roles
+        ),
     )
-    response = make_response(page, 422 if problems else 200)
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
+    return framing_page(page, 422 if problems else 200)
 
 
 def issue_path_exists(month: str) -> bool:
@@ -196,20 +199,7 @@ def preview(month: str) -> Any:
         html = shown.html
     except NewsletterError as exc:
         html = NO_PREVIEW.format(escape(dutch(exc)))
-    images = f"{_origin(settings.base_url)} data:"
-    response = make_response(html)
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
-        "sandbox; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return frame_document(html, settings)
 
 
 @bp.post("/<month>/controle")
@@ -227,17 +217,61 @@ def full_check(month: str) -> Any:
 @bp.post("/<month>/tekst")
 @requires("redacteur")
 def edit_text(month: str) -> Any:
-    """Subject, preheader and intro (Markdown) written into the issue file."""
+    """Subject, preheader and intro (Markdown) written into the issue file; or, with the
+    preview button, the intro shown as it will read (nothing saved)."""
     month = _month(month)
     form = {k: request.form.get(k, "") for k in ("subject", "preheader", "intro")}
+    if "voorbeeld" in request.form:
+        return _issue_page(month, text=form, intro_preview=markdown_to_html(form["intro"]))
+    change = Text(form["subject"], form["preheader"], form["intro"])
     try:
-        save_text(context.settings(), month, form["subject"], form["preheader"], form["intro"])
+        compose(context.db(), context.settings(), month, change, _by())
     except FieldError as exc:
         return _issue_page(month, {exc.field: dutch(exc)}, text=form)
     except NewsletterError as exc:
         return _issue_page(month, {"tekst": dutch(exc)}, text=form)
     flash(DONE["tekst"])
     return redirect(flask_url_for("issues.issue", month=month))
+
+
+def _by() -> str:
+    account = current()
+    assert account is not None  # requires() ran
+    return actor(account)
+
+
+@bp.post("/<month>/inleiding")
+@requires("redacteur")
+def intro_preview(month: str) -> Any:
+    """The intro's Markdown as HTML, for the live preview under the field (nothing saved)."""
+    _month(month)
+    response = make_response(markdown_to_html(request.form.get("intro", "")))
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    return response
+
+
+@bp.post("/<month>/samenstellen")
+@requires("redacteur")
+def change_items(month: str) -> Any:
+    """Add, remove or move one item of the issue (issues.compose: the CLI's use case)."""
+    month = _month(month)
+    change = composing.CHANGES.get(request.form.get("wijziging", ""))
+    if change is None:
+        abort(400)
+    item_id = request.form.get("item", "").strip()
+    move = Move(change, item_id, request.form.get("rubriek", "").strip())
+    try:
+        compose(context.db(), context.settings(), month, move, _by())
+    except FieldError as exc:
+        key = "toevoegen" if change == "add" else "samenstellen"
+        if exc.field == "section":
+            key = "rubriek"
+        return _issue_page(month, {key: dutch(exc)})
+    except NewsletterError as exc:
+        return _issue_page(month, {"samenstellen": dutch(exc)})
+    flash(composing.DONE[change])
+    anchor = f"#onderdeel-{item_id}" if change in ("up", "down") else "#inhoud-kop"
+    return redirect(flask_url_for("issues.issue", month=month) + anchor)
 
 
 @bp.post("/<month>/<action>")
@@ -264,12 +298,21 @@ def act(month: str, action: str) -> Any:
         elif action == "niet-inplannen":
             unschedule(db, month, by)
         elif action == "versturen":
-            send_issue(db, settings, month, by=by)
+            busy = sending.start(settings, month, by)
+            if busy:
+                flash(busy)
+            else:
+                flash(DONE[action])
+            return redirect(flask_url_for("sending.page", month=month))
         else:
             change_mailing(db, mailing_id_for(month), MAILING_ACTIONS[action], by)
+            if action == "hervatten":  # go on now, in this process, as "Nu versturen" does
+                sending.start(settings, month, by, wait=10)
     except NewsletterError as exc:
         return _issue_page(month, {action: dutch(exc)})
     except OSError as exc:  # a relay that does not answer (test copy)
         return _issue_page(month, {action: f"De mailserver antwoordde niet: {exc}"})
     flash(DONE[action].format(email=account.email))
+    if action in MAILING_ACTIONS:
+        return redirect(flask_url_for("sending.page", month=month))
     return redirect(flask_url_for("issues.issue", month=month))

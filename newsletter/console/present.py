@@ -15,11 +15,15 @@ DELIVERY_STATES = {
     "sending": "wordt verzonden",
     "sent": "verzonden",
     "failed": "mislukt",
+    "skipped": "overgeslagen",
+    "cancelled": "geannuleerd",
 }
 MAILING_STATES = {
     "sending": "wordt verzonden",
     "paused": "gepauzeerd",
     "done": "klaar",
+    "sent": "verzonden",
+    "sent-with-failures": "verzonden, maar niet alles kwam aan",
     "cancelled": "geannuleerd",
 }
 ROLE_NAMES = {
@@ -44,6 +48,9 @@ ACTIONS = {
     "forget": "vergeten (AVG)",
     "bounced": "onbestelbaar",
     "import": "lijst geïmporteerd",
+    "resubscribe": "opnieuw aangemeld",
+    "undo-bounce": "onbestelbaar ongedaan gemaakt",
+    "export": "lijst geëxporteerd",
     "review": "ter beoordeling ingediend",
     "approve": "goedgekeurd",
     "approve-refused": "goedkeuring geweigerd",
@@ -54,6 +61,7 @@ ACTIONS = {
     "pause": "gepauzeerd",
     "resume": "hervat",
     "cancel": "geannuleerd",
+    "compose": "nummer samengesteld",
 }
 
 

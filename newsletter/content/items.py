@@ -32,8 +32,8 @@ SECTIONS = {
     "av": "Uit de Algemene Vergadering",
     "bestuur": "Terugblik bestuursvergaderingen",
     "bac": "Uit de BAC's",
-    "pc": "P&C: waar staan we",
-    "lobby": "Lobby & position papers",
+    "pc": "P&C: waar staan we?",
+    "lobby": "Belangenbehartiging en standpunten",
     "kennis": "Kennis & inwerken",
 }
 DEFAULT_SECTION = {

@@ -373,7 +373,7 @@ def _freeze_variants(db: Database, settings: Settings, rendered: RenderedIssue) 
     issue = rendered.issue
     keys = list(variant_keys(settings))
     for person in recipients(db, parse_segment(issue.audience, settings), issue.date):
-        key = rendered.variant_key(person.province, person.themes, person.roles)
+        key = rendered.variant_key(person.province, person.themes, roles=person.roles)
         if key not in keys:
             keys.append(key)
     return [rendered.variant(key) for key in keys]
@@ -406,6 +406,7 @@ def _frozen_rendered(db: Database, settings: Settings, issue: Issue) -> Rendered
         {},
         render=lambda key: render_variant(env, settings, issue, key, holders),
         bac=frozenset(k for k, t in settings.themes.items() if t.bac),
+        holders=tuple(holders),  # an AV member's own variant renders from the snapshot
     )
 
 

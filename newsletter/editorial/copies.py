@@ -86,7 +86,9 @@ def send_test(
         else build_issue(db, settings, month).rendered
     )
     key = rendered.variant_key(
-        person.province if person else None, loads(person.themes, []) if person else ()
+        person.province if person else None,
+        loads(person.themes, []) if person else (),
+        person.email if person else "",
     )
     subject = TEST_PREFIX + rendered.issue.subject
     # No List-Unsubscribe (nor -Post): a colleague's "unsubscribe" button would mail

@@ -61,6 +61,7 @@ from newsletter.outbound.transports.base import safe_filename
 from newsletter.people import privacy
 from newsletter.store import conversations as store
 from newsletter.store import inbound
+from newsletter.store import postvak as postvak_rows
 from newsletter.store.db import loads, transaction
 
 __all__ = [
@@ -221,8 +222,9 @@ def erase_conversations(db: Database, settings: Settings, subject: privacy.Subje
     for _, message_id in messages:
         if folder is not None and message_id:
             (folder / f"{safe_filename(message_id)}.eml").unlink(missing_ok=True)
-    removed = store.delete_messages(db, [m for m, _ in messages])
     own = store.of_person(db, subject.email, subject.subscriber_id)
+    postvak_rows.erase_replies(db, [i for _, i in messages if i], own)
+    removed = store.delete_messages(db, [m for m, _ in messages])
     # Counted in conversations; only messages in others' conversations: counted in messages.
     return store.delete_conversations(db, own) or removed
 

@@ -57,6 +57,7 @@ from newsletter.mail.compose import compose
 from newsletter.outbound.transports import Envelope, send_one
 from newsletter.people import preferences, privacy
 from newsletter.store import audit, inbound
+from newsletter.store import subscribers as subscriber_rows
 
 ACTOR = "mailbox"
 UNCONFIRMED = "afmelding niet bevestigd"  # shown to staff on the conversation
@@ -458,13 +459,13 @@ def _automatic(raw: bytes) -> bool:
 
 
 CONFIRMATION = """\
-Beste {name},
+{salutation},
 
 U hebt ons gevraagd u af te melden voor de nieuwsbrief Statenleden van het IPO.
 Dat is gedaan: u ontvangt de nieuwsbrief niet meer.
 
-Was dit een vergissing? Beantwoord dan deze e-mail, dan zetten wij u weer op
-de lijst.
+Was dit een vergissing? Beantwoord dan deze e-mail, dan melden wij u weer
+aan.
 
 Met vriendelijke groet,
 
@@ -474,7 +475,7 @@ Interprovinciaal Overleg
 
 
 def confirmation_message(
-    settings: Settings, name: str, address: str, in_reply_to: str
+    settings: Settings, name: str, address: str, in_reply_to: str, salutation: str = ""
 ) -> EmailMessage:
     """The short confirmation of an unsubscribe by mail, threaded to the request."""
     # Never a header value from outside that could break one: a plain <local@domain> or none.
@@ -484,7 +485,10 @@ def confirmation_message(
         to_address=address,
         to_name=name,
         subject="Afgemeld voor de nieuwsbrief Statenleden",
-        text=CONFIRMATION.format(name=name or "lezer", address=settings.sender_address),
+        text=CONFIRMATION.format(
+            salutation=salutation or (f"Beste {name}" if name else "Geachte lezer"),
+            address=settings.sender_address,
+        ),
         in_reply_to=parent,
         references=parent,
         auto_submitted="auto-replied",
@@ -503,7 +507,9 @@ def _send_confirmation(
     report: ProcessReport,
 ) -> None:
     """After the commit: a lost confirmation is a pity, an unsubscribe not recorded is worse."""
-    message = confirmation_message(settings, name, address, verdict.message_id)
+    person = subscriber_rows.get(db, subscriber_id)
+    salutation = (person.salutation or "") if person else ""
+    message = confirmation_message(settings, name, address, verdict.message_id, salutation)
     try:
         send_one(
             settings.transport,

@@ -31,9 +31,19 @@ from newsletter.headers import check_address, check_header_value, is_message_id
 from newsletter.inbound.received import Parsed
 from newsletter.inbound.threads import get, one_line, thread
 from newsletter.mail.compose import compose
-from newsletter.outbound.transports import Envelope, send_one
+from newsletter.outbound import ledger
+from newsletter.outbound.delivery import (
+    SendOptions,
+    SendReport,
+    TransportFactory,
+    deliver_mailing,
+)
+from newsletter.outbound.transports import Envelope, send_one, transport_factory
 from newsletter.sanitize import html_to_text, markdown_to_html
+from newsletter.store import audit, subscribers
 from newsletter.store import conversations as store
+from newsletter.store import postvak as postvak_rows
+from newsletter.store import staff as staff_rows
 from newsletter.store.conversations import Conversation, Message, NewMessage
 from newsletter.store.db import transaction
 
@@ -54,6 +64,7 @@ class Sent:
     message_id: str
     to: str
     subject: str
+    delivery: str = "sent"  # the reply mailing's status after this run (sent, sending ...)
 
 
 def _new_message_id(settings: Settings, conversation_id: int) -> str:
@@ -183,13 +194,46 @@ def _send_and_store(
     return message_id
 
 
-def reply(
+@dataclass(frozen=True)
+class Draft:
+    """A reply exactly as it will be sent: the preview shows it, `send_reply` sends it."""
+
+    conversation_id: int
+    to: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    in_reply_to: str
+    references: str
+    author: str  # staff:<email>
+    version: int  # the thread's state it answers (store.postvak.version)
+
+
+class ReplyHeld(NewsletterError):
+    """The thread changed after the answer was written: nothing was sent."""
+
+
+def signature(db: Database, settings: Settings, author: str) -> list[str]:
+    """The closing of a reply, one line each: greeting, the account's name, the association."""
+    account = staff_rows.by_email(db, author.removeprefix("staff:"))
+    name = account.name if account is not None else author.removeprefix("staff:")
+    return ["Met vriendelijke groet,", "", name, settings.name]
+
+
+def _signature_html(lines: list[str]) -> str:
+    greeting, _, *rest = lines
+    return f"<p>{html.escape(greeting)}</p>\n<p>{'<br>'.join(map(html.escape, rest))}</p>"
+
+
+def draft_reply(
     db: Database, settings: Settings, conversation_id: int, markdown: str, author: str
-) -> Sent:
-    """Answer the conversation: text and HTML from Markdown, the last question quoted below."""
+) -> Draft:
+    """The answer as it will go: text and HTML from Markdown, the signature of `author` as
+    separate lines, the last question quoted, threaded to it."""
     conversation = get(db, conversation_id)
     if not markdown.strip():
-        raise NewsletterError("the answer file is empty; write the answer in Markdown")
+        raise NewsletterError("the answer is empty; write the answer in Markdown")
     author = one_line(author, "--by")
     to = _recipient(conversation)
     incoming = [m for m in thread(db, conversation_id) if m.direction == "in"]
@@ -197,24 +241,159 @@ def reply(
     in_reply_to, references = _chain(replied)
     subject = reply_subject(_safe_text(conversation.subject or "", "the conversation's subject"))
     answer_html = markdown_to_html(markdown)
-    answer_text = html_to_text(answer_html)
-    text, html_body = answer_text, answer_html
+    closing = signature(db, settings, author)
+    text = f"{html_to_text(answer_html).rstrip()}\n\n" + "\n".join(closing) + "\n"
+    html_body = f"{answer_html}\n{_signature_html(closing)}\n"
     if replied is not None:
         attribution, quoted = quote(replied)
-        text = f"{answer_text}\n\n{attribution}\n{quoted}\n"
+        text = f"{text}\n{attribution}\n{quoted}\n"
         original = html.escape(replied.body_text or "").replace("\n", "<br>\n")
         html_body = (
-            f"{answer_html}\n<p>{html.escape(attribution)}</p>\n"
+            f"{html_body}<p>{html.escape(attribution)}</p>\n"
             f'<blockquote type="cite">{original}</blockquote>\n'
         )
-    out = _Outgoing("reply", to, subject, text, html_body, in_reply_to, references, author)
-    message_id = _send_and_store(
-        db, settings, conversation_id, out, settings.sender_address, "waiting"
+    return Draft(
+        conversation_id,
+        to[0],
+        to[1],
+        subject,
+        text,
+        html_body,
+        in_reply_to,
+        references,
+        author,
+        postvak_rows.version(db, conversation_id),
     )
-    return Sent(conversation_id, message_id, to[0], subject)
 
 
-ACK_TEXT = """Beste {name},
+def compose_reply(settings: Settings, message: Message, to_name: str) -> bytes:
+    """The bytes of one stored reply (the ledger builds it from here, also on a retry)."""
+    return compose(
+        settings,
+        to_address=message.to_address or "",
+        to_name=to_name,
+        subject=message.subject or "",
+        text=message.body_text or "",
+        html=message.body_html,
+        message_id=message.message_id or "",
+        in_reply_to=message.in_reply_to or "",
+        references=message.references_chain or "",
+    ).as_bytes()
+
+
+class ReplyMessages:
+    """The delivery engine's source for replies: the stored message, to whoever asked."""
+
+    direct = True
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    def build(self, row: dict[str, object], person: dict[str, object]) -> bytes:
+        message = postvak_rows.sent_message(self.db, str(row["message_id"]))
+        if message is None:
+            raise NewsletterError(f"the reply {row['message_id']} is no longer stored")
+        _, to_name = _recipient(get(self.db, message.conversation_id))
+        return compose_reply(self.settings, message, to_name)
+
+
+def send_reply(
+    db: Database, settings: Settings, draft: Draft, factory: TransportFactory | None = None
+) -> Sent:
+    """Queue the reply in the delivery ledger and deliver it (a relay outage: tick retries it).
+
+    Held (ReplyHeld, nothing sent) when the thread changed after `draft` was made: a newer
+    question or a colleague's answer came in meanwhile."""
+    message_id = _new_message_id(settings, draft.conversation_id)
+    mailing_id = f"reply-{draft.conversation_id}-{message_id.split('.')[1].split('@')[0]}"
+    conversation = get(db, draft.conversation_id)
+    now = clock.utc_iso()
+    with transaction(db):
+        if postvak_rows.version(db, draft.conversation_id) != draft.version:
+            raise ReplyHeld(
+                f"conversation {draft.conversation_id} changed after this answer was written "
+                "(a newer message or answer); nothing was sent: read the thread again"
+            )
+        store.add_message(
+            db,
+            draft.conversation_id,
+            NewMessage(
+                direction="out",
+                kind="reply",
+                message_id=message_id,
+                in_reply_to=draft.in_reply_to or None,
+                references_chain=draft.references or None,
+                from_address=settings.sender_address,
+                from_name=settings.name,
+                to_address=draft.to,
+                subject=draft.subject,
+                body_text=draft.text,
+                body_html=draft.html,
+                sent_at=now,
+                author=draft.author,
+            ),
+        )
+        ledger.create_mailing(db, mailing_id, "reply", draft.subject, message_id, None)
+        ledger.queue(
+            db,
+            [
+                {
+                    "mailing_id": mailing_id,
+                    "subscriber_id": conversation.subscriber_id or 0,
+                    "email": draft.to,
+                    "variant": "reply",
+                    "status": "queued",
+                    "message_id": message_id,
+                    "attempts": 0,
+                    "queued_at": now,
+                }
+            ],
+        )
+        store.update(
+            db,
+            draft.conversation_id,
+            status="waiting",
+            follow_up_reached=None,
+            updated_at=now,
+        )
+        audit.record(
+            db,
+            draft.author,
+            "reply",
+            f"conversation:{draft.conversation_id}",
+            to=draft.to,
+            message_id=message_id,
+        )
+    factory = factory or transport_factory(settings.transport, settings.project)
+    report = deliver_reply(db, settings, mailing_id, factory)
+    return Sent(draft.conversation_id, message_id, draft.to, draft.subject, report.status)
+
+
+def deliver_reply(
+    db: Database, settings: Settings, mailing_id: str, factory: TransportFactory
+) -> SendReport:
+    """Deliver one reply mailing (again); a message the relay may have is never resent."""
+    options = SendOptions.from_settings(settings, connections=1, in_doubt="skip")
+    return deliver_mailing(db, settings, mailing_id, ReplyMessages(db, settings), factory, options)
+
+
+def reply(
+    db: Database, settings: Settings, conversation_id: int, markdown: str, author: str
+) -> Sent:
+    """Answer the conversation at once (draft and send in one go)."""
+    return send_reply(db, settings, draft_reply(db, settings, conversation_id, markdown, author))
+
+
+def salutation_for(db: Database, address: str, name: str) -> str:
+    """The aanhef every other message to this person uses ("Geachte heer Boersma"), from
+    their subscription; "Geachte heer, mevrouw" for a stranger (issue #16)."""
+    person = subscribers.find_by_email(db, address)
+    if person is not None and person.salutation:
+        return person.salutation
+    return f"Beste {name}" if name else "Geachte heer, mevrouw"
+
+
+ACK_TEXT = """{salutation},
 
 Dank voor uw bericht aan {mailbox}. Wij hebben het ontvangen en beantwoorden het zo snel
 mogelijk, meestal binnen vijf werkdagen.
@@ -263,7 +442,7 @@ def acknowledge(db: Database, settings: Settings, conversation_id: int, parsed: 
     subject = subject.strip() if subject.strip() != "Ontvangen:" else "Ontvangen: uw bericht"
     parent = parsed.message_id or ""
     refs = " ".join([*parsed.references[-(MAX_REFERENCES - 1) :], parent]).strip()
-    text = ACK_TEXT.format(name=to[1] or "heer, mevrouw", mailbox=settings.name)
+    text = ACK_TEXT.format(salutation=salutation_for(db, to[0], to[1]), mailbox=settings.name)
     out = _Outgoing(
         "acknowledgement", to, subject, text, None, parent, refs, "automatisch", "auto-replied"
     )

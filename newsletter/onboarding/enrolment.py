@@ -167,6 +167,45 @@ def enrol(
     return found, True
 
 
+def stop(
+    db: Database,
+    settings: Settings,
+    email: str,
+    reason: str,
+    sequence_name: str | None = None,
+    actor: str = "staff",
+) -> Enrolment:
+    """Stop one person's enrolment by hand, with the reason (in the log, by actor). A step
+    queued and not yet delivered is not sent (tick skips it: the programme stopped)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise NewsletterError("give a reason for stopping the enrolment (--reason)")
+    if len(reason) > 300 or not reason.isprintable():
+        raise NewsletterError("the reason is one line of at most 300 printable characters")
+    sequence = only_sequence(settings, sequence_name)
+    person = repo.find_member(db, privacy.canonical_email(email))
+    existing = repo.find_enrolment(db, person.id, sequence.name) if person else None
+    if existing is None:
+        raise NewsletterError(f"{email}: not enrolled in {sequence.name}")
+    if existing.status != "active":
+        raise NewsletterError(
+            f"{email}: the enrolment stopped already ({existing.stopped_reason or 'no reason'})"
+        )
+    with transaction(db):
+        repo.stop_enrolment(db, existing.id, f"stopped by staff: {reason}")
+        audit.record(
+            db,
+            actor,
+            "onboarding-stop",
+            f"subscriber:{existing.subscriber_id}",
+            sequence=existing.sequence,
+            reason=reason,
+        )
+    found = repo.find_enrolment(db, existing.subscriber_id, sequence.name)
+    assert found is not None
+    return found
+
+
 def enrol_new_members(
     db: Database, settings: Settings, sequences: Iterable[Sequence], today: date
 ) -> int:

@@ -27,6 +27,7 @@ from newsletter.people import privacy
 from newsletter.preflight.checks import python_checks
 from newsletter.render.issue import Variant
 from newsletter.render.onboarding import Person, RenderedStep, StepPart, StepReader, render_step
+from newsletter.store import mailings
 from newsletter.store import onboarding as repo
 from newsletter.store.onboarding import Enrolment
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -170,8 +171,10 @@ def build_message(
     msg_id: str,
     person: dict[str, object],
     calendar: list[Meeting],
+    links: bool = True,
 ) -> bytes:
-    """The MIME bytes of one member's step message."""
+    """The MIME bytes of one member's step message (`links=False`: a preview's, whose
+    unsubscribe and preferences links name nobody)."""
     rendered = render_member_step(db, settings, enrolment, parts, calendar)
     skeleton = make_skeleton(
         settings,
@@ -183,24 +186,30 @@ def build_message(
         },
     )
     subscriber_id = enrolment.subscriber_id
+    base = settings.base_url
+    unsubscribe, preferences = (
+        (
+            f"{base}/afmelden/{make_token(settings, UNSUBSCRIBE, subscriber_id)}",
+            f"{base}/voorkeuren/{make_token(settings, PREFERENCES, subscriber_id)}",
+        )
+        if links
+        else (f"{base}/afmelden/testexemplaar", f"{base}/voorkeuren/testexemplaar")
+    )
     return skeleton.build(
         Recipient(
             email=str(person["email"]),
             name=str(person["name"]),
             salutation=str(person.get("salutation") or f"Beste {person['name']}"),
-            unsubscribe_url=f"{settings.base_url}/afmelden/"
-            f"{make_token(settings, UNSUBSCRIBE, subscriber_id)}",
-            preferences_url=f"{settings.base_url}/voorkeuren/"
-            f"{make_token(settings, PREFERENCES, subscriber_id)}",
+            unsubscribe_url=unsubscribe,
+            preferences_url=preferences,
             message_id=msg_id,
         )
     )
 
 
-def preview(
-    db: Database, settings: Settings, step_id: str, email: str, sequence_name: str | None = None
-) -> tuple[RenderedStep, Planned]:
-    """One step as this member would get it (enrolled or not: then as if they started today)."""
+def _preview_parts(
+    db: Database, settings: Settings, step_id: str, email: str, sequence_name: str | None
+) -> tuple[Enrolment, list[Planned], list[Meeting]]:
     sequence = only_sequence(settings, sequence_name)
     member = repo.find_member(db, privacy.canonical_email(email))
     if member is None:
@@ -218,8 +227,28 @@ def preview(
             f"{step_id}: this member's plan has no such step (no AV meeting for it?)"
         )
     host = chosen[0]
-    parts = [host, *(by_key(items, k) for k in host.merged)]
-    return render_member_step(db, settings, enrolment, parts, calendar), host
+    return enrolment, [host, *(by_key(items, k) for k in host.merged)], calendar
+
+
+def preview(
+    db: Database, settings: Settings, step_id: str, email: str, sequence_name: str | None = None
+) -> tuple[RenderedStep, Planned]:
+    """One step as this member would get it (enrolled or not: then as if they started today)."""
+    enrolment, parts, calendar = _preview_parts(db, settings, step_id, email, sequence_name)
+    return render_member_step(db, settings, enrolment, parts, calendar), parts[0]
+
+
+def preview_message(
+    db: Database, settings: Settings, step_id: str, email: str, sequence_name: str | None = None
+) -> tuple[bytes, Planned]:
+    """The whole message of one step as it lands in this member's mailbox (their aanhef and
+    name filled in), for the console's preview. Its links name nobody (as in a test copy), so
+    a click in a preview unsubscribes no one."""
+    enrolment, parts, calendar = _preview_parts(db, settings, step_id, email, sequence_name)
+    addressee = mailings.addressee(db, enrolment.subscriber_id).as_row()  # as the engine has it
+    msg_id = f"<preview.{parts[0].key.replace('@', '.')}@{settings.sender_domain}>"
+    raw = build_message(db, settings, enrolment, parts, msg_id, addressee, calendar, links=False)
+    return raw, parts[0]
 
 
 def sample_messages(db: Database, settings: Settings) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ from newsletter.onboarding.enrolment import (
     member_plan,
     only_sequence,
     status_rows,
+    stop,
     stop_if_done,
 )
 from newsletter.onboarding.messages import (
@@ -65,6 +66,7 @@ __all__ = [
     "run_due",
     "sample_messages",
     "status_rows",
+    "stop",
     "stop_if_done",
     "term_end_for",
 ]

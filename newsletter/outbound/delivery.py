@@ -44,7 +44,10 @@ TransportFactory = Callable[[], Transport]
 
 
 class MessageSource(Protocol):
-    """Builds the bytes of one ledger row's message; the engine owns everything else."""
+    """Builds the bytes of one ledger row's message; the engine owns everything else.
+
+    A source with `direct = True` (a reply to a conversation) addresses the row's own e-mail
+    whatever the subscriber's status: an answer goes to whoever asked."""
 
     def build(self, row: dict[str, object], person: dict[str, object]) -> bytes: ...
 
@@ -385,7 +388,11 @@ def _run(
                     exhausted = True
                     break
                 # (forgotten while the mailing was going: "erased", skipped)
-                person = mailings.addressee(db, row.subscriber_id)
+                person = (
+                    Addressee(row.subscriber_id, row.email, "", None, "active")
+                    if getattr(source, "direct", False)
+                    else mailings.addressee(db, row.subscriber_id)
+                )
                 if person.status != "active":  # unsubscribed while the mailing was going
                     outcomes.append(_skipped(row, person))
                     report.skipped += 1

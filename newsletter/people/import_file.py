@@ -449,6 +449,21 @@ def write_rejects(path: Path, listed: ImportFile) -> None:
 
     UTF-8 with a BOM so that Excel shows the accents, in the separator of the list.
     """
+    text = rejects_text(listed)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def rejects_text(listed: ImportFile) -> str:
+    """The rejected rows as they were, plus a 'reden' column (CSV in the list's separator)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=listed.delimiter, lineterminator="\r\n")
     writer.writerow([*listed.header, REASON_COLUMN])
@@ -456,16 +471,7 @@ def write_rejects(path: Path, listed: ImportFile) -> None:
     for rejected in listed.rejected:
         cells = rejected.cells + [""] * (width - len(rejected.cells))
         writer.writerow([*cells, rejected.reason])
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            out.write(buffer.getvalue())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return buffer.getvalue()
 
 
 def check_rejects_path(rejects: Path, source: Path) -> None:

@@ -8,6 +8,8 @@ Printing is the CLI's job: this returns an ImportReport.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -66,6 +68,17 @@ class ImportReport:
     @property
     def failed(self) -> bool:
         return bool(self.rejected)
+
+    def plan_digest(self) -> str:
+        """A fingerprint of everything this import changes (or would change) and refuses: a
+        preview and the run it allows have the same one, or the store changed in between."""
+        plan = {
+            "changes": [[c.kind, c.text] for c in self.changes],
+            "rejected": self.rejected,
+            "notes": self.notes,
+            "replace": self.replace,
+        }
+        return hashlib.sha256(json.dumps(plan, ensure_ascii=False).encode()).hexdigest()
 
     def summary(self) -> str:
         head = "Subscribers (dry run, nothing changed): " if self.dry_run else "Subscribers: "
@@ -254,6 +267,7 @@ def import_list(
     dry_run: bool = False,
     rejects: Path | None = None,
     default_start: date | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
     """Import one griffie list: add and update its people and their mandates.
 
@@ -262,7 +276,8 @@ def import_list(
     is deleted. If any row is rejected nothing is ended; the good rows are still imported.
     `dry_run`: work everything out, report it, write nothing to the store. `rejects`: write
     the rejected rows there (also in a dry run). A bad file or bad options raise
-    NewsletterError before anything is written.
+    NewsletterError before anything is written. `actor`: who imports, for the audit log (by
+    default the import's source, import:<file name>).
     """
     if province is not None and province not in settings.provinces:
         raise NewsletterError(
@@ -283,7 +298,7 @@ def import_list(
     if rejects is not None:  # before the store is written: a file that fails changes nothing
         write_rejects(rejects, listed)
         report.rejects_file = rejects
-    _import(db, settings, listed, target, start, report, write=not dry_run)
+    _import(db, settings, listed, target, start, report, write=not dry_run, actor=actor)
     if replace and target is None:  # every row rejected, so no province to go by
         report.notes.append(
             f"{path.name}: --replace ended no mandates, because every row was rejected; "
@@ -301,6 +316,7 @@ def _import(
     report: ImportReport,
     *,
     write: bool,
+    actor: str | None = None,
 ) -> None:
     """Plan (and unless a dry run, apply) person by person, committed in batches of about
     50 ms (store/busy.py).
@@ -327,4 +343,4 @@ def _import(
         for mandate_id, ends_on in plan.end:
             rows.set_mandate_end(db, mandate_id, ends_on)
             batch.checkpoint()
-        audit.record(db, source, "import", source, summary=report.summary())
+        audit.record(db, actor or source, "import", source, summary=report.summary())

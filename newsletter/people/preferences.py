@@ -11,6 +11,7 @@ from newsletter import clock
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.store import audit, transaction
+from newsletter.store import conversations as conversation_rows
 from newsletter.store import subscribers as rows
 
 # A reader can leave these states by their own choice; bounced and erased are not theirs.
@@ -115,5 +116,56 @@ def set_preferences_by_email(
             else tuple(t.strip() for t in themes.split(",") if t.strip())
         )
     )
+    if paused is not None and current.status not in {"active", "paused"}:
+        what = "--pause" if paused else "--resume"
+        hint = (
+            "to subscribe them again: newsletter subscribers resubscribe EMAIL --reason TEXT"
+            if current.status == "unsubscribed"
+            else "newsletter subscribers show EMAIL says why"
+        )
+        raise NewsletterError(
+            f"{found.email}: {what} changes only an active or paused subscription, this one "
+            f"is {current.status}; {hint}"
+        )
     pause = current.status == "paused" if paused is None else paused
     return set_preferences(db, settings, found.id, chosen, pause, actor)
+
+
+def resubscribe(
+    db: Database, email: str, reason: str, actor: str, request: int | None = None
+) -> Reader:
+    """Staff subscribe someone again who unsubscribed by mistake, at their request: only with
+    a reason (the note of what they asked), and the conversation it answers when there is one.
+
+    Only an unsubscribed subscriber: a bounced address is undone with undo-bounce, an erased
+    one is gone. Audited with the reason and the request; consent is recorded as given again.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise NewsletterError(
+            "a re-subscription needs a reason: what the person asked, when and how"
+        )
+    found = rows.find_by_email(db, email)
+    if found is None:
+        raise NewsletterError(
+            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
+        )
+    if found.status != "unsubscribed":
+        raise NewsletterError(
+            f"{found.email} is {found.status}, not unsubscribed: nothing to re-subscribe"
+            + ("; a wrong bounce is undone with undo-bounce" if found.status == "bounced" else "")
+        )
+    if request is not None and conversation_rows.get(db, request) is None:
+        raise NewsletterError(f"--request {request}: no such conversation")
+    now = clock.utc_iso()
+    consent = f"opnieuw aangemeld door {actor}: {reason}"
+    with transaction(db):
+        if not rows.confirm(db, found.id, consent[:500], now):
+            raise NewsletterError(f"{found.email}: the subscription changed meanwhile; try again")
+        detail: dict[str, object] = {"reason": reason}
+        if request is not None:
+            detail["conversation"] = request
+        audit.record(db, actor, "resubscribe", f"subscriber:{found.id}", **detail)
+    updated = reader(db, found.id)
+    assert updated is not None
+    return updated

@@ -264,13 +264,17 @@ def neutralise(cell: object) -> str:
     return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
-def export_text(db: Database, fmt: str) -> str:
-    """All subscribers as JSON, or as CSV for Excel (; separated, UTF-8 with a BOM)."""
+def export_text(db: Database, fmt: str, actor: str | None = None) -> str:
+    """All subscribers as JSON, or as CSV for Excel (; separated, UTF-8 with a BOM).
+
+    `actor`: who takes the export away (the console), for the audit log."""
+    if fmt not in ("csv", "json"):
+        raise NewsletterError(f"--format {fmt}: use csv or json")
     people = export_people(db)
+    if actor is not None:
+        audit.record(db, actor, "export", "subscribers", format=fmt, people=len(people))
     if fmt == "json":
         return json.dumps(people, ensure_ascii=False, indent=2) + "\n"
-    if fmt != "csv":
-        raise NewsletterError(f"--format {fmt}: use csv or json")
     columns = [f.name for f in fields(Subscriber) if f.name != "themes"]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
@@ -352,7 +356,7 @@ def forget_question(settings: Settings, record: dict[str, Any]) -> str:
     return f"Forget {who} everywhere ({held})? This cannot be undone"
 
 
-def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
+def forget(db: Database, settings: Settings, address: str, actor: str = "cli") -> ForgetReport:
     """Erase a person from every holder and the subscribers table; suppress the address.
 
     All in one short transaction, which also records the files still to be cleared of them (a
@@ -385,7 +389,7 @@ def forget(db: Database, settings: Settings, address: str) -> ForgetReport:
             # No hash of the address under an older key stays behind either.
             rows.suppress(db, settings, email, "forgotten", clock.utc_iso())
             # That someone was forgotten is on record; who it was is not.
-            audit.record(db, "cli", "forget", "subscriber:forgotten")
+            audit.record(db, actor, "forget", "subscriber:forgotten")
             own = erase_files.own_files(settings, subject.message_ids)
             needles = erase_files.needles_for(email, subject.name)
             mine = erasure.add_pending(db, needles, own, clock.utc_iso())

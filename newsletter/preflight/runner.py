@@ -28,13 +28,12 @@ from newsletter.issues.archive import archived_issues
 from newsletter.issues.build import BuildResult, build_issue
 from newsletter.mail.messages import Recipient, make_skeleton
 from newsletter.people.signup import CONSENT_TEXT
-from newsletter.preflight import tools
+from newsletter.preflight import clients, tools
 from newsletter.preflight.checks import check_page, message_parts, python_checks
 from newsletter.preflight.headers import allowed_hosts
 from newsletter.preflight.model import Finding
-from newsletter.render.issue import WEB, RenderedIssue
+from newsletter.render.issue import WEB, RenderedIssue, sample_reader
 from newsletter.render.web import archive_page, signup_page, web_environment
-from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 __all__ = [
     "Finding",
@@ -137,6 +136,7 @@ def check_messages(
     workdir = workdir or settings.build_dir / "preflight" / "messages"
     workdir.mkdir(parents=True, exist_ok=True)
     files: dict[str, tuple[Path, bool]] = {}
+    htmls: dict[str, str] = {}
     for name, raw in messages.items():
         found, html = python_checks(
             name,
@@ -148,7 +148,10 @@ def check_messages(
         )
         report.findings += found
         if html is not None:
+            htmls[name] = html
             files[name] = (_write(workdir / f"{_file_name(name)}.html", html), True)
+    # What Outlook, Gmail, Apple Mail and Samsung Email do not support: warnings (#16).
+    report.findings += clients.client_findings(htmls) if htmls else []
     for name, html in pages.items():
         report.findings += check_page(
             name, html, settings=settings, sources=sources, allowed=allowed
@@ -250,20 +253,13 @@ def check_message(
 
 def sample_recipient(settings: Settings, variant: str) -> Recipient:
     """A fictional reader with real-looking personal links (signed when a key is set)."""
-
-    def token(purpose: str) -> str:
-        try:
-            return make_token(settings, purpose, 0)
-        except ConfigError:  # no NEWSLETTER_SECRET_KEY: a token of the same shape
-            return "MA.voorbeeld-token-zonder-sleutel0"
-
-    base = settings.base_url
+    sample = sample_reader(settings)
     return Recipient(
-        email="lezer@voorbeeld.example",
-        name="Voorbeeld Lezer",
-        salutation="Beste heer Lezer",
-        unsubscribe_url=f"{base}/afmelden/{token(UNSUBSCRIBE)}",
-        preferences_url=f"{base}/voorkeuren/{token(PREFERENCES)}",
+        email=sample["email"],
+        name=sample["naam"],
+        salutation=sample["aanhef"],
+        unsubscribe_url=sample["afmelden_url"],
+        preferences_url=sample["voorkeuren_url"],
         message_id=f"<preflight.{_file_name(variant)}@{settings.sender_domain}>",
     )
 

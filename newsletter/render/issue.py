@@ -7,11 +7,12 @@ province's readers can turn to (HOLDER_ROLES on the issue's date) are passed in 
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from newsletter.config import Settings
 from newsletter.content.issue import Issue
 from newsletter.content.items import EVENT_TYPES, SECTIONS, Item
 from newsletter.dates import nl_date, nl_time, nl_when
-from newsletter.errors import ContentError
+from newsletter.errors import ConfigError, ContentError
 from newsletter.render.reader import (
     AV_FACET,
     AV_ROLES,
@@ -36,6 +37,7 @@ from newsletter.render.reader import (
     short_title,
     wrap_text,
 )
+from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 # The per-recipient markers; messages.py substitutes them. Letters and underscores only,
 # so premailer and quoted-printable leave them intact.
@@ -48,6 +50,7 @@ PROVINCE_ROLES = (
 )
 # The roles of the "Uw provincie" block: callers fetch their holders on the issue's date.
 HOLDER_ROLES = tuple(role for role, _ in PROVINCE_ROLES)
+SELF_ROLES = AV_ROLES  # a reader who holds one is not listed to themselves
 GENERAL = "ALG"  # the variant for readers without a province (IPO staff)
 WEB = "WEB"  # the public web version: no personal data, no "Uw provincie"
 
@@ -73,22 +76,37 @@ class RenderedIssue:
     calendar: dict[str, bytes]  # item id -> .ics
     render: Callable[[str], Variant] | None = None  # for a variant not made yet
     bac: frozenset[str] = frozenset()  # the themes that are BAC blocks
+    holders: tuple[Holder, ...] = ()  # the "Uw provincie" people on the issue's date
 
     def variant_key(
-        self, province: str | None, themes: Iterable[str] = (), roles: Iterable[str] = ()
+        self,
+        province: str | None,
+        themes: Iterable[str] = (),
+        email: str = "",
+        roles: Iterable[str] = (),
     ) -> str:
         """The variant a reader gets: their province ("+av" for its AV members, whose "Voor u"
         differs), less the BAC blocks they opted out of ("GLD+av:a,b").
 
         `themes` are the reader's chosen themes; none chosen (or none that is a BAC) is all.
+        A reader who is one of their province's AV members gets ";<email>": their "Uw
+        provincie" block does not list them to themselves (issue #16).
         """
-        base = province if province in self.variants else GENERAL
-        if base not in (GENERAL, WEB) and set(roles) & set(AV_ROLES):
-            base = f"{base}+{AV_FACET}"
+        home = province if province in self.variants else GENERAL
+        base = home
+        if home not in (GENERAL, WEB) and set(roles) & set(AV_ROLES):
+            base = f"{home}+{AV_FACET}"
         in_issue = {item.theme for item in self.issue.sections.get("bac", [])}
         chosen = set(themes) & self.bac
         left_out = sorted(in_issue - chosen) if chosen else []
-        return f"{base}:{','.join(left_out)}" if left_out else base
+        key = f"{base}:{','.join(left_out)}" if left_out else base
+        me = email.strip().lower()
+        if me and any(
+            h["province"] == home and h["email"].lower() == me and h["role"] in SELF_ROLES
+            for h in self.holders
+        ):
+            key += f";{me}"
+        return key
 
     def variant(self, key: str) -> Variant:
         """A variant by key, rendered now (once) if no reader needed it before."""
@@ -147,6 +165,13 @@ def issue_web_url(settings: Settings, month: str) -> str:
 
 def ics_url(settings: Settings, month: str, item: Item) -> str:
     return f"{issue_web_url(settings, month)}agenda/{item.id}.ics"
+
+
+def decision_body(settings: Settings, item: Item) -> str:
+    """ "De BAC", "Het BOD": the body above a decision's numbered list, from its theme."""
+    theme = settings.themes.get(item.theme or "")
+    body = theme.body if theme else "de BAC"
+    return body[:1].upper() + body[1:]
 
 
 def _bac_blocks(settings: Settings, items: list[Item]) -> list[tuple[str, list[Item]]]:
@@ -208,10 +233,20 @@ def with_color_scheme(html: str) -> str:
 def _context(
     settings: Settings, issue: Issue, key: str, holders: Sequence[Holder]
 ) -> dict[str, object]:
+    key, _, me = key.partition(";")
     base, _, left_out = key.partition(":")
     base, _, facet = base.partition("+")
     personal = base != WEB
     province = base if base not in (GENERAL, WEB) else None
+    people = province_block(holders, province) if province else {}
+    roles: tuple[tuple[str, str], ...] = PROVINCE_ROLES
+    if me and people:
+        is_member = any(p["email"].lower() == me for p in people["av_lid"])
+        people = {r: [p for p in ps if p["email"].lower() != me] for r, ps in people.items()}
+        if is_member:  # "U vertegenwoordigt Gelderland in de AV samen met: Petra Claessens"
+            name = settings.provinces.get(province or "", "")
+            together = f"U vertegenwoordigt {name} in de AV samen met"
+            roles = tuple((r, together if r == "av_lid" else t) for r, t in PROVINCE_ROLES)
     sections = dict(issue.sections)
     if left_out:
         kept = [i for i in sections.get("bac", []) if i.theme not in left_out.split(",")]
@@ -238,9 +273,11 @@ def _context(
         "personal": personal,
         "province": province,
         "province_name": province_name,
-        "province_people": province_block(holders, province) if province else {},
+        "province_people": people,
+        "PROVINCE_ROLES": roles,
         "web_url": issue_web_url(settings, issue.month),
         "ics_url": lambda item: ics_url(settings, issue.month, item),
+        "decision_body": lambda item: decision_body(settings, item),
         "contact": settings.sender_address,
         "salutation": marker("aanhef") if personal else "Beste lezer",
         "unsubscribe_url": marker("afmelden_url"),
@@ -266,6 +303,19 @@ def render_variant(
     return Variant(key, html, text)
 
 
+def calendar_start(item: Item) -> datetime:
+    """When a reader's day starts: an AV's inhoudelijk programma (12.30, lunch) comes before
+    its formal meeting (14.00), and the .ics must not send them at 14.00 (issue #16)."""
+    assert item.starts_at is not None
+    times = [row.get("time", "") for row in item.fields.get("programme") or []]
+    times = [value for value in times if re.fullmatch(r"\d{2}\.\d{2}", value)]
+    if item.kind != "av_meeting" or not times:
+        return item.starts_at
+    hour, minute = min(times).split(".")
+    local = item.starts_at.astimezone(clock.AMSTERDAM)
+    return min(item.starts_at, local.replace(hour=int(hour), minute=int(minute)))
+
+
 def item_ics(settings: Settings, item: Item) -> bytes:
     """An .ics file for one meeting or event (Europe/Amsterdam times, stable UID)."""
     assert item.starts_at is not None
@@ -275,7 +325,7 @@ def item_ics(settings: Settings, item: Item) -> bytes:
     event = Event()
     event.add("uid", f"{item.id}@{settings.sender_domain}")
     event.add("summary", item.title)
-    event.add("dtstart", item.starts_at.astimezone(clock.AMSTERDAM))
+    event.add("dtstart", calendar_start(item).astimezone(clock.AMSTERDAM))
     if item.ends_at:
         event.add("dtend", item.ends_at.astimezone(clock.AMSTERDAM))
     event.add(
@@ -314,6 +364,7 @@ def render_issue(settings: Settings, issue: Issue, holders: Sequence[Holder]) ->
         calendar,
         render=lambda key: render_variant(env, settings, issue, key, holders),
         bac=frozenset(k for k, t in settings.themes.items() if t.bac),
+        holders=tuple(holders),
     )
 
 
@@ -324,17 +375,44 @@ def write_build(settings: Settings, rendered: RenderedIssue) -> Path:
     web_dir = settings.build_dir / "archief" / month
     for folder in (mail_dir, web_dir / "agenda"):
         folder.mkdir(parents=True, exist_ok=True)
+    sample = sample_reader(settings)
     for key, variant in rendered.variants.items():
         if key == WEB:
             continue
-        _write(mail_dir / f"{key}.html", variant.html.encode())
-        _write(mail_dir / f"{key}.txt", variant.text.encode())
+        # A preview is what a sample reader of this variant gets, never @@markers@@ (#16).
+        _write(mail_dir / f"{key}.html", fill_markers(variant.html, sample, True).encode())
+        _write(mail_dir / f"{key}.txt", fill_markers(variant.text, sample, False).encode())
     web = rendered.variants[WEB]
     _write(web_dir / "index.html", web.html.encode())
     _write(web_dir / "index.txt", web.text.encode())
     for item_id, data in rendered.calendar.items():
         _write(web_dir / "agenda" / f"{item_id}.ics", data)
     return web_dir
+
+
+def sample_reader(settings: Settings) -> dict[str, str]:
+    """The fictional reader of previews and preflight, with personal links of the real shape
+    (signed when a key is set)."""
+
+    def token(purpose: str) -> str:
+        try:
+            return make_token(settings, purpose, 0)
+        except ConfigError:  # no NEWSLETTER_SECRET_KEY: a token of the same shape
+            return "MA.voorbeeld-token-zonder-sleutel0"
+
+    base = settings.base_url
+    return {
+        "aanhef": "Geachte heer Lezer",
+        "naam": "Voorbeeld Lezer",
+        "email": "lezer@voorbeeld.example",
+        "afmelden_url": f"{base}/afmelden/{token(UNSUBSCRIBE)}",
+        "voorkeuren_url": f"{base}/voorkeuren/{token(PREFERENCES)}",
+    }
+
+
+def fill_markers(text: str, values: Mapping[str, str], escape: bool) -> str:
+    """The markers replaced by one reader's values (HTML-escaped in HTML)."""
+    return MARKER.sub(lambda m: html.escape(values[m[1]]) if escape else values[m[1]], text)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -31,6 +31,8 @@ class Conversation:
     created_at: str
     updated_at: str
     note: str | None = None  # for staff, e.g. "afmelding niet bevestigd"
+    follow_up_on: str | None = None  # ISO date: "opvolgen op"
+    follow_up_reached: str | None = None  # UTC: tick reached the follow-up date
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Message:
     received_at: str | None
     sent_at: str | None
     author: str | None
+    body_html: str | None = None  # out: the HTML part of what we sent
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class NewMessage:
     sent_at: str | None = None
     author: str | None = None
     inbound_id: int | None = None
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ class Summary:
 
 _MESSAGE_COLUMNS = (
     "conversation_id, inbound_id, direction, kind, message_id, in_reply_to, references_chain, "
-    "from_address, from_name, to_address, subject, body_text, received_at, sent_at, author"
+    "from_address, from_name, to_address, subject, body_text, received_at, sent_at, author, "
+    "body_html"
 )
 
 
@@ -250,6 +255,7 @@ def add_message(db: Database, conversation_id: int, message: NewMessage) -> int:
         message.received_at,
         message.sent_at,
         message.author,
+        message.body_html,
     ]
     try:
         cursor = db.execute(

@@ -69,7 +69,8 @@ def bounce_records(
     """The bounces of a subscriber or of these deliveries, by id."""
     return _rows(
         db,
-        f"select mailing_id, delivery_id, source, kind, reply, created_at from bounces "
+        "select mailing_id, delivery_id, source, kind, reply, created_at, undone_at, "
+        f"undone_by, undo_reason from bounces "
         f"where subscriber_id = ? or delivery_id in ({_marks(delivery_ids)}) order by id",
         [subscriber_id, *delivery_ids],
     )

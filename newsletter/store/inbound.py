@@ -330,11 +330,11 @@ def record_bounce(db: Database, bounce: Bounce) -> None:
 
 
 def hard_bounce_count(db: Database, subscriber_id: int) -> int:
-    """How many of our deliveries to this subscriber bounced hard."""
+    """How many of our deliveries to this subscriber bounced hard (not undone by staff)."""
     return int(
         db.execute(
             "select count(distinct delivery_id) from bounces "
-            "where subscriber_id = ? and kind = 'hard'",
+            "where subscriber_id = ? and kind = 'hard' and undone_at is null",
             [subscriber_id],
         ).fetchone()[0]
     )
@@ -353,12 +353,12 @@ def last_mailings(db: Database, subscriber_id: int, count: int) -> list[str]:
 
 
 def bounced_mailings(db: Database, subscriber_id: int) -> set[str]:
-    """The mailings in which this subscriber bounced (hard or soft)."""
+    """The mailings in which this subscriber bounced (hard or soft; not undone by staff)."""
     return {
         r[0]
         for r in db.execute(
             "select distinct mailing_id from bounces where subscriber_id = ? "
-            "and kind in ('hard', 'soft')",
+            "and kind in ('hard', 'soft') and undone_at is null",
             [subscriber_id],
         )
     }

@@ -62,6 +62,21 @@ def enrolments(db: Database, status: str | None = None) -> list[Enrolment]:
     ]
 
 
+def enrolment_page(db: Database, offset: int, limit: int) -> tuple[list[Enrolment], int]:
+    """A page of enrolments, active first, then by start (newest first), and how many in all."""
+    rows = db.query(
+        f"select * from {ENROLMENTS} order by status = 'active' desc, starts_on desc, id "
+        "limit ? offset ?",
+        [limit, offset],
+    )
+    return [_enrolment(dict(r)) for r in rows], db.table(ENROLMENTS).count
+
+
+def enrolment_by_id(db: Database, enrolment_id: int) -> Enrolment | None:
+    row = next(db.table(ENROLMENTS).rows_where("id = ?", [enrolment_id]), None)
+    return _enrolment(dict(row)) if row else None
+
+
 def find_enrolment(db: Database, subscriber_id: int, sequence: str) -> Enrolment | None:
     row = next(
         db.table(ENROLMENTS).rows_where(

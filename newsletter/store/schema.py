@@ -535,3 +535,59 @@ def m015_staff(db: Database) -> None:
     )
     db.execute("CREATE INDEX staff_signin_failures_key ON staff_signin_failures (key, at)")
     db.execute("CREATE INDEX events_actor ON events (actor)")  # the console's log by account
+
+
+@migrations()
+def m016_postvak(db: Database) -> None:
+    """The Postvak (issue #15): notes, saved replies, who is looking, a follow-up date, and the
+    HTML of what we sent (a reply is queued in the delivery ledger and built from it)."""
+    conversations = db.table("conversations")
+    conversations.add_column("follow_up_on", str)  # ISO date: "opvolgen op"
+    conversations.add_column("follow_up_reached", str)  # UTC: tick reached that date
+    db.table("conversation_messages").add_column("body_html", str)
+    db.execute(
+        """
+        CREATE TABLE conversation_notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            author TEXT NOT NULL,            -- staff:<email>
+            text TEXT NOT NULL,              -- internal: never sent
+            created_at TEXT NOT NULL         -- UTC
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX conversation_notes_conversation ON conversation_notes (conversation_id)"
+    )
+    db.execute(
+        """
+        CREATE TABLE saved_replies (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,              -- Markdown with {aanhef} {naam} ... placeholders
+            updated_by TEXT NOT NULL,        -- staff:<email>
+            updated_at TEXT NOT NULL         -- UTC
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE conversation_presence (
+            conversation_id INTEGER NOT NULL,
+            staff_email TEXT NOT NULL,
+            staff_name TEXT NOT NULL,
+            seen_at TEXT NOT NULL,           -- UTC; shown while recent
+            PRIMARY KEY (conversation_id, staff_email)
+        )
+        """
+    )
+
+
+@migrations()
+def m017_bounce_undo(db: Database) -> None:
+    """A wrong bounce undone by staff (issue #15): the row stays as evidence, but no longer
+    counts toward the bounce policy; who undid it, when and why."""
+    bounces = db.table("bounces")
+    bounces.add_column("undone_at", str)  # UTC
+    bounces.add_column("undone_by", str)  # staff:<email>
+    bounces.add_column("undo_reason", str)

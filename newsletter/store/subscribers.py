@@ -258,14 +258,19 @@ def active(
         yield _subscriber(row)
 
 
-def listing(
-    db: Database,
+def _listed(row: Mapping[str, Any]) -> Listed:
+    roles = tuple(row["roles"].split(",")) if row["roles"] else ()
+    return Listed(row["id"], row["email"], row["name"], row["province"], row["status"], roles)
+
+
+def _listing_sql(
     today: str,
-    status: str | None = None,
-    province: str | None = None,
-    role: str | None = None,
-) -> list[Listed]:
-    """Subscribers with their current roles, by province, name and id; filters optional."""
+    status: str | None,
+    province: str | None,
+    role: str | None,
+    text: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The select of `listing` and `search` (no order, no limit) and its arguments."""
     current = "m.subscriber_id = s.id and (m.ends_on is null or m.ends_on >= :today)"
     where = ["1"]
     if status:
@@ -274,25 +279,52 @@ def listing(
         where.append("s.province = :province")
     if role:
         where.append(f"exists (select 1 from mandates m where {current} and m.role = :role)")
-    rows = db.query(
-        f"""select s.id, s.email, s.name, s.province, s.status,
+    if text:
+        where.append(
+            "(instr(lower(s.name), :text) > 0 or instr(s.email, :text) > 0 "
+            "or cast(s.id as text) = :text)"
+        )
+    sql = f"""select s.id, s.email, s.name, s.province, s.status,
             (select group_concat(role, ',') from (select distinct m.role from mandates m
              where {current} order by m.role)) roles
-        from subscribers s where {" and ".join(where)}
-        order by coalesce(s.province, ''), s.name, s.id""",
-        {"today": today, "status": status, "province": province, "role": role},
+        from subscribers s where {" and ".join(where)}"""
+    args = {"today": today, "status": status, "province": province, "role": role}
+    return sql, {**args, "text": (text or "").strip().lower()}
+
+
+def listing(
+    db: Database,
+    today: str,
+    status: str | None = None,
+    province: str | None = None,
+    role: str | None = None,
+) -> list[Listed]:
+    """Subscribers with their current roles, by province, name and id; filters optional."""
+    sql, args = _listing_sql(today, status, province, role)
+    rows = db.query(f"{sql} order by coalesce(s.province, ''), s.name, s.id", args)
+    return [_listed(r) for r in rows]
+
+
+def search(
+    db: Database,
+    today: str,
+    text: str = "",
+    *,
+    status: str | None = None,
+    province: str | None = None,
+    role: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Listed], int]:
+    """One page of `listing` whose name or address contains `text` (case-insensitive; the id
+    when it is one), by name; with the number of matches on all pages."""
+    sql, args = _listing_sql(today, status, province, role, text)
+    total = int(db.execute(f"select count(*) from ({sql})", args).fetchone()[0])
+    rows = db.query(
+        f"{sql} order by s.name collate nocase, s.id limit :limit offset :offset",
+        {**args, "limit": limit, "offset": offset},
     )
-    return [
-        Listed(
-            r["id"],
-            r["email"],
-            r["name"],
-            r["province"],
-            r["status"],
-            tuple(r["roles"].split(",")) if r["roles"] else (),
-        )
-        for r in rows
-    ]
+    return [_listed(r) for r in rows], total
 
 
 def signup_requests_since(

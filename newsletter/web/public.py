@@ -45,6 +45,7 @@ from newsletter.tokens import (
     CONFIRM_MAX_AGE,
     PREFERENCES,
     UNSUBSCRIBE,
+    make_token,
     read_timed_token_issued,
     read_token,
 )
@@ -105,6 +106,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             abort(BAD_LINK)
         return subscriber_id
 
+    def preferences_url(subscriber_id: int) -> str:
+        """The reader's own preferences page: the unsubscribe page offers it (issue #16)."""
+        return f"{settings.base_url}/voorkeuren/{make_token(settings, PREFERENCES, subscriber_id)}"
+
     def csrf_token(form: str) -> str:
         """The CSRF value of one form: bound to the browser's session and to `form` (the
         reader's token for preferences), so one reader's value does not work on another's."""
@@ -130,8 +135,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/afmelden/<token>")
     def unsubscribe_page(token: str) -> str:
-        person = reader(db(), subscriber_for(UNSUBSCRIBE, token))
-        return render_page(pages, "unsubscribe.html.j2", person=person, done=False)
+        subscriber_id = subscriber_for(UNSUBSCRIBE, token)
+        return render_page(
+            pages,
+            "unsubscribe.html.j2",
+            person=reader(db(), subscriber_id),
+            done=False,
+            preferences_url=preferences_url(subscriber_id),
+        )
 
     @app.post("/afmelden/<token>")
     def unsubscribe_post(token: str) -> tuple[str, int]:
@@ -146,7 +157,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             # sees the same page and the unsubscribe is never lost (issue #13).
             unsubscribe_queue.enqueue(settings, token, how, clock.utc_iso())
         return render_page(
-            pages, "unsubscribe.html.j2", person=reader(db(), subscriber_id), done=True
+            pages,
+            "unsubscribe.html.j2",
+            person=reader(db(), subscriber_id),
+            done=True,
+            preferences_url=preferences_url(subscriber_id),
         ), 200
 
     @app.route("/voorkeuren/<token>", methods=["GET", "POST"])
