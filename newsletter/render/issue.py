@@ -265,6 +265,7 @@ def _context(
         "issue": issue,
         "sections": sections,
         "actions": actions if personal else [],
+        "full": base == WEB,  # the web version has room: every item whole
         "anchor": anchor,
         "first_sentence": first_sentence,
         "short_title": short_title,
