@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-instance
 
-.PHONY: demo test test-fast lint bench golden tools flufl-bounce clean
+.PHONY: demo test test-fast lint bench golden reader-screens tools flufl-bounce clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench: $(VENV)/.installed-dev  ## Benchmarks, reported as ratios against a basel
 
 golden: $(VENV)/.installed-dev  ## Regenerate the golden files of the rendered December issue
 	$(BIN)/python -m tests.golden regenerate
+
+reader-screens: $(VENV)/.installed-dev  ## Measure the December issue on a phone (Chromium) and rewrite docs/reader/*.png
+	$(BIN)/python -m tests.reader_layout --screenshots docs/reader
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build tools .pytest_cache .mypy_cache .ruff_cache

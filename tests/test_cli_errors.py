@@ -211,7 +211,11 @@ SUBJECT = 'subject: "Nieuwsbrief Statenleden december 2026"'
 ISSUE = "content/issues/2026-12.md"
 
 
-PREHEADER = 'preheader: "Het laatste uit het IPO voor Statenleden, december 2026."'
+# The preheader `issue new` proposes: the issue's top items (issue #16).
+PREHEADER = (
+    'preheader: "Regionaal OV na 2027, de Algemene Vergadering van 10 februari en 9 besluiten '
+    "uit de BAC's.\""
+)
 
 
 @pytest.mark.parametrize(

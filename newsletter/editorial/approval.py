@@ -367,7 +367,7 @@ def _freeze_variants(db: Database, settings: Settings, rendered: RenderedIssue) 
     issue = rendered.issue
     keys = list(variant_keys(settings))
     for person in recipients(db, parse_segment(issue.audience, settings), issue.date):
-        key = rendered.variant_key(person.province, person.themes)
+        key = rendered.variant_key(person.province, person.themes, roles=person.roles)
         if key not in keys:
             keys.append(key)
     return [rendered.variant(key) for key in keys]

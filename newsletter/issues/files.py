@@ -198,14 +198,33 @@ def _order(item: Item) -> tuple[str, str]:
     )
 
 
+def top_items(chosen: dict[str, list[Item]]) -> str:
+    """The preheader a new issue starts with: its top items by name (the inbox shows it after
+    the subject): what is featured, the next AV, how many BAC decisions."""
+    names = [i.title for i in chosen.get("uitgelicht", [])[:2]]
+    names += [
+        f"de {i.title} van {format_date(i.starts_at, 'd MMMM', locale='nl')}"
+        for i in chosen.get("av", [])
+        if i.kind == "av_meeting" and i.starts_at
+    ][:1]
+    decisions = len(chosen.get("bac", []))
+    if decisions:
+        names.append(f"{decisions} {'besluit' if decisions == 1 else 'besluiten'} uit de BAC's")
+    if not names:
+        return ""
+    text = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} en {names[-1]}"
+    return (text[0].upper() + text[1:] + ".").replace('"', "'")
+
+
 def new_issue_text(settings: Settings, month: str, day: date, chosen: dict[str, list[Item]]) -> str:
     """The pre-filled issue file: subject, preheader, intro placeholder and the proposed items."""
     label = format_date(day, "MMMM y", locale="nl")
+    preheader = top_items(chosen) or f"Het laatste uit het IPO voor Statenleden, {label}."
     lines = [
         "---",
         f"month: {month}",
         f'subject: "Nieuwsbrief Statenleden {label}"',
-        f'preheader: "Het laatste uit het IPO voor Statenleden, {label}."',
+        f'preheader: "{preheader}"',
         f"date: {day.isoformat()}",
         "audience: all  # or role:av_lid,plv_av_lid; 'newsletter subscribers segment' shows who",
         "# Reorder, remove or add item ids; 'newsletter content list' shows them all.",

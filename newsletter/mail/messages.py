@@ -29,6 +29,10 @@ TEXT_PART = b"Content-Type: text/plain; charset=utf-8\r\n" + _QP
 HTML_PART = b"Content-Type: text/html; charset=utf-8\r\n" + _QP
 
 
+# Bulk mail: Exchange sends no out-of-office or auto-reply back, and most other auto-responders
+# stay silent on Precedence: bulk (issue #16). Every skeleton carries them.
+QUIET_HEADERS = {"X-Auto-Response-Suppress": "OOF, AutoReply", "Precedence": "bulk"}
+
 SOFT_BREAK = b"=\r\n"  # a quoted-printable line break that decodes to nothing
 
 
@@ -183,6 +187,7 @@ def make_skeleton(
         "List-Id": f"{encode_header(settings.name)} <{settings.list_id}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Content-Language": "nl",
+        **QUIET_HEADERS,
     }
     if not list_unsubscribe:
         del headers["List-Unsubscribe-Post"]

@@ -91,7 +91,9 @@ def queue_issue(db: Database, settings: Settings, rendered: RenderedIssue) -> st
                 "mailing_id": mailing_id,
                 "subscriber_id": person.id,
                 "email": person.email,
-                "variant": rendered.variant_key(person.province, person.themes, person.email),
+                "variant": rendered.variant_key(
+                    person.province, person.themes, person.email, person.roles
+                ),
                 "status": "queued",
                 "message_id": message_id(settings, mailing_id, person.id),
                 "attempts": 0,

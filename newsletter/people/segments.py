@@ -82,9 +82,18 @@ def parse_segment(text: str, settings: Settings, where: str = "audience") -> Seg
 def recipients(db: Database, segment: Segment, on: date) -> Iterator[Recipient]:
     """The active subscribers in the segment, in a stable order (a generator: lists grow)."""
     day = (segment.on or on).isoformat()
+    held: dict[str, list[str]] = {}  # who holds which roles that day (one query)
+    for holder in rows.current_holders(db, tuple(ROLES), segment.on or on):
+        held.setdefault(holder["email"], []).append(holder["role"])
     for r in rows.active(db, segment.provinces, segment.roles, day):
         if segment.themes and r.themes and not set(segment.themes) & set(r.themes):
             continue
         yield Recipient(
-            r.id, r.email, r.name, r.salutation or f"Beste {r.name}", r.province, r.themes
+            r.id,
+            r.email,
+            r.name,
+            r.salutation or f"Beste {r.name}",
+            r.province,
+            r.themes,
+            tuple(sorted(set(held.get(r.email, ())))),
         )

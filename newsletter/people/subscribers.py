@@ -43,6 +43,7 @@ class Recipient:
     salutation: str
     province: str | None
     themes: tuple[str, ...]
+    roles: tuple[str, ...] = ()  # held on the mailing's day ("Voor u" differs for AV members)
 
 
 def current_holders(db: Database, roles: tuple[str, ...], on: date) -> list[dict[str, str]]:

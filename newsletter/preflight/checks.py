@@ -207,9 +207,13 @@ def _check_images(ctx: Context, doc: _Document) -> None:
 
 def _check_links(ctx: Context, doc: _Document) -> None:
     """Where links go, and what their text says."""
+    # An anchor to an id in the message (the issue's "In dit nummer") is meant: mail apps that
+    # ignore it leave plain text (issue #16); one to a missing id still warns.
+    ids = {n.attrs["id"] for n in doc.nodes if n.attrs.get("id")}
     for link in (n for n in doc.nodes if n.tag == "a" and "href" in n.attrs):
         href = link.attrs["href"].strip()
-        _check_url(ctx, href, link, "link", doc.mail)
+        if not (href.startswith("#") and href[1:] in ids):
+            _check_url(ctx, href, link, "link", doc.mail)
         if link.hidden:
             continue
         label = link.label()

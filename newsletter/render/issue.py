@@ -28,6 +28,15 @@ from newsletter.content.issue import Issue
 from newsletter.content.items import EVENT_TYPES, SECTIONS, Item
 from newsletter.dates import nl_date, nl_time, nl_when
 from newsletter.errors import ConfigError, ContentError
+from newsletter.render.reader import (
+    AV_FACET,
+    AV_ROLES,
+    anchor,
+    first_sentence,
+    for_you,
+    short_title,
+    wrap_text,
+)
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 # The per-recipient markers; messages.py substitutes them. Letters and underscores only,
@@ -42,7 +51,7 @@ PROVINCE_ROLES = (
 )
 # The roles of the "Uw provincie" block: callers fetch their holders on the issue's date.
 HOLDER_ROLES = tuple(role for role, _ in PROVINCE_ROLES)
-SELF_ROLES = ("av_lid", "plv_av_lid")  # a reader who holds one is not listed to themselves
+SELF_ROLES = AV_ROLES  # a reader who holds one is not listed to themselves
 GENERAL = "ALG"  # the variant for readers without a province (IPO staff)
 WEB = "WEB"  # the public web version: no personal data, no "Uw provincie"
 
@@ -70,21 +79,31 @@ class RenderedIssue:
     bac: frozenset[str] = frozenset()  # the themes that are BAC blocks
     holders: tuple[Holder, ...] = ()  # the "Uw provincie" people on the issue's date
 
-    def variant_key(self, province: str | None, themes: Iterable[str] = (), email: str = "") -> str:
-        """The variant a reader gets: their province, less the BAC blocks they opted out of.
+    def variant_key(
+        self,
+        province: str | None,
+        themes: Iterable[str] = (),
+        email: str = "",
+        roles: Iterable[str] = (),
+    ) -> str:
+        """The variant a reader gets: their province ("+av" for its AV members, whose "Voor u"
+        differs), less the BAC blocks they opted out of ("GLD+av:a,b").
 
         `themes` are the reader's chosen themes; none chosen (or none that is a BAC) is all.
         A reader who is one of their province's AV members gets ";<email>": their "Uw
         provincie" block does not list them to themselves (issue #16).
         """
-        base = province if province in self.variants else GENERAL
+        home = province if province in self.variants else GENERAL
+        base = home
+        if home not in (GENERAL, WEB) and set(roles) & set(AV_ROLES):
+            base = f"{home}+{AV_FACET}"
         in_issue = {item.theme for item in self.issue.sections.get("bac", [])}
         chosen = set(themes) & self.bac
         left_out = sorted(in_issue - chosen) if chosen else []
         key = f"{base}:{','.join(left_out)}" if left_out else base
         me = email.strip().lower()
         if me and any(
-            h["province"] == base and h["email"].lower() == me and h["role"] in SELF_ROLES
+            h["province"] == home and h["email"].lower() == me and h["role"] in SELF_ROLES
             for h in self.holders
         ):
             key += f";{me}"
@@ -198,11 +217,26 @@ def inline_css(html: str) -> str:
     return inlined
 
 
+# After the preheader: invisible joiners and spaces, so the inbox preview stops at the
+# preheader instead of running on into the first lines of the body.
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 60)
+COLOR_SCHEME = (
+    '<meta name="color-scheme" content="light dark">\n'
+    '<meta name="supported-color-schemes" content="light dark">\n'
+)
+
+
+def with_color_scheme(html: str) -> str:
+    """The color-scheme metas (Apple Mail, Outlook.com read them) at the top of <head>."""
+    return html.replace("<head>", "<head>\n" + COLOR_SCHEME, 1)
+
+
 def _context(
     settings: Settings, issue: Issue, key: str, holders: Sequence[Holder]
 ) -> dict[str, object]:
     key, _, me = key.partition(";")
     base, _, left_out = key.partition(":")
+    base, _, facet = base.partition("+")
     personal = base != WEB
     province = base if base not in (GENERAL, WEB) else None
     people = province_block(holders, province) if province else {}
@@ -220,14 +254,27 @@ def _context(
         sections = {k: v for k, v in sections.items() if k != "bac"} | (
             {"bac": kept} if kept else {}
         )
+    province_name = settings.provinces.get(province or "", "")
+    actions = for_you(
+        sections, issue.date, province, province_name, facet == AV_FACET, settings.sender_address
+    )
+    blocks = _bac_blocks(settings, sections.get("bac", []))
+    if blocks:  # in the order the body shows them: per BAC, in config order
+        sections["bac"] = [item for _, group in blocks for item in group]
     return {
         "settings": settings,
         "issue": issue,
         "sections": sections,
-        "bac_blocks": _bac_blocks(settings, sections.get("bac", [])),
+        "actions": actions if personal else [],
+        "full": base == WEB,  # the web version has room: every item whole
+        "anchor": anchor,
+        "first_sentence": first_sentence,
+        "short_title": short_title,
+        "preheader_padding": PREHEADER_PADDING,
+        "bac_blocks": blocks,
         "personal": personal,
         "province": province,
-        "province_name": settings.provinces.get(province or "", ""),
+        "province_name": province_name,
         "province_people": people,
         "PROVINCE_ROLES": roles,
         "web_url": issue_web_url(settings, issue.month),
@@ -252,9 +299,9 @@ def render_variant(
         html = mjml.mjml2html(source, fonts={})
     except Exception as exc:  # MRML reports template mistakes as plain exceptions
         raise ContentError(f"templates/email/issue.mjml.j2: MJML error: {exc}") from None
-    html = inline_css(html)
+    html = with_color_scheme(inline_css(html))
     text = env.get_template("email/issue.txt.j2").render(context)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    text = wrap_text(re.sub(r"\n{3,}", "\n\n", text).strip()) + "\n"
     return Variant(key, html, text)
 
 
