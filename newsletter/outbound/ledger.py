@@ -110,7 +110,8 @@ def mailing_report(db: Database, mailing_id: str) -> dict[str, object]:
         raise NewsletterError(f"there is no mailing {mailing_id}; send it first")
     per_province: dict[str, dict[str, int]] = {}
     for variant, status, n in mailings.per_variant_counts(db, mailing_id):
-        province = variant.partition(":")[0]  # "GLD:a,b" is GLD less some BAC's
+        # "GLD:a,b" is GLD less some BAC's; "GLD;email" an AV member's own (not listing them)
+        province = variant.replace(";", ":").partition(":")[0]
         counts_ = per_province.setdefault(province, {})
         counts_[status] = counts_.get(status, 0) + n
     return {
