@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from newsletter import app, clock, store
 from newsletter.cli.present import format_approved, format_build
 from newsletter.config import CONFIG_NAME, Settings, load_settings
-from newsletter.console.demo import demo_staff
+from newsletter.console.demo import demo_saved_replies, demo_staff
 from newsletter.content.items import Item
 from newsletter.editorial import workflow
 from newsletter.errors import NewsletterError
@@ -158,6 +158,7 @@ def run_demo(
     # The editorial workflow: one colleague submits it, another approves (four-eyes): two of
     # the demo's staff accounts (the summary names them, and how to start the console, last).
     staff_lines = demo_staff(db, settings, _shown(folder))
+    demo_saved_replies(db)  # the Postvak's Standaardantwoorden
     workflow.review(db, settings, DEMO_MONTH, DEMO_EDITOR)
     summary.lines.append(format_approved(workflow.approve(db, settings, DEMO_MONTH, DEMO_APPROVER)))
     if send:

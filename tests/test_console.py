@@ -298,7 +298,7 @@ def test_sign_in_by_label_see_overzicht_and_sign_out(page: Any, console: Console
     page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Overzicht").click()
     page.wait_for_url(console.url("/"))
     assert page.get_by_role("heading", name="Overzicht", level=1).is_visible()
-    for section in ("Nummers", "Verzending", "Inbox", "Tick"):
+    for section in ("Nummers", "Verzending", "Postvak", "Tick"):
         assert page.get_by_role("heading", name=section, level=2).is_visible()
     # what `newsletter status` says: the fixture's ticks, the demo key's configuration problem
     assert page.get_by_text(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 
 from newsletter import clock, store
@@ -48,6 +49,7 @@ STAFF = {
     "rob@ipo.example": ("Rob Jansen", ["redacteur"]),
 }
 MONTH = "2026-12"
+LATE_SUBJECT = 'Woningbouw: provincies willen "regie" op de uitvoering'
 SLOW = 240_000  # an approval runs the preflight's tools once (SpamAssassin, vnu, axe)
 
 
@@ -150,11 +152,53 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert proposed
     assert page.get_by_text(f"({proposed[0]})").is_visible()
     assert "De inleiding is leeg" in page.get_by_role("alert").first.inner_text()
-    # the intro, with a colon and a quote in the subject: saved into the file, valid YAML
-    page.get_by_label("Onderwerp", exact=True).fill('Nieuwsbrief: december "2026"')
+
+    # a BAC decision that came in late, through the form in Inhoud: a colon and a quote in
+    # its subject, written as valid YAML and synced at once
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Inhoud").click()
+    page.get_by_role("link", name="Nieuw item").click()
+    page.get_by_role("link", name="BAC-besluit").click()
+    page.get_by_label("BAC", exact=True).select_option(label="BAC Wonen & Bereikbaarheid")
+    page.get_by_label("Datum van de vergadering").fill("2026-11-30")
+    page.get_by_label("Nummer van het besluit").fill("WB-2026-09")
+    page.get_by_label("Onderwerp").fill(LATE_SUBJECT)
+    page.get_by_label("Samenvatting").fill("De BAC besprak de provinciale rol bij de woningbouw.")
+    page.get_by_label("Besluiten").fill("stemt in met een gezamenlijke provinciale inzet.")
+    page.get_by_label("Link").fill("https://www.ipo.example/wonen/2026-11-30")
+    page.get_by_role("button", name="Opslaan").click()
+    assert status(page).endswith(".md.") and LATE_SUBJECT in status(page)
+    [late_file] = (console.folder / "content/bac").glob("2026-11-30-*.md")
+    front = yaml.safe_load(late_file.read_text(encoding="utf-8").split("---")[1])
+    assert front["subject"] == LATE_SUBJECT
+    late = late_file.stem
+
+    # ... added to December with the composing controls on the issue page
+    open_issue(page, console)
+    page.get_by_label("Soort").select_option(label="BAC-besluit")
+    page.get_by_role("button", name="Items zoeken").click()
+    page.get_by_label("Item (nieuwste eerst", exact=False).select_option(late)
+    page.get_by_role("button", name="Toevoegen").click()
+    assert status(page) == "Het item is aan het nummer toegevoegd."
+    assert page.get_by_text(f"({late})").is_visible()
+    written = (console.folder / "content/issues" / f"{MONTH}.md").read_text(encoding="utf-8")
+    assert re.search(rf"^\s+- {late}$", written, flags=re.M)
+
+    # a subject too long for a phone: the check says so and links to the field; fixed there,
+    # the finding is gone
+    page.get_by_label("Onderwerp", exact=True).fill(
+        'Nieuwsbrief: december "2026", met de besluiten van alle BAC\'s en de AV van februari'
+    )
     page.get_by_label("Inleiding (Markdown)").fill("De AV van **december** en de BAC's.")
     page.get_by_role("button", name="Tekst opslaan").click()
     assert status(page) == "Onderwerp, preheader en inleiding zijn opgeslagen."
+    too_long = page.locator(".bevindingen li", has_text="Het onderwerp is lang")
+    too_long.first.get_by_role("link", name="Naar het onderwerp").click()
+    assert page.url.endswith("#subject")
+    # the intro keeps a colon and a quote in the subject: saved into the file, valid YAML
+    page.locator("#subject").fill('Nieuwsbrief: december "2026"')
+    page.get_by_role("button", name="Tekst opslaan").click()
+    assert status(page) == "Onderwerp, preheader en inleiding zijn opgeslagen."
+    assert page.locator(".bevindingen li", has_text="Het onderwerp is lang").count() == 0
     assert page.locator(".inleiding strong").inner_text() == "december"
     assert page.get_by_text("(snelle controle", exact=False).is_visible()
 
@@ -262,6 +306,13 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert page.get_by_role("heading", name="Verslag van de verzending").is_visible()
     row = page.get_by_role("row", name=re.compile("^Gelderland"))
     assert row.get_by_role("cell").nth(4).inner_text() == str(len(gld))  # verzonden
+    # one row per province: an AV member's own variant counts under theirs, unnamed
+    assert "@" not in page.locator("main").inner_text().split("Verslag van de verzending")[1]
+    texts = [
+        email.message_from_bytes(m[2], policy=policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for m in sent
+    ]
+    assert any("Woningbouw: provincies willen" in text for text in texts)  # the late item
 
 
 def test_a_redacteur_cannot_approve_or_send_and_is_told_so_in_dutch(console: Console) -> None:

@@ -129,6 +129,11 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "tool-failed": ("Een controleprogramma liep vast.", "Laat de beheerder dit nakijken."),
     "onboarding": ("Een stap van het inwerkprogramma klopt niet.", "Pas het bestand aan."),
+    "client-support": (
+        "Een mailprogramma dat Statenleden gebruiken, toont een deel van de opmaak niet.",
+        "Meestal hoeft u niets te doen: de sjabloon vangt dit op. Twijfelt u, stuur uzelf "
+        "dan een testversie en bekijk die in dat mailprogramma.",
+    ),
 }
 AXE = (
     "Toegankelijkheid (axe): een probleem voor lezers met een hulpmiddel.",

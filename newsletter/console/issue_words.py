@@ -31,7 +31,10 @@ ACTIONS = {
 }
 
 DONE = {
-    "nieuw": "Het nummer is aangemaakt met de voorgestelde items. Schrijf nu de inleiding.",
+    "nieuw": (
+        "Het nummer is aangemaakt, met de items die sinds het vorige nummer verschenen. Voeg "
+        "onder Item toevoegen toe wat ontbreekt, en schrijf de inleiding."
+    ),
     "tekst": "Onderwerp, preheader en inleiding zijn opgeslagen.",
     "indienen": "Het nummer is ter beoordeling ingediend. Een collega keurt het goed.",
     "goedkeuren": "Het nummer is goedgekeurd. Deze versie wordt verstuurd.",

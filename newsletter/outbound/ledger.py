@@ -110,8 +110,9 @@ def mailing_report(db: Database, mailing_id: str) -> dict[str, object]:
         raise NewsletterError(f"there is no mailing {mailing_id}; send it first")
     per_province: dict[str, dict[str, int]] = {}
     for variant, status, n in mailings.per_variant_counts(db, mailing_id):
-        # "GLD+av:a,b" is GLD (for its AV members) less some BAC's
-        province = variant.partition(":")[0].partition("+")[0]
+        # "GLD+av:a,b" is GLD (for its AV members) less some BAC's; "GLD+av:a,b;email" an AV
+        # member's own (counted with the province, not listing them)
+        province = variant.replace(";", ":").partition(":")[0].partition("+")[0]
         counts_ = per_province.setdefault(province, {})
         counts_[status] = counts_.get(status, 0) + n
     return {

@@ -18,10 +18,10 @@ from sqlite_utils import Database
 
 from newsletter.store.mailings import TIED
 
-PROVINCE = (
-    "case when instr(d.variant, ':') > 0 then substr(d.variant, 1, instr(d.variant, ':') - 1) "
-    "else d.variant end"
-)
+# The province of a variant: "GLD", "GLD:a,b" (less some BAC's), "GLD+av:a,b" (its AV
+# members), "GLD+av;email" (an AV member's own).
+_CUT = "instr(replace(replace(d.variant, ';', ':'), '+', ':'), ':')"
+PROVINCE = f"case when {_CUT} > 0 then substr(d.variant, 1, {_CUT} - 1) else d.variant end"
 # Per delivery: did a tied bounce or complaint come back (once per delivery, however many).
 REPORTS = (
     "select delivery_id, max(kind != 'complaint') as bounced, max(kind = 'complaint') "
