@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "newsletter.tokens": 0,
     "newsletter.locks": 0,
     "newsletter.addresses": 0,
+    "newsletter.oauth2": 0,
     # 1 the store: the only place with SQL
     "newsletter.store": 1,
     # 2 pure: no SQL, no network, no SMTP
