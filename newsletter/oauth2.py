@@ -14,6 +14,7 @@ clock.now (which --now may fix to another day).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 import uuid
@@ -165,26 +166,29 @@ def _why(exc: Exception) -> str:
 def client_assertion(config: OAuth2) -> str:
     """A JWT signed with the app's private key (RFC 7523), as Microsoft Entra ID takes instead
     of a secret: x5t names the certificate uploaded to the app registration."""
-    from authlib.jose import jwt
     from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
     try:
         pem = Path(config.certificate).read_bytes()
         certificate = x509.load_pem_x509_certificate(pem)
-    except (OSError, ValueError) as exc:
+        key = load_pem_private_key(pem, password=None)
+    except (OSError, ValueError, TypeError) as exc:
         raise OAuth2Error(
-            f"[oauth2] certificate {config.certificate}: cannot read the certificate ({exc}); "
-            "give one PEM file with the private key and the certificate"
+            f"[oauth2] certificate {config.certificate}: cannot read it ({exc}); give one PEM "
+            "file with the app's private key (unencrypted) and its certificate"
         ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise OAuth2Error(
+            f"[oauth2] certificate {config.certificate}: the private key is not an RSA key; "
+            "Microsoft Entra ID takes RSA certificates (RS256)"
+        )
     der = certificate.public_bytes(Encoding.DER)
+    thumbprint = hashlib.sha1(der).digest()
     now = int(time.time())
-    header = {
-        "alg": "RS256",
-        "typ": "JWT",
-        "x5t": _b64(hashlib.sha1(der).digest()),
-        "kid": _b64(hashlib.sha1(der).digest()),
-    }
+    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64(thumbprint)}
     claims = {
         "aud": config.token_url,
         "iss": config.client_id,
@@ -194,14 +198,11 @@ def client_assertion(config: OAuth2) -> str:
         "nbf": now,
         "exp": now + 300,
     }
-    try:
-        signed = jwt.encode(header, claims, pem)
-    except Exception as exc:  # no private key in the file, or one that cannot sign RS256
-        raise OAuth2Error(
-            f"[oauth2] certificate {config.certificate}: cannot sign with it ({exc}); the file "
-            "must hold the app's RSA private key as well as its certificate"
-        ) from None
-    return signed.decode("ascii") if isinstance(signed, bytes) else str(signed)
+    signing_input = ".".join(
+        _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64(signature)}"
 
 
 def _b64(data: bytes) -> str:
