@@ -14,8 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.configread import TableReader as _Reader
+from newsletter.configread import (
+    check_mail_auth,
+    parse_minutes,
+    read_console,
+    read_doctor,
+    read_oauth2,
+)
 from newsletter.configread import flag as _flag
-from newsletter.configread import parse_minutes, read_console, read_doctor
 from newsletter.errors import ConfigError, HeaderError
 from newsletter.headers import check_address, check_header_value, parse_sender
 from newsletter.settings import (
@@ -152,6 +158,13 @@ def load_settings(project: Path | str = ".") -> Settings:
     provinces = _read_provinces(path, data)
     feeds = _read_feeds(path, data, themes)
 
+    oauth2 = read_oauth2(path, data, dict(os.environ), project)
+    if delivery.transport.startswith(("smtp:", "smtps:")):
+        check_mail_auth(path, "[delivery] transport", delivery.transport, oauth2)
+    for url in inbox.sources:
+        if url.startswith(("imap:", "imaps:")):
+            check_mail_auth(path, "[inbox] source", url, oauth2)
+
     keys = tuple(k.strip() for k in os.environ.get(SECRET_ENV, "").split(",") if k.strip())
     if not keys and demo:
         keys = (DEMO_SECRET,)
@@ -183,6 +196,7 @@ def load_settings(project: Path | str = ".") -> Settings:
         web=_read_web(path, data),
         console=read_console(path, data, dict(os.environ)),
         doctor=read_doctor(path, data),
+        oauth2=oauth2,
     )
 
 

@@ -1,4 +1,5 @@
-"""Reading one table of newsletter.toml with errors that name file, key and a fix; [console]."""
+"""Reading one table of newsletter.toml with errors that name file, key and a fix; [console],
+[oauth2]."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import re
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from newsletter.errors import ConfigError
-from newsletter.settings import OIDC_KEYS, STAFF_ROLES, Console, Doctor, Oidc
+from newsletter.settings import (
+    MICROSOFT_SCOPE,
+    OIDC_KEYS,
+    STAFF_ROLES,
+    Console,
+    Doctor,
+    OAuth2,
+    Oidc,
+)
 
 OIDC_SECRET_ENV = "NEWSLETTER_OIDC_CLIENT_SECRET"
+OAUTH2_SECRET_ENV = "NEWSLETTER_OAUTH2_SECRET"
+MICROSOFT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")  # a GUID or a domain
 OS_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._@$-]*$")  # what login names are made of
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -230,3 +242,71 @@ def split_nameserver(value: str) -> tuple[str, int] | None:
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         return None
     return host, int(port or 53)
+
+
+def read_oauth2(
+    path: Path, data: dict[str, Any], environ: dict[str, str], project: Path
+) -> OAuth2 | None:
+    """[oauth2]: tenant (Microsoft 365) or token_url, client_id, scope, certificate; the client
+    secret from NEWSLETTER_OAUTH2_SECRET. None when the table is absent."""
+    if "oauth2" not in data:
+        return None
+    reader = TableReader(path, data, "oauth2")
+    tenant = str(reader.data.get("tenant", "")).strip()
+    if tenant and not TENANT.match(tenant):
+        reader.fail(
+            "tenant", f"'{tenant}' is not a tenant id or domain, e.g. tenant = \"ipo.example\""
+        )
+    if tenant and "token_url" in reader.data:
+        reader.fail("token_url", "give tenant (Microsoft 365) or token_url, not both")
+    if tenant:
+        token_url = MICROSOFT_TOKEN_URL.format(tenant=tenant)
+    elif "token_url" in reader.data:
+        token_url = reader.text("token_url", "https://login.example/oauth2/token")
+        parts = urlsplit(token_url)
+        local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS  # a test's own provider
+        if not parts.netloc or (parts.scheme != "https" and not local):
+            reader.fail(
+                "token_url", f"'{token_url}' must be an https:// URL (http only on 127.0.0.1)"
+            )
+    else:
+        reader.fail("tenant", 'is missing; write tenant = "ipo.example" (or give token_url)')
+    scope = " ".join(reader.text("scope", MICROSOFT_SCOPE, MICROSOFT_SCOPE).split())
+    certificate = reader.data.get("certificate", "")
+    if certificate:
+        if not isinstance(certificate, str) or not (project / certificate).is_file():
+            reader.fail(
+                "certificate",
+                f"'{certificate}' is not a file; name a PEM file with the app's private key "
+                "and certificate, or leave it out and set NEWSLETTER_OAUTH2_SECRET",
+            )
+        certificate = str(project / certificate)
+    return OAuth2(
+        token_url=token_url,
+        client_id=reader.text("client_id", "00000000-0000-0000-0000-000000000000"),
+        scope=scope,
+        tenant=tenant,
+        certificate=str(certificate),
+        secret=environ.get(OAUTH2_SECRET_ENV, "").strip(),
+    )
+
+
+def check_mail_auth(path: Path, where: str, url: str, oauth2: OAuth2 | None) -> None:
+    """A mail server URL's ?auth=: oauth2 (then [oauth2] must exist and the URL name the
+    mailbox) or password (the default)."""
+    parts = urlsplit(url)
+    auth = parse_qs(parts.query).get("auth", ["password"])[0]
+    if auth not in {"password", "oauth2"}:
+        raise ConfigError(
+            f"{path}: {where}: auth={auth} is not known; write auth=oauth2 or leave it out"
+        )
+    if auth == "oauth2" and oauth2 is None:
+        raise ConfigError(
+            f"{path}: {where}: auth=oauth2 needs an [oauth2] table, e.g. "
+            '[oauth2] tenant = "ipo.example" and client_id = "…" (see README, Microsoft 365)'
+        )
+    if auth == "oauth2" and not parts.username:
+        raise ConfigError(
+            f"{path}: {where}: auth=oauth2 signs in to a mailbox; name it in the URL, e.g. "
+            "smtp://statenleden%40ipo.example@smtp.office365.com:587?starttls=1&auth=oauth2"
+        )

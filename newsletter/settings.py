@@ -153,6 +153,22 @@ class Oidc:
     client_secret: str = field(default="", repr=False)  # NEWSLETTER_OIDC_CLIENT_SECRET
 
 
+# The scope of Exchange Online for IMAP and SMTP with an app's own permissions (Microsoft 365).
+MICROSOFT_SCOPE = "https://outlook.office365.com/.default"
+
+
+@dataclass(frozen=True)
+class OAuth2:
+    """[oauth2]: mail sign-in with an access token (client credentials), e.g. Microsoft 365."""
+
+    token_url: str  # from `tenant`: https://login.microsoftonline.com/TENANT/oauth2/v2.0/token
+    client_id: str
+    scope: str = MICROSOFT_SCOPE
+    tenant: str = ""
+    certificate: str = ""  # a PEM file with the app's private key and its certificate
+    secret: str = field(default="", repr=False)  # NEWSLETTER_OAUTH2_SECRET
+
+
 @dataclass(frozen=True)
 class Console:
     """[console]: the staff console (newsletter console), an app of its own (see console/)."""
@@ -205,6 +221,7 @@ class Settings:
     web: Web = field(default_factory=Web)
     console: Console = field(default_factory=Console)
     doctor: Doctor = field(default_factory=Doctor)
+    oauth2: OAuth2 | None = None  # [oauth2]; None: mail servers take a password
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: inside the instance folder relative to it."""
@@ -272,6 +289,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "web": frozenset({"trusted_proxies"}),
     "console": frozenset({"base_url", "idle_timeout", "trusted_proxy", "os_users", "oidc"}),
     "doctor": frozenset({"nameserver", "sending_ips", "timeout"}),
+    "oauth2": frozenset({"tenant", "token_url", "client_id", "scope", "certificate"}),
     "themes": None,
     "provinces": None,
     "feeds": None,  # an array of tables: FEED_KEYS

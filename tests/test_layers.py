@@ -37,6 +37,7 @@ RANKS: dict[str, int] = {
     "newsletter.locks": 0,
     "newsletter.addresses": 0,
     "newsletter.wsgi": 0,
+    "newsletter.oauth2": 0,
     # 1 the store: the only place with SQL
     "newsletter.store": 1,
     # 2 pure: no SQL, no network, no SMTP

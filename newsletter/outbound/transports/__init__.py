@@ -25,8 +25,8 @@ def _folder(project: Path, url: str) -> Path:
 TRANSPORTS: dict[str, Callable[[Path, str], Transport]] = {
     "outbox": lambda project, url: OutboxTransport(_folder(project, url)),
     "maildir": lambda project, url: MaildirTransport(_folder(project, url)),
-    "smtp": lambda project, url: SMTPTransport(url),
-    "smtps": lambda project, url: SMTPTransport(url),
+    "smtp": lambda project, url: SMTPTransport(url, project=project),
+    "smtps": lambda project, url: SMTPTransport(url, project=project),
     "memory": lambda project, url: MemoryTransport(),
 }
 

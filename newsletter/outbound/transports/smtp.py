@@ -1,4 +1,5 @@
-"""smtp://[user@]host:port[?starttls=1] and smtps:// through smtplib; NEWSLETTER_SMTP_PASSWORD."""
+"""smtp://[user@]host:port[?starttls=1] and smtps:// through smtplib; NEWSLETTER_SMTP_PASSWORD,
+or with `&auth=oauth2` an [oauth2] access token by AUTH XOAUTH2 (Microsoft 365)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsletter.config import redact_url
+from newsletter import oauth2
+from newsletter.config import load_settings, redact_url
 from newsletter.errors import ConfigError, TransportError
 from newsletter.outbound.transports.base import Envelope, Unclaimed
+from newsletter.settings import OAuth2
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 FINAL_REPLY_TIMEOUT = 600.0  # seconds the relay may take to answer the end of the data
@@ -21,7 +25,7 @@ _DOT = re.compile(rb"(?m)^\.")  # a line that starts with a dot gets a second on
 
 
 class SMTPTransport:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, project: Path | None = None) -> None:
         parts = urlsplit(url)
         shown = redact_url(url)
         if parts.password is not None:
@@ -44,7 +48,16 @@ class SMTPTransport:
         self.user = unquote(parts.username) if parts.username else None
         self.timeout = timeout
         self.connection: smtplib.SMTP | None = None
-        if self.user and not os.environ.get(PASSWORD_ENV):
+        self.oauth2: OAuth2 | None = None
+        if query.get("auth", [""])[0] == "oauth2":
+            self.oauth2 = load_settings(project).oauth2 if project is not None else None
+            if self.oauth2 is None or not self.user:
+                raise ConfigError(
+                    f"transport '{shown}': auth=oauth2 needs an [oauth2] table and the mailbox "
+                    "as the user, e.g. smtp://statenleden%40ipo.example@smtp.office365.com:587"
+                    "?starttls=1&auth=oauth2"
+                )
+        elif self.user and not os.environ.get(PASSWORD_ENV):
             raise ConfigError(f"transport '{url}' logs in as {self.user}; set {PASSWORD_ENV}")
 
     def open(self) -> None:
@@ -58,10 +71,15 @@ class SMTPTransport:
                 self.connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
                     self.connection.starttls(context=context)
-            if self.user:
+            if self.oauth2 is not None and self.user:
+                self._oauth2_login(self.connection, self.oauth2, self.user)
+            elif self.user:
                 self.connection.login(self.user, os.environ[PASSWORD_ENV])
             if self.connection.sock is not None:  # the final dot goes out on its own: no Nagle
                 self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except oauth2.OAuth2Error:
+            self._drop()
+            raise
         except smtplib.SMTPAuthenticationError as exc:
             raise ConfigError(
                 f"{self.describe()}: login refused ({exc.smtp_code}); check the user "
@@ -75,6 +93,36 @@ class SMTPTransport:
             raise TransportError(
                 f"{self.describe()}: cannot connect ({exc})", connection_lost=True
             ) from None
+
+    def _oauth2_login(self, connection: smtplib.SMTP, config: OAuth2, user: str) -> None:
+        """AUTH XOAUTH2 (a cached token, or a fresh one when the server refuses it)."""
+        connection.ehlo_or_helo_if_needed()
+        if (
+            not connection.has_extn("auth")
+            or "XOAUTH2" not in connection.esmtp_features.get("auth", "").upper().split()
+        ):
+            raise oauth2.OAuth2Error(
+                f"{self.describe()} does not offer AUTH XOAUTH2 (it offers: "
+                f"{connection.esmtp_features.get('auth', 'no AUTH').strip()}); use the "
+                "provider's OAuth2 submission host, e.g. smtp.office365.com:587?starttls=1"
+            )
+
+        def attempt(token: str) -> None:
+            try:
+                # After a refusal the server sends a JSON challenge: answer it empty (RFC 7628).
+                connection.auth(
+                    "XOAUTH2",
+                    lambda challenge=None: "" if challenge else oauth2.xoauth2(user, token),
+                )
+            except smtplib.SMTPAuthenticationError as exc:
+                reply = (
+                    exc.smtp_error.decode("utf-8", "replace")
+                    if isinstance(exc.smtp_error, bytes)
+                    else str(exc.smtp_error)
+                )
+                raise oauth2.Refused(f"{exc.smtp_code} {reply}") from None
+
+        oauth2.sign_in(config, attempt, self.describe(), user)
 
     def send(self, envelope: Envelope, data: bytes) -> str:
         return self.send_gated(envelope, data, lambda: True)
