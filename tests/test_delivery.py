@@ -178,14 +178,20 @@ def test_a_bac_a_reader_opted_out_of_is_left_out_of_their_message(settings, load
     row = next(
         loaded.query("select variant from deliveries where email = ?", ["kees.sanders@gld.example"])
     )
-    assert row["variant"].startswith("GLD:") and "landelijk-gebied" not in row["variant"]
+    # GLD for its AV members (Kees is one: his own, "...;kees"), less the BAC's he left out
+    assert row["variant"].startswith("GLD+av:") and "landelijk-gebied" not in row["variant"]
 
 
 def test_markers_written_in_content_never_become_anyones_fields(settings, loaded, december):
     news = settings.content_dir / "news" / "2026-11-30-overdrachtsdossier.md"
+    # In the summary: an item in the e-mail shows its summary, not its body (issue #16).
     news.write_text(
-        news.read_text().rstrip() + "\n\n[meer](https://evil.example/x?u=@@afmelden_url@@"
-        "&e=@@email@@) en @@foo@@\n",
+        news.read_text().replace(
+            "  Het IPO werkt",
+            "  Zie [meer](https://evil.example/x?u=@@afmelden_url@@&e=@@email@@) en @@foo@@."
+            " Het IPO werkt",
+            1,
+        ),
         encoding="utf-8",
     )
     from newsletter.sources.catalog import sync_content
