@@ -600,3 +600,26 @@ def m018_listings(db: Database) -> None:
     db.execute("CREATE INDEX subscribers_listing ON subscribers (province, name, id)")
     # Inhoud, newest first, a page at a time: read in index order instead of sorted each time.
     db.execute("CREATE INDEX items_listing ON items (published DESC, id)")
+
+
+@migrations()
+def m019_person_search(db: Database) -> None:
+    """Logboek by person at size: the subscribers' names in a trigram index (a part of a name
+    found without reading every name), kept in step by triggers. A migration that rebuilds
+    `subscribers` (transform) must create the triggers again."""
+    db.execute(
+        "CREATE VIRTUAL TABLE subscriber_names USING fts5(name, content='subscribers', "
+        "content_rowid='id', tokenize='trigram')"
+    )
+    db.execute("INSERT INTO subscriber_names (subscriber_names) VALUES ('rebuild')")
+    names = "INSERT INTO subscriber_names (subscriber_names, rowid, name)"
+    old = f"{names} VALUES ('delete', old.id, old.name);"
+    new = "INSERT INTO subscriber_names (rowid, name) VALUES (new.id, new.name);"
+    for name, when, body in (
+        ("insert", "INSERT", new),
+        ("delete", "DELETE", old),
+        ("update", "UPDATE OF name", f"{old} {new}"),
+    ):
+        db.execute(
+            f"CREATE TRIGGER subscriber_names_{name} AFTER {when} ON subscribers BEGIN {body} END"
+        )
