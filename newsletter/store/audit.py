@@ -113,8 +113,8 @@ def _about(db: Database, person: str) -> tuple[str, list[str]]:
     """The events about a person: a subscriber (subscriber:<id>) or a conversation with them
     (conversation:<id>), found by their address (normalised; exact) or by a part of their
     name (case-insensitive). The people are looked up first (the name through the trigram
-    index, m019), then the log through its subject index: no scan of the log, nor of every
-    name (a part shorter than three characters reads the names)."""
+    index of m019_console_at_size), then the log through its subject index: no scan of the
+    log, nor of every name (a part shorter than three characters reads the names)."""
     if "@" in person:
         address = normalise_email(person)
         found = _ids(db, "SELECT id FROM subscribers WHERE email = ?", address)

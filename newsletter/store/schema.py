@@ -603,10 +603,12 @@ def m018_listings(db: Database) -> None:
 
 
 @migrations()
-def m019_person_search(db: Database) -> None:
+def m019_console_at_size(db: Database) -> None:
     """Logboek by person at size: the subscribers' names in a trigram index (a part of a name
     found without reading every name), kept in step by triggers. A migration that rebuilds
-    `subscribers` (transform) must create the triggers again."""
+    `subscribers` (transform) must create the triggers again. And Inhoud: the items that are
+    not removed, newest first, counted and paged in a smaller index (no row read to skip)."""
+    db.execute("CREATE INDEX items_live ON items (published DESC, id) WHERE removed_at IS NULL")
     db.execute(
         "CREATE VIRTUAL TABLE subscriber_names USING fts5(name, content='subscribers', "
         "content_rowid='id', tokenize='trigram')"
