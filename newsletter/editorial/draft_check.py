@@ -29,6 +29,8 @@ def quick_check(
     """The build and its quick checks over every variant and the public pages (a copy of the
     report: the caller may add to it)."""
     built, key = cached_build(db, settings, month)
+    if not key:  # an input that kept changing: checked, not kept
+        return built, check_rendered(settings, built.rendered, run_tools=False)
     archive = repr(archived_issues(db, settings))
     report, _ = _REPORTS.get(
         hashlib.sha256(f"{key}\x1e{archive}".encode()).hexdigest(),

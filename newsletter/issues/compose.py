@@ -208,7 +208,9 @@ def candidates(
 ) -> list[Item]:
     """Items that could be added: not in the issue yet, newest first, filtered."""
     placed = read_draft(settings, month).item_ids
-    found, _ = stored.items_page(db, kind=kind, theme=theme, not_ids=placed, limit=limit)
+    found, _ = stored.items_page(
+        db, kind=kind, theme=theme, not_ids=placed, limit=limit, count=False
+    )
     return [row_to_item(row) for row in found]
 
 

@@ -1,13 +1,14 @@
 """A build of an issue, made once per distinct input and reused while nothing that goes into
 it changed (the console's issue page and its preview frame ask for it on every view).
 
-The key is the build's whole input, read fresh on every call (a few milliseconds): the issue
-as `load_issue` resolves it (the issue file's fields and every item's full content, as the
-store has them now), the "Uw provincie" holders on the issue's date (the only subscriber data
-a variant holds), the templates' bytes, the settings (signing keys included: the sample
-reader's links), and today's date. An edit through the console, the CLI or a file changed on
-disk changes the key, so the next call builds again; an unchanged input is never built twice
-by concurrent requests (the second waits for the first). A few builds are kept, in process.
+The key is the build's whole input, read fresh on every call (a millisecond or two, without
+rendering or parsing anything twice): the issue file's bytes, the stored rows of the items
+it names (every column, as the store has them now), the "Uw provincie" holders on the
+issue's date (the only subscriber data a variant holds), the templates (each file's name,
+size, change time and inode), the settings (signing keys included: the sample reader's
+links), and today's date. An edit through the console, the CLI or a file changed on disk
+changes the key, so the next call builds again; an unchanged input is never built twice by
+concurrent requests (the second waits for the first). A few builds are kept, in process.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -24,11 +26,11 @@ from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.config import Settings
-from newsletter.content.issue import Issue
 from newsletter.issues.build import BuildResult, build_issue, record
-from newsletter.issues.files import load_issue
+from newsletter.issues.files import issue_path, load_issue, read_issue_file
 from newsletter.people.subscribers import current_holders
-from newsletter.render.issue import HOLDER_ROLES, Holder
+from newsletter.render.issue import HOLDER_ROLES
+from newsletter.store.items import items_by_id
 
 KEEP = 4  # builds kept (a month or two, a few edits back)
 T = TypeVar("T")
@@ -36,38 +38,64 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BuildInput:
-    """What a build is made from, and its fingerprint."""
+    """What a build is made from: its fingerprint."""
 
     month: str
-    issue: Issue
-    holders: Sequence[Holder]
     key: str
 
 
 def build_input(db: Database, settings: Settings, month: str) -> BuildInput:
-    """The issue and the holders as the store and the files have them now, and their key;
-    a ContentError when the issue does not load (as `issue build` raises it)."""
-    issue = load_issue(db, settings, month)
-    holders = current_holders(db, HOLDER_ROLES, issue.date)
-    digest = hashlib.sha256()
+    """The key of what a build of the month would be made from now; a ContentError when the
+    issue file cannot be read (as `issue build` raises it)."""
+    path = issue_path(settings, month)
+    try:
+        source = path.read_bytes()
+    except OSError:
+        load_issue(db, settings, month)  # raises what `issue build` says (no such issue)
+        raise
+    fingerprint = _settings(settings)
+    ids, day = _FILES.get(
+        hashlib.sha256(f"{month}\x1f{fingerprint}\x1f".encode() + source).hexdigest(),
+        lambda: _placed(settings, month, source),
+    )[0]
+    rows = items_by_id(db, ids)
+    holders = current_holders(db, HOLDER_ROLES, day)
+    digest = hashlib.sha256(month.encode() + b"\x1e" + source)
     for part in (
-        repr(issue),  # every field of the issue and of each item (the text part, paths too)
+        repr(sorted(rows.items())),  # every column of each item (the text part, paths too)
         repr(holders),
-        repr(settings),
-        "\x1f".join(settings.secret_keys),  # left out of repr: the sample reader's tokens
+        fingerprint,
         clock.today().isoformat(),
         _templates(settings.templates_dir),
     ):
-        digest.update(part.encode())
-        digest.update(b"\x1e")
-    return BuildInput(month, issue, holders, digest.hexdigest())
+        digest.update(b"\x1e" + part.encode())
+    return BuildInput(month, digest.hexdigest())
+
+
+def _placed(settings: Settings, month: str, source: bytes) -> tuple[tuple[str, ...], date]:
+    """The item ids an issue file names and its date (parsed once per content)."""
+    draft = read_issue_file(settings, month, source)
+    return tuple(draft.item_ids), draft.date
+
+
+def _settings(settings: Settings) -> str:
+    """The settings' fingerprint (signing keys too: repr leaves them out), once per object."""
+    found = _SETTINGS.get(id(settings))
+    if found is None or found[0] is not settings:
+        text = repr(settings) + "\x1f" + "\x1f".join(settings.secret_keys)
+        found = (settings, hashlib.sha256(text.encode()).hexdigest())
+        _SETTINGS[id(settings)] = found
+    return found[1]
 
 
 def _templates(folder: Path) -> str:
-    digest = hashlib.sha256()
+    """Each template file's name, size, change time (ns) and inode: an edit in place or a
+    file replaced by an editor changes it."""
+    parts = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path).encode() + b"\x1f" + path.read_bytes() + b"\x1e")
-    return digest.hexdigest()
+        stat = path.stat()
+        parts.append(f"{path}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\x1f{stat.st_ino}")
+    return "\x1e".join(parts)
 
 
 class Kept(Generic[T]):
@@ -85,37 +113,57 @@ class Kept(Generic[T]):
         with self.lock:
             gate = self.making.setdefault(key, threading.Lock())
         with gate:
-            with self.lock:
-                value = self.values.get(key)
-                if value is not None:
-                    self.values.move_to_end(key)
-            made = value is None
-            if value is None:
-                value = make()
+            try:
                 with self.lock:
-                    self.values[key] = value
-                    while len(self.values) > self.keep:
-                        self.values.popitem(last=False)
-            with self.lock:
-                self.making.pop(key, None)
+                    value = self.values.get(key)
+                    if value is not None:
+                        self.values.move_to_end(key)
+                made = value is None
+                if value is None:
+                    value = make()  # an exception: nothing kept
+                    with self.lock:
+                        self.values[key] = value
+                        while len(self.values) > self.keep:
+                            self.values.popitem(last=False)
+            finally:
+                with self.lock:
+                    self.making.pop(key, None)
         return value, made
 
 
 _BUILDS: Kept[BuildResult] = Kept()
+_FILES: Kept[tuple[tuple[str, ...], date]] = Kept(16)
+_SETTINGS: dict[int, tuple[Settings, str]] = {}
 _WRITTEN: dict[tuple[Path, str], str] = {}  # (build dir, month) -> the key whose files are there
 
 
+class _Moved(Exception):
+    """The input changed while a build read it."""
+
+
 def cached_build(db: Database, settings: Settings, month: str) -> tuple[BuildResult, str]:
-    """The issue built as `build_issue` builds it, and the key of its input; reused while the
-    input is the same. build/ and the store's record hold the build last handed out here."""
-    given = build_input(db, settings, month)
-    found, made = _BUILDS.get(
-        given.key, lambda: build_issue(db, settings, month, given.issue, given.holders)
-    )
-    where = (settings.build_dir, month)
-    if not made and _WRITTEN.get(where) != given.key:
-        record(db, settings, found.rendered)  # another input was written since
-    _WRITTEN[where] = given.key
-    # A copy of the variants: a reader's own variant rendered later is not shared.
-    rendered = replace(found.rendered, variants=dict(found.rendered.variants))
-    return replace(found, rendered=rendered), given.key
+    """The issue built as `build_issue` builds it, and the key of its input ("" when the input
+    kept changing while it was read: built, not kept); reused while the input is the same.
+    build/ and the store's record hold the build last handed out here."""
+    for _ in range(3):
+        given = build_input(db, settings, month)
+
+        def make(key: str = given.key) -> BuildResult:
+            issue = load_issue(db, settings, month)
+            holders = current_holders(db, HOLDER_ROLES, issue.date)
+            if build_input(db, settings, month).key != key:
+                raise _Moved  # what was loaded may not be what the key says: read again
+            return build_issue(db, settings, month, issue, holders)
+
+        try:
+            found, made = _BUILDS.get(given.key, make)
+        except _Moved:
+            continue
+        where = (settings.build_dir, month)
+        if not made and _WRITTEN.get(where) != given.key:
+            record(db, settings, found.rendered)  # another input was written since
+        _WRITTEN[where] = given.key
+        # A copy of the variants: a reader's own variant rendered later is not shared.
+        rendered = replace(found.rendered, variants=dict(found.rendered.variants))
+        return replace(found, rendered=rendered), given.key
+    return build_issue(db, settings, month), ""
