@@ -205,9 +205,11 @@ def candidates(
     kind: str | None = None,
     theme: str | None = None,
     limit: int = 100,
+    draft: Draft | None = None,
 ) -> list[Item]:
-    """Items that could be added: not in the issue yet, newest first, filtered."""
-    placed = read_draft(settings, month).item_ids
+    """Items that could be added: not in the issue yet, newest first, filtered (draft: the
+    issue file as the caller read it just now)."""
+    placed = (draft or read_draft(settings, month)).item_ids
     found, _ = stored.items_page(
         db, kind=kind, theme=theme, not_ids=placed, limit=limit, count=False
     )

@@ -14,6 +14,7 @@ concurrent requests (the second waits for the first). A few builds are kept, in 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -90,11 +91,19 @@ def _settings(settings: Settings) -> str:
 
 def _templates(folder: Path) -> str:
     """Each template file's name, size, change time (ns) and inode: an edit in place or a
-    file replaced by an editor changes it."""
+    file replaced by an editor changes it (a file added or removed too)."""
     parts = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        stat = path.stat()
-        parts.append(f"{path}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\x1f{stat.st_ino}")
+    folders = [str(folder)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif entry.is_file():
+                    stat = entry.stat()
+                    parts.append(
+                        f"{entry.path}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\x1f{stat.st_ino}"
+                    )
     return "\x1e".join(parts)
 
 
