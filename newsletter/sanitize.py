@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -58,6 +59,7 @@ def clean_html(html: str) -> str:
     return cleaned
 
 
+@lru_cache(maxsize=256)  # pure: the console's issue page renders the same intro on every view
 def markdown_to_html(text: str) -> str:
     """Staff Markdown (raw HTML disabled) to sanitised HTML."""
     return clean_html(_markdown.render(text)) if text.strip() else ""

@@ -117,10 +117,11 @@ def console_instance(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def running_console(folder: Path) -> Iterator[Console]:
-    """`newsletter console` for the instance on a free port, until the block ends."""
+def running_console(folder: Path, now: str | None = None) -> Iterator[Console]:
+    """`newsletter console` for the instance on a free port (at the moment `now`, when
+    given), until the block ends."""
     port = free_port()
-    process, log = start(folder, "console", "--port", str(port))
+    process, log = start(folder, "console", "--port", str(port), now=now)
     running = Console(f"http://127.0.0.1:{port}{PATH}", folder, log)
     try:
         wait_for(running.url("/inloggen"), process)

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 from html import unescape
 
 import pytest
+from sqlite_utils import Database
 
 from newsletter import store
-from newsletter.config import load_settings
+from newsletter.config import Settings, load_settings
+from newsletter.sources.catalog import stored_row
+from newsletter.sources.files import content_files, read_item_file
 from newsletter.staff import accounts
 from newsletter.store import audit, transaction
+from newsletter.store import items as stored
 from newsletter.store import staff as staff_rows
 from newsletter.store import subscribers as people
 from newsletter.store.subscribers import Details
@@ -67,9 +73,23 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         for n in range(3):
             audit.record(db, "staff:bea@ipo.example", "unsubscribe", f"subscriber:{kees.id}", n=n)
         audit.record(db, "tick", "tick", "tick", failed=[])
+    add_copies(db, settings, 110, "2026-10-01")  # one day: the order among them is by id
     db.conn.close()
     with running_console(folder) as running:
         yield running
+
+
+def add_copies(
+    db: Database, settings: Settings, count: int, published: str, first: int = 0
+) -> None:
+    """Copies of a BAC decision, "Kopie <n>", all published on one day."""
+    bac = next(p for p in content_files(settings) if p.parent.name == "bac")
+    item, _ = read_item_file(bac, settings)
+    day = date.fromisoformat(published)
+    with transaction(db):
+        for n in range(first, first + count):
+            copy = replace(item, id=f"kopie-{n:03d}", title=f"Kopie {n}", published=day)
+            stored.save_item(db, stored_row(copy))
 
 
 def nav(page: str) -> dict[str, str]:
@@ -87,6 +107,40 @@ def nav(page: str) -> dict[str, str]:
 
 def rows(page: str) -> int:
     return len(re.findall(r"<tr>", page.split("<tbody>", 1)[-1]))
+
+
+def item_ids(page: str) -> list[str]:
+    """The copies on a page of Inhoud, by their titles ("Kopie 7" is kopie-007)."""
+    titles = re.findall(r">Kopie (\d+)<", page.split("<tbody>", 1)[-1])
+    return [f"kopie-{int(n):03d}" for n in titles]
+
+
+def test_inhoud_goes_on_from_the_last_row_shown_when_items_come_in_meanwhile(
+    console: Console,
+) -> None:
+    http, _ = signed_in_session(console, "bea@ipo.example")
+    first = http.get(console.url("/inhoud"), params={"zoek": "Kopie"}, timeout=10).text
+    assert "110 items, pagina 1 van 3." in first
+    assert item_ids(first) == [f"kopie-{n:03d}" for n in range(50)]  # ties: by id
+    # Five newer items arrive while the editor reads page 1: "Volgende" goes on after the
+    # last row shown (counting from the start again would show five rows twice).
+    db = console.db()
+    add_copies(db, load_settings(console.folder), 5, "2026-10-02", first=200)
+    following = nav(first)["Volgende"]
+    assert "zoek=Kopie" in following and "pagina=2" in following and "na=2026-10-01" in following
+    second = http.get(console.url(following.removeprefix(PATH)), timeout=10).text
+    assert item_ids(second) == [f"kopie-{n:03d}" for n in range(50, 100)]
+    assert nav(second)["hier"] == "Pagina 2 van 3"  # 115 now
+    third = http.get(console.url(nav(second)["Volgende"].removeprefix(PATH)), timeout=10).text
+    assert item_ids(third) == [f"kopie-{n:03d}" for n in range(100, 110)]
+    assert "Volgende" not in nav(third)
+    back = http.get(console.url(nav(third)["Vorige"].removeprefix(PATH)), timeout=10).text
+    assert item_ids(back) == item_ids(second) and nav(back)["hier"] == "Pagina 2 van 3"
+    # A page asked for by number alone counts from the start (the newest five first now).
+    by_number = http.get(console.url("/inhoud"), params={"zoek": "Kopie", "pagina": 3}).text
+    assert item_ids(by_number) == [f"kopie-{n:03d}" for n in range(95, 110)]
+    broken = http.get(console.url("/inhoud"), params={"zoek": "Kopie", "na": "gisteren~x"})
+    assert broken.status_code == 200 and len(item_ids(broken.text)) == 50
 
 
 def test_medewerkers_a_page_of_fifty_at_a_time(console: Console) -> None:

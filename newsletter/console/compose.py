@@ -60,7 +60,7 @@ def context(
     offered: list[Item] = []
     if draft is not None and composing:
         try:
-            offered = candidates(db, settings, month, kind or None, theme or None, PICK)
+            offered = candidates(db, settings, month, kind or None, theme or None, PICK, draft)
         except ContentError:
             offered = []
     findings = [shown(f, items, intro_html) for f in check.findings] if check else []

@@ -50,6 +50,16 @@ def _day(name: str, label: str, problems: list[str]) -> date | None:
         return None
 
 
+def _cursor(name: str) -> tuple[str, str] | None:
+    """?na= or ?voor=: the (published, id) of a row, as "2026-11-30~item-id"; else None."""
+    published, _, item_id = request.args.get(name, "").partition("~")
+    try:
+        date.fromisoformat(published)
+    except ValueError:
+        return None
+    return (published, item_id) if item_id else None
+
+
 @bp.get("/inhoud")
 @signed_in
 def items() -> tuple[str, int]:
@@ -82,6 +92,8 @@ def items() -> tuple[str, int]:
             title=words or None,
             limit=paging.per_page,
             offset=paging.offset,
+            after=_cursor("na"),
+            before=_cursor("voor"),
         )
     used_in: dict[str, list[str]] = {}
     for month, ids in placed.items():
@@ -96,6 +108,7 @@ def items() -> tuple[str, int]:
         "nummer": issue,
         "zoek": words,
     }
+    query = {k: v for k, v in filters.items() if v}
     page = render_template(
         "inhoud/list.html.j2",
         rows=rows,
@@ -103,7 +116,10 @@ def items() -> tuple[str, int]:
         number=paging.number,
         pages=paging.pages(total),
         filters=filters,
-        query={k: v for k, v in filters.items() if v},
+        query=query,
+        # "Vorige" and "Volgende" go on from this page's first and last row (keyset paging)
+        earlier={**query, "voor": f"{rows[0].published}~{rows[0].id}"} if rows else query,
+        later={**query, "na": f"{rows[-1].published}~{rows[-1].id}"} if rows else query,
         problems=problems,
         months=sorted(placed, reverse=True),
         not_placed=NOT_PLACED,

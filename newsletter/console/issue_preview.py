@@ -13,7 +13,7 @@ from flask import Response, make_response
 from sqlite_utils import Database
 
 from newsletter.config import Settings
-from newsletter.issues.build import build_issue
+from newsletter.issues.memo import cached_build
 from newsletter.mail.messages import Recipient, make_skeleton
 from newsletter.preflight.checks import message_parts
 from newsletter.preflight.runner import sample_recipient
@@ -33,10 +33,11 @@ class Preview:
 def preview_html(
     db: Database, settings: Settings, month: str, province: str, reader: str, web: bool
 ) -> Preview:
-    """Build the issue (as `issue preview` does) and personalise the reader's variant for them;
-    without a reader, the sample reader of the preflight. Its links name nobody (as in a test
+    """Build the issue (as `issue preview` does; reused while its input is unchanged) and
+    personalise the reader's variant for them; without a reader, the sample reader of the
+    preflight. Its links name nobody (as in a test
     copy), so a click in the preview unsubscribes no one."""
-    rendered = build_issue(db, settings, month).rendered
+    rendered = cached_build(db, settings, month)[0].rendered
     if web:
         return Preview(WEB, rendered.variants[WEB].html)
     person = rows.reader(db, reader) if reader else None

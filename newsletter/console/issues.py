@@ -23,15 +23,15 @@ from newsletter.console.paging import requested
 from newsletter.content.items import SECTIONS
 from newsletter.editorial.approval import approve, review, state_of
 from newsletter.editorial.copies import send_test
+from newsletter.editorial.draft_check import quick_check
 from newsletter.editorial.schedules import schedule, unschedule
 from newsletter.errors import ContentError, NewsletterError
-from newsletter.issues.build import build_issue
 from newsletter.issues.compose import FieldError, Move, Text, compose, read_draft
 from newsletter.issues.files import check_month, create_issue, issue_files
 from newsletter.outbound.ledger import change_mailing, mailing_report
 from newsletter.outbound.send import mailing_id_for
 from newsletter.people.privacy import list_people
-from newsletter.preflight.runner import PreflightReport, check_issue, check_rendered
+from newsletter.preflight.runner import PreflightReport, check_issue
 from newsletter.sanitize import markdown_to_html
 from newsletter.sources.catalog import get_items
 from newsletter.staff import permissions
@@ -125,9 +125,8 @@ def _issue_page(
         file_problem = ""
     items = get_items(db, [i for ids in draft.sections.values() for i in ids]) if draft else {}
     if check is None and draft is not None:
-        try:  # the fast Python checks on every variant; the tools only on request
-            built = build_issue(db, settings, month)
-            check = check_rendered(settings, built.rendered, run_tools=False)
+        try:  # the fast Python checks on every variant (made once per input); tools on request
+            check = quick_check(db, settings, month)[1]
         except NewsletterError as exc:
             file_problem = file_problem or dutch(exc)
     province = request.args.get("provincie", "GLD")

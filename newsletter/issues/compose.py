@@ -205,10 +205,14 @@ def candidates(
     kind: str | None = None,
     theme: str | None = None,
     limit: int = 100,
+    draft: Draft | None = None,
 ) -> list[Item]:
-    """Items that could be added: not in the issue yet, newest first, filtered."""
-    placed = read_draft(settings, month).item_ids
-    found, _ = stored.items_page(db, kind=kind, theme=theme, not_ids=placed, limit=limit)
+    """Items that could be added: not in the issue yet, newest first, filtered (draft: the
+    issue file as the caller read it just now)."""
+    placed = (draft or read_draft(settings, month)).item_ids
+    found, _ = stored.items_page(
+        db, kind=kind, theme=theme, not_ids=placed, limit=limit, count=False
+    )
     return [row_to_item(row) for row in found]
 
 

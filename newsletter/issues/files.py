@@ -82,20 +82,22 @@ def issue_files(settings: Settings) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if MONTH.match(p.stem)) if folder.is_dir() else []
 
 
-def read_issue_file(settings: Settings, month: str) -> IssueFile:
-    """Parse and validate an issue file; every problem names the file and the field."""
+def read_issue_file(settings: Settings, month: str, source: bytes | None = None) -> IssueFile:
+    """Parse and validate an issue file (or its bytes, read already); every problem names the
+    file and the field."""
     path = issue_path(settings, month)
     where = settings.shown(path)
-    if not path.is_file():
+    if source is None and not path.is_file():
         raise ContentError(f"{where}: no such issue; create it with 'newsletter issue new {month}'")
     try:
-        source = path.read_text(encoding="utf-8-sig")
+        text = (path.read_bytes() if source is None else source).decode("utf-8-sig")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text reads it
     except UnicodeDecodeError:
         raise ContentError(f"{where}: not UTF-8 text; save the file as UTF-8") from None
-    post = load_front_matter(where, source)
+    post = load_front_matter(where, text)
     meta: dict[str, Any] = post.metadata
 
-    def text(key: str) -> str:
+    def field(key: str) -> str:
         value = meta.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ContentError(f"{where}: field '{key}' is empty; write the {key} of the issue")
@@ -104,7 +106,7 @@ def read_issue_file(settings: Settings, month: str) -> IssueFile:
         except HeaderError as exc:
             raise ContentError(f"{where}: field '{key}': {exc}") from None
 
-    subject, preheader = text("subject"), text("preheader")
+    subject, preheader = field("subject"), field("preheader")
     raw_date = meta.get("date", first_working_day(month))
     try:
         day = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date))

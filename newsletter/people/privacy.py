@@ -247,7 +247,8 @@ def list_people(
         role,
         limit,
     )
-    return [{**asdict(p), "roles": list(p.roles)} for p in listed]
+    names = [f.name for f in fields(rows.Listed)]  # shallow: asdict copies deeply, slowly
+    return [{**{n: getattr(p, n) for n in names}, "roles": list(p.roles)} for p in listed]
 
 
 def export_people(db: Database) -> list[dict[str, Any]]:

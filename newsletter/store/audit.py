@@ -92,7 +92,7 @@ def page(
             clauses.append(f"{column} = ?")
             args.append(value)
     if person and person.strip():
-        clause, values = _about(person.strip())
+        clause, values = _about(db, person.strip())
         clauses.append(clause)
         args.extend(values)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -106,26 +106,51 @@ def page(
     return [_entry(dict(zip(keys, row, strict=True))) for row in rows], total
 
 
-def _about(person: str) -> tuple[str, list[str]]:
+MANY = 500  # people matched by name: their subjects listed, more through a subquery
+
+
+def _about(db: Database, person: str) -> tuple[str, list[str]]:
     """The events about a person: a subscriber (subscriber:<id>) or a conversation with them
     (conversation:<id>), found by their address (normalised; exact) or by a part of their
-    name (case-insensitive for ASCII)."""
+    name (case-insensitive). The people are looked up first (the name through the trigram
+    index of m019_console_at_size), then the log through its subject index: no scan of the
+    log, nor of every name (a part shorter than three characters reads the names)."""
     if "@" in person:
         address = normalise_email(person)
-        return (
-            "(subject IN (SELECT 'subscriber:' || id FROM subscribers WHERE email = ?)"
-            " OR subject IN (SELECT 'conversation:' || id FROM conversations"
-            " WHERE correspondent_email = ?))",
-            [address, address],
+        found = _ids(db, "SELECT id FROM subscribers WHERE email = ?", address)
+        talks = _ids(db, "SELECT id FROM conversations WHERE correspondent_email = ?", address)
+    else:
+        escaped = person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        if len(person) >= 3:
+            phrase = '"' + person.replace('"', '""') + '"'
+            sql, value = (
+                "SELECT rowid AS id FROM subscriber_names WHERE subscriber_names MATCH ?",
+                phrase,
+            )
+        else:
+            sql, value = "SELECT id FROM subscribers WHERE name LIKE ? ESCAPE '\\'", pattern
+        found = _ids(db, sql, value)
+        talks = _ids(
+            db,
+            "SELECT id FROM conversations WHERE correspondent_name LIKE ? ESCAPE '\\'",
+            pattern,
         )
-    escaped = person.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-    return (
-        "(subject IN (SELECT 'subscriber:' || id FROM subscribers WHERE name LIKE ? ESCAPE '\\')"
-        " OR subject IN (SELECT 'conversation:' || id FROM conversations"
-        " WHERE correspondent_name LIKE ? ESCAPE '\\'))",
-        [pattern, pattern],
-    )
+    parts, args = [], []
+    for prefix, (ids, query, value) in (("subscriber", found), ("conversation", talks)):
+        if ids is None:  # very many: the same query, as a subquery of the log's
+            parts.append(f"subject IN (SELECT '{prefix}:' || id FROM ({query}))")
+            args.append(value)
+        elif ids:
+            parts.append(f"subject IN ({', '.join(['?'] * len(ids))})")
+            args += [f"{prefix}:{i}" for i in ids]
+    return (f"({' OR '.join(parts)})" if parts else "0"), args
+
+
+def _ids(db: Database, query: str, value: str) -> tuple[list[int] | None, str, str]:
+    """The ids a query finds (None when more than MANY), and the query and its value."""
+    ids = [int(row[0]) for row in db.execute(f"{query} LIMIT {MANY + 1}", [value])]
+    return (None if len(ids) > MANY else ids), query, value
 
 
 def actors(db: Database) -> list[str]:

@@ -32,7 +32,9 @@ class ItemRow:
     removed_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name (every one is text or None: no deep copy needed, as asdict makes,
+        which took most of the issue page's time over its candidate items)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,17 @@ def items_page(
     title: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: tuple[str, str] | None = None,
+    before: tuple[str, str] | None = None,
+    count: bool = True,
 ) -> tuple[list[ItemRow], int]:
     """One page of the items that are not removed, newest first, filtered by kind, theme,
     publication date (both ends included), a set of ids (or all but a set) and words in the
-    title; with the number of items on all pages."""
+    title; with the number of items on all pages.
+
+    after / before: the (published, id) of the last row of the page before, or of the first
+    row of the page after: the page read from there in the index (keyset), not counted off
+    from the start (offset is then not used). count=False: not counted (the number is -1)."""
     clauses, args = ["removed_at is null"], []
     for column, value in (("kind", kind), ("theme", theme)):
         if value:
@@ -163,12 +172,26 @@ def items_page(
         escaped = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         args.append(f"%{escaped}%")
     where = " and ".join(clauses)
-    total = int(db.execute(f"select count(*) from items where {where}", args).fetchone()[0])
-    rows = db.query(
-        f"select * from items where {where} order by published desc, id limit ? offset ?",
-        [*args, limit, offset],
-    )
-    return [_item(row) for row in rows], total
+    total = -1
+    if count:
+        total = int(db.execute(f"select count(*) from items where {where}", args).fetchone()[0])
+    order, page = "published desc, id", [limit, offset]
+    if after or before:  # published <= ? first: a range of the index, then the ties by id
+        published, item_id = after or before  # type: ignore[misc]
+        where += (
+            " and published <= ? and (published < ? or id > ?)"
+            if after
+            else " and published >= ? and (published > ? or id < ?)"
+        )
+        args += [published, published, item_id]
+        order, page = ("published desc, id" if after else "published, id desc"), [limit, 0]
+    rows = [
+        _item(row)
+        for row in db.query(
+            f"select * from items where {where} order by {order} limit ? offset ?", [*args, *page]
+        )
+    ]
+    return (rows[::-1] if before and not after else rows), total
 
 
 def items_by_id(db: Database, ids: Iterable[str]) -> dict[str, ItemRow]:

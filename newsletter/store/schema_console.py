@@ -126,3 +126,28 @@ def m018_listings(db: Database) -> None:
 @migrations()
 def m019_doctor(db: Database) -> None:  # `newsletter doctor` runs (issue #17)
     doctor_runs.create_table(db)
+
+
+@migrations()
+def m020_console_at_size(db: Database) -> None:
+    """Logboek by person at size: the subscribers' names in a trigram index (a part of a name
+    found without reading every name), kept in step by triggers. A migration that rebuilds
+    `subscribers` (transform) must create the triggers again. And Inhoud: the items that are
+    not removed, newest first, counted and paged in a smaller index (no row read to skip)."""
+    db.execute("CREATE INDEX items_live ON items (published DESC, id) WHERE removed_at IS NULL")
+    db.execute(
+        "CREATE VIRTUAL TABLE subscriber_names USING fts5(name, content='subscribers', "
+        "content_rowid='id', tokenize='trigram')"
+    )
+    db.execute("INSERT INTO subscriber_names (subscriber_names) VALUES ('rebuild')")
+    names = "INSERT INTO subscriber_names (subscriber_names, rowid, name)"
+    old = f"{names} VALUES ('delete', old.id, old.name);"
+    new = "INSERT INTO subscriber_names (rowid, name) VALUES (new.id, new.name);"
+    for name, when, body in (
+        ("insert", "INSERT", new),
+        ("delete", "DELETE", old),
+        ("update", "UPDATE OF name", f"{old} {new}"),
+    ):
+        db.execute(
+            f"CREATE TRIGGER subscriber_names_{name} AFTER {when} ON subscribers BEGIN {body} END"
+        )

@@ -255,8 +255,13 @@ def confirm(
 
 
 def delete(db: Database, subscriber_id: int | None) -> int:
-    """Delete the subscriber row itself (after everything that points at it); rows deleted."""
-    return int(db.execute("delete from subscribers where id = ?", [subscriber_id]).rowcount)
+    """Delete the subscriber row itself (after everything that points at it); rows deleted.
+
+    The name index is rewritten (`optimize`), so no old segment keeps the name's trigrams."""
+    deleted = int(db.execute("delete from subscribers where id = ?", [subscriber_id]).rowcount)
+    if deleted:
+        db.execute("INSERT INTO subscriber_names (subscriber_names) VALUES ('optimize')")
+    return deleted
 
 
 def active(
