@@ -206,10 +206,12 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     db = console.db()
     page.get_by_label("Provincie").select_option("GLD")
     page.get_by_role("button", name="Voorbeeld tonen").click()
+    page.wait_for_url(re.compile(r"provincie=GLD"))  # the page is new: wait for it, not the old
     reader_address = page.get_by_label("Lezer").locator("option").nth(1).get_attribute("value")
     assert reader_address and reader_address.endswith("@gld.example")
     page.get_by_label("Lezer").select_option(reader_address)
     page.get_by_role("button", name="Voorbeeld tonen").click()
+    page.wait_for_url(re.compile("lezer="))
     reader = rows.reader(db, reader_address)
     assert reader is not None and reader.province == "GLD"
     salutation = reader.salutation or f"Beste {reader.name}"
@@ -226,6 +228,7 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert "@@" not in shown.text and salutation in shown.text
     page.get_by_label("Weergave", exact=True).select_option("computer")
     page.get_by_role("button", name="Voorbeeld tonen").click()
+    page.wait_for_url(re.compile("weergave=computer"))
     assert page.locator("iframe").get_attribute("width") == "800"
 
     # submit, then try to approve as the same account: refused in Dutch, next to the action
