@@ -211,7 +211,7 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     assert reader_address and reader_address.endswith("@gld.example")
     page.get_by_label("Lezer").select_option(reader_address)
     page.get_by_role("button", name="Voorbeeld tonen").click()
-    page.wait_for_url(re.compile("lezer="))
+    page.wait_for_url(re.compile("lezer=[^&]+"))
     reader = rows.reader(db, reader_address)
     assert reader is not None and reader.province == "GLD"
     salutation = reader.salutation or f"Beste {reader.name}"
