@@ -56,7 +56,12 @@ def clean_html(html: str) -> str:
             value if name != "href" or is_web_url(value) else None
         ),
     )
-    return cleaned
+    # A link whose href was dropped (javascript:, relative) is its text alone: an <a> with rel
+    # and no href is not valid HTML, and it would look like a link that goes nowhere.
+    return _HREFLESS.sub(r"\1", cleaned)
+
+
+_HREFLESS = re.compile(r"<a(?![^>]*\bhref=)[^>]*>(.*?)</a>", re.S)
 
 
 @lru_cache(maxsize=256)  # pure: the console's issue page renders the same intro on every view
