@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from newsletter.config import Settings, load_settings
 from newsletter.console.demo import DEMO_STAFF
 from newsletter.demo import (
     DEMO_EDITOR,
+    DEMO_MONTH,
     DEMO_NOW,
     DemoSummary,
     copy_instance,
@@ -91,22 +93,87 @@ def preflight_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     report nothing. The tools themselves, and that the demo issue passes every one of them, are
     tested in test_preflight.py (slow); a test that needs their findings is marked slow.
     """
-    fast = os.environ.get("NEWSLETTER_TEST_FAST") == "1"
-    # A test that takes the tools off PATH (no_tools) runs the real, quick, tool-less path.
-    tool_less = "no_tools" in request.fixturenames
-    if fast and request.node.get_closest_marker("slow") is None and not tool_less:
+    if _tools_stubbed(request):
         monkeypatch.setattr(
             "newsletter.preflight.runner.run_external", lambda messages, files, settings: []
         )
 
 
+def _tools_stubbed(request: pytest.FixtureRequest) -> bool:
+    fast = os.environ.get("NEWSLETTER_TEST_FAST") == "1"
+    # A test that takes the tools off PATH (no_tools) runs the real, quick, tool-less path.
+    tool_less = "no_tools" in request.fixturenames
+    return fast and request.node.get_closest_marker("slow") is None and not tool_less
+
+
 @pytest.fixture
-def instance(tmp_path: Path) -> Path:
+def instance(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh copy of the repository's demo instance (no December issue file yet), set up as
-    `make demo` sets it up: a command without --by is done as Sanne's account."""
+    `make demo` sets it up: a command without --by is done as Sanne's account.
+
+    A test that asks for `approved` and nothing else that could touch the instance before the
+    approval gets a copy of one approved instance of the session (see approved_template)."""
     folder = tmp_path / "instance"
+    template = _approved_template(request)
+    if template is not None:
+        shutil.copytree(template, folder)
+        request.node.stash[FROM_TEMPLATE] = True
+        return folder
     copy_instance(demo_source(), folder, fresh=False)
     map_os_user(folder / "newsletter.toml", DEMO_EDITOR)
+    return folder
+
+
+# What may be set up for a test before `approved` when its instance is a copy of the session's
+# approved one: these fixtures do nothing to the instance, or exactly what the template did.
+TEMPLATE_FIXTURES = {
+    "instance", "settings", "db", "staff", "loaded", "december", "approved", "run", "tmp_path",
+    "tmp_path_factory", "monkeypatch", "request", "fixed_now", "wired", "preflight_cache",
+    "preflight_tools",
+}  # fmt: skip
+FROM_TEMPLATE = pytest.StashKey[bool]()
+_TEMPLATES: dict[bool, Path] = {}
+
+
+def _approved_template(request: pytest.FixtureRequest) -> Path | None:
+    """The session's approved December instance for this test, or None when the test needs its
+    own approval: it does not ask for `approved`, or it asks for a fixture that may change the
+    instance first. One per way the preflight runs (with or without the external tools)."""
+    names = set(request.fixturenames)
+    if "approved" not in names or not names <= TEMPLATE_FIXTURES:
+        return None
+    stubbed = _tools_stubbed(request)
+    if stubbed not in _TEMPLATES:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        _TEMPLATES[stubbed] = _build_approved(factory.mktemp("approved") / "instance", stubbed)
+    return _TEMPLATES[stubbed]
+
+
+def _build_approved(folder: Path, stubbed: bool) -> Path:
+    """What the instance, loaded, december and approved fixtures do, once, at the same clock."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("NEWSLETTER_NOW", raising=False)
+        patch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+        if stubbed:
+            patch.setattr("newsletter.preflight.runner.run_external", lambda m, f, s: [])
+        before = clock.now() if clock.is_fixed() else None
+        clock.set_now(DEMO_NOW)
+        try:
+            copy_instance(demo_source(), folder, fresh=False)
+            map_os_user(folder / "newsletter.toml", DEMO_EDITOR)
+            settings = load_settings(folder)
+            db = store.open_store(settings)
+            try:
+                add_test_staff(db)
+                summary = DemoSummary(settings.project)
+                load_demo(settings.project, summary)
+                assert not summary.problems, summary.problems
+                write_demo_issue(db, settings)
+                approve_issue(db, settings)
+            finally:
+                db.conn.close()
+        finally:
+            clock.set_now(before)
     return folder
 
 
@@ -150,9 +217,11 @@ def staff(db: Database) -> Database:
 
 
 @pytest.fixture
-def loaded(settings: Settings, staff: Database) -> Database:
+def loaded(settings: Settings, staff: Database, request: pytest.FixtureRequest) -> Database:
     """The instance with its content synced, the demo lists imported and the staff accounts
     (TEST_STAFF) added."""
+    if request.node.stash.get(FROM_TEMPLATE, False):
+        return staff  # a copy of the approved instance: loaded already
     summary = DemoSummary(settings.project)
     load_demo(settings.project, summary)
     assert not summary.problems, summary.problems
@@ -160,8 +229,10 @@ def loaded(settings: Settings, staff: Database) -> Database:
 
 
 @pytest.fixture
-def december(settings: Settings, loaded: Database) -> Path:
+def december(settings: Settings, loaded: Database, request: pytest.FixtureRequest) -> Path:
     """The December issue file as `issue new` writes it, with the demo intro filled in."""
+    if request.node.stash.get(FROM_TEMPLATE, False):
+        return settings.project / "content" / "issues" / f"{DEMO_MONTH}.md"
     return write_demo_issue(loaded, settings)[0]
 
 
@@ -173,9 +244,12 @@ def approve_issue(db: Database, settings: Settings, month: str = "2026-12") -> N
 
 
 @pytest.fixture
-def approved(settings: Settings, loaded: Database, december: Path) -> Path:
+def approved(
+    settings: Settings, loaded: Database, december: Path, request: pytest.FixtureRequest
+) -> Path:
     """The December issue, submitted and approved (four-eyes), ready for `issue send`."""
-    approve_issue(loaded, settings)
+    if not request.node.stash.get(FROM_TEMPLATE, False):
+        approve_issue(loaded, settings)
     return december
 
 

@@ -272,6 +272,19 @@ def test_client_support_on_the_demo_issue_is_reported_once_per_client(world) -> 
     assert all(f.severity == "warning" for f in findings)
 
 
+@needs_data
+def test_client_support_reads_selectors_after_a_long_run_of_inline_styles() -> None:
+    # An issue's inline styles, joined, are one long run without braces before its <style>.
+    inline = "".join(f'<td style="padding:{n}px;color:#000">x</td>' for n in range(300))
+    sample = (
+        f"<!doctype html><html><body><table><tr>{inline}</tr></table>"
+        "<style>a:hover { color: red } p::first-line { color: red }</style></body></html>"
+    )
+    known = clients.load_features(clients.data_file())  # type: ignore[arg-type]
+    used = clients.features_used(sample, known)
+    assert {"css-pseudo-class-hover", "css-pseudo-element-first-line", "css-padding"} <= used
+
+
 def test_client_support_without_the_data_is_a_warning(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("NEWSLETTER_CANIEMAIL", str(tmp_path / "missing.json"))
     [finding] = clients.client_findings({"GLD": "<p>x</p>"})

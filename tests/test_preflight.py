@@ -361,6 +361,22 @@ def test_spamassassin_scores_a_spammy_message_above_the_limit_and_names_the_rule
 
 
 @pytest.mark.slow
+def test_spamassassin_in_batches_gives_each_message_its_own_score(settings, monkeypatch):
+    need(shutil.which("spamassassin") is not None, "SpamAssassin")
+    monkeypatch.setattr(tools, "SPAM_BATCH", 1)  # a process per core even for four messages
+    no_date = re.sub(rb"Date: [^\r]*\r\n", b"", mail(settings))
+    spammy = re.sub(rb"Date: [^\r]*\r\n", b"", mail(settings, subject="GRATIS GELD VOOR U"))
+    messages = {"good": mail(settings), "spam": spammy, "no-date": no_date, "ok": mail(settings)}
+    run = tools.run_spamassassin(messages, None)
+    assert run.ran
+    assert run.issues["good"] == run.issues["ok"] == []
+    [spam] = run.issues["spam"]
+    [undated] = run.issues["no-date"]
+    assert "MISSING_DATE" in undated.message and "SUBJ_ALL_CAPS" not in undated.message
+    assert "MISSING_DATE" in spam.message and spam.message != undated.message
+
+
+@pytest.mark.slow
 def test_the_nu_checker_finds_an_error_in_bad_html(settings, tmp_path):
     need(have_vnu(), "the Nu HTML checker (make tools) or Java")
     bad = tmp_path / "bad.html"
