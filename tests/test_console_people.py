@@ -185,8 +185,12 @@ def test_the_bounces_page_shows_evidence_action_and_who_is_away(console: Console
     page = http.get(console.url("/onbestelbaar"), timeout=10).text
     assert "<h3>Zuid-Holland (2)</h3>" in page
     # the hard bounce: the evidence line of the report, and what it did
-    assert "harde bounce" in page and "5.1.10" in page and "marked bounced" in page
-    assert "klacht" in page and "Feedback-Type: abuse" in page and "unsubscribed" in page
+    assert "harde bounce" in page and "5.1.10" in page and "adres op onbestelbaar gezet" in page
+    assert "klacht" in page and "Feedback-Type: abuse" in page and "afgemeld na de klacht" in page
+    # in Dutch, the mailing by its month (not issue-2026-12), no English note of processing
+    assert "nieuwsbrief december 2026" in page and "issue-2026-12" not in page
+    for english in ("auto-reply", "not answered", "back on", "marked bounced", "complaint by"):
+        assert english not in page, english
     # the out-of-office: away until 16 December (back the day after "tot en met 15 december")
     away = page.split('id="afwezig"')[1].split("</table>")[0]
     assert "Julia Wijnands" in away and "16 december 2026" in away
@@ -217,10 +221,25 @@ def test_a_wrong_bounce_is_undone_with_a_reason_and_the_cli_refuses_a_second_tim
     assert event.actor == "staff:kees@ipo.example"
     assert event.details == {"reason": "Griffie ZH: adres werkt weer", "bounces": 1}
     # the bounce stays as evidence, marked undone, and no longer counts
-    assert "Ongedaan gemaakt door staff:kees@ipo.example" in done.text
+    assert "Ongedaan gemaakt door Kees Smit" in done.text
     person = http.get(console.url(f"/mensen/{petra.id}"), timeout=10).text
-    assert "ongedaan gemaakt door staff:kees@ipo.example" in person
+    assert "ongedaan gemaakt door Kees Smit" in person
     assert "onbestelbaar ongedaan gemaakt" in person  # the history, from the log
+    assert "reden: Griffie ZH: adres werkt weer; 1 bounce telt niet meer" in person
+    assert "staff:kees" not in person
+
+
+def test_a_persons_page_is_in_dutch_without_raw_records(console: Console) -> None:
+    http, _ = signed_in_session(console, "kees@ipo.example")
+    julia = http.get(console.url(f"/mensen/{subscriber(console, AWAY).id}"), timeout=10).text
+    assert "<h2>Berichten aan het contactadres</h2>" in julia
+    assert "niet beantwoord (automatisch antwoord)" in julia
+    assert "<td>nieuwsbrief december 2026</td>" in julia
+    erik = http.get(console.url(f"/mensen/{subscriber(console, COMPLAINED).id}"), timeout=10).text
+    assert "het contactadres (automatisch)" in erik and "na een klacht (spam gemeld)" in erik
+    for page in (julia, erik):
+        for raw in ("Inbound", "Events", "Outbox", "Conversations", "actor:", "detail:", "how:"):
+            assert raw not in page, raw
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -351,7 +370,9 @@ def test_a_person_found_by_name_is_resubscribed_with_a_reason(page: Any, console
     assert subscriber(console, COMPLAINED).status == "active"
     history = page.get_by_role("region", name="Geschiedenis uit het logboek")
     assert history.get_by_text("opnieuw aangemeld").is_visible()
-    assert history.get_by_text("staff:kees@ipo.example").first.is_visible()
+    assert history.get_by_text("Kees Smit").first.is_visible()
+    assert page.get_by_text("opnieuw aangemeld door Kees Smit:").is_visible()  # Toestemming
+    assert "staff:kees" not in page.content()
 
 
 @pytest.mark.slow
@@ -363,7 +384,7 @@ def test_forget_from_the_console_after_the_page_that_lists_what_goes(
     page.goto(console.url(f"/mensen/{julia.id}"))
     page.get_by_role("link", name="Deze persoon vergeten").click()
     assert page.get_by_role("heading", name=f"{julia.name} vergeten").is_visible()
-    assert page.get_by_text("Deliveries: 1").is_visible()
+    assert page.get_by_text("Verzonden berichten: 1").is_visible()
     page.get_by_role("button", name="Definitief vergeten").click()  # not ticked: refused
     assert page.get_by_text("Vink aan dat u deze persoon overal wilt wissen.").is_visible()
     assert rows.find_by_email(console.db(), AWAY) is not None
