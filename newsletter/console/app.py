@@ -28,6 +28,7 @@ from newsletter.console import (
     reports,
     sending,
 )
+from newsletter.console.finding_words import variant_name
 from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
@@ -125,6 +126,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
         see_people=SEE_PEOPLE,
         mailing_name=mailing_name,
+        variant_name=lambda name: variant_name(name, context.settings()),
         server_reply=server_reply,
         who=lambda value: who(context.db(), value),
         names_in=lambda text: names_in(context.db(), text),

@@ -159,7 +159,9 @@ def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
             parts.append(f"op verzoek in gesprek {value}")
         elif key == "bounces":
             count = int(value)
-            parts.append(f"{count} {'bounce telt' if count == 1 else 'bounces tellen'} niet meer")
+            parts.append(
+                f"{count} {'bounce telt' if count == 1 else 'bounces tellen'} niet meer mee"
+            )
         elif key == "themes":
             parts.append("thema's: " + (", ".join(value) if value else "alle"))
         elif key == "status":
