@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 
 from newsletter import clock
+from newsletter.config import load_settings
 from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo
 from newsletter.inbound.processing import fetch_and_process
 from newsletter.mail.messages import message_id
 from newsletter.outbound import ledger
+from newsletter.people.roles import ROLES
 from newsletter.staff import accounts
 from newsletter.store import audit
 from newsletter.store import subscribers as rows
@@ -278,7 +280,13 @@ def test_an_import_is_previewed_confirmed_exactly_and_its_rejects_downloaded(
         "functie erbij",
         "functie erbij",
     ]
-    assert "geen-adres" in preview.text.split('id="afgewezen"')[1]
+    rejected = preview.text.split('id="afgewezen"')[1].split("</table>")[0]
+    assert "Regel 4, kolom e-mail: &#39;geen-adres&#39; is geen geldig e-mailadres" in rejected
+    assert "2 nieuw, 0 bijgewerkt, 0 ongewijzigd, 3 functies erbij, 1 regel afgewezen." in (
+        preview.text
+    )
+    for english in ("row ", "column", "is not a valid", "from 20", " regels afgewezen", "FR from"):
+        assert english not in preview.text, english
     assert {s.email for s in rows.all_subscribers(console.db())} == before  # nothing yet
     digest = hashlib.sha256(data).hexdigest()
     assert re.search(rf'name="lijst" value="{digest}"', preview.text)
@@ -311,12 +319,17 @@ def test_an_import_is_previewed_confirmed_exactly_and_its_rejects_downloaded(
         if s.email in added
         for m in rows.mandates_of(db, s.id)
     )
+    # the preview in Dutch ("Statenlid, Friesland, vanaf 5 december 2026"): as the store has it
+    role_of = {label: key for key, label in ROLES.items()}
+    province_of = {name: code for code, name in load_settings(console.folder).provinces.items()}
     previewed = sorted(
-        (text.split(":")[0], text.split(": ")[1].split(" ")[0], text.split(" ")[2])
+        (found[1], role_of[found[2]], province_of[found[3]])
         for kind, text in shown
         if kind == "functie erbij"
+        for found in [re.fullmatch(r"(\S+): ([^,]+), ([^,]+), vanaf \d+ \w+ \d{4}", text)]
+        if found
     )
-    assert held == previewed
+    assert len(previewed) == 3 and held == previewed
     [event] = [e for e in audit.events(db, "import:friesland-2027.csv")]
     assert event.actor == "staff:bea@ipo.example"
     # the same file again changes nothing; a file whose bytes changed is refused

@@ -138,9 +138,10 @@ def _issue_page(
     intro_preview: str | None = None,
 ) -> Any:
     settings, db = context.settings(), context.db()
+    flashed: list[tuple[str, str]] = get_flashed_messages(with_categories=True)  # type: ignore[assignment]
     refused = {
         category.removeprefix(REFUSED): str(message)
-        for category, message in get_flashed_messages(with_categories=True)
+        for category, message in flashed
         if category.startswith(REFUSED)
     }
     status = 422 if problems else 200
