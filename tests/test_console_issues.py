@@ -356,6 +356,8 @@ def test_a_refused_action_redirects_and_shows_the_refusal_next_to_it(console: Co
     url = console.url("/nummers/2027-02")
     draft = http.get(url, timeout=60).text
     assert "Ter beoordeling indienen</button>" in draft
+    text = {"subject": "Februari", "preheader": "De AV", "intro": "Twee zinnen. Over de AV."}
+    http.post(url + "/tekst", data={"csrf_token": token, **text}, timeout=60)
     sent = http.post(url + "/indienen", data={"csrf_token": token}, timeout=60)
     assert sent.url == url and "Ter beoordeling indienen</button>" not in sent.text
     assert "Goedkeuren duurt een minuut of twee" in sent.text
