@@ -271,6 +271,12 @@ def test_two_advisers_see_each_other_and_the_second_answer_is_held(
     assert len(sink[0].received) == before + 1
     shown = anna.get(console.url(f"/postvak/{number}"), timeout=10).text
     assert "Volgende week." in shown and "Binnenkort." not in shown
+    # Kees signs out: Anna no longer sees him on the conversation
+    token, _ = token_and_version(first)
+    out = kees.post(console.url("/uitloggen"), data={"csrf_token": token}, timeout=10)
+    assert out.status_code == 200 and "U bent uitgelogd." in out.text
+    again = anna.get(console.url(f"/postvak/{number}"), timeout=10).text
+    assert "Ook bezig met dit gesprek" not in again
 
 
 def test_a_follow_up_date_brings_a_conversation_back_under_tick(console: Console) -> None:
@@ -324,6 +330,8 @@ def test_the_sender_panel_shows_mandates_and_the_bounce_of_the_last_mailing(
     http, _ = signed_in_session(console, "kees@ipo.example")
     shown = http.get(console.url(f"/postvak/{number}"), timeout=10).text
     panel = shown[shown.index('<aside class="afzender"') :]
+    # the question by its own date (its Date header, 09:12:40 +0100), not when it was fetched
+    assert "Hans de Jong · 1 december 2026 9.12 uur</h3>" in shown
     assert "Statenlid, Noord-Holland: van 30 maart 2023, lopend" in panel
     assert "AV-lid, Noord-Holland: van 30 maart 2023, lopend" in panel
     assert "IPO Statenleden november: <strong>onbestelbaar (hard)</strong>" in panel

@@ -345,6 +345,40 @@ def test_a_redacteur_cannot_approve_or_send_and_is_told_so_in_dutch(console: Con
     assert not [e for e in audit.events(db, "issue-2027-01") if e.actor == "staff:rob@ipo.example"]
 
 
+def test_a_refused_action_redirects_and_shows_the_refusal_next_to_it(console: Console) -> None:
+    """Redirect after POST: a reload does not post again; submitted is not offered again; the
+    slow actions say beforehand that they take a while and say so on the button (bezig.js)."""
+    http, token = signed_in_session(console, "sanne@ipo.example")
+    made = http.post(
+        console.url("/nummers/nieuw"),
+        data={"maand": "2027-02", "csrf_token": token},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert made.status_code == 302
+    url = console.url("/nummers/2027-02")
+    draft = http.get(url, timeout=60).text
+    assert "Ter beoordeling indienen</button>" in draft
+    text = {"subject": "Februari", "preheader": "De AV", "intro": "Twee zinnen. Over de AV."}
+    http.post(url + "/tekst", data={"csrf_token": token, **text}, timeout=60)
+    sent = http.post(url + "/indienen", data={"csrf_token": token}, timeout=60)
+    assert sent.url == url and "Ter beoordeling indienen</button>" not in sent.text
+    assert "Goedkeuren duurt een minuut of twee" in sent.text
+    assert 'data-bezig="Bezig met controleren…"' in sent.text and "bezig.js" in sent.text
+    own = http.post(url + "/goedkeuren", data={"csrf_token": token}, allow_redirects=False)
+    assert own.status_code == 302
+    assert own.headers["Location"].endswith("/nummers/2027-02#actie-goedkeuren")
+    shown = http.get(url, timeout=60)
+    assert shown.status_code == 200
+    refusal = shown.text.split('id="actie-goedkeuren"')[1].split("</div>")[0]
+    assert 'id="fout-goedkeuren" class="fout" role="alert">U hebt dit nummer zelf' in refusal
+    assert 'class="melding"' not in shown.text  # the refusal is no notice of success
+    again = http.get(url, timeout=60).text  # a reload: no second POST, the refusal is gone
+    assert 'id="fout-goedkeuren"' not in again
+    script = http.get(console.url("/static/bezig.js"), timeout=10)
+    assert script.status_code == 200 and "data-bezig" in script.text
+
+
 def test_a_month_that_is_no_month_is_refused_next_to_the_field(console: Console) -> None:
     http, token = signed_in_session(console, "sanne@ipo.example")
     answer = http.post(

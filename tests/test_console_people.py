@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 
 from newsletter import clock
+from newsletter.config import load_settings
 from newsletter.demo import DEMO_NOW, copy_instance, demo_source, load_demo
 from newsletter.inbound.processing import fetch_and_process
 from newsletter.mail.messages import message_id
 from newsletter.outbound import ledger
+from newsletter.people.roles import ROLES
 from newsletter.staff import accounts
 from newsletter.store import audit
 from newsletter.store import subscribers as rows
@@ -185,8 +187,12 @@ def test_the_bounces_page_shows_evidence_action_and_who_is_away(console: Console
     page = http.get(console.url("/onbestelbaar"), timeout=10).text
     assert "<h3>Zuid-Holland (2)</h3>" in page
     # the hard bounce: the evidence line of the report, and what it did
-    assert "harde bounce" in page and "5.1.10" in page and "marked bounced" in page
-    assert "klacht" in page and "Feedback-Type: abuse" in page and "unsubscribed" in page
+    assert "harde bounce" in page and "5.1.10" in page and "adres op onbestelbaar gezet" in page
+    assert "klacht" in page and "Feedback-Type: abuse" in page and "afgemeld na de klacht" in page
+    # in Dutch, the mailing by its month (not issue-2026-12), no English note of processing
+    assert "nieuwsbrief december 2026" in page and "issue-2026-12" not in page
+    for english in ("auto-reply", "not answered", "back on", "marked bounced", "complaint by"):
+        assert english not in page, english
     # the out-of-office: away until 16 December (back the day after "tot en met 15 december")
     away = page.split('id="afwezig"')[1].split("</table>")[0]
     assert "Julia Wijnands" in away and "16 december 2026" in away
@@ -217,10 +223,28 @@ def test_a_wrong_bounce_is_undone_with_a_reason_and_the_cli_refuses_a_second_tim
     assert event.actor == "staff:kees@ipo.example"
     assert event.details == {"reason": "Griffie ZH: adres werkt weer", "bounces": 1}
     # the bounce stays as evidence, marked undone, and no longer counts
-    assert "Ongedaan gemaakt door staff:kees@ipo.example" in done.text
+    assert "Ongedaan gemaakt door Kees Smit" in done.text
     person = http.get(console.url(f"/mensen/{petra.id}"), timeout=10).text
-    assert "ongedaan gemaakt door staff:kees@ipo.example" in person
+    assert "ongedaan gemaakt door Kees Smit" in person
     assert "onbestelbaar ongedaan gemaakt" in person  # the history, from the log
+    assert (
+        "reden: Griffie ZH: adres werkt weer" in person and "1 bounce telt niet meer mee" in person
+    )
+    assert "1 harde bounce" in person  # why it was marked, from the log
+    assert "staff:kees" not in person
+
+
+def test_a_persons_page_is_in_dutch_without_raw_records(console: Console) -> None:
+    http, _ = signed_in_session(console, "kees@ipo.example")
+    julia = http.get(console.url(f"/mensen/{subscriber(console, AWAY).id}"), timeout=10).text
+    assert "<h2>Berichten aan het contactadres</h2>" in julia
+    assert "niet beantwoord (automatisch antwoord)" in julia
+    assert "<td>nieuwsbrief december 2026</td>" in julia
+    erik = http.get(console.url(f"/mensen/{subscriber(console, COMPLAINED).id}"), timeout=10).text
+    assert "het contactadres (automatisch)" in erik and "na een klacht (spam gemeld)" in erik
+    for page in (julia, erik):
+        for raw in ("Inbound", "Events", "Outbox", "Conversations", "actor:", "detail:", "how:"):
+            assert raw not in page, raw
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -256,7 +280,13 @@ def test_an_import_is_previewed_confirmed_exactly_and_its_rejects_downloaded(
         "functie erbij",
         "functie erbij",
     ]
-    assert "geen-adres" in preview.text.split('id="afgewezen"')[1]
+    rejected = preview.text.split('id="afgewezen"')[1].split("</table>")[0]
+    assert "Regel 4, kolom e-mail: &#39;geen-adres&#39; is geen geldig e-mailadres" in rejected
+    assert "2 nieuw, 0 bijgewerkt, 0 ongewijzigd, 3 functies erbij, 1 regel afgewezen." in (
+        preview.text
+    )
+    for english in ("row ", "column", "is not a valid", "from 20", " regels afgewezen", "FR from"):
+        assert english not in preview.text, english
     assert {s.email for s in rows.all_subscribers(console.db())} == before  # nothing yet
     digest = hashlib.sha256(data).hexdigest()
     assert re.search(rf'name="lijst" value="{digest}"', preview.text)
@@ -289,12 +319,17 @@ def test_an_import_is_previewed_confirmed_exactly_and_its_rejects_downloaded(
         if s.email in added
         for m in rows.mandates_of(db, s.id)
     )
+    # the preview in Dutch ("Statenlid, Friesland, vanaf 5 december 2026"): as the store has it
+    role_of = {label: key for key, label in ROLES.items()}
+    province_of = {name: code for code, name in load_settings(console.folder).provinces.items()}
     previewed = sorted(
-        (text.split(":")[0], text.split(": ")[1].split(" ")[0], text.split(" ")[2])
+        (found[1], role_of[found[2]], province_of[found[3]])
         for kind, text in shown
         if kind == "functie erbij"
+        for found in [re.fullmatch(r"(\S+): ([^,]+), ([^,]+), vanaf \d+ \w+ \d{4}", text)]
+        if found
     )
-    assert held == previewed
+    assert len(previewed) == 3 and held == previewed
     [event] = [e for e in audit.events(db, "import:friesland-2027.csv")]
     assert event.actor == "staff:bea@ipo.example"
     # the same file again changes nothing; a file whose bytes changed is refused
@@ -351,7 +386,9 @@ def test_a_person_found_by_name_is_resubscribed_with_a_reason(page: Any, console
     assert subscriber(console, COMPLAINED).status == "active"
     history = page.get_by_role("region", name="Geschiedenis uit het logboek")
     assert history.get_by_text("opnieuw aangemeld").is_visible()
-    assert history.get_by_text("staff:kees@ipo.example").first.is_visible()
+    assert history.get_by_text("Kees Smit").first.is_visible()
+    assert page.get_by_text("opnieuw aangemeld door Kees Smit:").is_visible()  # Toestemming
+    assert "staff:kees" not in page.content()
 
 
 @pytest.mark.slow
@@ -363,7 +400,7 @@ def test_forget_from_the_console_after_the_page_that_lists_what_goes(
     page.goto(console.url(f"/mensen/{julia.id}"))
     page.get_by_role("link", name="Deze persoon vergeten").click()
     assert page.get_by_role("heading", name=f"{julia.name} vergeten").is_visible()
-    assert page.get_by_text("Deliveries: 1").is_visible()
+    assert page.get_by_text("Verzonden berichten: 1").is_visible()
     page.get_by_role("button", name="Definitief vergeten").click()  # not ticked: refused
     assert page.get_by_text("Vink aan dat u deze persoon overal wilt wissen.").is_visible()
     assert rows.find_by_email(console.db(), AWAY) is not None

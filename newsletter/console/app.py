@@ -28,14 +28,20 @@ from newsletter.console import (
     reports,
     sending,
 )
+from newsletter.console.finding_words import variant_name
 from newsletter.console.people_words import SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
     action,
+    history_details,
     issue_state,
+    mailing_name,
     moment,
+    names_in,
     problem,
+    server_reply,
+    who,
 )
 from newsletter.dates import nl_date, nl_time
 from newsletter.wsgi import mounted
@@ -119,6 +125,12 @@ def create_console(settings: Settings | None = None) -> Flask:
         mailing_states=MAILING_STATES,
         menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
         see_people=SEE_PEOPLE,
+        mailing_name=mailing_name,
+        variant_name=lambda name: variant_name(name, context.settings()),
+        server_reply=server_reply,
+        who=lambda value: who(context.db(), value),
+        names_in=lambda text: names_in(context.db(), text),
+        history_details=lambda name, details: history_details(context.db(), name, details),
     )
 
     @app.after_request

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from newsletter.console import context
 from newsletter.console.csrf import new_token
+from newsletter.inbound import postvak
 from newsletter.staff.accounts import (
     SignInRefused,
     end_session,
@@ -138,7 +139,10 @@ def signin() -> Any:
 @bp.post("/uitloggen")
 def signout() -> Response:
     token = session.get(SESSION_KEY)
+    account = current()
     if token:
-        end_session(context.db(), str(token), current())
+        end_session(context.db(), str(token), account)
+    if account is not None:
+        postvak.signed_out(context.db(), account.email)
     session.clear()
     return redirect(flask_url_for("auth.signin", uitgelogd="1"))

@@ -19,6 +19,7 @@ from newsletter.console.people_words import (
     STATUSES,
     TIED_BY,
     dutch,
+    outcome,
 )
 from newsletter.errors import NewsletterError
 from newsletter.inbound.bounce_view import overview, undo_bounce
@@ -45,6 +46,7 @@ def _page(problems: dict[int, str] | None = None, reasons: dict[int, str] | None
         province=province,
         kinds=REPORT_KINDS,
         tied_by=TIED_BY,
+        outcome=outcome,
         statuses=STATUSES,
         may_change=account is not None and bool(set(CHANGE_PEOPLE) & set(account.roles)),
         problems=problems or {},

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from newsletter.config import Settings
 from newsletter.content.items import SECTIONS, Item
 from newsletter.preflight.model import Finding
 
@@ -197,3 +198,36 @@ def _in_intro(finding: Finding, intro_html: str) -> bool:
         if quoted and quoted in intro_html:
             return True
     return False
+
+
+WEB_PAGES = {
+    "web:archief": "het archief op de website",
+    "web:aanmelden": "het aanmeldformulier op de website",
+}
+
+
+def variant_name(name: str, settings: Settings) -> str:
+    """The variant or page a finding is about, as staff say it: 'Groningen', 'Gelderland
+    (AV-leden), zonder het blok BAC Wonen', 'de webversie'; not the code 'GLD+av:a'."""
+    if name in WEB_PAGES:
+        return WEB_PAGES[name]
+    if name.startswith("web:") or name == "WEB":
+        return "de webversie"
+    if name == "ALG":
+        return "de algemene versie (zonder provincie)"
+    base, _, reader = name.partition(";")
+    base, _, left_out = base.partition(":")
+    province, _, facet = base.partition("+")
+    if province not in settings.provinces:
+        return name
+    text = settings.provinces[province]
+    if facet == "av":
+        text += " (AV-leden)"
+    themes = [settings.themes[t].title if t in settings.themes else t for t in left_out.split(",")]
+    themes = [t for t in themes if t]
+    if themes:
+        text += ", zonder " + ("het blok " if len(themes) == 1 else "de blokken ")
+        text += ", ".join(themes)
+    if reader:
+        text += f", de versie voor {reader}"
+    return text

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    get_flashed_messages,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from flask import url_for as flask_url_for
 from markupsafe import escape
 
@@ -42,6 +51,21 @@ bp = Blueprint("issues", __name__, url_prefix="/nummers")
 VIEWS = {"telefoon": ("Telefoon (375 px)", 375), "computer": ("Computer (800 px)", 800)}
 WEB_VIEW = "web"
 READERS = 200  # the readers of a province to choose from for the preview (by name)
+# The actions that check every variant first (a minute or two): what the page says before the
+# click, and what the button says after it (bezig.js; without JavaScript the note suffices).
+BUSY = "Bezig met controleren…"
+SLOW = {
+    "goedkeuren": (
+        "Goedkeuren duurt een minuut of twee: eerst worden alle versies van het nummer "
+        "gecontroleerd (SpamAssassin, de Nu-checker en axe). Laat deze pagina open tot hij "
+        "vanzelf verdergaat."
+    ),
+    "versturen": (
+        "Voor het verzenden worden eerst alle versies van het nummer opnieuw gecontroleerd; dat "
+        "duurt een minuut of twee. De voortgangspagina laat zien wanneer het verzenden begint."
+    ),
+}
+REFUSED = "fout-"  # the flash category of a refused action: fout-<action>, shown next to it
 NO_PREVIEW = "<!doctype html><html lang='nl'><title>Geen voorbeeld</title><p>{}</p>"
 
 
@@ -114,6 +138,14 @@ def _issue_page(
     intro_preview: str | None = None,
 ) -> Any:
     settings, db = context.settings(), context.db()
+    flashed: list[tuple[str, str]] = get_flashed_messages(with_categories=True)  # type: ignore[assignment]
+    refused = {
+        category.removeprefix(REFUSED): str(message)
+        for category, message in flashed
+        if category.startswith(REFUSED)
+    }
+    status = 422 if problems else 200
+    problems = {**refused, **(problems or {})}
     state = state_of(db, month)
     try:
         draft = read_draft(settings, month)
@@ -163,6 +195,8 @@ def _issue_page(
         view=view,
         views=VIEWS,
         actions=ACTIONS,
+        slow=SLOW,
+        busy=BUSY,
         report=_report(month, state),
         roles=roles,
         may=lambda action: permissions.allowed(current(), action),  # type: ignore[arg-type]
@@ -172,7 +206,7 @@ def _issue_page(
             db, settings, month, draft, items, check, intro_html, "redacteur" in roles
         ),
     )
-    return framing_page(page, 422 if problems else 200)
+    return framing_page(page, status)
 
 
 def issue_path_exists(month: str) -> bool:
@@ -319,10 +353,17 @@ def act(month: str, action: str) -> Any:
             if action == "hervatten":  # go on now, in this process, as "Nu versturen" does
                 sending.start(settings, month, by, wait=10)
     except NewsletterError as exc:
-        return _issue_page(month, {action: dutch(exc)})
+        return _refused(month, action, dutch(exc))
     except OSError as exc:  # a relay that does not answer (test copy)
-        return _issue_page(month, {action: f"De mailserver antwoordde niet: {exc}"})
+        return _refused(month, action, f"De mailserver antwoordde niet: {exc}")
     flash(DONE[action].format(email=account.email))
     if action in ("pauzeren", "hervatten", "annuleren"):
         return redirect(flask_url_for("sending.page", month=month))
     return redirect(flask_url_for("issues.issue", month=month))
+
+
+def _refused(month: str, action: str, text: str) -> Any:
+    """A refused action: back to the issue page (a reload does not post again), with the
+    refusal in Dutch next to the action."""
+    flash(text, REFUSED + action)
+    return redirect(flask_url_for("issues.issue", month=month) + f"#actie-{action}")

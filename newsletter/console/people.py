@@ -15,11 +15,13 @@ from newsletter.console import context
 from newsletter.console.auth import current, requires
 from newsletter.console.people_words import (
     CHANGE_PEOPLE,
+    HOLDER_NAMES,
     MANAGE_LISTS,
     REPORT_KINDS,
     SEE_PEOPLE,
     STATUSES,
     dutch,
+    outcome,
 )
 from newsletter.errors import NewsletterError
 from newsletter.people import privacy
@@ -32,6 +34,26 @@ from newsletter.store import subscribers as rows
 from newsletter.store.subscribers import Subscriber
 
 bp = Blueprint("people", __name__)
+# What the person page shows in its own sections (the log's events: under Geschiedenis).
+SHOWN = {
+    "email",
+    "subscriber",
+    "suppression",
+    "mandates",
+    "deliveries",
+    "bounces",
+    "events",
+    "inbound",
+    "conversations",
+    "onboarding",
+    "outbox",
+}
+CONVERSATION_STATUSES = {
+    "new": "nieuw",
+    "open": "open",
+    "waiting": "wacht op antwoord",
+    "closed": "gesloten",
+}
 EXPORT_FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"), "json": ("application/json", "json")}
 
 
@@ -98,12 +120,13 @@ def _person_page(found: Subscriber, problems: dict[str, str] | None = None, **fo
     record = privacy.person_record(db, settings, found.email) or {}
     history, _ = audit.page(db, subject=f"subscriber:{found.id}", limit=100)
     away = onboarding.away_until(db, found.id, clock.today())
-    shown = {"email", "subscriber", "suppression", "mandates", "deliveries", "bounces"}
     page = render_template(
         "mensen/person.html.j2",
         person=found,
         record=record,
-        others={k: v for k, v in record.items() if k not in shown and v},
+        others={k: len(v) for k, v in record.items() if k not in SHOWN and v},
+        conversation_words=CONVERSATION_STATUSES,
+        outcome=outcome,
         history=history,
         away=away,
         statuses=STATUSES,
@@ -165,7 +188,9 @@ def forget_page(subscriber_id: int) -> str:
     found = _subscriber(subscriber_id)
     record = privacy.person_record(context.db(), context.settings(), found.email) or {}
     held = {k: v for k, v in record.items() if k not in {"email", "subscriber", "suppression"}}
-    return render_template("mensen/forget.html.j2", person=found, held=held)
+    return render_template(
+        "mensen/forget.html.j2", person=found, held=held, holder_names=HOLDER_NAMES
+    )
 
 
 @bp.post("/mensen/<int:subscriber_id>/vergeten")
@@ -176,7 +201,13 @@ def forget(subscriber_id: int) -> Any:
         record = privacy.person_record(context.db(), context.settings(), found.email) or {}
         held = {k: v for k, v in record.items() if k not in {"email", "subscriber", "suppression"}}
         problem = "Vink aan dat u deze persoon overal wilt wissen."
-        page = render_template("mensen/forget.html.j2", person=found, held=held, problem=problem)
+        page = render_template(
+            "mensen/forget.html.j2",
+            person=found,
+            held=held,
+            holder_names=HOLDER_NAMES,
+            problem=problem,
+        )
         return page, 422
     try:
         report = privacy.forget(context.db(), context.settings(), found.email, actor=_me())

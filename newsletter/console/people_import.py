@@ -13,6 +13,7 @@ from flask import url_for as flask_url_for
 from werkzeug.wrappers import Response
 
 from newsletter.console import context
+from newsletter.console import import_words as words
 from newsletter.console.auth import current, requires
 from newsletter.console.people_words import CHANGES, MANAGE_LISTS, dutch
 from newsletter.errors import NewsletterError
@@ -43,9 +44,10 @@ def _preview(
     upload: import_upload.Upload, report: ImportReport, notice: str = "", status: int = 200
 ) -> tuple[str, int]:
     province, replace = _options()
+    settings = context.settings()
     groups: dict[str, list[str]] = {kind: [] for kind in CHANGES}
     for change in report.changes:
-        groups.setdefault(change.kind, []).append(change.text)
+        groups.setdefault(change.kind, []).append(words.change_text(settings, change))
     page = render_template(
         "mensen/preview.html.j2",
         upload=upload,
@@ -56,6 +58,10 @@ def _preview(
         province=province,
         replace=replace,
         notice=notice,
+        summary=words.summary(report),
+        warnings=[words.warning_text(w) for w in report.warnings],
+        held_back=words.held_back_text(settings, report),
+        rejected=[words.rejected_text(line) for line in report.rejected],
     )
     return page, status
 
@@ -107,11 +113,7 @@ def confirm() -> Any:
         return _preview(kept, changed.report, dutch(changed), 409)
     except NewsletterError as exc:
         return _form(dutch(exc), 409)
-    flash(
-        f"De lijst is geïmporteerd: {report.added} nieuw, {report.updated} bijgewerkt, "
-        f"{report.mandates_added} functies erbij, {report.mandates_ended} functies beëindigd, "
-        f"{len(report.rejected)} regels afgewezen."
-    )
+    flash(f"De lijst is geïmporteerd: {words.summary(report, done=True)}.")
     return redirect(flask_url_for("people.index"))
 
 

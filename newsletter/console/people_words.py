@@ -3,6 +3,8 @@ import's changes and the library's refusals."""
 
 from __future__ import annotations
 
+import re
+
 from newsletter.console.issue_words import dutch as dutch_with
 from newsletter.errors import NewsletterError
 from newsletter.staff.permissions import roles_for
@@ -91,3 +93,65 @@ REFUSALS: list[tuple[str, str]] = [
 def dutch(exc: NewsletterError) -> str:
     """A refusal of the library in Dutch (its own words when no translation is known)."""
     return dutch_with(exc, REFUSALS)
+
+
+# The holders of personal data (privacy.register), as the forget page lists them.
+HOLDER_NAMES = {
+    "mandates": "Functies",
+    "deliveries": "Verzonden berichten",
+    "bounces": "Bounces en klachten",
+    "outbox": "Berichten als bestand in de map outbox",
+    "events": "Regels in het logboek",
+    "approved versions": "Goedgekeurde versies die de persoon noemen",
+    "inbound": "Berichten aan het contactadres",
+    "inbound-verdicts": "Beoordelingen van binnengekomen berichten",
+    "conversations": "Gesprekken in het postvak",
+    "onboarding": "Inwerkprogramma",
+}
+
+# What processing did with a message (inbound.reason, the CLI's English note), for staff.
+SAME = "niets gewijzigd"
+OUTCOMES: list[tuple[str, str]] = [
+    (r"^auto-reply, not answered", "niet beantwoord (automatisch antwoord)"),
+    (r"^(hard|soft) bounce of [^,;]+ \(by [^)]*\), marked bounced", "adres op onbestelbaar gezet"),
+    (r"niet gekoppeld", "niet aan een verzending van ons te koppelen: niets gewijzigd"),
+    (r"^hard bounce of [^,;]+ \(by [^)]*\)$", "geteld; het adres staat nog niet op onbestelbaar"),
+    (r"^soft bounce of [^,;]+ \(by [^)]*\)$", "geteld als tijdelijke fout; niets gewijzigd"),
+    (r"^complaint by [^:]+: unsubscribed", "afgemeld na de klacht"),
+    (
+        r"^answers our unsubscribe confirmation",
+        "antwoord op onze afmeldbevestiging; niets gewijzigd",
+    ),
+    (
+        r"^afmelding niet bevestigd",
+        "vraagt om afmelding, maar dat is niet bewezen: niets gewijzigd",
+    ),
+    (
+        r"^asks to unsubscribe, but From",
+        "vraagt om afmelding vanaf een onbekend adres: niets gewijzigd",
+    ),
+    (r"^asks to unsubscribe; \S+ is (\w+) already", "vraagt om afmelding, maar is al {0}"),
+    (r"unsubscribed; confirmation sent", "afgemeld per e-mail; bevestiging verstuurd"),
+    (
+        r"unsubscribed; the confirmation could not be sent",
+        "afgemeld; de bevestiging kon niet worden verstuurd",
+    ),
+    (
+        r"unsubscribed; no confirmation to automatic mail",
+        "afgemeld; geen bevestiging (automatische mail)",
+    ),
+    (r"unsubscribed; confirmation pending", "afgemeld; bevestiging volgt"),
+    (r"^processing failed", "kon niet worden verwerkt (in quarantaine)"),
+]
+
+
+def outcome(note: str | None) -> str:
+    """What processing did, in Dutch; a note no pattern knows is shown as it is."""
+    if not note:
+        return "–"
+    for pattern, dutch_text in OUTCOMES:
+        found = re.search(pattern, note)
+        if found:
+            words = [STATUSES.get(g, g) for g in found.groups()]
+            return dutch_text.format(*words)
+    return note

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel.dates import format_date
+from sqlite_utils import Database
 
 from newsletter import clock
 from newsletter.dates import nl_date, nl_time
 from newsletter.editorial.schedules import IssueGlance, Problem
+from newsletter.staff.identity import shown
 
 DELIVERY_STATES = {
     "queued": "in de wachtrij",
@@ -62,7 +68,129 @@ ACTIONS = {
     "resume": "hervat",
     "cancel": "geannuleerd",
     "compose": "nummer samengesteld",
+    "subscribe-request": "aanmelding aangevraagd",
+    "subscribe-confirm": "aanmelding bevestigd",
+    "unsubscribe-confirmation": "bevestiging van de afmelding",
+    "onboarding-enrol": "ingeschreven voor het inwerkprogramma",
+    "onboarding-stop": "inwerkprogramma gestopt",
+    "reply": "antwoord verstuurd",
+    "test-send": "testversie verstuurd",
+    "test-send-failed": "testversie mislukt",
 }
+# Who did something, when it is no staff account (an account is shown by its name).
+ACTORS = {
+    "mailbox": "het contactadres (automatisch)",
+    "web": "de persoon zelf (website)",
+    "tick": "de tick (automatisch)",
+    "send": "het verzenden (automatisch)",
+    "onboarding": "het inwerkprogramma (automatisch)",
+    "oidc": "inloggen met het organisatieaccount",
+}
+# How an unsubscribe came in (the log's `how`).
+HOW = {
+    "mail": "per e-mail",
+    "complaint": "na een klacht (spam gemeld)",
+    "page": "via de afmeldpagina",
+    "one-click": "met één klik in het e-mailprogramma",
+    "page (queued)": "via de afmeldpagina (later verwerkt)",
+    "one-click (queued)": "met één klik in het e-mailprogramma (later verwerkt)",
+}
+STATUS_WORDS = {
+    "pending": "wacht op bevestiging",
+    "active": "actief",
+    "paused": "gepauzeerd",
+    "unsubscribed": "afgemeld",
+    "bounced": "onbestelbaar",
+}
+_STAFF = re.compile(r"staff:[^\s:;,]+@[^\s:;,]+")
+
+
+def who(db: Database, value: str | None) -> str:
+    """Who did something, as staff read it: a colleague's name, or what the system part is."""
+    if not value:
+        return "onbekend"
+    if value.startswith("cli:"):
+        return f"{value[4:]} (op de opdrachtregel)"
+    return ACTORS.get(value) or shown(db, value) or value
+
+
+def names_in(db: Database, text: str | None) -> str:
+    """A stored text with every staff:<email> in it replaced by that colleague's name."""
+    return _STAFF.sub(lambda m: who(db, m[0]), text or "")
+
+
+def month_name(month: str) -> str:
+    """'2026-12' as 'december 2026'."""
+    year, number = month.split("-")
+    return format_date(date(int(year), int(number), 1), "MMMM y", locale="nl")
+
+
+def mailing_name(mailing_id: str | None) -> str:
+    """A mailing as staff call it: 'nieuwsbrief december 2026', not issue-2026-12."""
+    if not mailing_id:
+        return "–"
+    issue = re.fullmatch(r"issue-(\d{4}-\d{2})", mailing_id)
+    if issue:
+        return f"nieuwsbrief {month_name(issue[1])}"
+    step = re.fullmatch(r"onboarding-[\w-]+?-(\d+)(--.*)?", mailing_id)
+    if step:
+        return f"inwerkprogramma, stap {step[1]}"
+    if mailing_id.startswith("onboarding-"):
+        return "inwerkprogramma"
+    reply = re.fullmatch(r"reply-(\d+)-.*", mailing_id)
+    if reply:
+        return f"antwoord in gesprek {reply[1]}"
+    return mailing_id
+
+
+def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
+    """The details of a log entry about a person, in Dutch; what is not known is left out."""
+    parts: list[str] = []
+    for key, value in details.items():
+        if key == "how":
+            parts.append(HOW.get(str(value), str(value)))
+        elif key == "sent":
+            parts.append("bevestiging verstuurd" if value else "bevestiging niet verstuurd")
+        elif key in ("reason", "why") and name == "bounced":
+            parts.append(_why_bounced(str(value)))
+        elif key == "reason":
+            parts.append(f"reden: {names_in(db, str(value))}")
+        elif key == "conversation":
+            parts.append(f"op verzoek in gesprek {value}")
+        elif key == "bounces":
+            count = int(value)
+            parts.append(
+                f"{count} {'bounce telt' if count == 1 else 'bounces tellen'} niet meer mee"
+            )
+        elif key == "themes":
+            parts.append("thema's: " + (", ".join(value) if value else "alle"))
+        elif key == "status":
+            parts.append(STATUS_WORDS.get(str(value), str(value)))
+        elif key == "start":
+            parts.append(f"start {nl_date(str(value))}")
+        elif key == "to":
+            parts.append(f"aan {value}")
+    return "; ".join(parts)
+
+
+def _why_bounced(why: str) -> str:
+    hard = re.fullmatch(r"(\d+) hard bounces?", why)
+    if hard:
+        count = int(hard[1])
+        return f"{count} harde {'bounce' if count == 1 else 'bounces'}"
+    each = re.fullmatch(r"a bounce in each of the last (\d+) mailings", why)
+    if each:
+        return f"een bounce bij elk van de laatste {each[1]} verzendingen"
+    return why
+
+
+def server_reply(reply: str | None) -> str:
+    """A delivery's last answer: the relay's own words, or what the file transport did."""
+    if not reply:
+        return "–"
+    if reply.startswith("written "):
+        return "als bestand opgeslagen (testinstelling: niet echt verstuurd)"
+    return reply
 
 
 def moment(value: datetime | str | None) -> str:

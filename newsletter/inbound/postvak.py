@@ -71,6 +71,11 @@ class View:
     reply_states: dict[str, str]  # Message-ID of a reply -> the ledger's state
 
 
+def signed_out(db: Database, email: str) -> None:
+    """A colleague signed out: colleagues no longer see them on any conversation."""
+    rows.clear_presence(db, email)
+
+
 def open_view(db: Database, conversation_id: int, email: str, name: str) -> View:
     """The conversation with its thread and notes; marks `email` as looking at it."""
     conversation = threads.get(db, conversation_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from dataclasses import replace as changed_to
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -44,7 +45,16 @@ class Change:
     """One thing an import does (or, in a dry run, would do)."""
 
     kind: str  # add, update, add mandate, reopen mandate, end mandate, leave alone
-    text: str
+    text: str  # the CLI's line
+    # The same as data, for a page that words it in its own language:
+    email: str = ""
+    name: str = ""
+    province: str | None = None
+    fields: tuple[str, ...] = ()  # update: the Details fields that change
+    role: str = ""  # a mandate's role
+    starts_on: str = ""  # a mandate's first day (ISO)
+    ends_on: str = ""  # end mandate: its last day (ISO)
+    why: str = ""  # leave alone: the subscriber's status, or "suppressed"
 
 
 @dataclass
@@ -62,6 +72,9 @@ class ImportReport:
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # why --replace ended nothing
+    # The same as data: --replace ended nothing because rows were rejected; how many mandates
+    # would have ended (None: nothing was held back; -1: every row was rejected).
+    ends_held_back: int | None = None
     changes: list[Change] = field(default_factory=list)
     rejects_file: Path | None = None
 
@@ -144,7 +157,16 @@ def _plan_person(
     if stopped or rows.find_suppression(db, settings, person.email) is not None:
         report.skipped_suppressed += 1
         why = existing.status if existing and stopped else "on the suppression list"
-        report.changes.append(Change("leave alone", f"{person.email} ({why})"))
+        report.changes.append(
+            Change(
+                "leave alone",
+                f"{person.email} ({why})",
+                person.email,
+                person.name,
+                person.province,
+                why=existing.status if existing and stopped else "suppressed",
+            )
+        )
         return
     details = person.details()
     held: list[Mandate] = []
@@ -152,7 +174,13 @@ def _plan_person(
         plan.new.append((details, person.themes))
         report.added += 1
         report.changes.append(
-            Change("add", f"{person.name} <{person.email}>, {person.province or '-'}")
+            Change(
+                "add",
+                f"{person.name} <{person.email}>, {person.province or '-'}",
+                person.email,
+                person.name,
+                person.province,
+            )
         )
     else:
         changed = details.changed_from(existing)
@@ -160,7 +188,14 @@ def _plan_person(
             plan.updates.append((existing.id, details))
             report.updated += 1
             report.changes.append(
-                Change("update", f"{person.name} <{person.email}>: {', '.join(changed)}")
+                Change(
+                    "update",
+                    f"{person.name} <{person.email}>: {', '.join(changed)}",
+                    person.email,
+                    person.name,
+                    person.province,
+                    fields=tuple(changed),
+                )
             )
         else:
             report.unchanged += 1
@@ -170,11 +205,22 @@ def _plan_person(
         if any(m.ends_on is None or m.ends_on >= start.isoformat() for m in mine):
             continue  # held already: kept as it is
         what = _describe_mandate(role, person.province, person.starts_on.isoformat())
+        data = Change(
+            "",
+            "",
+            person.email,
+            person.name,
+            person.province,
+            role=role,
+            starts_on=person.starts_on.isoformat(),
+        )
         same = [m for m in mine if m.starts_on == person.starts_on.isoformat()]
         if same:  # ended earlier, on the list again with the same start
             plan.reopen.append(same[0].id)
             report.mandates_reopened += 1
-            report.changes.append(Change("reopen mandate", f"{person.email}: {what}"))
+            report.changes.append(
+                changed_to(data, kind="reopen mandate", text=f"{person.email}: {what}")
+            )
             continue
         plan.mandates.append(
             _NewMandate(
@@ -186,7 +232,7 @@ def _plan_person(
             )
         )
         report.mandates_added += 1
-        report.changes.append(Change("add mandate", f"{person.email}: {what}"))
+        report.changes.append(changed_to(data, kind="add mandate", text=f"{person.email}: {what}"))
 
 
 def _plan_ends(
@@ -212,6 +258,7 @@ def _plan_ends(
         or (has_role_column(listed) and (held_by.email, held_by.mandate.role) not in listed_roles)
     ]
     if listed.rejected:
+        report.ends_held_back = len(leaving)
         report.notes.append(
             f"{listed.path.name}: --replace ended no mandates in {replace or 'the province'}, "
             f"because {len(listed.rejected)} rows were rejected and a rejected row may be "
@@ -225,7 +272,16 @@ def _plan_ends(
         report.mandates_ended += 1
         what = _describe_mandate(mandate.role, mandate.province, mandate.starts_on)
         report.changes.append(
-            Change("end mandate", f"{held_by.name} <{held_by.email}>: {what}, ends {ends_on}")
+            Change(
+                "end mandate",
+                f"{held_by.name} <{held_by.email}>: {what}, ends {ends_on}",
+                held_by.email,
+                held_by.name,
+                mandate.province,
+                role=mandate.role,
+                starts_on=mandate.starts_on,
+                ends_on=ends_on,
+            )
         )
 
 
@@ -300,6 +356,7 @@ def import_list(
         report.rejects_file = rejects
     _import(db, settings, listed, target, start, report, write=not dry_run, actor=actor)
     if replace and target is None:  # every row rejected, so no province to go by
+        report.ends_held_back = -1
         report.notes.append(
             f"{path.name}: --replace ended no mandates, because every row was rejected; "
             "fix the rows in this file and import it with --replace again"

@@ -404,7 +404,7 @@ def sample_reader(settings: Settings) -> dict[str, str]:
 
     base = settings.base_url
     return {
-        "aanhef": "Geachte heer Lezer",
+        "aanhef": "Geachte lezer",
         "naam": "Voorbeeld Lezer",
         "email": "lezer@voorbeeld.example",
         "afmelden_url": f"{base}/afmelden/{token(UNSUBSCRIBE)}",

@@ -196,6 +196,13 @@ def mark_present(db: Database, conversation_id: int, email: str, name: str) -> N
         )
 
 
+def clear_presence(db: Database, email: str) -> int:
+    """A colleague signed out: they have no conversation open any more."""
+    with transaction(db):
+        cursor = db.execute("delete from conversation_presence where staff_email = ?", [email])
+    return int(cursor.rowcount)
+
+
 def present_since(
     db: Database, conversation_id: int, since: datetime, other_than: str
 ) -> list[Present]:
