@@ -234,6 +234,10 @@ def test_december_from_new_issue_to_sent_by_two_accounts(
     # submit, then try to approve as the same account: refused in Dutch, next to the action
     page.get_by_role("button", name="Ter beoordeling indienen").click()
     assert status(page).startswith("Het nummer is ter beoordeling ingediend")
+    assert page.get_by_role("button", name="Ter beoordeling indienen").count() == 0
+    assert page.get_by_text("Goedkeuren duurt een minuut of twee").is_visible()
+    approving = page.locator("#actie-goedkeuren form")
+    assert approving.get_attribute("data-bezig") == "Bezig met controleren…"
     page.get_by_role("button", name="Goedkeuren").click()
     refusal = page.locator("#fout-goedkeuren")
     assert "zelf ter beoordeling ingediend" in refusal.inner_text()
@@ -346,8 +350,8 @@ def test_a_redacteur_cannot_approve_or_send_and_is_told_so_in_dutch(console: Con
 
 
 def test_a_refused_action_redirects_and_shows_the_refusal_next_to_it(console: Console) -> None:
-    """Redirect after POST: a reload does not post again; submitted is not offered again; the
-    slow actions say beforehand that they take a while and say so on the button (bezig.js)."""
+    """Redirect after POST: the refusal is shown next to the action on the issue page, and a
+    reload does not post again (the journey checks the busy state and submit-once)."""
     http, token = signed_in_session(console, "sanne@ipo.example")
     made = http.post(
         console.url("/nummers/nieuw"),
@@ -357,24 +361,17 @@ def test_a_refused_action_redirects_and_shows_the_refusal_next_to_it(console: Co
     )
     assert made.status_code == 302
     url = console.url("/nummers/2027-02")
-    draft = http.get(url, timeout=60).text
-    assert "Ter beoordeling indienen</button>" in draft
-    text = {"subject": "Februari", "preheader": "De AV", "intro": "Twee zinnen. Over de AV."}
-    http.post(url + "/tekst", data={"csrf_token": token, **text}, timeout=60)
-    sent = http.post(url + "/indienen", data={"csrf_token": token}, timeout=60)
-    assert sent.url == url and "Ter beoordeling indienen</button>" not in sent.text
-    assert "Goedkeuren duurt een minuut of twee" in sent.text
-    assert 'data-bezig="Bezig met controleren…"' in sent.text and "bezig.js" in sent.text
-    own = http.post(url + "/goedkeuren", data={"csrf_token": token}, allow_redirects=False)
-    assert own.status_code == 302
-    assert own.headers["Location"].endswith("/nummers/2027-02#actie-goedkeuren")
+    assert "Ter beoordeling indienen</button>" in http.get(url, timeout=60).text
+    refused = http.post(url + "/indienen", data={"csrf_token": token}, allow_redirects=False)
+    assert refused.status_code == 302
+    assert refused.headers["Location"].endswith("/nummers/2027-02#actie-indienen")
     shown = http.get(url, timeout=60)
     assert shown.status_code == 200
-    refusal = shown.text.split('id="actie-goedkeuren"')[1].split("</div>")[0]
-    assert 'id="fout-goedkeuren" class="fout" role="alert">U hebt dit nummer zelf' in refusal
-    assert 'class="melding"' not in shown.text  # the refusal is no notice of success
+    action = shown.text.split('id="actie-indienen"')[1].split("</div>")[0]
+    assert 'id="fout-indienen" class="fout" role="alert">De inleiding is leeg' in action
+    assert 'class="melding"' not in shown.text  # a refusal is no notice of success
     again = http.get(url, timeout=60).text  # a reload: no second POST, the refusal is gone
-    assert 'id="fout-goedkeuren"' not in again
+    assert 'id="fout-indienen"' not in again
     script = http.get(console.url("/static/bezig.js"), timeout=10)
     assert script.status_code == 200 and "data-bezig" in script.text
 
