@@ -153,8 +153,12 @@ def test_a_template_edited_on_disk_shows_in_the_next_preview(
     assert "Uit uw eigen provincie:" not in preview(console, http)
     template = console.folder / "templates" / "email" / "issue.mjml.j2"
     text = template.read_text(encoding="utf-8")
-    assert "<h2>Uw provincie: " in text
-    template.write_text(text.replace("<h2>Uw provincie: ", "<h2>Uit uw eigen provincie: "))
+    assert '<h2 id="uw-provincie">Uw provincie: ' in text
+    template.write_text(
+        text.replace(
+            '<h2 id="uw-provincie">Uw provincie: ', '<h2 id="uw-provincie">Uit uw eigen provincie: '
+        )
+    )
     assert "Uit uw eigen provincie: Gelderland" in preview(console, http)
 
 

@@ -263,9 +263,9 @@ def test_a_replayed_season_sends_the_approved_version_once_and_holds_back_a_stal
         (JORIS_ACCOUNT, "approve"),
         (SANNE_ACCOUNT, "test-send"),
         (SANNE_ACCOUNT, "schedule"),  # no --by: the account os_users maps the user to
-        ("tick", "state"),
+        (SANNE_ACCOUNT, "state"),  # the tick sends as the account that scheduled
         ("send", "send"),
-        ("tick", "state"),
+        (SANNE_ACCOUNT, "state"),
     ]
     assert ("tick", "schedule-missed") in log_actions(run, "2027-02")
 
