@@ -29,6 +29,7 @@ from tests.test_console import (
     axe_serious,
     browser,  # noqa: F401  (the module's one Chromium)
     free_port,
+    sign_in,
     signed_in_session,
     start,
     stop,
@@ -241,10 +242,7 @@ def test_axe_finds_no_serious_violations(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        page.goto(console.url("/inloggen"))
-        page.get_by_label("E-mailadres").fill("sanne@ipo.example")
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
+        sign_in(page, console, "sanne@ipo.example")
         page.wait_for_url(console.url("/"))
         page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
             "link", name="Inwerkprogramma"

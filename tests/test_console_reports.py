@@ -21,10 +21,10 @@ from newsletter.cli.main import cli
 from newsletter.config import load_settings
 from newsletter.outbound.ledger import mailing_report
 from tests.test_console import (
-    PASSWORD,
     Console,
     axe_serious,
     browser,  # noqa: F401  (the module's one Chromium)
+    sign_in,
     signed_in_session,
 )
 from tests.test_console_programme import demo_console, text_of
@@ -117,10 +117,7 @@ def test_axe_finds_no_serious_violations(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        page.goto(console.url("/inloggen"))
-        page.get_by_label("E-mailadres").fill("pieter@ipo.example")
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
+        sign_in(page, console, "pieter@ipo.example")
         page.wait_for_url(console.url("/"))
         page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
             "link", name="Rapporten"
