@@ -254,7 +254,11 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         instance = p.chromium.launch(
-            executable_path=str(tools.chromium_path()), args=tools.CHROMIUM_ARGS
+            executable_path=str(tools.chromium_path()),
+            # A sandboxed preview frame runs in its own process; right after Playwright scrolls,
+            # Chromium may route the click to that frame's old place and lose it (the month
+            # journey's submit button below the preview). People do not click that fast.
+            args=[*tools.CHROMIUM_ARGS, "--disable-features=IsolateSandboxedIframes"],
         )
         yield instance
         instance.close()
