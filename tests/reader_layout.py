@@ -160,6 +160,16 @@ def measure(tab: Any, width: int, ids: tuple[str, ...] = ()) -> Layout:
     return Layout(width, int(found["height"]), dict(found["tops"]))
 
 
+def province_end(tab: Any) -> float:
+    """Where the "Uw provincie" block ends (its last line's bottom) in CSS px from the top."""
+    return float(
+        tab.locator("#uw-provincie").evaluate(
+            "h => { const rows = h.closest('tr').nextElementSibling.querySelectorAll('p');"
+            " return rows[rows.length - 1].getBoundingClientRect().bottom + window.scrollY; }"
+        )
+    )
+
+
 def contrasts(tab: Any) -> list[dict[str, Any]]:
     return list(tab.evaluate(_CONTRAST))
 
@@ -202,33 +212,36 @@ MODES = ("light", "dark", "forced-dark")  # forced: Chromium's own inversion of 
 
 
 def report(rendered: RenderedIssue, screenshots: Path | None) -> dict[str, Any]:
-    """Height, where the overview and the province start, the lowest text contrast (computed
-    styles; for forced dark, the painted pixels of the intro) per width and mode; with
-    screenshots, the first two phone screens' height of each as GLD-<width>-<mode>.png."""
-    html = filled(rendered.variants["GLD"].html)
+    """Height, where the overview and the province start and where the province ends, the
+    lowest text contrast (computed styles; for forced dark, the painted pixels of the intro)
+    per width and mode; the AV members' variant (GLD+av, a longer "Voor u") in light; with
+    screenshots, the first two phone screens' height of each GLD one as GLD-<width>-<mode>.png."""
     out: dict[str, Any] = {}
     for mode in MODES:
         args = tuple(FORCE_DARK_ARGS) if mode == "forced-dark" else ()
         with browser(args) as instance:
-            for width in (PHONE[0], WIDE):
-                with page(instance, html, width, dark=mode == "dark") as tab:
-                    layout = measure(tab, width, IDS)
-                    name = f"GLD-{width}-{mode}"
-                    low = (
-                        min(pixel_contrast(tab, s, 1) for s in BODY_TEXT)
-                        if mode == "forced-dark"
-                        else min(c["ratio"] for c in contrasts(tab))
-                    )
-                    out[name] = {
-                        "height": layout.height,
-                        "of_before": round(layout.height / BEFORE[width], 3),
-                        "tops": {k: round(v) for k, v in layout.tops.items()},
-                        "min_contrast": round(low, 2),
-                    }
-                    if screenshots:
-                        screenshots.mkdir(parents=True, exist_ok=True)
-                        clip = {"x": 0, "y": 0, "width": width, "height": 2 * PHONE[1]}
-                        tab.screenshot(path=str(screenshots / f"{name}.png"), clip=clip)
+            for key in ("GLD", "GLD+av") if mode == "light" else ("GLD",):
+                html = filled(rendered.variant(key).html)
+                for width in (PHONE[0], WIDE):
+                    with page(instance, html, width, dark=mode == "dark") as tab:
+                        layout = measure(tab, width, IDS)
+                        name = f"{key}-{width}-{mode}"
+                        low = (
+                            min(pixel_contrast(tab, s, 1) for s in BODY_TEXT)
+                            if mode == "forced-dark"
+                            else min(c["ratio"] for c in contrasts(tab))
+                        )
+                        out[name] = {
+                            "height": layout.height,
+                            "of_before": round(layout.height / BEFORE[width], 3),
+                            "tops": {k: round(v) for k, v in layout.tops.items()},
+                            "province_end": round(province_end(tab)),
+                            "min_contrast": round(low, 2),
+                        }
+                        if screenshots and key == "GLD":
+                            screenshots.mkdir(parents=True, exist_ok=True)
+                            clip = {"x": 0, "y": 0, "width": width, "height": 2 * PHONE[1]}
+                            tab.screenshot(path=str(screenshots / f"{name}.png"), clip=clip)
     return out
 
 

@@ -35,6 +35,7 @@ from newsletter.render.reader import (
     first_sentence,
     for_you,
     short_title,
+    when_and_where,
     wrap_text,
 )
 from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -270,6 +271,7 @@ def _context(
         "anchor": anchor,
         "first_sentence": first_sentence,
         "short_title": short_title,
+        "when_and_where": lambda item: when_and_where(item, base == WEB),
         "preheader_padding": PREHEADER_PADDING,
         "bac_blocks": blocks,
         "personal": personal,

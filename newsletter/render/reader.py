@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from newsletter.content.items import Item
-from newsletter.dates import nl_date, nl_time
+from newsletter.dates import nl_date, nl_time, nl_when
 
 # Roles that make a reader "AV member" for "Voor u" (their own variant, "GLD+av").
 AV_ROLES = ("av_lid", "plv_av_lid")
@@ -147,6 +147,18 @@ def for_you(
 def _day(day: date) -> str:
     """ "9 december": the issue's own months need no year."""
     return nl_date(day).rsplit(" ", 1)[0]
+
+
+def when_and_where(item: Item, full: bool = False) -> str:
+    """An event's meta line: "woensdag 9 december, 16.00–17.30 uur · Online (Teams)".
+
+    The e-mail leaves out the year, as "Voor u" does (an issue's agenda lies in the months
+    ahead) so the line fits a phone; the web version (`full`), read later, keeps it."""
+    assert item.starts_at is not None
+    when = nl_when(item.starts_at, item.ends_at)
+    if not full:
+        when = re.sub(r" \d{4},", ",", when, count=1)
+    return f"{when} · {item.place}" if item.place else when
 
 
 def short_title(item: Item) -> str:
