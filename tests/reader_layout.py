@@ -240,8 +240,10 @@ def report(rendered: RenderedIssue, screenshots: Path | None) -> dict[str, Any]:
                         }
                         if screenshots and key == "GLD":
                             screenshots.mkdir(parents=True, exist_ok=True)
+                            # Two screens: beyond the viewport, so from the full page.
                             clip = {"x": 0, "y": 0, "width": width, "height": 2 * PHONE[1]}
-                            tab.screenshot(path=str(screenshots / f"{name}.png"), clip=clip)
+                            shot = screenshots / f"{name}.png"
+                            tab.screenshot(path=str(shot), clip=clip, full_page=True)
     return out
 
 
