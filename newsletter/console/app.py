@@ -29,7 +29,7 @@ from newsletter.console import (
     sending,
 )
 from newsletter.console.finding_words import variant_name
-from newsletter.console.people_words import SEE_PEOPLE
+from newsletter.console.people_words import CHANGE_PEOPLE, SEE_PEOPLE
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
@@ -125,6 +125,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         mailing_states=MAILING_STATES,
         menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
         see_people=SEE_PEOPLE,
+        change_people=CHANGE_PEOPLE,
         mailing_name=mailing_name,
         variant_name=lambda name: variant_name(name, context.settings()),
         server_reply=server_reply,

@@ -89,6 +89,7 @@ ACTORS = {
 # How an unsubscribe came in (the log's `how`).
 HOW = {
     "mail": "per e-mail",
+    "staff": "door een medewerker, op verzoek van de persoon",
     "complaint": "na een klacht (spam gemeld)",
     "page": "via de afmeldpagina",
     "one-click": "met één klik in het e-mailprogramma",
