@@ -126,6 +126,17 @@ def month_name(month: str) -> str:
     return format_date(date(int(year), int(number), 1), "MMMM y", locale="nl")
 
 
+def issue_of(mailing_id: str | None) -> str | None:
+    """The month of an issue's mailing ('2026-12' for issue-2026-12), None for any other."""
+    found = re.fullmatch(r"issue-(\d{4}-\d{2})", mailing_id or "")
+    return found[1] if found else None
+
+
+def issue_title(month: str) -> str:
+    """'2026-12' as staff name the issue: 'Nummer december 2026'."""
+    return f"Nummer {month_name(month)}"
+
+
 def mailing_name(mailing_id: str | None) -> str:
     """A mailing as staff call it: 'nieuwsbrief december 2026', not issue-2026-12."""
     if not mailing_id:
@@ -171,6 +182,55 @@ def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
             parts.append(f"start {nl_date(str(value))}")
         elif key == "to":
             parts.append(f"aan {value}")
+    return "; ".join(parts)
+
+
+# The log's detail keys, as staff read them (a key not here is shown as it is).
+DETAIL_KEYS = {
+    "reason": "reden",
+    "why": "waarom",
+    "how": "hoe",
+    "sent": "verstuurd",
+    "state": "stand",
+    "status": "status",
+    "summary": "samenvatting",
+    "conversation": "gesprek",
+    "themes": "thema's",
+    "editor": "redacteur",
+    "version": "versie",
+    "to": "aan",
+    "start": "start",
+    "failed": "mislukt",
+}
+
+
+ISSUE_STATES = {
+    "draft": "concept",
+    "review": "ter beoordeling",
+    "approved": "goedgekeurd",
+    "scheduled": "ingepland",
+    "sending": "wordt verzonden",
+    "sent": "verzonden",
+}
+
+
+def log_details(details: dict[str, Any]) -> str:
+    """A log entry's details for the Logboek: Dutch keys, yes/no for a flag, no None."""
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, bool):
+            shown_value = "ja" if value else "nee"
+        elif value is None:
+            shown_value = "–"
+        elif isinstance(value, list | tuple):
+            shown_value = ", ".join(map(str, value)) or "–"
+        elif key == "state":
+            shown_value = ISSUE_STATES.get(str(value), str(value))
+        elif key == "status":
+            shown_value = STATUS_WORDS.get(str(value), str(value))
+        else:
+            shown_value = str(value)
+        parts.append(f"{DETAIL_KEYS.get(key, key)}: {shown_value}")
     return "; ".join(parts)
 
 
