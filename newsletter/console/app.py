@@ -40,6 +40,7 @@ from newsletter.console.present import (
     issue_state,
     issue_title,
     log_details,
+    log_subject,
     mailing_name,
     moment,
     names_in,
@@ -139,6 +140,7 @@ def create_console(settings: Settings | None = None) -> Flask:
         names_in=lambda text: names_in(context.db(), text),
         plan_text=plan_text,
         log_details=log_details,
+        log_subject=log_subject,
         history_details=lambda name, details: history_details(context.db(), name, details),
     )
 

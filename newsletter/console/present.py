@@ -155,6 +155,21 @@ def mailing_name(mailing_id: str | None) -> str:
     return mailing_id
 
 
+def log_subject(subject: str | None) -> str:
+    """What a log entry is about, as staff name it: 'Nummer december 2026', not issue-2026-12."""
+    if not subject:
+        return "–"
+    month = issue_of(subject)
+    if month:
+        return issue_title(month)
+    if subject.startswith(("onboarding-", "reply-")):
+        return mailing_name(subject)
+    found = re.fullmatch(r"subscriber:(\d+)", subject)
+    if found:
+        return f"persoon {found[1]}"
+    return subject
+
+
 def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
     """The details of a log entry about a person, in Dutch; what is not known is left out."""
     parts: list[str] = []
@@ -228,8 +243,10 @@ def log_details(details: dict[str, Any]) -> str:
             shown_value = ISSUE_STATES.get(str(value), str(value))
         elif key == "status":
             shown_value = STATUS_WORDS.get(str(value), str(value))
-        else:
-            shown_value = str(value)
+        else:  # a text that names an issue's mailing names the issue
+            shown_value = re.sub(
+                r"\bissue-(\d{4}-\d{2})\b", lambda m: issue_title(m[1]).lower(), str(value)
+            )
         parts.append(f"{DETAIL_KEYS.get(key, key)}: {shown_value}")
     return "; ".join(parts)
 
