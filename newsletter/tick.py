@@ -26,7 +26,7 @@ from newsletter.onboarding import programme as onboarding
 from newsletter.outbound.delivery import send_summary
 from newsletter.outbound.send import send_issue
 from newsletter.outbound.transports import transport_factory
-from newsletter.people import privacy, unsubscribe_queue
+from newsletter.people import import_upload, privacy, unsubscribe_queue
 from newsletter.sources.catalog import SyncReport, due_feeds, sync_feeds, sync_files
 from newsletter.store import audit, mailings
 
@@ -183,7 +183,12 @@ def _erasures(db: Database, settings: Settings, now: datetime) -> JobResult:
 
 def _retention(db: Database, settings: Settings, now: datetime) -> JobResult:
     cleared = mailbox.purge_raw(db, now)
-    return JobResult("retention", f"raw mail past retention cleared: {cleared}")
+    uploads = import_upload.remove_old_uploads(settings, now)
+    return JobResult(
+        "retention",
+        f"raw mail past retention cleared: {cleared}; uploaded lists older than a day "
+        f"removed: {uploads}",
+    )
 
 
 JOBS: list[tuple[str, Callable[[Database, Settings, datetime], JobResult | None]]] = [

@@ -38,7 +38,7 @@ def invoke(*args: str) -> click.testing.Result:
 
 def test_the_cli_has_all_its_commands() -> None:
     leaves = [path for path in ALL if not isinstance(command_at(path), click.Group)]
-    assert len(leaves) == 52
+    assert len(leaves) == 53
     assert {path[0] for path in ALL if len(path) == 1} == {
         "content",
         "subscribers",

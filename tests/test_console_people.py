@@ -332,8 +332,8 @@ def test_an_import_is_previewed_confirmed_exactly_and_its_rejects_downloaded(
     assert len(previewed) == 3 and held == previewed
     [event] = [e for e in audit.events(db, "import:friesland-2027.csv")]
     assert event.actor == "staff:bea@ipo.example"
-    # the same file again changes nothing; a file whose bytes changed is refused
-    (console.folder / "build/imports" / digest / "friesland-2027.csv").write_bytes(data + b"x")
+    # imported: the uploaded list (personal data) is removed, so confirming again is refused
+    assert not (console.folder / "build/imports" / digest).exists()
     changed = http.post(
         console.url("/mensen/importeren/bevestigen"),
         data={"csrf_token": token, "lijst": digest, "plan": plan},

@@ -114,10 +114,10 @@ def test_the_demo_members_are_listed_with_their_dated_timeline_and_reasons(
     # plan's own reason for its date (three working days, moved past the welcome's day)
     assert "Start: 26 november 2026" in text
     assert "Volgende: Hoe het IPO werkt" in text or "Volgende:" in text
-    assert "start 26 november 2026 + 3 working days" in text
+    assert "start 26 november 2026 + 3 werkdagen" in text
     assert "verzonden" in text
     # Hans (imported six weeks after appointment): the steps whose moment passed are skipped
-    assert "overgeslagen" in text and "stale: planned for" in text
+    assert "overgeslagen" in text and "verouderd: gepland voor" in text
     # an enrol form is for an eindredacteur only
     assert "Met de hand inschrijven" not in text
 
@@ -197,7 +197,7 @@ def test_stop_with_a_reason_is_logged_by_account(console: Console) -> None:
     assert done.status_code == 200
     text = text_of(done.text)
     assert "Het inwerkprogramma van Hans de Boer is gestopt." in text
-    assert "Gestopt: stopped by staff: Benoeming ingetrokken" in text
+    assert "Gestopt: gestopt door een medewerker: Benoeming ingetrokken" in text
     assert "Inwerkprogramma stoppen" not in text  # nothing left to stop
     [event] = [e for e in audit.events(console.db()) if e.action == "onboarding-stop"]
     assert event.actor == "staff:pieter@ipo.example"

@@ -24,6 +24,7 @@ from newsletter.cli.present import format_people, format_person, format_recipien
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.inbound.bounce_view import undo_bounce
+from newsletter.inbound.staff_unsubscribe import unsubscribe_at_request
 from newsletter.people import privacy
 from newsletter.people.lookup import resolve
 from newsletter.people.preferences import resubscribe, set_preferences_by_email
@@ -142,7 +143,7 @@ def subscribers_show(settings: Settings, person: str, as_json: bool) -> None:
 
 
 @subscribers.command("resubscribe")
-@click.argument("email")
+@click.argument("person", metavar="EMAIL|ID|NAME")
 @click.option("--reason", required=True, help="What the person asked, when and how (logged).")
 @click.option(
     "--request",
@@ -153,19 +154,52 @@ def subscribers_show(settings: Settings, person: str, as_json: bool) -> None:
 @actor_option("does it", "subscribers-resubscribe")
 @pass_settings
 def subscribers_resubscribe(
-    settings: Settings, email: str, reason: str, request: int | None, by: str
+    settings: Settings, person: str, reason: str, request: int | None, by: str
 ) -> None:
     """Subscribe someone again who unsubscribed by mistake, at their request.
 
     Only an unsubscribed subscriber, only with a reason; in the log with the reason and the
-    conversation. A wrong bounce is undone with `undo-bounce`.
+    conversation. A wrong bounce is undone with `undo-bounce`. Name the person as `show` does.
 
     \b
         newsletter subscribers resubscribe anna.jansen@gld.example \\
             --reason "Per ongeluk afgemeld, vroeg per mail om terugzetten" --request 3
     """
-    reader = resubscribe(store.open_store(settings), email, reason, by, request)
+    db = store.open_store(settings)
+    reader = resubscribe(db, resolve(db, settings, person), reason, by, request)
     click.echo(f"{reader.email}: {reader.status} again (subscribed by {by})")
+
+
+@subscribers.command("unsubscribe")
+@click.argument("person", metavar="EMAIL|ID|NAME")
+@click.option("--reason", required=True, help="What the person asked, when and how (logged).")
+@click.option(
+    "--request",
+    type=int,
+    metavar="CONVERSATION_ID",
+    help="Their own conversation in the contact mailbox it answers (see 'newsletter inbox list').",
+)
+@actor_option("does it", "subscribers-unsubscribe")
+@pass_settings
+def subscribers_unsubscribe(
+    settings: Settings, person: str, reason: str, request: int | None, by: str
+) -> None:
+    """Unsubscribe someone at their own request ("haal mij van de lijst").
+
+    Only with a reason; in the log with the reason and the conversation, which must be the
+    person's own (nobody is unsubscribed on another's word). They get the same confirmation
+    as when they unsubscribe by mail, threaded to their message. `resubscribe` undoes it.
+
+    \b
+        newsletter subscribers unsubscribe "Gerrit Boersma" \\
+            --reason "Vroeg per mail om afmelding" --request 3
+    """
+    db = store.open_store(settings)
+    done = unsubscribe_at_request(db, settings, resolve(db, settings, person), reason, by, request)
+    click.echo(f"{done.reader.email}: {done.reader.status} (by {by})")
+    click.echo(done.note, err=not done.confirmed)
+    if not done.confirmed:
+        raise Failed
 
 
 @subscribers.command("undo-bounce")

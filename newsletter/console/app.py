@@ -29,13 +29,18 @@ from newsletter.console import (
     sending,
 )
 from newsletter.console.finding_words import variant_name
-from newsletter.console.people_words import SEE_PEOPLE
+from newsletter.console.people_words import CHANGE_PEOPLE, SEE_PEOPLE
+from newsletter.console.plan_words import plan_text
 from newsletter.console.present import (
     DELIVERY_STATES,
     MAILING_STATES,
     action,
     history_details,
+    issue_of,
     issue_state,
+    issue_title,
+    log_details,
+    log_subject,
     mailing_name,
     moment,
     names_in,
@@ -125,11 +130,17 @@ def create_console(settings: Settings | None = None) -> Flask:
         mailing_states=MAILING_STATES,
         menu_roles={"programme.index": programme.VIEW, "reports.index": reports.VIEW},
         see_people=SEE_PEOPLE,
+        change_people=CHANGE_PEOPLE,
         mailing_name=mailing_name,
+        issue_of=issue_of,
+        issue_title=issue_title,
         variant_name=lambda name: variant_name(name, context.settings()),
         server_reply=server_reply,
         who=lambda value: who(context.db(), value),
         names_in=lambda text: names_in(context.db(), text),
+        plan_text=plan_text,
+        log_details=log_details,
+        log_subject=log_subject,
         history_details=lambda name, details: history_details(context.db(), name, details),
     )
 

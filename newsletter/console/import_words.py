@@ -120,6 +120,12 @@ def rejected_text(line: str) -> str:
     return f"{where}: {_translated(reason, REASONS) or reason}"
 
 
+def reason_text(reason: str) -> str:
+    """A rejected row's reason for the rejects file's 'reden' column ("row 3, column e-mail:
+    ..." as "Regel 3, kolom e-mail: ...")."""
+    return rejected_text(reason)
+
+
 def warning_text(line: str) -> str:
     return _translated(line, WARNINGS) or line
 

@@ -1,5 +1,6 @@
 """Mensen: find people, a person's page (what `subscribers show` gives, and their history),
-themes and pause, re-subscribe with a reason, forget (beheerder), export (beheerder).
+themes and pause, unsubscribe at their request and re-subscribe (each with a reason), forget
+(beheerder), export (beheerder).
 The griffie-list import is in people_import.py. Who may do what: people_words.py."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from newsletter.console.people_words import (
     outcome,
 )
 from newsletter.errors import NewsletterError
+from newsletter.inbound.staff_unsubscribe import unsubscribe_at_request
 from newsletter.people import privacy
 from newsletter.people.lookup import search
 from newsletter.people.preferences import resubscribe, set_preferences
@@ -110,7 +112,9 @@ def _subscriber(subscriber_id: int) -> Subscriber:
 @bp.get("/mensen/<int:subscriber_id>")
 @requires(*SEE_PEOPLE)
 def person(subscriber_id: int) -> str:
-    return _person_page(_subscriber(subscriber_id))
+    """The person page; `?gesprek=N` (the Postvak's link) fills in the request to unsubscribe."""
+    asked = request.args.get("gesprek", "").strip()
+    return _person_page(_subscriber(subscriber_id), gesprek=asked if asked.isdigit() else "")
 
 
 def _person_page(found: Subscriber, problems: dict[str, str] | None = None, **form: Any) -> Any:
@@ -159,25 +163,64 @@ def preferences(subscriber_id: int) -> Any:
     return _back(found)
 
 
-@bp.post("/mensen/<int:subscriber_id>/opnieuw-aanmelden")
-@requires(*CHANGE_PEOPLE)
-def resubscribe_person(subscriber_id: int) -> Any:
-    """Subscribe again someone who unsubscribed by mistake: a reason, and the conversation."""
-    found = _subscriber(subscriber_id)
+def _request_form() -> tuple[str, str, dict[str, str]]:
+    """The reason and the conversation number of a (re-/un)subscribe form, and its problems."""
     reason = request.form.get("reden", "").strip()
     asked = request.form.get("gesprek", "").strip()
     problems = {}
     if asked and not asked.isdigit():
         problems["gesprek"] = "Vul het nummer van het gesprek in (alleen cijfers), of laat leeg."
+    return reason, asked, problems
+
+
+def _field(exc: NewsletterError) -> str:
+    return "gesprek" if "--request" in str(exc) else "reden"
+
+
+@bp.post("/mensen/<int:subscriber_id>/opnieuw-aanmelden")
+@requires(*CHANGE_PEOPLE)
+def resubscribe_person(subscriber_id: int) -> Any:
+    """Subscribe again someone who unsubscribed by mistake: a reason, and the conversation."""
+    found = _subscriber(subscriber_id)
+    reason, asked, problems = _request_form()
     if not problems:
         try:
             resubscribe(context.db(), found.email, reason, _me(), int(asked) if asked else None)
         except NewsletterError as exc:
-            field = "gesprek" if "--request" in str(exc) else "reden"
-            problems[field] = dutch(exc)
+            problems[_field(exc)] = dutch(exc)
     if problems:
         return _person_page(found, problems, reden=reason, gesprek=asked)
     flash(f"{found.name} is weer aangemeld. De reden staat in het logboek.")
+    return _back(found)
+
+
+@bp.post("/mensen/<int:subscriber_id>/afmelden")
+@requires(*CHANGE_PEOPLE)
+def unsubscribe_person(subscriber_id: int) -> Any:
+    """Unsubscribe someone at their own request: a reason, and their conversation; they get
+    the same confirmation as when they unsubscribe by mail (subscribers unsubscribe)."""
+    found = _subscriber(subscriber_id)
+    reason, asked, problems = _request_form()
+    if not problems:
+        try:
+            done = unsubscribe_at_request(
+                context.db(),
+                context.settings(),
+                found.email,
+                reason,
+                _me(),
+                int(asked) if asked else None,
+            )
+        except NewsletterError as exc:
+            problems[_field(exc)] = dutch(exc)
+    if problems:
+        return _person_page(found, problems, reden=reason, gesprek=asked)
+    sent = (
+        f"{found.name} krijgt de bevestiging per e-mail."
+        if done.confirmed
+        else "De bevestiging per e-mail kon niet worden verstuurd: laat het de persoon weten."
+    )
+    flash(f"{found.name} is afgemeld. De reden staat in het logboek. {sent}")
     return _back(found)
 
 

@@ -117,13 +117,22 @@ def confirm() -> Any:
     return redirect(flask_url_for("people.index"))
 
 
+@bp.post("/mensen/importeren/annuleren")
+@requires(*MANAGE_LISTS)
+def cancel() -> Response:
+    """Leave everything as it was, and remove the uploaded file (it holds personal data)."""
+    import_upload.discard(context.settings(), request.form.get("lijst", ""))
+    flash("Het importeren is geannuleerd; er is niets veranderd en het bestand is verwijderd.")
+    return redirect(flask_url_for("people.index"))
+
+
 @bp.get("/mensen/importeren/<digest>/afgewezen.csv")
 @requires(*MANAGE_LISTS)
 def rejects(digest: str) -> Response:
     """The rejected rows as they were in the list, with a 'reden' column: fix and import."""
     province, _ = _options()
     try:
-        name, text = import_upload.rejects(context.settings(), digest, province)
+        name, text = import_upload.rejects(context.settings(), digest, province, words.reason_text)
     except NewsletterError as exc:
         flash(dutch(exc))
         return redirect(flask_url_for("people_import.form"))

@@ -56,6 +56,16 @@ REFUSALS: list[tuple[str, str]] = [
         "Deze persoon staat niet op onbestelbaar; er is geen bounce ongedaan te maken.",
     ),
     (r"--request (\d+): no such conversation", "Er is geen gesprek met nummer {0}."),
+    (
+        r"an unsubscribe by staff needs a reason",
+        "Vul een reden in: wat vroeg de persoon, wanneer en hoe?",
+    ),
+    (
+        r"--request (\d+): that conversation is with (\S+), not",
+        "Gesprek {0} is met {1}, niet met deze persoon. Iemand wordt alleen op eigen verzoek "
+        "afgemeld; wijs een ander op de afmeldlink in elke nieuwsbrief.",
+    ),
+    (r"is (\w+), not subscribed", "Deze persoon is niet aangemeld; er valt niets af te melden."),
     (r"changes only an active or paused", "Alleen een actief of gepauzeerd abonnement."),
     (r"cannot be changed any more", "Dit abonnement kan niet meer worden gewijzigd."),
     (r"unknown theme (.*); use", "Onbekend thema: {0}."),

@@ -89,6 +89,7 @@ ACTORS = {
 # How an unsubscribe came in (the log's `how`).
 HOW = {
     "mail": "per e-mail",
+    "staff": "door een medewerker, op verzoek van de persoon",
     "complaint": "na een klacht (spam gemeld)",
     "page": "via de afmeldpagina",
     "one-click": "met één klik in het e-mailprogramma",
@@ -125,6 +126,17 @@ def month_name(month: str) -> str:
     return format_date(date(int(year), int(number), 1), "MMMM y", locale="nl")
 
 
+def issue_of(mailing_id: str | None) -> str | None:
+    """The month of an issue's mailing ('2026-12' for issue-2026-12), None for any other."""
+    found = re.fullmatch(r"issue-(\d{4}-\d{2})", mailing_id or "")
+    return found[1] if found else None
+
+
+def issue_title(month: str) -> str:
+    """'2026-12' as staff name the issue: 'Nummer december 2026'."""
+    return f"Nummer {month_name(month)}"
+
+
 def mailing_name(mailing_id: str | None) -> str:
     """A mailing as staff call it: 'nieuwsbrief december 2026', not issue-2026-12."""
     if not mailing_id:
@@ -141,6 +153,21 @@ def mailing_name(mailing_id: str | None) -> str:
     if reply:
         return f"antwoord in gesprek {reply[1]}"
     return mailing_id
+
+
+def log_subject(subject: str | None) -> str:
+    """What a log entry is about, as staff name it: 'Nummer december 2026', not issue-2026-12."""
+    if not subject:
+        return "–"
+    month = issue_of(subject)
+    if month:
+        return issue_title(month)
+    if subject.startswith(("onboarding-", "reply-")):
+        return mailing_name(subject)
+    found = re.fullmatch(r"subscriber:(\d+)", subject)
+    if found:
+        return f"persoon {found[1]}"
+    return subject
 
 
 def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
@@ -170,6 +197,57 @@ def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
             parts.append(f"start {nl_date(str(value))}")
         elif key == "to":
             parts.append(f"aan {value}")
+    return "; ".join(parts)
+
+
+# The log's detail keys, as staff read them (a key not here is shown as it is).
+DETAIL_KEYS = {
+    "reason": "reden",
+    "why": "waarom",
+    "how": "hoe",
+    "sent": "verstuurd",
+    "state": "stand",
+    "status": "status",
+    "summary": "samenvatting",
+    "conversation": "gesprek",
+    "themes": "thema's",
+    "editor": "redacteur",
+    "version": "versie",
+    "to": "aan",
+    "start": "start",
+    "failed": "mislukt",
+}
+
+
+ISSUE_STATES = {
+    "draft": "concept",
+    "review": "ter beoordeling",
+    "approved": "goedgekeurd",
+    "scheduled": "ingepland",
+    "sending": "wordt verzonden",
+    "sent": "verzonden",
+}
+
+
+def log_details(details: dict[str, Any]) -> str:
+    """A log entry's details for the Logboek: Dutch keys, yes/no for a flag, no None."""
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, bool):
+            shown_value = "ja" if value else "nee"
+        elif value is None:
+            shown_value = "–"
+        elif isinstance(value, list | tuple):
+            shown_value = ", ".join(map(str, value)) or "–"
+        elif key == "state":
+            shown_value = ISSUE_STATES.get(str(value), str(value))
+        elif key == "status":
+            shown_value = STATUS_WORDS.get(str(value), str(value))
+        else:  # a text that names an issue's mailing names the issue
+            shown_value = re.sub(
+                r"\bissue-(\d{4}-\d{2})\b", lambda m: issue_title(m[1]).lower(), str(value)
+            )
+        parts.append(f"{DETAIL_KEYS.get(key, key)}: {shown_value}")
     return "; ".join(parts)
 
 

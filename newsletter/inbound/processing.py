@@ -507,9 +507,23 @@ def _send_confirmation(
     report: ProcessReport,
 ) -> None:
     """After the commit: a lost confirmation is a pity, an unsubscribe not recorded is worse."""
+    sent, note = send_confirmation(db, settings, subscriber_id, verdict.message_id, ACTOR)
+    if not sent:
+        report.problems.append(f"inbound {inbound_id}: {note}")
+    with store.transaction(db):
+        inbound.set_reason(db, inbound_id, note[:500])
+
+
+def send_confirmation(
+    db: Database, settings: Settings, subscriber_id: int, in_reply_to: str, actor: str
+) -> tuple[bool, str]:
+    """The "Afgemeld" confirmation to an unsubscribed reader, threaded to their request
+    (In-Reply-To, when there is one), in the log; whether it went, and a note saying so.
+    The same message whether they asked by mail or staff did it at their request."""
     person = subscriber_rows.get(db, subscriber_id)
-    salutation = (person.salutation or "") if person else ""
-    message = confirmation_message(settings, name, address, verdict.message_id, salutation)
+    assert person is not None
+    address, name = person.email, person.name or ""
+    message = confirmation_message(settings, name, address, in_reply_to, person.salutation or "")
     try:
         send_one(
             settings.transport,
@@ -517,19 +531,14 @@ def _send_confirmation(
             Envelope(settings.sender_address, address, str(message["Message-ID"])),
             message.as_bytes(),
         )
-        note = f"{address} unsubscribed; confirmation sent as {message['Message-ID']}"
+        sent, note = True, f"{address} unsubscribed; confirmation sent as {message['Message-ID']}"
     except (NewsletterError, OSError) as exc:
-        note = f"{address} unsubscribed; the confirmation could not be sent: {exc}"
-        report.problems.append(f"inbound {inbound_id}: {note}")
+        sent, note = False, f"{address} unsubscribed; the confirmation could not be sent: {exc}"
     with store.transaction(db):
-        inbound.set_reason(db, inbound_id, note[:500])
         audit.record(
-            db,
-            ACTOR,
-            "unsubscribe-confirmation",
-            f"subscriber:{subscriber_id}",
-            sent="could not" not in note,
+            db, actor, "unsubscribe-confirmation", f"subscriber:{subscriber_id}", sent=sent
         )
+    return sent, note
 
 
 # -- privacy --------------------------------------------------------------------------------

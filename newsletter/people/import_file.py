@@ -10,6 +10,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -462,15 +463,16 @@ def write_rejects(path: Path, listed: ImportFile) -> None:
         raise
 
 
-def rejects_text(listed: ImportFile) -> str:
-    """The rejected rows as they were, plus a 'reden' column (CSV in the list's separator)."""
+def rejects_text(listed: ImportFile, reason: Callable[[str], str] | None = None) -> str:
+    """The rejected rows as they were, plus a 'reden' column (CSV in the list's separator);
+    `reason` words each reason ("row 3, column e-mail: ...") for whoever reads the file."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=listed.delimiter, lineterminator="\r\n")
     writer.writerow([*listed.header, REASON_COLUMN])
     width = len(listed.header)
     for rejected in listed.rejected:
         cells = rejected.cells + [""] * (width - len(rejected.cells))
-        writer.writerow([*cells, rejected.reason])
+        writer.writerow([*cells, reason(rejected.reason) if reason else rejected.reason])
     return buffer.getvalue()
 
 

@@ -3,14 +3,20 @@ that shows exactly what will change, and the confirmation that applies exactly t
 that plan (refused when the file or the store changed since the preview).
 
 The import itself is newsletter.people.imports.import_list, the same as `subscribers import`.
-The kept files are under build/imports/ (so `forget` redacts a person from them as well).
+The kept files are under build/imports/ (so `forget` redacts a person from them as well), and
+only as long as they are needed (a list holds personal data): removed when the import is done
+or cancelled, and any left behind (a preview nobody confirmed) once older than a day, by the
+next upload and by every tick.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -23,6 +29,7 @@ from newsletter.people.imports import ImportReport, import_list
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+KEPT_FOR = timedelta(days=1)  # an upload nobody confirmed or cancelled is removed after this
 
 
 class PlanChanged(NewsletterError):
@@ -56,8 +63,10 @@ def safe_name(filename: str) -> str:
 
 
 def keep_upload(settings: Settings, data: bytes, filename: str) -> Upload:
-    """Keep an uploaded list under its SHA-256 (the same bytes twice: one file)."""
+    """Keep an uploaded list under its SHA-256 (the same bytes twice: one file); uploads older
+    than a day are removed first."""
     name = safe_name(filename)
+    remove_old_uploads(settings, clock.now())
     if not data.strip():
         raise NewsletterError(f"{name}: the file is empty")
     digest = hashlib.sha256(data).hexdigest()
@@ -107,13 +116,48 @@ def confirm(
     again = preview(db, settings, upload, province, replace)
     if again.plan_digest() != plan:
         raise PlanChanged(again)
-    return import_list(db, settings, upload.path, province, replace=replace, actor=actor)
+    report = import_list(db, settings, upload.path, province, replace=replace, actor=actor)
+    discard(settings, digest)  # imported: the list is in the store, the file is not needed
+    return report
 
 
-def rejects(settings: Settings, digest: str, province: str | None) -> tuple[str, str]:
+def discard(settings: Settings, digest: str) -> bool:
+    """Remove a kept upload (done or cancelled); True when there was one."""
+    if not _DIGEST.match(digest):
+        return False
+    folder = _folder(settings) / digest
+    if not folder.is_dir():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def remove_old_uploads(settings: Settings, now: datetime, kept_for: timedelta = KEPT_FOR) -> int:
+    """Remove the uploads kept longer than `kept_for` (by the time they were last uploaded);
+    how many were removed."""
+    folder = _folder(settings)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for kept in folder.iterdir():
+        if not kept.is_dir() or not _DIGEST.match(kept.name):
+            continue
+        changed = max((p.stat().st_mtime for p in kept.iterdir()), default=kept.stat().st_mtime)
+        if now.timestamp() - changed > kept_for.total_seconds():
+            shutil.rmtree(kept)
+            removed += 1
+    return removed
+
+
+def rejects(
+    settings: Settings,
+    digest: str,
+    province: str | None,
+    reason: Callable[[str], str] | None = None,
+) -> tuple[str, str]:
     """The rejected rows of a kept upload with a 'reden' column: file name and CSV text
-    (UTF-8 with a BOM, so that Excel shows the accents)."""
+    (UTF-8 with a BOM, so that Excel shows the accents); `reason` words each reason."""
     upload = find_upload(settings, digest)
     listed = read_import(upload.path, settings, province, clock.today())
     stem = upload.name.rsplit(".", 1)[0]
-    return f"{stem}-afgewezen.csv", "\ufeff" + rejects_text(listed)
+    return f"{stem}-afgewezen.csv", "\ufeff" + rejects_text(listed, reason)

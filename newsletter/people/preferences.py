@@ -169,3 +169,52 @@ def resubscribe(
     updated = reader(db, found.id)
     assert updated is not None
     return updated
+
+
+STAFF_UNSUBSCRIBABLE = {"active", "paused", "pending"}
+
+
+def unsubscribe_on_request(
+    db: Database, email: str, reason: str, actor: str, request: int | None = None
+) -> Reader:
+    """Staff unsubscribe someone at their own request ("haal mij van de lijst"): only with a
+    reason (the note of what they asked), and the conversation it answers when there is one.
+
+    The mirror of resubscribe. A conversation must be the person's own (someone is never
+    unsubscribed on another's word: they can use the link in any issue themselves). Audited as
+    an unsubscribe (how: staff) with the reason and the request, so reports count it.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise NewsletterError(
+            "an unsubscribe by staff needs a reason: what the person asked, when and how"
+        )
+    found = rows.find_by_email(db, email)
+    if found is None:
+        raise NewsletterError(
+            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
+        )
+    if found.status not in STAFF_UNSUBSCRIBABLE:
+        raise NewsletterError(
+            f"{found.email} is {found.status}, not subscribed: nothing to unsubscribe"
+        )
+    if request is not None:
+        conversation = conversation_rows.get(db, request)
+        if conversation is None:
+            raise NewsletterError(f"--request {request}: no such conversation")
+        if conversation.subscriber_id != found.id:
+            raise NewsletterError(
+                f"--request {request}: that conversation is with "
+                f"{conversation.correspondent_email}, not {found.email}; someone is "
+                "unsubscribed only at their own request"
+            )
+    with transaction(db):
+        if not rows.unsubscribe(db, found.id, clock.utc_iso()):
+            raise NewsletterError(f"{found.email}: the subscription changed meanwhile; try again")
+        detail: dict[str, object] = {"how": "staff", "reason": reason}
+        if request is not None:
+            detail["conversation"] = request
+        audit.record(db, actor, "unsubscribe", f"subscriber:{found.id}", **detail)
+    updated = reader(db, found.id)
+    assert updated is not None
+    return updated

@@ -36,6 +36,7 @@ ACTIONS: dict[str, str | tuple[str, ...] | None] = {
     "subscribers-forget": "beheerder",
     "subscribers-set": PEOPLE,
     "subscribers-resubscribe": PEOPLE,
+    "subscribers-unsubscribe": PEOPLE,
     "subscribers-undo-bounce": PEOPLE,
     "people-view": PEOPLE,  # Mensen, a person, Bounces and away
     # the contact mailbox
@@ -67,6 +68,7 @@ WORDS = {
     "subscribers-forget": "forgetting a subscriber",
     "subscribers-set": "setting a reader's preferences",
     "subscribers-resubscribe": "subscribing someone again",
+    "subscribers-unsubscribe": "unsubscribing someone at their request",
     "subscribers-undo-bounce": "undoing a bounce",
     "people-view": "seeing people and bounces",
     "inbox-reply": "answering from the contact mailbox",
