@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-instance
+# Test processes: one per core (`make test TEST_WORKERS=0` runs in this process, for pdb)
+TEST_WORKERS ?= auto
 
 .PHONY: demo test test-fast lint bench golden reader-screens tools flufl-bounce clean
 
@@ -51,12 +53,12 @@ demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every s
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
 test: $(VENV)/.installed-dev $(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL) $(FLUFL_BOUNCE_SDIST)  ## The whole test suite, the slow tests included
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the
 # README replay, whole-process crash tests) are left out: no preflight tools needed.
 test-fast: $(VENV)/.installed-dev $(FLUFL_BOUNCE_SDIST)  ## The suite without the slow tests, for while you work
-	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow"
+	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 	$(BIN)/ruff check newsletter tests benchmarks scripts

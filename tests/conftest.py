@@ -57,9 +57,9 @@ def wired() -> None:
 def preflight_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One preflight tool cache for the session (and the processes tests start): each test's
     instance is new, but the same rendered issue is not scored and scanned again."""
-    import os
-
-    path = tmp_path_factory.mktemp("preflight") / "cache.json"
+    base = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist every worker has its own base under one run folder: share the cache.
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "preflight.json"
     old = os.environ.get("NEWSLETTER_PREFLIGHT_CACHE")
     os.environ["NEWSLETTER_PREFLIGHT_CACHE"] = str(path)
     yield

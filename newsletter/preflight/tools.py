@@ -135,7 +135,12 @@ class Cache:
         self.data[key] = [asdict(i) for i in issues]
 
     def save(self) -> None:
-        keep = dict(list(self.data.items())[-self.LIMIT :])
+        # Another process may have saved results since this one read the file: keep them too.
+        merged = Cache(self.path).data
+        for key, value in self.data.items():
+            merged.pop(key, None)
+            merged[key] = value
+        keep = dict(list(merged.items())[-self.LIMIT :])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
