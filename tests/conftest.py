@@ -81,35 +81,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    _schedule(items)
-
-
-def _schedule(items: list[pytest.Item]) -> None:
-    """How `make test` (pytest-xdist, --dist loadgroup) shares the tests among the workers.
-
-    The tests of a file that share a module-scoped fixture (a console process, a browser, a
-    Dovecot) stay together on one worker, so the fixture starts once; every other test goes to
-    whichever worker is free. The big together-units go first, most slow tests first, and the
-    single tests after them fill the gaps, so no worker is left alone with a long file at the
-    end. Without xdist the marks do nothing and only the order changes."""
-    shared: dict[str, int] = {}
-    for item in items:
-        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-        if any(d and d[-1].scope == "module" for d in defs.values()):
-            shared.setdefault(item.nodeid.split("::")[0], 0)
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        if module in shared:
-            item.add_marker(pytest.mark.xdist_group(module))
-            shared[module] += item.get_closest_marker("slow") is not None
-
-    def rank(item: pytest.Item) -> tuple[int, bool]:
-        module = item.nodeid.split("::")[0]
-        if module in shared:  # a module's tests stay in their order, one after the other
-            return (-shared[module], False)
-        return (1, item.get_closest_marker("slow") is None)
-
-    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)
