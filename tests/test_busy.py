@@ -168,11 +168,10 @@ def test_an_unsubscribe_queued_while_the_store_stays_locked_is_written_by_tick(
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
         client = create_app(settings).test_client()
-        started = time.monotonic()
         page = client.post(
             url, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data"
         )
-        assert time.monotonic() - started < 15
+        assert holder.poll() is None  # answered while the store was still locked, not after
         assert page.status_code == 200 and "U bent afgemeld" in page.get_data(as_text=True)
         queued = settings.database.with_name(settings.database.name + ".afmeldingen")
         assert queued.read_text().count("\n") == 1
@@ -240,32 +239,32 @@ def test_an_import_killed_halfway_is_finished_by_running_it_again(
 
 
 class LockWatch:
-    """Another writer, as the web server is one: how long each of its short writes waits."""
+    """Another writer, as the web server is one: each time it gets the write lock it notes how
+    many items the store holds then, i.e. what the writer under test had committed so far."""
 
     def __init__(self, database: Path) -> None:
         self.database = database
-        self.waits: list[float] = []
+        self.seen: list[int] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run)
 
     def run(self) -> None:
         db = sqlite3.connect(self.database, timeout=0, isolation_level=None)
         while not self.stop.is_set():
-            started = time.monotonic()
             while True:  # polling every millisecond, as the web server's retries do
                 try:
                     db.execute("begin immediate")
                     break
                 except sqlite3.OperationalError:
                     time.sleep(0.001)
+            self.seen.append(db.execute("select count(*) from items").fetchone()[0])
             db.execute("rollback")
-            self.waits.append(time.monotonic() - started)
             time.sleep(0.005)
         db.close()
 
     def __enter__(self) -> LockWatch:
         self.thread.start()
-        while len(self.waits) < 3:  # watching before the writer under test begins
+        while len(self.seen) < 3:  # watching before the writer under test begins
             time.sleep(0.005)
         return self
 
@@ -283,7 +282,11 @@ def test_a_content_sync_of_3000_files_keeps_no_other_writer_waiting(settings, db
             encoding="utf-8",
         )
     report = SyncReport()
+    before = db.execute("select count(*) from items").fetchone()[0]
     with LockWatch(settings.database) as watch:
         sync_files(db, settings, report)
     assert not report.errors and report.added > 3000
-    assert max(watch.waits) < 0.5, f"another writer waited {max(watch.waits):.2f} s"
+    # The sync commits in short pieces and the other writer gets in between them: it saw the
+    # store part-way, many times (one long transaction would let it in only before and after).
+    between = sorted({n for n in watch.seen if before < n < before + report.added})
+    assert len(between) >= 5, f"the other writer got in only at {sorted(set(watch.seen))}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,17 +46,31 @@ STAFF = {
 ZOE, HANS = "zoe.mulder@nb.example", "hans.deboer@ut.example"
 
 
+_DEMO_RUNS: list[Path] = []
+
+
+def _demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `newsletter demo` per test process, copied for each module that asks."""
+    if not _DEMO_RUNS:
+        folder = tmp_path_factory.mktemp("demo-run") / "instance"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("newsletter.preflight.runner.run_external", lambda m, f, s: [])
+            clock.set_now(DEMO_NOW)
+            try:
+                summary = run_demo(folder)
+            finally:
+                clock.set_now(None)
+        assert not summary.failed, summary.problems
+        _DEMO_RUNS.append(folder)
+    return _DEMO_RUNS[0]
+
+
 def demo_console(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Console]:
     """`newsletter demo` into a fresh folder (December sent, the mailbox processed, the
     onboarding steps of 09.05 sent; the preflight's external tools left out, they are not what
     is tested), two more staff accounts, and its console under a path on a free port."""
     folder = tmp_path_factory.mktemp(name) / "instance"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("newsletter.preflight.runner.run_external", lambda m, f, s: [])
-        clock.set_now(DEMO_NOW)
-        summary = run_demo(folder)
-        clock.set_now(None)
-    assert not summary.failed, summary.problems
+    shutil.copytree(_demo_run(tmp_path_factory), folder)
     config = folder / "newsletter.toml"
     config.write_text(
         re.sub(
