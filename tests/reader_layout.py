@@ -30,11 +30,12 @@ WIDE = 650
 # for Arial). The issue quotes 7,230 px at 375 px; that does not reproduce here (main at
 # 35aefa5 measured 10,870; the nearest to 7,230 is the web version at 650 px, 7,287).
 BEFORE = {375: 10_897, 650: 7_636}
-# A sample reader of the GLD variant, as IssueMessages would fill the markers.
+# A sample reader of the GLD variant (a Statenlid, not an AV member: those get GLD+av), as
+# IssueMessages would fill the markers.
 SAMPLE = {
-    "aanhef": "Geachte heer Sanders",
-    "naam": "Kees Sanders",
-    "email": "kees.sanders@gld.example",
+    "aanhef": "Geachte heer Van den Broek",
+    "naam": "Henk van den Broek",
+    "email": "henk.vandenbroek@gld.example",
     "afmelden_url": "https://www.ipo.example/nieuwsbrief/afmelden/voorbeeld",
     "voorkeuren_url": "https://www.ipo.example/nieuwsbrief/voorkeuren/voorbeeld",
 }
