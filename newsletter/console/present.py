@@ -10,6 +10,7 @@ from babel.dates import format_date
 from sqlite_utils import Database
 
 from newsletter import clock
+from newsletter.console.issue_words import STATES as ISSUE_STATES
 from newsletter.dates import nl_date, nl_time
 from newsletter.editorial.schedules import IssueGlance, Problem
 from newsletter.staff.identity import shown
@@ -216,16 +217,6 @@ DETAIL_KEYS = {
     "to": "aan",
     "start": "start",
     "failed": "mislukt",
-}
-
-
-ISSUE_STATES = {
-    "draft": "concept",
-    "review": "ter beoordeling",
-    "approved": "goedgekeurd",
-    "scheduled": "ingepland",
-    "sending": "wordt verzonden",
-    "sent": "verzonden",
 }
 
 

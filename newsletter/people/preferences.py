@@ -131,6 +131,20 @@ def set_preferences_by_email(
     return set_preferences(db, settings, found.id, chosen, pause, actor)
 
 
+def _staff_request(db: Database, email: str, reason: str, what: str) -> tuple[str, rows.Subscriber]:
+    """The reason (one line) and the subscriber of a change staff make at someone's request;
+    refused without a reason or for an unknown address."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise NewsletterError(f"{what} needs a reason: what the person asked, when and how")
+    found = rows.find_by_email(db, email)
+    if found is None:
+        raise NewsletterError(
+            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
+        )
+    return reason, found
+
+
 def resubscribe(
     db: Database, email: str, reason: str, actor: str, request: int | None = None
 ) -> Reader:
@@ -140,16 +154,7 @@ def resubscribe(
     Only an unsubscribed subscriber: a bounced address is undone with undo-bounce, an erased
     one is gone. Audited with the reason and the request; consent is recorded as given again.
     """
-    reason = " ".join(reason.split())
-    if not reason:
-        raise NewsletterError(
-            "a re-subscription needs a reason: what the person asked, when and how"
-        )
-    found = rows.find_by_email(db, email)
-    if found is None:
-        raise NewsletterError(
-            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
-        )
+    reason, found = _staff_request(db, email, reason, "a re-subscription")
     if found.status != "unsubscribed":
         raise NewsletterError(
             f"{found.email} is {found.status}, not unsubscribed: nothing to re-subscribe"
@@ -184,16 +189,7 @@ def unsubscribe_on_request(
     unsubscribed on another's word: they can use the link in any issue themselves). Audited as
     an unsubscribe (how: staff) with the reason and the request, so reports count it.
     """
-    reason = " ".join(reason.split())
-    if not reason:
-        raise NewsletterError(
-            "an unsubscribe by staff needs a reason: what the person asked, when and how"
-        )
-    found = rows.find_by_email(db, email)
-    if found is None:
-        raise NewsletterError(
-            f"{email}: no such subscriber; 'newsletter subscribers list' shows them"
-        )
+    reason, found = _staff_request(db, email, reason, "an unsubscribe by staff")
     if found.status not in STAFF_UNSUBSCRIBABLE:
         raise NewsletterError(
             f"{found.email} is {found.status}, not subscribed: nothing to unsubscribe"
