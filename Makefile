@@ -53,12 +53,12 @@ demo: $(VENV)/.installed  ## A complete demo instance in demo-instance/, every s
 	$(BIN)/newsletter demo --dir $(DEMO_DIR) --fresh
 
 test: $(VENV)/.installed-dev $(VNU_JAR) $(OIDC_PROVIDER) $(CANIEMAIL) $(FLUFL_BOUNCE_SDIST)  ## The whole test suite, the slow tests included
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The tests marked slow (SpamAssassin, Chromium/axe, the Nu checker, Dovecot, the demo, the
 # README replay, whole-process crash tests) are left out: no preflight tools needed.
 test-fast: $(VENV)/.installed-dev $(FLUFL_BOUNCE_SDIST)  ## The suite without the slow tests, for while you work
-	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	NEWSLETTER_TEST_FAST=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(VENV)/.installed-dev  ## ruff (check + format) and mypy
 	$(BIN)/ruff check newsletter tests benchmarks scripts

@@ -32,6 +32,7 @@ from newsletter.preflight import clients, tools
 from newsletter.preflight.checks import check_page, message_parts, python_checks
 from newsletter.preflight.headers import allowed_hosts
 from newsletter.preflight.model import Finding
+from newsletter.preflight.toolcache import Cache, cache_file
 from newsletter.render.issue import WEB, RenderedIssue, sample_reader
 from newsletter.render.web import archive_page, signup_page, web_environment
 
@@ -184,7 +185,7 @@ def run_external(
     messages: Mapping[str, bytes], files: Mapping[str, tuple[Path, bool]], settings: Settings
 ) -> list[tools.ToolRun]:
     """SpamAssassin and the Nu checker in the background while axe drives the browser."""
-    cache = tools.Cache(tools.cache_file(settings.build_dir))
+    cache = Cache(cache_file(settings.build_dir))
     paths = {n: p for n, (p, _) in files.items()}
     with ThreadPoolExecutor(2) as pool:
         spam = pool.submit(
@@ -193,7 +194,6 @@ def run_external(
         vnu = pool.submit(tools.guarded, "Nu HTML checker", tools.run_vnu, paths, cache)
         axe = tools.guarded("axe-core (Chromium)", tools.run_axe, files, cache)
         runs = [spam.result(), vnu.result(), axe]
-    cache.save()
     return runs
 
 

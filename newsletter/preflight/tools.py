@@ -2,8 +2,8 @@
 
 Each runner takes every message or page at once (one JVM, one browser, one SpamAssassin
 process per core), returns findings, and never raises for a tool that is missing: it says which
-tool and how to install it, and the other checks run on. Results are cached by content hash in
-build/preflight/cache.json, so `issue send` right after `issue check` does not run them again.
+tool and how to install it, and the other checks run on. Results are cached by content hash
+(toolcache.py), so `issue send` right after `issue check` does not run them again.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from newsletter.errors import NewsletterError
+from newsletter.preflight.toolcache import Cache, Issue, cached, stamp
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("NEWSLETTER_TOOLS_DIR") or REPO / "tools")
@@ -60,18 +61,6 @@ INSTALL = {
 }
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem a tool found: the preflight module turns it into a Finding."""
-
-    check: str
-    severity: str
-    message: str
-    fix: str
-    line: int | None = None
-    selector: str = ""
-
-
 @dataclass
 class ToolRun:
     """What one tool did: run or not (and how to install it), and what it found per name."""
@@ -90,11 +79,6 @@ def missing(tool: str, what: str, key: str) -> ToolRun:
     return ToolRun(tool, False, f"not run: {what}", install=INSTALL[key])
 
 
-def cache_file(build_dir: Path) -> Path:
-    """build/preflight/cache.json, or $NEWSLETTER_PREFLIGHT_CACHE (one cache for many instances)."""
-    return Path(os.environ.get("NEWSLETTER_PREFLIGHT_CACHE") or build_dir / "preflight/cache.json")
-
-
 def guarded(tool: str, run: Callable[..., ToolRun], *args: Any) -> ToolRun:
     """A tool that breaks (a crash, a timeout, output we cannot read) is reported, not raised:
     the other checks' findings still reach the reader."""
@@ -103,89 +87,6 @@ def guarded(tool: str, run: Callable[..., ToolRun], *args: Any) -> ToolRun:
     except Exception as exc:
         note = f"not run: it failed ({type(exc).__name__}: {str(exc).strip()[:200]})"
         return ToolRun(tool, False, note)
-
-
-class Cache:
-    """Tool results by content hash; a JSON file written atomically, shared by every run."""
-
-    LIMIT = 2000
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.data = {}
-
-    @staticmethod
-    def key(tool: str, content: bytes) -> str:
-        return f"{tool}:{hashlib.sha256(content).hexdigest()}"
-
-    def get(self, key: str) -> list[Issue] | None:
-        value = self.data.get(key)
-        if not isinstance(value, list):
-            return None
-        try:
-            return [Issue(**entry) for entry in value]
-        except TypeError:
-            return None
-
-    def put(self, key: str, issues: list[Issue]) -> None:
-        self.data.pop(key, None)
-        self.data[key] = [asdict(i) for i in issues]
-
-    def save(self) -> None:
-        # Another process may have saved results since this one read the file: keep them too.
-        merged = Cache(self.path).data
-        for key, value in self.data.items():
-            merged.pop(key, None)
-            merged[key] = value
-        keep = dict(list(merged.items())[-self.LIMIT :])
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(keep), encoding="utf-8")
-            tmp.replace(self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
-
-
-def _stamp(path: str | Path | None) -> str:
-    """A file's identity for the cache: an installed or upgraded tool changes it."""
-    try:
-        info = Path(path).resolve().stat() if path else None
-    except OSError:
-        info = None
-    return f"{path}:{info.st_size}:{info.st_mtime_ns}" if info else str(path)
-
-
-def _cached(
-    cache: Cache | None,
-    tool: str,
-    contents: Mapping[str, bytes],
-    run: Callable[[dict[str, bytes]], dict[str, list[Issue]]],
-    key_content: Callable[[bytes], bytes] = lambda data: data,
-    version: str = "",
-) -> dict[str, list[Issue]]:
-    """Run the tool only on what the cache does not know yet (keyed by key_content(data) and
-    the tool's version and settings: an upgraded tool or a changed limit checks again)."""
-    salt = f"{version}\x1f".encode()
-    keys = {name: Cache.key(tool, salt + key_content(data)) for name, data in contents.items()}
-    found: dict[str, list[Issue]] = {}
-    todo: dict[str, bytes] = {}
-    for name, data in contents.items():
-        hit = cache.get(keys[name]) if cache else None
-        if hit is None:
-            todo[name] = data
-        else:
-            found[name] = hit
-    if todo:
-        fresh = run(todo)
-        for name in todo:
-            found[name] = fresh.get(name, [])
-            if cache and name in fresh:  # only what the tool reported on
-                cache.put(keys[name], found[name])
-    return found
 
 
 # -- SpamAssassin ---------------------------------------------------------------------------
@@ -305,13 +206,13 @@ def run_spamassassin(
                 )
         return out
 
-    found = _cached(
+    found = cached(
         cache,
         "spamassassin",
         messages,
         score_all,
         key_content,
-        f"{_stamp(shutil.which('spamassassin'))} {_script_hash()} {SPAM_LIMIT}",
+        f"{stamp(shutil.which('spamassassin'))} {_script_hash()} {SPAM_LIMIT}",
     )
     scores = {
         name: float(i.message) + 0.0  # SpamAssassin says -0.0 for "nothing"
@@ -400,7 +301,7 @@ def run_vnu(files: Mapping[str, Path], cache: Cache | None) -> ToolRun:
         return out
 
     contents = {name: files[name].read_bytes() for name in files}
-    found = _cached(cache, "vnu", contents, check, _without_csrf, f"{_stamp(jar)} {VNU_FILTER}")
+    found = cached(cache, "vnu", contents, check, _without_csrf, f"{stamp(jar)} {VNU_FILTER}")
     errors = sum(len(v) for v in found.values())
     return ToolRun("Nu HTML checker", True, f"ran; {errors} errors in {len(files)} files", found)
 
@@ -497,7 +398,7 @@ def run_axe(pages: Mapping[str, tuple[Path, bool]], cache: Cache | None) -> Tool
         return out
 
     contents = {name: version + path.read_bytes() for name, (path, _) in pages.items()}
-    found = _cached(cache, "axe", contents, scan, _without_csrf)
+    found = cached(cache, "axe", contents, scan, _without_csrf)
     serious = sum(1 for v in found.values() for i in v if i.severity == "error")
     note = f"ran; {len(pages)} pages, {serious} serious or critical violations"
     return ToolRun("axe-core (Chromium)", True, note, found)
@@ -558,8 +459,8 @@ def versions() -> str:
     return "\n".join(
         [
             f"checks {CHECKS_VERSION} spam-limit {SPAM_LIMIT} vnu-filter {VNU_FILTER}",
-            f"spamassassin {_stamp(shutil.which('spamassassin'))} {_script_hash()}",
-            f"java {_stamp(shutil.which('java'))} vnu {_stamp(vnu_jar())}",
-            f"axe {_stamp(axe_script())} chromium {_stamp(chromium_path())} {playwright}",
+            f"spamassassin {stamp(shutil.which('spamassassin'))} {_script_hash()}",
+            f"java {stamp(shutil.which('java'))} vnu {stamp(vnu_jar())}",
+            f"axe {stamp(axe_script())} chromium {stamp(chromium_path())} {playwright}",
         ]
     )
