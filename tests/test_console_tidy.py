@@ -27,7 +27,9 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from newsletter import store
 from newsletter.config import load_settings
+from newsletter.console.log_words import TICK_JOBS
 from newsletter.outbound import ledger
 from newsletter.people import import_upload
 from newsletter.store import audit
@@ -48,7 +50,10 @@ CONSOLE_NOW = datetime.fromisoformat("2026-12-01T09:10:00+01:00")  # demo_consol
 GRIFFIE = "griffie@fr.example"  # asks to unsubscribe someone else
 # What staff must never read on a console page: English states, raw ids, Python values.
 NEVER = ("bounced", "pending", "scheduled", "draft", "None", "True", "False", "mailing-",
-         "issue-20", "stale", "working days", "planned for", "stopped by")  # fmt: skip
+         "issue-20", "stale", "working days", "planned for", "stopped by", "sent now",
+         "sent before", "recipients", "mandates added", "hard bounce", "staff:", "subscriber:",
+         "import:", "saved reply", "saved-reply:", "Subscribers", "mandate", "sessions_ended",
+         "already_sent")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +185,51 @@ def test_from_the_postvak_an_adviser_unsubscribes_the_sender_who_gets_the_confir
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     assert person(console, HANS).status == "active"
+
+
+@pytest.mark.slow
+def test_the_logboek_says_in_dutch_what_a_send_and_an_import_did_an_old_row_too(
+    console: Console,
+) -> None:
+    db = console.db()
+    with store.transaction(db):  # rows as the log kept them before the counts were data
+        audit.record(db, "send", "send", "issue-2026-11", summary="issue-2026-11: 312 sent now, "
+                     "0 sent before, 0 deferred, 0 failed of 312 recipients")  # fmt: skip
+        audit.record(db, "import:oud.csv", "import", "import:oud.csv", summary="Subscribers: "
+                     "3 added, 0 updated, 0 unchanged, 3 mandates added")  # fmt: skip
+    http, _ = signed_in_session(console, "sanne@ipo.example")
+
+    def log(**query: str) -> str:
+        return text_of(http.get(console.url("/logboek"), params=query, timeout=10).text)
+
+    # the demo's send of December, worded from the counts the send engine stored
+    december = log(nummer="2026-12")
+    assert (
+        "het verzenden (automatisch) verzonden Nummer december 2026 "
+        "Aan 626 van 626 ontvangers verzonden" in december
+    )
+    assert "Pieter Bakker goedgekeurd Nummer december 2026 redacteur Sanne de Vries" in december
+    imported = log(account="import:drenthe.csv")
+    assert (
+        "de import van drenthe.csv lijst geïmporteerd lijst drenthe.csv "
+        "47 toegevoegd, 0 bijgewerkt, 0 ongewijzigd, 50 functies toegevoegd" in imported
+    )
+    # an old row: what it is, in Dutch, and none of its English
+    november = log(nummer="2026-11")
+    assert "Verzonden (de aantallen zijn bij deze oudere regel niet apart bewaard)" in november
+    assert "sent now" not in november
+    old = log(account="import:oud.csv")
+    assert "Lijst geïmporteerd (de aantallen zijn bij deze oudere regel niet apart bewaard)" in old
+    assert "Subscribers" not in old
+    # the CLI's log still prints the line it printed when it sent
+    cli = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--project", str(console.folder), "log",
+         "--issue", "2026-12"],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
+    )  # fmt: skip
+    assert "issue-2026-12: 626 sent now, 0 sent before, 0 deferred, 0 failed" in cli.stdout
+    assert set(TICK_JOBS) == {name for name, _ in JOBS}  # the tick's jobs all have Dutch names
 
 
 @pytest.mark.slow
