@@ -26,8 +26,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from click.testing import CliRunner
 
 from newsletter import store
+from newsletter.cli.main import cli
 from newsletter.config import load_settings
 from newsletter.console.log_words import TICK_JOBS
 from newsletter.outbound import ledger
@@ -340,3 +342,20 @@ def test_an_uploaded_list_is_removed_once_imported_or_cancelled_or_a_day_old(
     assert result is not None and "uploaded lists older than a day removed: 1" in result.line
     assert not (kept / digest).exists()
     assert import_upload.remove_old_uploads(settings, CONSOLE_NOW) == 0
+
+
+def test_resubscribe_and_unsubscribe_take_the_same_reason_and_request_options() -> None:
+    runner = CliRunner()
+    helps = {
+        command: runner.invoke(cli, ["subscribers", command, "--help"], terminal_width=200)
+        for command in ("resubscribe", "unsubscribe")
+    }
+    for command, shown in helps.items():
+        assert shown.exit_code == 0
+        assert "--reason TEXT  " in shown.output and "[required]" in shown.output
+        assert "What the person asked, when and how (logged)." in shown.output
+        missing = runner.invoke(cli, ["subscribers", command, "someone@gld.example"])
+        assert missing.exit_code == 2 and "Missing option '--reason'" in missing.output
+    # the conversation is the person's own for an unsubscribe: nobody goes on another's word
+    assert "CONVERSATION_ID  The conversation in the contact" in helps["resubscribe"].output
+    assert "Their own conversation in the contact mailbox" in helps["unsubscribe"].output
