@@ -264,6 +264,10 @@ def test_every_page_the_demo_beheerder_reaches_is_in_dutch_without_raw_ids(
                 rf"(?<![\w-]){re.escape(word)}" + ("" if word[-1] in "-0" else r"\b"), text
             ):
                 found.append(f"{path}: '{word}'")
+        # Dutch text quotes with “…”, not with straight quotes (a page's own words, that is:
+        # the Postvak shows what people wrote as they wrote it)
+        if not path.startswith("/postvak/"):
+            found += [f"{path}: {q}" for q in re.findall(r'"[^"]{0,60}"', text)]
         for link in re.findall(r'href="([^"#]+)"', answer.text):
             target = urlsplit(urljoin(console.url(path), html.unescape(link)))
             if not target.path.startswith(PATH + "/") and target.path != PATH:
