@@ -26,8 +26,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from click.testing import CliRunner
 
+from newsletter import store
+from newsletter.cli.main import cli
 from newsletter.config import load_settings
+from newsletter.console.log_words import TICK_JOBS
 from newsletter.outbound import ledger
 from newsletter.people import import_upload
 from newsletter.store import audit
@@ -48,7 +52,10 @@ CONSOLE_NOW = datetime.fromisoformat("2026-12-01T09:10:00+01:00")  # demo_consol
 GRIFFIE = "griffie@fr.example"  # asks to unsubscribe someone else
 # What staff must never read on a console page: English states, raw ids, Python values.
 NEVER = ("bounced", "pending", "scheduled", "draft", "None", "True", "False", "mailing-",
-         "issue-20", "stale", "working days", "planned for", "stopped by")  # fmt: skip
+         "issue-20", "stale", "working days", "planned for", "stopped by", "sent now",
+         "sent before", "recipients", "mandates added", "hard bounce", "staff:", "subscriber:",
+         "import:", "saved reply", "saved-reply:", "Subscribers", "mandate", "sessions_ended",
+         "already_sent")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +190,51 @@ def test_from_the_postvak_an_adviser_unsubscribes_the_sender_who_gets_the_confir
 
 
 @pytest.mark.slow
+def test_the_logboek_says_in_dutch_what_a_send_and_an_import_did_an_old_row_too(
+    console: Console,
+) -> None:
+    db = console.db()
+    with store.transaction(db):  # rows as the log kept them before the counts were data
+        audit.record(db, "send", "send", "issue-2026-11", summary="issue-2026-11: 312 sent now, "
+                     "0 sent before, 0 deferred, 0 failed of 312 recipients")  # fmt: skip
+        audit.record(db, "import:oud.csv", "import", "import:oud.csv", summary="Subscribers: "
+                     "3 added, 0 updated, 0 unchanged, 3 mandates added")  # fmt: skip
+    http, _ = signed_in_session(console, "sanne@ipo.example")
+
+    def log(**query: str) -> str:
+        return text_of(http.get(console.url("/logboek"), params=query, timeout=10).text)
+
+    # the demo's send of December, worded from the counts the send engine stored
+    december = log(nummer="2026-12")
+    assert (
+        "het verzenden (automatisch) verzonden Nummer december 2026 "
+        "Aan 626 van 626 ontvangers verzonden" in december
+    )
+    assert "Pieter Bakker goedgekeurd Nummer december 2026 redacteur Sanne de Vries" in december
+    imported = log(account="import:drenthe.csv")
+    assert (
+        "de import van drenthe.csv lijst geïmporteerd lijst drenthe.csv "
+        "47 toegevoegd, 0 bijgewerkt, 0 ongewijzigd, 50 functies toegevoegd" in imported
+    )
+    # an old row: what it is, in Dutch, and none of its English
+    november = log(nummer="2026-11")
+    assert "Verzonden (de aantallen zijn bij deze oudere regel niet apart bewaard)" in november
+    assert "sent now" not in november
+    old = log(account="import:oud.csv")
+    assert "Lijst geïmporteerd (de aantallen zijn bij deze oudere regel niet apart bewaard)" in old
+    assert "Subscribers" not in old
+    # the CLI's log still prints the line it printed when it sent
+    cli = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--project", str(console.folder), "log",
+         "--issue", "2026-12"],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
+    )  # fmt: skip
+    assert "issue-2026-12: 626 sent now, 0 sent before, 0 deferred, 0 failed" in cli.stdout
+    assert set(TICK_JOBS) == {name for name, _ in JOBS}  # the tick's jobs all have Dutch names
+
+
+@pytest.mark.slow
 def test_every_page_the_demo_beheerder_reaches_is_in_dutch_without_raw_ids(
     console: Console,
 ) -> None:
@@ -212,6 +264,10 @@ def test_every_page_the_demo_beheerder_reaches_is_in_dutch_without_raw_ids(
                 rf"(?<![\w-]){re.escape(word)}" + ("" if word[-1] in "-0" else r"\b"), text
             ):
                 found.append(f"{path}: '{word}'")
+        # Dutch text quotes with “…”, not with straight quotes (a page's own words, that is:
+        # the Postvak shows what people wrote as they wrote it)
+        if not path.startswith("/postvak/"):
+            found += [f"{path}: {q}" for q in re.findall(r'"[^"]{0,60}"', text)]
         for link in re.findall(r'href="([^"#]+)"', answer.text):
             target = urlsplit(urljoin(console.url(path), html.unescape(link)))
             if not target.path.startswith(PATH + "/") and target.path != PATH:
@@ -290,3 +346,20 @@ def test_an_uploaded_list_is_removed_once_imported_or_cancelled_or_a_day_old(
     assert result is not None and "uploaded lists older than a day removed: 1" in result.line
     assert not (kept / digest).exists()
     assert import_upload.remove_old_uploads(settings, CONSOLE_NOW) == 0
+
+
+def test_resubscribe_and_unsubscribe_take_the_same_reason_and_request_options() -> None:
+    runner = CliRunner()
+    helps = {
+        command: runner.invoke(cli, ["subscribers", command, "--help"], terminal_width=200)
+        for command in ("resubscribe", "unsubscribe")
+    }
+    for command, shown in helps.items():
+        assert shown.exit_code == 0
+        assert "--reason TEXT  " in shown.output and "[required]" in shown.output
+        assert "What the person asked, when and how (logged)." in shown.output
+        missing = runner.invoke(cli, ["subscribers", command, "someone@gld.example"])
+        assert missing.exit_code == 2 and "Missing option '--reason'" in missing.output
+    # the conversation is the person's own for an unsubscribe: nobody goes on another's word
+    assert "CONVERSATION_ID  The conversation in the contact" in helps["resubscribe"].output
+    assert "Their own conversation in the contact mailbox" in helps["unsubscribe"].output

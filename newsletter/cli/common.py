@@ -157,6 +157,24 @@ def actor_option(what: str, action: str | None) -> Callable[[F], F]:
     return decorate
 
 
+def at_request_options(conversation: str) -> Callable[[F], F]:
+    """--reason and --request of a change staff make at someone's request (`subscribers
+    resubscribe` and `unsubscribe`); `conversation` says which one --request may name."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--request",
+            type=int,
+            metavar="CONVERSATION_ID",
+            help=f"{conversation} in the contact mailbox it answers (see 'newsletter inbox list').",
+        )(func)
+        return click.option(
+            "--reason", required=True, help="What the person asked, when and how (logged)."
+        )(func)
+
+    return decorate
+
+
 class progress_bar:
     """A progress bar on a terminal; silent under cron or in a pipe."""
 

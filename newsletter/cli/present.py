@@ -292,7 +292,9 @@ def format_doctor(run: DoctorRun | None) -> str:
 def format_log_entry(entry: AuditEntry) -> str:
     """One audit event: when, who, what, on what, and its details."""
     when = clock.parse_instant(entry.at).astimezone(clock.AMSTERDAM)
-    extra = "; ".join(f"{k}={v}" for k, v in entry.details.items())
+    details = entry.details
+    # A send or an import keeps its counts as data and its CLI line as `summary`: the line.
+    extra = details.get("summary") or "; ".join(f"{k}={v}" for k, v in details.items())
     return (
         f"{when:%Y-%m-%d %H:%M}  {entry.actor:<20} {entry.action:<18} "
         f"{entry.subject}{'  ' + extra if extra else ''}"

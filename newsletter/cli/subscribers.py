@@ -14,6 +14,7 @@ from newsletter.cli.common import (
     Failed,
     acting,
     actor_option,
+    at_request_options,
     echo_data,
     echo_lines,
     echo_problems,
@@ -144,13 +145,7 @@ def subscribers_show(settings: Settings, person: str, as_json: bool) -> None:
 
 @subscribers.command("resubscribe")
 @click.argument("person", metavar="EMAIL|ID|NAME")
-@click.option("--reason", required=True, help="What the person asked, when and how (logged).")
-@click.option(
-    "--request",
-    type=int,
-    metavar="CONVERSATION_ID",
-    help="The conversation in the contact mailbox it answers (see 'newsletter inbox list').",
-)
+@at_request_options("The conversation")
 @actor_option("does it", "subscribers-resubscribe")
 @pass_settings
 def subscribers_resubscribe(
@@ -172,13 +167,7 @@ def subscribers_resubscribe(
 
 @subscribers.command("unsubscribe")
 @click.argument("person", metavar="EMAIL|ID|NAME")
-@click.option("--reason", required=True, help="What the person asked, when and how (logged).")
-@click.option(
-    "--request",
-    type=int,
-    metavar="CONVERSATION_ID",
-    help="Their own conversation in the contact mailbox it answers (see 'newsletter inbox list').",
-)
+@at_request_options("Their own conversation")  # never on another's word
 @actor_option("does it", "subscribers-unsubscribe")
 @pass_settings
 def subscribers_unsubscribe(

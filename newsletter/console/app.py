@@ -29,6 +29,7 @@ from newsletter.console import (
     sending,
 )
 from newsletter.console.finding_words import variant_name
+from newsletter.console.log_words import log_details, log_subject
 from newsletter.console.people_words import CHANGE_PEOPLE, SEE_PEOPLE
 from newsletter.console.plan_words import plan_text
 from newsletter.console.present import (
@@ -39,8 +40,6 @@ from newsletter.console.present import (
     issue_of,
     issue_state,
     issue_title,
-    log_details,
-    log_subject,
     mailing_name,
     moment,
     names_in,
@@ -139,8 +138,8 @@ def create_console(settings: Settings | None = None) -> Flask:
         who=lambda value: who(context.db(), value),
         names_in=lambda text: names_in(context.db(), text),
         plan_text=plan_text,
-        log_details=log_details,
-        log_subject=log_subject,
+        log_details=lambda name, details: log_details(context.db(), name, details),
+        log_subject=lambda subject: log_subject(context.db(), subject),
         history_details=lambda name, details: history_details(context.db(), name, details),
     )
 

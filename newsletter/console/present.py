@@ -10,7 +10,6 @@ from babel.dates import format_date
 from sqlite_utils import Database
 
 from newsletter import clock
-from newsletter.console.issue_words import STATES as ISSUE_STATES
 from newsletter.dates import nl_date, nl_time
 from newsletter.editorial.schedules import IssueGlance, Problem
 from newsletter.staff.identity import shown
@@ -77,6 +76,21 @@ ACTIONS = {
     "reply": "antwoord verstuurd",
     "test-send": "testversie verstuurd",
     "test-send-failed": "testversie mislukt",
+    "state": "stand gewijzigd",
+    "schedule-missed": "gepland moment gemist",
+    "staff-roles": "rollen gewijzigd",
+    "signin-refused": "inloggen geweigerd",
+    "inbox-close": "gesprek gesloten",
+    "assign": "gesprek toegewezen",
+    "close": "gesprek gesloten",
+    "reopen": "gesprek heropend",
+    "note": "notitie toegevoegd",
+    "follow-up": "opvolgdatum gezet",
+    "follow-up due": "opvolgdatum bereikt",
+    "saved reply": "standaardantwoord opgeslagen",
+    "saved reply deleted": "standaardantwoord verwijderd",
+    "content-add": "inhoud toegevoegd",
+    "content-edit": "inhoud gewijzigd",
 }
 # Who did something, when it is no staff account (an account is shown by its name).
 ACTORS = {
@@ -86,6 +100,8 @@ ACTORS = {
     "send": "het verzenden (automatisch)",
     "onboarding": "het inwerkprogramma (automatisch)",
     "oidc": "inloggen met het organisatieaccount",
+    "demo": "de demo (automatisch)",
+    "cli": "de opdrachtregel",
 }
 # How an unsubscribe came in (the log's `how`).
 HOW = {
@@ -113,6 +129,10 @@ def who(db: Database, value: str | None) -> str:
         return "onbekend"
     if value.startswith("cli:"):
         return f"{value[4:]} (op de opdrachtregel)"
+    if value.startswith("import:"):
+        return f"de import van {value[7:]}"
+    if value.startswith("web:"):  # the sign-up form
+        return ACTORS["web"]
     return ACTORS.get(value) or shown(db, value) or value
 
 
@@ -156,21 +176,6 @@ def mailing_name(mailing_id: str | None) -> str:
     return mailing_id
 
 
-def log_subject(subject: str | None) -> str:
-    """What a log entry is about, as staff name it: 'Nummer december 2026', not issue-2026-12."""
-    if not subject:
-        return "–"
-    month = issue_of(subject)
-    if month:
-        return issue_title(month)
-    if subject.startswith(("onboarding-", "reply-")):
-        return mailing_name(subject)
-    found = re.fullmatch(r"subscriber:(\d+)", subject)
-    if found:
-        return f"persoon {found[1]}"
-    return subject
-
-
 def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
     """The details of a log entry about a person, in Dutch; what is not known is left out."""
     parts: list[str] = []
@@ -198,47 +203,6 @@ def history_details(db: Database, name: str, details: dict[str, Any]) -> str:
             parts.append(f"start {nl_date(str(value))}")
         elif key == "to":
             parts.append(f"aan {value}")
-    return "; ".join(parts)
-
-
-# The log's detail keys, as staff read them (a key not here is shown as it is).
-DETAIL_KEYS = {
-    "reason": "reden",
-    "why": "waarom",
-    "how": "hoe",
-    "sent": "verstuurd",
-    "state": "stand",
-    "status": "status",
-    "summary": "samenvatting",
-    "conversation": "gesprek",
-    "themes": "thema's",
-    "editor": "redacteur",
-    "version": "versie",
-    "to": "aan",
-    "start": "start",
-    "failed": "mislukt",
-}
-
-
-def log_details(details: dict[str, Any]) -> str:
-    """A log entry's details for the Logboek: Dutch keys, yes/no for a flag, no None."""
-    parts = []
-    for key, value in details.items():
-        if isinstance(value, bool):
-            shown_value = "ja" if value else "nee"
-        elif value is None:
-            shown_value = "–"
-        elif isinstance(value, list | tuple):
-            shown_value = ", ".join(map(str, value)) or "–"
-        elif key == "state":
-            shown_value = ISSUE_STATES.get(str(value), str(value))
-        elif key == "status":
-            shown_value = STATUS_WORDS.get(str(value), str(value))
-        else:  # a text that names an issue's mailing names the issue
-            shown_value = re.sub(
-                r"\bissue-(\d{4}-\d{2})\b", lambda m: issue_title(m[1]).lower(), str(value)
-            )
-        parts.append(f"{DETAIL_KEYS.get(key, key)}: {shown_value}")
     return "; ".join(parts)
 
 

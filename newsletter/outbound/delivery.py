@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
@@ -118,13 +118,37 @@ def send_summary(report: SendReport) -> str:
         line += f", {len(report.in_doubt)} in doubt"
     line += f" of {report.total} recipients"
     if report.stopped:
-        line += f"; {report.stopped}, {report.waiting} waiting"
+        resume = " ('newsletter issue resume' continues)" if report.stopped == "paused" else ""
+        line += f"; {report.stopped}{resume}, {report.waiting} waiting"
     elif report.relay_down:
         line += f"; stopped, the relay is unreachable ({report.relay_down}); {report.waiting} wait"
     elif report.waiting and report.next_retry:
         local = clock.parse_instant(report.next_retry).astimezone(clock.AMSTERDAM)
         line += f"; {report.waiting} waiting, next retry {local:%Y-%m-%d %H:%M}"
     return line
+
+
+def send_detail(report: SendReport) -> dict[str, Any]:
+    """A send as the audit log keeps it: the counts as data (the console words them in Dutch),
+    and the CLI's line as `summary` for `newsletter log`."""
+    detail: dict[str, Any] = {
+        "summary": send_summary(report),
+        "sent": report.sent,
+        "already_sent": report.already_sent,
+        "deferred": len(report.deferred),
+        "failed": len(report.failed),
+        "skipped": report.skipped,
+        "in_doubt": len(report.in_doubt),
+        "total": report.total,
+        "waiting": report.waiting,
+    }
+    if report.stopped:
+        detail["stopped"] = report.stopped  # paused or cancelled
+    if report.relay_down:
+        detail["relay_down"] = True
+    if report.waiting and report.next_retry:
+        detail["next_retry"] = report.next_retry
+    return detail
 
 
 @contextmanager
@@ -362,7 +386,7 @@ def deliver_mailing(
         report.total = ledger.count(db, mailing_id, *ledger.OPEN, *ledger.DONE)
         report.already_sent = ledger.count(db, mailing_id, "sent")
         if status == "paused":
-            report.stopped = "paused ('newsletter issue resume' continues)"
+            report.stopped = "paused"
         else:
             _run(db, settings, mailing_id, source, factory, options, progress, report)
         if options.in_doubt == "skip":
@@ -372,7 +396,7 @@ def deliver_mailing(
         report.next_retry = ledger.next_retry(db, mailing_id)
         if report.sent or report.failed or report.deferred or report.in_doubt:
             with store.transaction(db):
-                audit.record(db, "send", "send", mailing_id, summary=send_summary(report))
+                audit.record(db, "send", "send", mailing_id, **send_detail(report))
     return report
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as changed_to
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -109,6 +110,21 @@ class ImportReport:
         if self.rejected:
             line += f", {len(self.rejected)} rows rejected"
         return line
+
+    def detail(self) -> dict[str, Any]:
+        """The import as the audit log keeps it: the counts as data (the console words them
+        in Dutch), and the CLI's line as `summary` for `newsletter log`."""
+        return {
+            "summary": self.summary(),
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "mandates_added": self.mandates_added,
+            "mandates_reopened": self.mandates_reopened,
+            "mandates_ended": self.mandates_ended,
+            "left_alone": self.skipped_suppressed,
+            "rejected": len(self.rejected),
+        }
 
     def rejects_summary(self) -> str | None:
         if self.rejects_file is None:
@@ -400,4 +416,4 @@ def _import(
         for mandate_id, ends_on in plan.end:
             rows.set_mandate_end(db, mandate_id, ends_on)
             batch.checkpoint()
-        audit.record(db, actor or source, "import", source, summary=report.summary())
+        audit.record(db, actor or source, "import", source, **report.detail())
