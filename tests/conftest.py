@@ -82,7 +82,8 @@ SLOW_FIXTURES = {
 # last, the longest files would leave one process running alone at the end. Only the order
 # changes; a file not named here runs after these, in its usual order.
 LONGEST_FILES = (
-    "test_workflow.py", "test_preflight.py", "test_console_issues.py", "test_forget_files.py",
+    "test_workflow.py", "test_preflight.py", "test_console_issues.py", "test_workflow_replay.py",
+    "test_forget_files.py",
     "test_engine.py", "test_busy.py", "test_status.py", "test_demo.py", "test_send.py",
     "test_smtp.py", "test_postfix.py", "test_console_programme.py", "test_console.py",
     "test_console_compose.py",
