@@ -7,7 +7,7 @@ from email import policy
 
 import pytest
 
-from newsletter import clock
+from newsletter import clock, store
 from newsletter.errors import NewsletterError, TransportError
 from newsletter.issues.build import build_issue
 from newsletter.outbound.delivery import SendOptions, send_summary
@@ -91,8 +91,9 @@ def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, lo
 
     class Unsubscriber(MemoryTransport):
         def send(self, envelope: Envelope, data: bytes) -> str:
-            if len(self.sent) == 10:
-                loaded.table("subscribers").update(last["id"], {"status": "unsubscribed"})
+            if len(self.sent) == 10:  # through a connection of its own, as the web server does
+                with store.transaction(store.connect(settings.database)) as other:
+                    other.table("subscribers").update(last["id"], {"status": "unsubscribed"})
             return super().send(envelope, data)
 
     outbox = Unsubscriber()
