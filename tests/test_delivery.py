@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import threading
 from email import policy
 
 import pytest
@@ -13,6 +14,7 @@ from newsletter.issues.build import build_issue
 from newsletter.outbound.delivery import SendOptions, send_summary
 from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import Envelope, MemoryTransport
+from newsletter.outbound.transports.base import Unclaimed
 
 
 class Crash(BaseException):
@@ -239,3 +241,66 @@ def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
     ledger.set_mailing_status(loaded, mailing, "cancelled")
     assert ledger.commit(loaded, [], claims=[(row, "x@ipo.example") for row in rows]) == set()
     assert ledger.counts(loaded, mailing) == {"cancelled": 626}
+
+
+def test_a_refusal_before_the_hand_over_is_recorded_after_its_claim(
+    settings, loaded, rendered, monkeypatch
+):
+    """A relay that defers a recipient at RCPT answers before the message's claim is committed
+    (the lane sends it ahead while the previous outcome commits). Its outcome must land after
+    the claim: deferred with its retry time, not left `sending` (in doubt at the next run).
+
+    The race is forced: the engine's first wait for results is held until the refusal's result
+    is queued behind the previous message's, or until the lane waits for the claim first."""
+    from newsletter.outbound import pool
+
+    refused, waiting = threading.Event(), threading.Event()
+
+    class DefersTheSecond(MemoryTransport):
+        """SMTP-like: everything up to the final dot, then gate(); the 2nd RCPT gets a 451."""
+
+        calls = 0
+        recipient = ""
+
+        def send_gated(self, envelope: Envelope, data: bytes, gate) -> str:
+            self.calls += 1
+            if self.calls == 2:
+                self.recipient = envelope.recipient
+                refused.set()
+                raise TransportError("451 4.2.0 greylisted", reply="451 4.2.0 greylisted")
+            if not gate():
+                raise Unclaimed(envelope.message_id)
+            return self.send(envelope, data)
+
+    relay, held = DefersTheSecond(), []
+    gate, get_ready = pool.Job.gate, pool.Pool.get_ready
+
+    def gate_seen(job: pool.Job) -> bool:
+        if refused.is_set() and job.envelope.recipient == relay.recipient:
+            waiting.set()
+        return gate(job)
+
+    def together(self: pool.Pool) -> list[pool.Result]:
+        if not held and refused.wait(10):
+            held.append(True)
+            for _ in range(1000):  # both results queued, or the lane waiting for the claim
+                if self.results.qsize() >= 2 or waiting.wait(0.01):
+                    break
+        return get_ready(self)
+
+    monkeypatch.setattr(pool.Job, "gate", gate_seen)
+    monkeypatch.setattr(pool.Pool, "get_ready", together)
+    report = deliver_issue(loaded, settings, rendered, lambda: relay)
+    assert report.deferred == [(relay.recipient, "451 4.2.0 greylisted")]
+    row = next(
+        loaded.query(
+            "select status, attempts, next_attempt_at from deliveries where email = ?",
+            [relay.recipient],
+        )
+    )
+    assert row == {
+        "status": "deferred",
+        "attempts": 1,
+        "next_attempt_at": "2026-12-01T07:35:00+00:00",
+    }
+    assert statuses(loaded) == {"sent": 625, "deferred": 1}

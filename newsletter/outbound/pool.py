@@ -86,14 +86,22 @@ class Connection:
         self.transport: Transport | None = None
 
     def deliver(self, job: Job) -> Result:
-        """Send one job; never raises: whatever goes wrong becomes this job's result."""
+        """Send one job; never raises: whatever goes wrong becomes this job's result.
+
+        A result never overtakes its claim: a refusal before the hand-over (a 451 to RCPT, a
+        relay that is down) waits for the commit that claims the job, so its outcome is
+        recorded after the claim, not overwritten by it; if the job was not claimed after all
+        (stopped, cancelled meanwhile), nothing happened to its row and nothing is recorded."""
         try:
-            return self._deliver(job)
+            result = self._deliver(job)
         except Unclaimed:  # cancelled or skipped meanwhile: never handed over
             return Result(job, "unclaimed", "not claimed")
         except Exception as exc:  # a bug or an odd transport: name it, keep the others going
             self.close()
-            return Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
+            result = Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
+        if not job.gate():
+            return Result(job, "unclaimed", "not claimed")
+        return result
 
     def _deliver(self, job: Job) -> Result:
         last = "stopped"
