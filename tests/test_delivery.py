@@ -304,3 +304,46 @@ def test_a_refusal_before_the_hand_over_is_recorded_after_its_claim(
         "next_attempt_at": "2026-12-01T07:35:00+00:00",
     }
     assert statuses(loaded) == {"sent": 625, "deferred": 1}
+
+
+class Interrupted(BaseException):
+    """Stands in for Ctrl-C: raised in the engine's own thread, which then cleans up."""
+
+
+def test_an_interrupted_send_records_what_its_connections_handed_over(settings, loaded, rendered):
+    """Ctrl-C is not a crash: the messages the other connections hand over meanwhile are
+    recorded as sent, so the next run sends nobody a second copy."""
+    interrupted, lock = threading.Event(), threading.Lock()
+
+    class SlowOnce(MemoryTransport):
+        calls = 0
+
+        def send(self, envelope: Envelope, data: bytes) -> str:
+            with lock:
+                self.calls += 1
+                slow = self.calls == 40
+            if slow:  # this connection is still at its message when the other one is stopped
+                interrupted.wait(10)
+            return super().send(envelope, data)
+
+    relay, results = SlowOnce(), []
+
+    def progress(n: int) -> None:
+        results.append(n)
+        if len(results) == 60:
+            interrupted.set()
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        deliver_issue(
+            loaded, settings, rendered, lambda: relay, SendOptions(connections=2), progress
+        )
+    handed_over = {e.recipient for e, _ in relay.sent}
+    recorded = {
+        r["email"] for r in loaded.query("select email from deliveries where status = 'sent'")
+    }
+    assert "sending" not in statuses(loaded) and recorded == handed_over
+    again = MemoryTransport()
+    deliver_issue(loaded, settings, rendered, lambda: again)
+    assert not handed_over & {e.recipient for e, _ in again.sent}
+    assert len(handed_over) + len(again.sent) == 626

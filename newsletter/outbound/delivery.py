@@ -258,9 +258,16 @@ def _run(
                 if progress:
                     progress(1)
     finally:
-        # Whatever happens (even an exception), record what is known before leaving.
-        ledger.commit(db, [*outcomes, *builder.take_outcomes()])
-        pool.close()
+        # Whatever happens (an exception, Ctrl-C): stop the lanes (a message being handed over
+        # finishes, no other is) and record what is known, theirs too, before leaving.
+        untaken: list[Result] = []
+        try:
+            untaken = pool.close()
+        finally:
+            for result in untaken:
+                if result.status != "unclaimed":
+                    outcomes.append(_outcome(result, mailing_id, policy, report))
+            ledger.commit(db, [*outcomes, *builder.take_outcomes()])
 
 
 class _Builder:

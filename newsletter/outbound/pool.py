@@ -187,6 +187,7 @@ class Pool:
         self.lanes = [Lane(n) for n in range(max(connections, 1))]
         self.unreleased: dict[int, Job] = {}
         self.outstanding = 0  # submitted, no result taken yet
+        self.untaken: list[Result] = []  # left in a batch by a lane's exception: close() has them
         self.results: queue.Queue[Result | BaseException] = queue.Queue()
         self.threads = []
         for lane in self.lanes:
@@ -225,15 +226,17 @@ class Pool:
                 waiting.append(self.results.get_nowait())
             except queue.Empty:
                 break
-        results = []
+        results = [result for result in waiting if isinstance(result, Result)]
+        self.outstanding -= len(results)
         for result in waiting:
             if isinstance(result, BaseException):
+                self.untaken.extend(results)
                 raise result
-            results.append(result)
-        self.outstanding -= len(results)
         return results
 
-    def close(self) -> None:
+    def close(self) -> list[Result]:
+        """Stop: nothing more is handed over, what is being handed over finishes (up to 30 s a
+        lane); returns the results nobody took, for the caller to record."""
         self.stop.set()
         for job in list(self.unreleased.values()):  # left by a stop or an error: never handed over
             self.release(job, False)
@@ -241,3 +244,11 @@ class Pool:
             lane.inbox.put(None)
         for thread in self.threads:
             thread.join(timeout=30)
+        untaken, self.untaken = self.untaken, []
+        while True:
+            try:
+                result = self.results.get_nowait()
+            except queue.Empty:
+                return untaken
+            if isinstance(result, Result):
+                untaken.append(result)
