@@ -193,8 +193,9 @@ def _run(
     report: SendReport,
 ) -> None:
     policy = settings.delivery
-    pool = Pool(factory, options.connections, options.rate_per_minute, options.reconnect_delays)
     builder = _Builder(db, settings, mailing_id, source, options, report)
+    # (the lanes' threads start here: from now on only the `finally` below may end this)
+    pool = Pool(factory, options.connections, options.rate_per_minute, options.reconnect_delays)
     claims: list[Job] = []
     outcomes: list[Outcome] = []
     stopping = False  # paused, cancelled or the relay is down: nothing more is claimed
