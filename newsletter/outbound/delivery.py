@@ -246,6 +246,7 @@ def _run(
             if not pool.outstanding:
                 break
             # Wait for one result, take whatever else is ready: one commit for them all.
+            done = len(outcomes)
             for result in pool.get_ready():
                 lane = pool.lanes[result.job.lane]
                 lane.current, lane.next = lane.next, None
@@ -256,8 +257,8 @@ def _run(
                 outcomes.append(_outcome(result, mailing_id, policy, report))
                 if result.relay_down and not report.relay_down:
                     report.relay_down, stopping = result.reply, True
-                if progress:
-                    progress(1)
+            if progress and len(outcomes) > done:  # after the batch: an error in it loses none
+                progress(len(outcomes) - done)
     finally:
         # Whatever happens (an exception, Ctrl-C): stop the lanes (a message being handed over
         # finishes, no other is) and record what is known, theirs too, before leaving.
