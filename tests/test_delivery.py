@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import email
+import threading
 from email import policy
 
 import pytest
 
-from newsletter import clock
+from newsletter import clock, store
 from newsletter.errors import NewsletterError, TransportError
 from newsletter.issues.build import build_issue
 from newsletter.outbound.delivery import SendOptions, send_summary
 from newsletter.outbound.issue_mail import deliver_issue
 from newsletter.outbound.transports import Envelope, MemoryTransport
+from newsletter.outbound.transports.base import Unclaimed
 
 
 class Crash(BaseException):
@@ -91,8 +93,9 @@ def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, lo
 
     class Unsubscriber(MemoryTransport):
         def send(self, envelope: Envelope, data: bytes) -> str:
-            if len(self.sent) == 10:
-                loaded.table("subscribers").update(last["id"], {"status": "unsubscribed"})
+            if len(self.sent) == 10:  # through a connection of its own, as the web server does
+                with store.transaction(store.connect(settings.database)) as other:
+                    other.table("subscribers").update(last["id"], {"status": "unsubscribed"})
             return super().send(envelope, data)
 
     outbox = Unsubscriber()
@@ -238,3 +241,109 @@ def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
     ledger.set_mailing_status(loaded, mailing, "cancelled")
     assert ledger.commit(loaded, [], claims=[(row, "x@ipo.example") for row in rows]) == set()
     assert ledger.counts(loaded, mailing) == {"cancelled": 626}
+
+
+def test_a_refusal_before_the_hand_over_is_recorded_after_its_claim(
+    settings, loaded, rendered, monkeypatch
+):
+    """A relay that defers a recipient at RCPT answers before the message's claim is committed
+    (the lane sends it ahead while the previous outcome commits). Its outcome must land after
+    the claim: deferred with its retry time, not left `sending` (in doubt at the next run).
+
+    The race is forced: the engine's first wait for results is held until the refusal's result
+    is queued behind the previous message's, or until the lane waits for the claim first."""
+    from newsletter.outbound import pool
+
+    refused, waiting = threading.Event(), threading.Event()
+
+    class DefersTheSecond(MemoryTransport):
+        """SMTP-like: everything up to the final dot, then gate(); the 2nd RCPT gets a 451."""
+
+        calls = 0
+        recipient = ""
+
+        def send_gated(self, envelope: Envelope, data: bytes, gate) -> str:
+            self.calls += 1
+            if self.calls == 2:
+                self.recipient = envelope.recipient
+                refused.set()
+                raise TransportError("451 4.2.0 greylisted", reply="451 4.2.0 greylisted")
+            if not gate():
+                raise Unclaimed(envelope.message_id)
+            return self.send(envelope, data)
+
+    relay, held = DefersTheSecond(), []
+    gate, get_ready = pool.Job.gate, pool.Pool.get_ready
+
+    def gate_seen(job: pool.Job) -> bool:
+        if refused.is_set() and job.envelope.recipient == relay.recipient:
+            waiting.set()
+        return gate(job)
+
+    def together(self: pool.Pool) -> list[pool.Result]:
+        if not held and refused.wait(10):
+            held.append(True)
+            for _ in range(1000):  # both results queued, or the lane waiting for the claim
+                if self.results.qsize() >= 2 or waiting.wait(0.01):
+                    break
+        return get_ready(self)
+
+    monkeypatch.setattr(pool.Job, "gate", gate_seen)
+    monkeypatch.setattr(pool.Pool, "get_ready", together)
+    report = deliver_issue(loaded, settings, rendered, lambda: relay)
+    assert report.deferred == [(relay.recipient, "451 4.2.0 greylisted")]
+    row = next(
+        loaded.query(
+            "select status, attempts, next_attempt_at from deliveries where email = ?",
+            [relay.recipient],
+        )
+    )
+    assert row == {
+        "status": "deferred",
+        "attempts": 1,
+        "next_attempt_at": "2026-12-01T07:35:00+00:00",
+    }
+    assert statuses(loaded) == {"sent": 625, "deferred": 1}
+
+
+class Interrupted(BaseException):
+    """Stands in for Ctrl-C: raised in the engine's own thread, which then cleans up."""
+
+
+def test_an_interrupted_send_records_what_its_connections_handed_over(settings, loaded, rendered):
+    """Ctrl-C is not a crash: the messages the other connections hand over meanwhile are
+    recorded as sent, so the next run sends nobody a second copy."""
+    interrupted, lock = threading.Event(), threading.Lock()
+
+    class SlowOnce(MemoryTransport):
+        calls = 0
+
+        def send(self, envelope: Envelope, data: bytes) -> str:
+            with lock:
+                self.calls += 1
+                slow = self.calls == 40
+            if slow:  # this connection is still at its message when the other one is stopped
+                interrupted.wait(10)
+            return super().send(envelope, data)
+
+    relay, results = SlowOnce(), []
+
+    def progress(n: int) -> None:
+        results.append(n)
+        if sum(results) >= 60:
+            interrupted.set()
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        deliver_issue(
+            loaded, settings, rendered, lambda: relay, SendOptions(connections=2), progress
+        )
+    handed_over = {e.recipient for e, _ in relay.sent}
+    recorded = {
+        r["email"] for r in loaded.query("select email from deliveries where status = 'sent'")
+    }
+    assert "sending" not in statuses(loaded) and recorded == handed_over
+    again = MemoryTransport()
+    deliver_issue(loaded, settings, rendered, lambda: again)
+    assert not handed_over & {e.recipient for e, _ in again.sent}
+    assert len(handed_over) + len(again.sent) == 626

@@ -2,25 +2,23 @@
 
 - The ledger (ledger.py) holds one row per (mailing, recipient). A row is committed as
   `sending` before its message is handed over (SMTP: the final dot) and as `sent` right after
-  the 250 (in the same commit that claims the next row), so a crash leaves at most one message
-  per connection in doubt. The commit runs while the connections already send the next
-  messages up to their final dot: its fsync is no longer a pause on every connection. The
-  next run marks those `in-doubt` and resends them with the same Message-ID
+  the 250 (in the same commit that claims that connection's next row), so a crash leaves at
+  most one message per connection in doubt. Each connection has its next message built and
+  sent up to the final dot while that commit runs (pool.py): the commit's fsync overlaps the
+  transfer instead of adding to it, on one connection as on four. The next run marks
+  those `in-doubt` and resends them with the same Message-ID
   (`--in-doubt resend`, the default) or leaves them for staff (`skip`).
 - 4xx replies and lost connections defer a message with doubling backoff inside a retry
   window; a 5xx fails it and records a bounce; a 421 or a dropped connection makes that
   connection wait and reconnect; a relay that stays away stops the run with nothing lost.
 - A lock per mailing (flock: released even by kill -9) keeps two senders off one mailing;
   pause and cancel are read from the store while sending, so they act within a second.
-- N connections are N threads each with its own transport; the main thread alone touches
-  the store and builds messages (a dictionary lookup and a join: see messages.py).
+- N connections are N threads (one for one) each with its own transport; the main thread
+  alone touches the store and builds messages (a dictionary lookup and a join: messages.py).
 """
 
 from __future__ import annotations
 
-import collections
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,19 +29,20 @@ from sqlite_utils import Database
 
 from newsletter import clock, locks, store
 from newsletter.config import Delivery, Settings
-from newsletter.errors import NewsletterError, TransportError
+from newsletter.errors import NewsletterError
 from newsletter.mail.dkim import Signer, signer_for
 from newsletter.outbound import ledger
 from newsletter.outbound.ledger import Outcome
-from newsletter.outbound.transports import Envelope, Transport
-from newsletter.outbound.transports.base import GatedTransport, Unclaimed
+from newsletter.outbound.pool import Job, Pool, RateLimit, Result, TransportFactory
+from newsletter.outbound.transports import Envelope
 from newsletter.store import audit, mailings
 from newsletter.store.mailings import Addressee
 from newsletter.store.mailings import Delivery as LedgerRow
 from newsletter.tokens import bounce_address
 
+__all__ = ["RateLimit", "SendOptions", "SendReport", "TransportFactory", "deliver_mailing"]
+
 Progress = Callable[[int], None]
-TransportFactory = Callable[[], Transport]
 
 
 class MessageSource(Protocol):
@@ -165,199 +164,6 @@ def mailing_lock(settings: Settings, mailing_id: str) -> Iterator[None]:
         yield
 
 
-class RateLimit:
-    """At most `per_minute` messages per minute over all connections (0: no limit)."""
-
-    def __init__(self, per_minute: float) -> None:
-        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
-        self.next_slot = time.monotonic()
-        self.lock = threading.Lock()
-
-    def wait(self, stop: threading.Event) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            slot = max(self.next_slot, time.monotonic())
-            self.next_slot = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > 0:
-            stop.wait(delay)
-
-
-@dataclass
-class Job:
-    row: LedgerRow
-    envelope: Envelope
-    data: bytes
-    ready: threading.Event = field(default_factory=threading.Event)  # its claim is committed
-    claimed: bool = False
-
-    def gate(self) -> bool:
-        """Wait for the commit of this job's claim; True when the row is ours to hand over."""
-        self.ready.wait()
-        return self.claimed
-
-
-@dataclass
-class Result:
-    job: Job
-    status: str  # sent, deferred, failed, in-doubt, queued (never reached the relay), unclaimed
-    reply: str
-    duration_ms: float | None = None
-    relay_down: bool = False
-
-
-class Connection:
-    """One connection to the relay, reconnecting with backoff; one thread uses it."""
-
-    def __init__(
-        self,
-        factory: TransportFactory,
-        options: SendOptions,
-        limit: RateLimit,
-        stop: threading.Event,
-    ) -> None:
-        self.factory, self.options, self.limit, self.stop = factory, options, limit, stop
-        self.transport: Transport | None = None
-
-    def deliver(self, job: Job) -> Result:
-        """Send one job; never raises: whatever goes wrong becomes this job's result."""
-        try:
-            return self._deliver(job)
-        except Unclaimed:  # cancelled or skipped meanwhile: never handed over
-            return Result(job, "unclaimed", "not claimed")
-        except Exception as exc:  # a bug or an odd transport: name it, keep the others going
-            self.close()
-            return Result(job, "in-doubt", f"internal error: {type(exc).__name__}: {exc}")
-
-    def _deliver(self, job: Job) -> Result:
-        last = "stopped"
-        started = False
-        for delay in (0.0, *self.options.reconnect_delays):
-            if delay and self.stop.wait(delay):
-                break
-            try:
-                if self.transport is None:
-                    transport = self.factory()
-                    transport.open()
-                    self.transport = transport
-            except TransportError as exc:  # no connection at all: wait and try again
-                last = exc.reply
-                continue
-            self.limit.wait(self.stop)
-            began = time.perf_counter()
-            started = True
-            try:
-                if isinstance(self.transport, GatedTransport):
-                    reply = self.transport.send_gated(job.envelope, job.data, job.gate)
-                elif job.gate():
-                    reply = self.transport.send(job.envelope, job.data)
-                else:
-                    raise Unclaimed(job.envelope.message_id)
-            except TransportError as exc:
-                if not exc.connection_lost:
-                    return Result(
-                        job, "failed" if exc.permanent else "deferred", exc.reply, _ms(began)
-                    )
-                self.close()
-                if exc.maybe_delivered:  # lost after the data: never resent within this run
-                    return Result(job, "in-doubt", exc.reply, _ms(began))
-                # a 421 or a drop before the data: wait, then a fresh connection
-                last = exc.reply
-                continue
-            return Result(job, "sent", reply, _ms(began))
-        return Result(job, "deferred" if started else "queued", last, relay_down=True)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            try:
-                self.transport.close()
-            finally:
-                self.transport = None
-
-
-def _ms(began: float) -> float:
-    return round((time.perf_counter() - began) * 1000, 2)
-
-
-class Pool:
-    """Runs jobs on N connections: inline for one, one thread per connection for more.
-
-    submit() hands a job to a connection before its claim is committed; release() says whether
-    it was claimed. A threaded connection sends all but the final dot meanwhile; the inline one
-    sends it at release().
-    """
-
-    def __init__(self, factory: TransportFactory, options: SendOptions) -> None:
-        self.stop = threading.Event()
-        limit = RateLimit(options.rate_per_minute)
-        self.connections = [
-            Connection(factory, options, limit, self.stop) for _ in range(options.connections)
-        ]
-        self.done: collections.deque[Result] = collections.deque()
-        self.unreleased: dict[int, Job] = {}
-        self.jobs: queue.Queue[Job | None] = queue.Queue()
-        self.results: queue.Queue[Result | BaseException] = queue.Queue()
-        self.threads = []
-        if len(self.connections) > 1:
-            for connection in self.connections:
-                thread = threading.Thread(target=self._work, args=(connection,), daemon=True)
-                thread.start()
-                self.threads.append(thread)
-
-    def _work(self, connection: Connection) -> None:
-        try:
-            while (job := self.jobs.get()) is not None:
-                self.results.put(connection.deliver(job))
-        except BaseException as exc:  # hand it to the main thread, which owns the store
-            self.results.put(exc)
-        finally:
-            connection.close()
-
-    def submit(self, job: Job) -> None:
-        self.unreleased[id(job)] = job
-        if self.threads:
-            self.jobs.put(job)
-
-    def release(self, job: Job, claimed: bool) -> None:
-        """The claim's commit is done: hand the job over (claimed) or abandon it."""
-        del self.unreleased[id(job)]
-        job.claimed = claimed
-        job.ready.set()
-        if not self.threads:
-            self.done.append(self.connections[0].deliver(job))
-
-    def get_ready(self) -> list[Result]:
-        """At least one result (waiting for it), and every other one already finished."""
-        if not self.threads:
-            ready = list(self.done)
-            self.done.clear()
-            return ready
-        waiting = [self.results.get()]
-        while True:
-            try:
-                waiting.append(self.results.get_nowait())
-            except queue.Empty:
-                break
-        results = []
-        for result in waiting:
-            if isinstance(result, BaseException):
-                raise result
-            results.append(result)
-        return results
-
-    def close(self) -> None:
-        self.stop.set()
-        for job in list(self.unreleased.values()):  # left by an error: never handed over
-            self.release(job, False)
-        for _ in self.threads:
-            self.jobs.put(None)
-        for thread in self.threads:
-            thread.join(timeout=30)
-        if not self.threads:
-            self.connections[0].close()
-
-
 def deliver_mailing(
     db: Database,
     settings: Settings,
@@ -411,82 +217,138 @@ def _run(
     report: SendReport,
 ) -> None:
     policy = settings.delivery
-    pool = Pool(factory, options)
+    builder = _Builder(db, settings, mailing_id, source, options, report)
+    # (the lanes' threads start here: from now on only the `finally` below may end this)
+    pool = Pool(factory, options.connections, options.rate_per_minute, options.reconnect_delays)
+    claims: list[Job] = []
     outcomes: list[Outcome] = []
-    rows = ledger.pending(db, mailing_id, include_in_doubt=options.in_doubt == "resend")
-    in_flight, exhausted = 0, False
+    stopping = False  # paused, cancelled or the relay is down: nothing more is claimed
+    exhausted = False  # no row left to build a job of
     checked = time.monotonic()
     try:
         while True:
-            if in_flight and (in_flight >= options.connections or exhausted):
-                # Wait for one result, take whatever else is ready: one commit for them all.
-                for result in pool.get_ready():
-                    in_flight -= 1
-                    if result.status == "unclaimed":
-                        continue
-                    outcomes.append(_outcome(result, mailing_id, policy, report))
-                    if result.relay_down and not report.relay_down:
-                        report.relay_down, exhausted = result.reply, True
-                    if progress:
-                        progress(1)
-            if exhausted:
-                if in_flight:
-                    continue
-                break
-            if time.monotonic() - checked > 1.0:  # pause or cancel from another process
+            if not stopping and time.monotonic() - checked > 1.0:  # pause or cancel elsewhere
                 checked = time.monotonic()
                 status = ledger.mailing_status(db, mailing_id)
                 if status in {"paused", "cancelled"}:
-                    report.stopped, exhausted = status, True
-                    continue
-            jobs: list[Job] = []
-            while in_flight + len(jobs) < options.connections:
-                row = next(rows, None)
-                if row is None:
-                    exhausted = True
-                    break
-                # (forgotten while the mailing was going: "erased", skipped)
-                person = (
-                    Addressee(row.subscriber_id, row.email, "", None, "active")
-                    if getattr(source, "direct", False)
-                    else mailings.addressee(db, row.subscriber_id)
-                )
-                if person.status != "active":  # unsubscribed while the mailing was going
-                    outcomes.append(_skipped(row, person))
-                    report.skipped += 1
-                    continue
-                try:
-                    data = source.build(row.as_row(), person.as_row())
-                    if options.signer is not None:
-                        data = options.signer.sign(data)
-                except (NewsletterError, UnicodeError, ValueError) as exc:
-                    # This one person's message cannot be made (an address our headers cannot
-                    # carry, ...): named as failed, and everyone else still gets theirs.
-                    outcomes.append(_unbuildable(row, f"not sent: {exc}", report))
-                    continue
-                sender = (
-                    bounce_address(settings, row.id)
-                    if policy.bounce_address
-                    else settings.sender_address
-                )
-                jobs.append(Job(row, Envelope(sender, person.email, row.message_id), data))
+                    report.stopped, stopping = status, True
+            if stopping:  # nothing more is claimed: the lanes' next jobs are abandoned
+                for job in claims:
+                    pool.release(job, False)
+                claims = []
+            for lane in pool.lanes:  # a lane with nothing at all (the start): claim one now
+                if not (stopping or exhausted) and lane.current is None and lane.next is None:
+                    first = builder.next_job()
+                    exhausted = first is None
+                    if first is not None:
+                        lane.current = first
+                        pool.submit(lane, first)
+                        claims.append(first)
             # Outcomes and claims in one commit: every claimed row is on disk as `sending`
-            # before its message is handed over, and every `sent` before the next hand-over,
-            # so at most one per connection can be in doubt. The connections send the new
-            # jobs up to their final dot while the commit (its fsync) runs.
-            for job in jobs:
-                pool.submit(job)
-            in_flight += len(jobs)
+            # before its message is handed over, and every `sent` before the next hand-over
+            # on its lane, so at most one per connection can be in doubt. The lanes send the
+            # claimed jobs up to their final dot while the commit (its fsync) runs.
             claimed = ledger.commit(
-                db, outcomes, claims=[(job.row, job.envelope.sender) for job in jobs]
+                db,
+                [*outcomes, *builder.take_outcomes()],
+                claims=[(job.row, job.envelope.sender) for job in claims],
             )
             outcomes = []
-            for job in jobs:  # not claimed: cancelled or skipped meanwhile
+            for job in claims:  # not claimed: cancelled or skipped meanwhile
                 pool.release(job, job.row.id in claimed)
+            if claims:  # let the released lanes take the GIL for their final dot first
+                time.sleep(0)
+            claims = []
+            for lane in pool.lanes:  # the next job of every busy lane goes out ahead
+                if stopping and lane.next is not None:
+                    pool.release(lane.next, False)
+                elif not (stopping or exhausted) and lane.current and lane.next is None:
+                    lane.next = builder.next_job()
+                    exhausted = lane.next is None
+                    if lane.next is not None:
+                        pool.submit(lane, lane.next)
+            if not pool.outstanding:
+                break
+            # Wait for one result, take whatever else is ready: one commit for them all.
+            done = len(outcomes)
+            for result in pool.get_ready():
+                lane = pool.lanes[result.job.lane]
+                lane.current, lane.next = lane.next, None
+                if lane.current is not None and not lane.current.ready.is_set():
+                    claims.append(lane.current)  # claimed with this outcome, in one commit
+                if result.status == "unclaimed":
+                    continue
+                outcomes.append(_outcome(result, mailing_id, policy, report))
+                if result.relay_down and not report.relay_down:
+                    report.relay_down, stopping = result.reply, True
+            if progress and len(outcomes) > done:  # after the batch: an error in it loses none
+                progress(len(outcomes) - done)
     finally:
-        # Whatever happens (even an exception), record what is known before leaving.
-        ledger.commit(db, outcomes)
-        pool.close()
+        # Whatever happens (an exception, Ctrl-C): stop the lanes (a message being handed over
+        # finishes, no other is) and record what is known, theirs too, before leaving.
+        untaken: list[Result] = []
+        try:
+            untaken = pool.close()
+        finally:
+            for result in untaken:
+                if result.status != "unclaimed":
+                    outcomes.append(_outcome(result, mailing_id, policy, report))
+            ledger.commit(db, [*outcomes, *builder.take_outcomes()])
+
+
+class _Builder:
+    """The next job to send: the next due row with its message built, or None at the end.
+
+    Rows whose person is no longer subscribed, or whose message cannot be made, are not jobs:
+    their outcomes wait in take_outcomes() for the next commit."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        mailing_id: str,
+        source: MessageSource,
+        options: SendOptions,
+        report: SendReport,
+    ) -> None:
+        self.db, self.settings, self.source, self.options = db, settings, source, options
+        self.report = report
+        self.rows = ledger.pending(db, mailing_id, include_in_doubt=options.in_doubt == "resend")
+        self.outcomes: list[Outcome] = []
+        self.direct = bool(getattr(source, "direct", False))
+
+    def take_outcomes(self) -> list[Outcome]:
+        taken, self.outcomes = self.outcomes, []
+        return taken
+
+    def next_job(self) -> Job | None:
+        for row in self.rows:
+            # (forgotten while the mailing was going: "erased", skipped)
+            person = (
+                Addressee(row.subscriber_id, row.email, "", None, "active")
+                if self.direct
+                else mailings.addressee(self.db, row.subscriber_id)
+            )
+            if person.status != "active":  # unsubscribed while the mailing was going
+                self.outcomes.append(_skipped(row, person))
+                self.report.skipped += 1
+                continue
+            try:
+                data = self.source.build(row.as_row(), person.as_row())
+                if self.options.signer is not None:
+                    data = self.options.signer.sign(data)
+            except (NewsletterError, UnicodeError, ValueError) as exc:
+                # This one person's message cannot be made (an address our headers cannot
+                # carry, ...): named as failed, and everyone else still gets theirs.
+                self.outcomes.append(_unbuildable(row, f"not sent: {exc}", self.report))
+                continue
+            sender = (
+                bounce_address(self.settings, row.id)
+                if self.settings.delivery.bounce_address
+                else self.settings.sender_address
+            )
+            return Job(row, Envelope(sender, person.email, row.message_id), data)
+        return None
 
 
 def _unbuildable(row: LedgerRow, reason: str, report: SendReport) -> Outcome:
