@@ -104,6 +104,34 @@ def test_someone_who_unsubscribes_during_the_send_gets_nothing_more(settings, lo
     assert report.skipped == 1 and report.sent == 625
 
 
+def test_the_reader_next_in_line_who_unsubscribes_meanwhile_gets_nothing(
+    settings, loaded, rendered
+):
+    """A connection builds its next message while the one before is handed over: someone who
+    unsubscribes in that moment is skipped all the same (the claim looks again)."""
+    left: list[str] = []
+
+    class Unsubscriber(MemoryTransport):
+        def send(self, envelope: Envelope, data: bytes) -> str:
+            if len(self.sent) == 10:  # the next reader leaves, through the web server's connection
+                with store.transaction(store.connect(settings.database)) as other:
+                    subscriber_id, email = other.execute(
+                        "select subscriber_id, email from deliveries where id > "
+                        "(select id from deliveries where message_id = ?) order by id limit 1",
+                        [envelope.message_id],
+                    ).fetchone()
+                    other.table("subscribers").update(subscriber_id, {"status": "unsubscribed"})
+                    left.append(email)
+            return super().send(envelope, data)
+
+    outbox = Unsubscriber()
+    report = deliver_issue(loaded, settings, rendered, lambda: outbox)
+    assert left and left[0] not in {e.recipient for e, _ in outbox.sent}
+    assert report.skipped == 1 and report.sent == 625
+    row = next(loaded.query("select status, last_reply from deliveries where email = ?", left))
+    assert row == {"status": "skipped", "last_reply": "subscriber is unsubscribed"}
+
+
 def test_a_temporary_failure_is_deferred_and_retried_by_the_next_run(settings, loaded, rendered):
     flaky = MemoryTransport(fail_for={"kees.sanders@gld.example": "451 4.3.0 Try again later"})
     report = deliver_issue(loaded, settings, rendered, lambda: flaky)
@@ -239,7 +267,8 @@ def test_a_row_cancelled_meanwhile_is_never_claimed(settings, loaded, rendered):
     mailing = queue_issue(loaded, settings, rendered)
     rows = list(ledger.pending(loaded, mailing, include_in_doubt=True))[:3]
     ledger.set_mailing_status(loaded, mailing, "cancelled")
-    assert ledger.commit(loaded, [], claims=[(row, "x@ipo.example") for row in rows]) == set()
+    committed = ledger.commit(loaded, [], claims=[(row, "x@ipo.example") for row in rows])
+    assert committed.claimed == set()
     assert ledger.counts(loaded, mailing) == {"cancelled": 626}
 
 

@@ -391,14 +391,14 @@ def test_ids_are_not_handed_out_again_after_forget(run, loaded, tmp_path):
 
 def test_forgetting_someone_while_the_issue_goes_out(settings, loaded, december):
     """A send under way neither crashes on nor re-creates people forgotten meanwhile."""
-    other = store.open_store(settings)  # staff run forget from another process
     queue = [r[0] for r in loaded.execute("select email from subscribers order by id")]
     assert queue.index(LOTTE) == 0 and queue.index(ERIK) > 0
 
     class Meanwhile(MemoryTransport):
         def send(self, envelope: Envelope, data: bytes) -> str:
             if envelope.recipient == LOTTE:  # while her message is in flight: forget her,
-                privacy.forget(other, settings, LOTTE)  # and Erik, further down the queue
+                other = store.open_store(settings)  # (staff, in another process)
+                privacy.forget(other, settings, LOTTE)  # and Erik, next in the queue
                 privacy.forget(other, settings, ERIK)
                 refusal = f"550 5.1.1 <{LOTTE}>: User unknown"  # a bounce naming her
                 raise TransportError(refusal, permanent=True, reply=refusal)

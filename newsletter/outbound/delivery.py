@@ -248,14 +248,16 @@ def _run(
             # before its message is handed over, and every `sent` before the next hand-over
             # on its lane, so at most one per connection can be in doubt. The lanes send the
             # claimed jobs up to their final dot while the commit (its fsync) runs.
-            claimed = ledger.commit(
+            committed = ledger.commit(
                 db,
                 [*outcomes, *builder.take_outcomes()],
                 claims=[(job.row, job.envelope.sender) for job in claims],
+                subscribed_only=not builder.direct,  # an issue's reader may have left meanwhile
             )
             outcomes = []
-            for job in claims:  # not claimed: cancelled or skipped meanwhile
-                pool.release(job, job.row.id in claimed)
+            report.skipped += len(committed.skipped)
+            for job in claims:  # not claimed: cancelled or unsubscribed meanwhile
+                pool.release(job, job.row.id in committed.claimed)
             if claims:  # let the released lanes take the GIL for their final dot first
                 time.sleep(0)
             claims = []

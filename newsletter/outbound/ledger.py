@@ -70,15 +70,17 @@ def commit(
     db: Database,
     outcomes: Iterable[Outcome],
     claims: Iterable[tuple[mailings.Delivery, str]] = (),
-) -> set[int]:
+    subscribed_only: bool = False,
+) -> mailings.Committed:
     """Record outcomes and claim the next rows as `sending` (with their envelope sender),
     all in one transaction.
 
     One commit per message keeps the promise: `sending` is on disk before its SMTP transaction
     starts and `sent` right after the 250 (at the latest with the next claim, or at the end).
-    Returns the ids actually claimed: a row cancelled or skipped meanwhile is not.
+    Returns the ids actually claimed (a row cancelled meanwhile is not) and, with
+    subscribed_only, those skipped because their person is no longer subscribed.
     """
-    return mailings.commit(db, outcomes, claims, clock.utc_iso())
+    return mailings.commit(db, outcomes, claims, clock.utc_iso(), subscribed_only)
 
 
 def mailing_status(db: Database, mailing_id: str) -> str:

@@ -249,16 +249,51 @@ def addressee(db: Database, subscriber_id: int) -> Addressee:
     return Addressee(*row)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """What a commit's claims came to: the rows now `sending`, and those skipped because their
+    person is no longer subscribed (id -> the reply recorded)."""
+
+    claimed: set[int]
+    skipped: dict[int, str]
+
+
 def commit(
-    db: Database, outcomes: Iterable[Outcome], claims: Iterable[tuple[Delivery, str]], stamp: str
-) -> set[int]:
+    db: Database,
+    outcomes: Iterable[Outcome],
+    claims: Iterable[tuple[Delivery, str]],
+    stamp: str,
+    subscribed_only: bool = False,
+) -> Committed:
     """Record outcomes and claim the next rows as `sending` (with their envelope sender), all
-    in one transaction; returns the ids actually claimed (not cancelled or skipped meanwhile)."""
+    in one transaction. A row cancelled meanwhile is not claimed; with subscribed_only, nor is
+    one whose person unsubscribed or was forgotten meanwhile: it is skipped, in the same
+    transaction, so an unsubscribe that lands while the message before it is handed over is
+    honoured."""
     claimed: set[int] = set()
+    skipped: dict[int, str] = {}
     with transaction(db):
         for o in outcomes:
             _record(db, o, stamp)
         for claim, envelope_from in claims:
+            if subscribed_only:
+                person = db.execute(
+                    "select status from subscribers where id = ?", [claim.subscriber_id]
+                ).fetchone()
+                status = person[0] if person else "erased"
+                if status != "active":
+                    reply = f"subscriber is {status}"
+                    cursor = db.execute(
+                        "update deliveries set status = 'skipped', last_reply = ? where id = ? "
+                        "and status in ('queued', 'deferred', 'in-doubt')",
+                        [reply, claim.id],
+                    )
+                    gone = not db.execute(
+                        "select 1 from deliveries where id = ?", [claim.id]
+                    ).fetchone()  # forgotten: their rows went with them
+                    if cursor.rowcount or gone:
+                        skipped[claim.id] = reply
+                    continue
             cursor = db.execute(
                 "update deliveries set status = 'sending', attempts = attempts + 1, "
                 "sending_at = ?, first_attempt_at = coalesce(first_attempt_at, ?), "
@@ -267,7 +302,7 @@ def commit(
             )
             if cursor.rowcount:
                 claimed.add(claim.id)
-    return claimed
+    return Committed(claimed, skipped)
 
 
 def _record(db: Database, o: Outcome, stamp: str) -> None:
