@@ -91,6 +91,7 @@ def big_list(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+@pytest.mark.slow  # whole processes, killed or held for seconds
 def test_300_one_click_unsubscribes_during_a_60000_row_import_are_all_kept(
     settings, loaded, instance, tmp_path
 ) -> None:
@@ -146,6 +147,7 @@ def test_300_one_click_unsubscribes_during_a_60000_row_import_are_all_kept(
     assert total == before + ROWS
 
 
+@pytest.mark.slow  # whole processes, killed or held for seconds
 def test_an_unsubscribe_queued_while_the_store_stays_locked_is_written_by_tick(
     settings, loaded, instance, run
 ) -> None:
@@ -211,6 +213,7 @@ def test_replaying_the_queue_twice_changes_nothing_the_second_time(settings, loa
     assert events == 1
 
 
+@pytest.mark.slow  # whole processes, killed or held for seconds
 def test_an_import_killed_halfway_is_finished_by_running_it_again(
     settings, loaded, instance, tmp_path
 ) -> None:
