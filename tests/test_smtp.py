@@ -36,6 +36,10 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+# Each test sends the whole December issue (626 messages) through a real SMTP server: slow.
+pytestmark = pytest.mark.slow
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
