@@ -62,12 +62,15 @@ def test_a_file_system_without_locks_runs_the_tool_at_once(tmp_path: Path, monke
 def test_a_held_lock_is_waited_for(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache.json")
     ran: list[str] = []
+
+    def second(todo: dict[str, bytes]) -> dict[str, list[Issue]]:
+        ran.append("2")
+        return {"p": []}
+
     with cache.one_at_a_time("vnu"):
         other = threading.Thread(
-            target=lambda: toolcache.cached(
-                Cache(tmp_path / "cache.json"), "vnu", {"p": b"x"}, lambda todo: ran.append("2")
-                or {"p": []}
-            )
+            target=toolcache.cached,
+            args=(Cache(tmp_path / "cache.json"), "vnu", {"p": b"x"}, second),
         )
         other.start()
         time.sleep(0.3)

@@ -5,6 +5,7 @@ that needs the same tool waits, then takes what the first one saved."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -78,49 +79,72 @@ class Cache:
                 self.data.setdefault(key, value)
 
     def save(self) -> None:
-        # Another process may have saved results since this one read the file: keep them too.
-        merged = self._read()
-        with self._guard:
-            for key, value in self.data.items():
-                merged.pop(key, None)
-                merged[key] = value
-        keep = dict(list(merged.items())[-self.LIMIT :])
+        """Merge this run's results into the file. Read, merge and replace happen under one
+        lock beside the file (other processes, and the other tools' threads of this one):
+        without it, two saves that read the same file each replace it without the other's."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(
-                f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            )
-            tmp.write_text(json.dumps(keep), encoding="utf-8")
-            tmp.replace(self.path)
         except OSError:
-            pass  # a cache that cannot be written only costs time
+            return  # a cache that cannot be written only costs time
+        with _held(self.path.with_name(f".{self.path.name}.lock"), SAVE_WAIT):
+            # Another process may have saved results since this one read the file: keep them.
+            merged = self._read()
+            with self._guard:
+                for key, value in self.data.items():
+                    merged.pop(key, None)
+                    merged[key] = value
+            keep = dict(list(merged.items())[-self.LIMIT :])
+            try:
+                tmp = self.path.with_name(
+                    f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+                )
+                tmp.write_text(json.dumps(keep), encoding="utf-8")
+                tmp.replace(self.path)
+            except OSError:
+                pass  # a cache that cannot be written only costs time
 
     @contextmanager
     def one_at_a_time(self, tool: str) -> Iterator[None]:
         """Hold `tool` for this cache while it runs: another process that needs results of
         the same tool waits (at most LOCK_WAIT seconds), then takes what this one saved
         instead of computing it again. Without a lock file, everyone runs."""
-        lock = self.path.with_name(f".{self.path.name}.{tool}.lock")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock.touch()
         except OSError:
             yield
             return
-        with lock.open("ab") as handle:
-            deadline = time.monotonic() + LOCK_WAIT
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        break  # a tool hanging elsewhere: run it here too
-                    time.sleep(0.1)
-            yield  # closing the file releases the lock
+        with _held(self.path.with_name(f".{self.path.name}.{tool}.lock"), LOCK_WAIT):
+            yield
+
+
+@contextmanager
+def _held(lock: Path, wait: float) -> Iterator[None]:
+    """flock `lock` for the block, waiting at most `wait` seconds for whoever holds it; a lock
+    that cannot be had at all (no such file, a file system without flock) is not waited for."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    break  # no locks here at all (ENOLCK, EOPNOTSUPP): run unlocked
+                if time.monotonic() > deadline:
+                    break  # a tool hanging elsewhere: run it here too
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 LOCK_WAIT = 600.0  # the longest another process's run of a tool is waited for
+SAVE_WAIT = 30.0  # the longest another save is waited for (a read, a merge, a write)
 
 
 def stamp(path: str | Path | None) -> str:
