@@ -9,7 +9,7 @@ from email import policy
 import pytest
 
 from newsletter import clock, store
-from newsletter.errors import NewsletterError, TransportError
+from newsletter.errors import ConfigError, NewsletterError, TransportError
 from newsletter.issues.build import build_issue
 from newsletter.outbound.delivery import SendOptions, send_summary
 from newsletter.outbound.issue_mail import deliver_issue
@@ -174,6 +174,25 @@ def test_a_transport_that_cannot_connect_sends_nothing_and_says_so(settings, loa
     assert "stopped, the relay is unreachable" in send_summary(report)
     assert report.had_failures and report.sent == 0
     assert statuses(loaded) == {"queued": 626}  # nothing lost: the next run sends them all
+
+
+def test_a_login_the_relay_refuses_marks_nobody_in_doubt(settings, loaded, rendered):
+    """A refused login or OAuth2 token (a ConfigError from open(): an expired secret) never
+    reaches a message's hand-over: the run stops with everyone still queued and says why,
+    instead of marking every row in doubt (which replies and onboarding, sent with
+    --in-doubt skip, then leave for staff) and asking the token endpoint twice per message."""
+    opened: list[int] = []
+
+    class Refused(MemoryTransport):
+        def open(self) -> None:
+            opened.append(1)
+            raise ConfigError("SMTP relay:587: login refused (535); check the user")
+
+    report = deliver_issue(loaded, settings, rendered, Refused, SendOptions(connections=2))
+    assert "login refused" in report.relay_down and report.sent == 0
+    assert not report.in_doubt
+    assert statuses(loaded) == {"queued": 626}
+    assert len(opened) <= 4  # at most its two jobs per connection, not once per message
 
 
 def test_a_bac_a_reader_opted_out_of_is_left_out_of_their_message(settings, loaded, december):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from newsletter.errors import TransportError
+from newsletter.errors import ConfigError, TransportError
 from newsletter.outbound.transports import Envelope, Transport
 from newsletter.outbound.transports.base import GatedTransport, Unclaimed
 from newsletter.store.mailings import Delivery as LedgerRow
@@ -119,6 +119,8 @@ class Connection:
             except TransportError as exc:  # no connection at all: wait and try again
                 last = exc.reply
                 continue
+            except ConfigError as exc:  # a login or token refused: waiting will not help
+                return Result(job, "queued", str(exc), relay_down=True)
             self.limit.wait(self.stop)
             began = time.perf_counter()
             started = True
