@@ -248,9 +248,10 @@ def _run(
             # before its message is handed over, and every `sent` before the next hand-over
             # on its lane, so at most one per connection can be in doubt. The lanes send the
             # claimed jobs up to their final dot while the commit (its fsync) runs.
+            outcomes += builder.take_outcomes()  # kept for the `finally` if this commit fails
             committed = ledger.commit(
                 db,
-                [*outcomes, *builder.take_outcomes()],
+                outcomes,
                 claims=[(job.row, job.envelope.sender) for job in claims],
                 subscribed_only=not builder.direct,  # an issue's reader may have left meanwhile
             )

@@ -122,6 +122,8 @@ class Connection:
             except ConfigError as exc:  # a login or token refused: waiting will not help
                 return Result(job, "queued", str(exc), relay_down=True)
             self.limit.wait(self.stop)
+            if self.stop.is_set():  # stopped while waiting for its slot: not handed over
+                return Result(job, "queued", last)
             began = time.perf_counter()
             started = True
             try:
