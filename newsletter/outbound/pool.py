@@ -239,15 +239,18 @@ class Pool:
         return results
 
     def close(self) -> list[Result]:
-        """Stop: nothing more is handed over, what is being handed over finishes (up to 30 s a
-        lane); returns the results nobody took, for the caller to record."""
+        """Stop: nothing more is handed over, what is being handed over finishes; returns the
+        results nobody took, for the caller to record. The wait is bounded by the transports'
+        own timeouts (an SMTP relay's answer to the final dot: FINAL_REPLY_TIMEOUT), not cut
+        short: a lane that outlived its run would still hand its message over after the caller
+        let go of the mailing, and a resume would then send it again."""
         self.stop.set()
         for job in list(self.unreleased.values()):  # left by a stop or an error: never handed over
             self.release(job, False)
         for lane in self.lanes:
             lane.inbox.put(None)
         for thread in self.threads:
-            thread.join(timeout=30)
+            thread.join()
         untaken, self.untaken = self.untaken, []
         while True:
             try:
